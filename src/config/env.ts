@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const ROLES = ["all", "web", "worker"] as const;
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+/** Every variable the relay reads, checked once at start (see .env.example). */
+const EnvSchema = z.object({
+  APP_ID: z
+    .string({ error: "is required: the numeric ID of your GitHub App (app settings → About)" })
+    .regex(/^\d+$/, "must be the numeric GitHub App ID, e.g. 123456"),
+  PRIVATE_KEY: optionalText,
+  PRIVATE_KEY_PATH: optionalText,
+  WEBHOOK_SECRET: z
+    .string({ error: "is required: the webhook secret set in your GitHub App's settings" })
+    .min(1, "must not be empty: use the webhook secret set in your GitHub App's settings"),
+  GHE_HOST: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name with an optional port, e.g. github.example.org")
+      .optional(),
+  ),
+  GHE_PROTOCOL: z.enum(["https", "http"], { error: "must be https or http" }).default("https"),
+  PORT: z.coerce
+    .number({ error: "must be a port number" })
+    .int("must be a whole number")
+    .min(0, "must be between 0 and 65535")
+    .max(65535, "must be between 0 and 65535")
+    .default(3000),
+  HOST: optionalText,
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  REDIS_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379")
+      .optional(),
+  ),
+  OPENCI_MAP: z.string().min(1).default("openci-map.yml"),
+  OPENCI_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }).default("all"),
+  OPENCI_WRITE_INTERVAL_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(0, "must be 0 or more")
+    .default(1000),
+});
+
+export type Role = (typeof ROLES)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  appId: string;
+  privateKey: string;
+  webhookSecret: string;
+  /** GitHub REST API root, e.g. https://api.github.com or http://127.0.0.1:8080/api/v3 */
+  githubApiUrl: string;
+  /** Set only for GitHub Enterprise; Probot appends /api/v3 itself. */
+  gheHost: string | undefined;
+  gheProtocol: "https" | "http";
+  port: number;
+  host: string | undefined;
+  logLevel: LogLevel;
+  redisUrl: string | undefined;
+  mapPath: string;
+  role: Role;
+  /** Minimum gap between two writes of one GitHub installation (GitHub asks for about 1 s). */
+  writeIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment once; any problem throws a ConfigError naming every bad variable. */
+export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => string = readUtf8): Config {
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "env")} ${issue.message}`);
+  const e = parsed.success ? parsed.data : undefined;
+
+  let privateKey: string | undefined;
+  if (e?.PRIVATE_KEY !== undefined) {
+    privateKey = e.PRIVATE_KEY.replace(/\\n/g, "\n");
+  } else if (e?.PRIVATE_KEY_PATH !== undefined) {
+    try {
+      privateKey = readFile(e.PRIVATE_KEY_PATH);
+    } catch (error) {
+      problems.push(`PRIVATE_KEY_PATH cannot be read (${(error as Error).message}): point it at the app's .pem file`);
+    }
+  } else if (parsed.success || !parsed.error.issues.some((i) => i.path[0] === "PRIVATE_KEY")) {
+    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (.pem) or its path");
+  }
+  if (privateKey !== undefined && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    problems.push("PRIVATE_KEY does not look like a PEM private key (expected '-----BEGIN RSA PRIVATE KEY-----')");
+  }
+
+  if (problems.length > 0 || e === undefined || privateKey === undefined) {
+    throw new ConfigError(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nSee .env.example for every variable.`,
+    );
+  }
+  return {
+    appId: e.APP_ID,
+    privateKey,
+    webhookSecret: e.WEBHOOK_SECRET,
+    githubApiUrl: e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}/api/v3` : "https://api.github.com",
+    gheHost: e.GHE_HOST,
+    gheProtocol: e.GHE_PROTOCOL,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    redisUrl: e.REDIS_URL,
+    mapPath: e.OPENCI_MAP,
+    role: e.OPENCI_ROLE,
+    writeIntervalMs: e.OPENCI_WRITE_INTERVAL_MS,
+  };
+}
+
+function readUtf8(path: string): string {
+  return readFileSync(path, "utf8");
+}

@@ -1,0 +1,69 @@
+import { z } from "zod";
+import type { TagEvent } from "./tag-event.js";
+
+const ZERO_SHA = /^0{40}$/;
+/** Git forbids most of these in ref names; a payload carrying them is not a real tag. */
+const TAG_NAME = z.string().min(1).max(255).regex(/^[^\s~^:?*[\\]+$/, "is not a valid git tag name");
+
+const Repository = z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) });
+const Installation = z.object({ id: z.number().int().positive() }).optional();
+
+/** Only the fields the relay reads ("specify only necessary fields"). */
+const CreatePayload = z.object({ ref: TAG_NAME, ref_type: z.string(), repository: Repository, installation: Installation });
+const PushPayload = z.object({
+  ref: z.string().max(300),
+  after: z.string().regex(/^[0-9a-f]{40}$/),
+  deleted: z.boolean().optional(),
+  repository: Repository,
+  installation: Installation,
+});
+const ReleasePayload = z.object({
+  release: z.object({ tag_name: TAG_NAME, draft: z.boolean().optional() }),
+  repository: Repository,
+  installation: Installation,
+});
+
+export class PayloadError extends Error {
+  override name = "PayloadError";
+}
+
+export interface Delivery {
+  id: string;
+  name: string;
+  payload: unknown;
+}
+
+/**
+ * GitHub delivers one tag push as `create` (ref_type tag) and `push` (refs/tags/…), maybe followed by
+ * `release.published`. Each becomes the same TagEvent; anything else (branches, deletions) is null.
+ */
+export function normaliseGithubTag(delivery: Delivery, now: Date = new Date()): TagEvent | null {
+  const base = { forge: "github" as const, deliveryId: delivery.id, receivedAt: now.toISOString() };
+  switch (delivery.name) {
+    case "create": {
+      const p = parse(CreatePayload, delivery.payload, delivery.name);
+      if (p.ref_type !== "tag") return null;
+      return { ...base, repo: p.repository.full_name, tag: p.ref, source: "create", installationId: p.installation?.id };
+    }
+    case "push": {
+      const p = parse(PushPayload, delivery.payload, delivery.name);
+      if (!p.ref.startsWith("refs/tags/") || p.deleted === true || ZERO_SHA.test(p.after)) return null;
+      const tag = parse(TAG_NAME, p.ref.slice("refs/tags/".length), "push.ref");
+      return { ...base, repo: p.repository.full_name, tag, sha: p.after, source: "push", installationId: p.installation?.id };
+    }
+    case "release": {
+      const p = parse(ReleasePayload, delivery.payload, delivery.name);
+      if (p.release.draft === true) return null;
+      return { ...base, repo: p.repository.full_name, tag: p.release.tag_name, source: "release", installationId: p.installation?.id };
+    }
+    default:
+      return null;
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ");
+  throw new PayloadError(`${what} payload rejected: ${issues}`);
+}

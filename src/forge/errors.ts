@@ -1,0 +1,66 @@
+/**
+ * Why a forge call failed, in the terms the queue needs: retry later (transient, rate_limited) or
+ * never (config: a 4xx that only a person can fix, with `hint` saying how).
+ */
+export type ForgeErrorKind = "config" | "transient" | "rate_limited";
+
+export class ForgeError extends Error {
+  override name = "ForgeError";
+  constructor(
+    message: string,
+    readonly kind: ForgeErrorKind,
+    readonly options: { status?: number; retryAfterMs?: number; hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+  }
+  get status(): number | undefined {
+    return this.options.status;
+  }
+  get retryAfterMs(): number | undefined {
+    return this.options.retryAfterMs;
+  }
+  get hint(): string | undefined {
+    return this.options.hint;
+  }
+}
+
+interface HttpLikeError {
+  status?: number;
+  message?: string;
+  response?: { headers?: Record<string, string | number | undefined>; data?: unknown };
+}
+
+/** Classifies an HTTP error from Octokit (or any client exposing status and headers). */
+export function classifyHttpError(error: unknown, what: string, now: number = Date.now()): ForgeError {
+  if (error instanceof ForgeError) return error;
+  const e = error as HttpLikeError;
+  const status = typeof e?.status === "number" ? e.status : undefined;
+  const headers = e?.response?.headers ?? {};
+  const detail = apiMessage(e);
+  const retryAfterMs = retryAfter(headers, now);
+  const rateLimited =
+    status === 429 || (status === 403 && (retryAfterMs !== undefined || String(headers["x-ratelimit-remaining"]) === "0"));
+  if (rateLimited) {
+    return new ForgeError(`${what}: rate limited (${status})`, "rate_limited", { status, retryAfterMs, cause: error });
+  }
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408) {
+    return new ForgeError(`${what}: ${status} ${detail}`, "config", { status, cause: error });
+  }
+  return new ForgeError(`${what}: ${status ?? "network error"} ${detail}`.trim(), "transient", { status, cause: error });
+}
+
+function apiMessage(e: HttpLikeError): string {
+  const data = e?.response?.data as { message?: unknown } | undefined;
+  if (data && typeof data.message === "string") return data.message;
+  return e?.message ?? String(e);
+}
+
+function retryAfter(headers: Record<string, string | number | undefined>, now: number): number | undefined {
+  const after = headers["retry-after"];
+  if (after !== undefined && !Number.isNaN(Number(after))) return Number(after) * 1000;
+  const reset = headers["x-ratelimit-reset"];
+  if (reset !== undefined && String(headers["x-ratelimit-remaining"]) === "0") {
+    return Math.max(0, Number(reset) * 1000 - now);
+  }
+  return undefined;
+}

@@ -1,0 +1,61 @@
+import type { Probot } from "probot";
+import type { Redis } from "ioredis";
+import { key } from "../queue/names.js";
+import { ForgeError, classifyHttpError } from "./errors.js";
+import type { GithubClient } from "./github-octokit.js";
+import { PRIORITY, type WritePacer } from "./write-pacer.js";
+
+const INSTALLATION_TTL_S = 3600;
+
+/** Authenticated GitHub clients per installation; the installation of a repository is looked up (and cached in Redis). */
+export class GithubApps {
+  constructor(
+    private readonly probot: Probot,
+    private readonly redis: Redis,
+    private readonly pacer: WritePacer,
+  ) {}
+
+  async installationFor(repo: string): Promise<number> {
+    const cacheKey = key("gh-installation", repo.toLowerCase());
+    const cached = await this.redis.get(cacheKey);
+    if (cached) return Number(cached);
+    const [owner, name] = splitRepo(repo);
+    const app = (await this.probot.auth()) as GithubClient;
+    try {
+      const { data } = await app.request("GET /repos/{owner}/{repo}/installation", { owner, repo: name });
+      await this.redis.set(cacheKey, String(data.id), "EX", INSTALLATION_TTL_S);
+      return data.id;
+    } catch (error) {
+      const e = classifyHttpError(error, `looking up the app installation on ${repo}`);
+      if (e.status === 404) {
+        throw new ForgeError(`the OpenCI Relay GitHub App is not installed on ${repo}`, "config", {
+          status: 404,
+          hint: `Install the app on ${repo} (or its organisation) so the relay may act there.`,
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** A client for one installation whose writes are paced in `lane` (dispatches before decoration). */
+  async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
+    const octokit = (await this.probot.auth(installationId)) as GithubClient;
+    octokit.hook.wrap("request", async (request, options) => {
+      if (options.method !== "GET" && options.method !== "HEAD") {
+        await this.pacer.acquire(String(installationId), PRIORITY[lane]);
+      }
+      return request(options);
+    });
+    return octokit;
+  }
+
+  async clientForRepo(repo: string, lane: keyof typeof PRIORITY, installationId?: number): Promise<GithubClient> {
+    return this.client(installationId ?? (await this.installationFor(repo)), lane);
+  }
+}
+
+export function splitRepo(repo: string): [string, string] {
+  const [owner, name] = repo.split("/");
+  if (!owner || !name) throw new ForgeError(`'${repo}' is not owner/repo`, "config");
+  return [owner, name];
+}

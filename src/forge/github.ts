@@ -1,0 +1,162 @@
+import type { Project } from "../map/graph.js";
+import { ForgeError, classifyHttpError } from "./errors.js";
+import { splitRepo, type GithubApps } from "./github-apps.js";
+import type { GithubClient } from "./github-octokit.js";
+import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
+import type { Forge, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+
+export interface GithubForgeOptions {
+  apps: GithubApps;
+  appId: number;
+  /** https://github.com, or the GitHub Enterprise web root */
+  webUrl: string;
+  /** Installation named by the delivery, when the call is about the repository that sent it. */
+  installationId?: number | undefined;
+}
+
+const MAX_TAG_DEPTH = 5;
+
+export class GithubForge implements Forge {
+  constructor(private readonly o: GithubForgeOptions) {}
+
+  async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    let object = await call(`resolving tag ${tag} of ${repo}`, async () =>
+      (await gh.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { owner, repo: name, ref: `tags/${tag}` })).data.object,
+    );
+    if (hintSha !== undefined && object.sha !== hintSha) {
+      // The tag moved after this delivery was sent; peel what the delivery named, not the newer value.
+      object = { ...object, sha: hintSha, type: await this.objectType(gh, owner, name, hintSha) };
+    }
+    for (let depth = 0; object.type === "tag"; depth++) {
+      if (depth >= MAX_TAG_DEPTH) throw new ForgeError(`tag ${tag} of ${repo} nests more than ${MAX_TAG_DEPTH} tag objects`, "config");
+      const sha = object.sha;
+      object = await call(`peeling annotated tag ${tag} of ${repo}`, async () =>
+        (await gh.request("GET /repos/{owner}/{repo}/git/tags/{tag_sha}", { owner, repo: name, tag_sha: sha })).data.object,
+      );
+    }
+    if (object.type !== "commit") {
+      throw new ForgeError(`tag ${tag} of ${repo} points to a ${object.type}, not a commit`, "config");
+    }
+    return object.sha;
+  }
+
+  async triggerPipeline(project: Project, ctx: UpstreamContext): Promise<TriggerResult> {
+    if (project.location.forge !== "github") throw new Error(`GithubForge cannot trigger ${project.id}`);
+    const repo = project.location.repo;
+    const trigger = project.trigger ?? {};
+    const gh = await this.o.apps.clientForRepo(repo, "trigger");
+    const [owner, name] = splitRepo(repo);
+    const inputs = triggerInputs(ctx);
+
+    if (trigger.event_type !== undefined) {
+      const eventType = trigger.event_type;
+      await call(`repository_dispatch to ${repo}`, () =>
+        gh.request("POST /repos/{owner}/{repo}/dispatches", { owner, repo: name, event_type: eventType, client_payload: inputs }),
+        { 403: () => `Grant the GitHub App 'contents: write' on ${repo}: GitHub requires it for repository_dispatch.` },
+      );
+      return { kind: "repository_dispatch", runId: undefined, webUrl: `${this.o.webUrl}/${repo}/actions` };
+    }
+
+    const workflow = String(trigger.workflow);
+    const ref = trigger.ref ?? "main";
+    const what = `workflow_dispatch of ${workflow} on ${repo}@${ref}`;
+    const dispatch = (returnRunDetails: boolean) =>
+      gh.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+        owner, repo: name, workflow_id: workflow, ref, inputs,
+        ...(returnRunDetails ? { return_run_details: true } : {}),
+      });
+    const hints: Hints = {
+      404: () => `Check that ${workflow} exists in ${repo} on '${ref}' and that the app has 'actions: write' there.`,
+      422: (message) =>
+        /unexpected inputs/i.test(message)
+          ? `Declare the relay's inputs in ${workflow} (GitHub rejects a dispatch with undeclared inputs):\n\n\`\`\`yaml\n${workflowInputsYaml(Object.keys(inputs))}\n\`\`\``
+          : /no ref found/i.test(message)
+            ? `The ref '${ref}' does not exist in ${repo}: fix trigger.ref in the map.`
+            : undefined,
+    };
+    let response;
+    try {
+      response = await dispatch(true);
+    } catch (error) {
+      // Servers that predate return_run_details (older GitHub Enterprise) reject the field itself.
+      if (!rejectsRunDetails(error)) throw withHint(classifyHttpError(error, what), hints);
+      response = await call(what, () => dispatch(false), hints);
+    }
+    const details = response.status === 200 ? (response.data as { workflow_run_id?: number; html_url?: string }) : {};
+    return {
+      kind: "workflow_dispatch",
+      runId: details.workflow_run_id !== undefined ? String(details.workflow_run_id) : undefined,
+      webUrl: details.html_url ?? `${this.o.webUrl}/${repo}/actions/workflows/${encodeURIComponent(workflow)}`,
+    };
+  }
+
+  async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {
+    const gh = await this.o.apps.clientForRepo(target.repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(target.repo);
+    const body = {
+      name: report.name,
+      status: report.status,
+      external_id: report.externalId,
+      output: { title: report.title, summary: report.summary },
+      ...(report.detailsUrl !== undefined ? { details_url: report.detailsUrl } : {}),
+      ...(report.status === "completed" ? { conclusion: report.conclusion ?? "neutral" } : {}),
+    };
+    const id = remoteId ?? (await this.findCheckRun(gh, owner, name, target.sha, report));
+    if (id !== undefined) {
+      await call(`updating check run '${report.name}' on ${target.repo}`, () =>
+        gh.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner, repo: name, check_run_id: Number(id), ...body }),
+      );
+      return id;
+    }
+    const created = await call(`creating check run '${report.name}' on ${target.repo}`, () =>
+      gh.request("POST /repos/{owner}/{repo}/check-runs", { owner, repo: name, head_sha: target.sha, ...body }),
+      { 403: () => `Grant the GitHub App 'checks: write' on ${target.repo}.` },
+    );
+    return String(created.data.id);
+  }
+
+  /** A check run this app already created for the same trigger (a retry after a lost response). */
+  private async findCheckRun(gh: GithubClient, owner: string, repo: string, sha: string, report: StatusReport) {
+    const { data } = await call(`listing check runs on ${owner}/${repo}@${sha}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+        owner, repo, ref: sha, check_name: report.name, filter: "all", app_id: this.o.appId, per_page: 100,
+      }),
+    );
+    const mine = data.check_runs.find((c) => c.external_id === report.externalId && c.app?.id === this.o.appId);
+    return mine ? String(mine.id) : undefined;
+  }
+
+  private async objectType(gh: GithubClient, owner: string, repo: string, sha: string): Promise<string> {
+    try {
+      await gh.request("GET /repos/{owner}/{repo}/git/tags/{tag_sha}", { owner, repo, tag_sha: sha });
+      return "tag";
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) return "commit";
+      throw classifyHttpError(error, `reading object ${sha} of ${owner}/${repo}`);
+    }
+  }
+}
+
+/** Per HTTP status, what a person should do about a configuration error with that message. */
+type Hints = Record<number, (message: string) => string | undefined>;
+
+async function call<T>(what: string, fn: () => Promise<T>, hints: Hints = {}): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw withHint(classifyHttpError(error, what), hints);
+  }
+}
+
+function withHint(e: ForgeError, hints: Hints): ForgeError {
+  const hint = e.status !== undefined ? hints[e.status]?.(e.message) : undefined;
+  if (hint === undefined || e.kind !== "config") return e;
+  return new ForgeError(e.message, e.kind, { ...e.options, hint });
+}
+
+function rejectsRunDetails(error: unknown): boolean {
+  const e = error as { status?: number; message?: string };
+  return e.status === 400 || (e.status === 422 && /return_run_details/.test(e.message ?? ""));
+}

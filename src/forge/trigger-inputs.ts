@@ -1,0 +1,25 @@
+import type { UpstreamContext } from "./types.js";
+
+/**
+ * What a downstream pipeline receives about its upstream: workflow_dispatch inputs on GitHub
+ * Actions, client_payload of a repository_dispatch, pipeline variables on GitLab (upper-cased).
+ */
+export function triggerInputs(ctx: UpstreamContext): Record<string, string> {
+  return {
+    openci_upstream: ctx.upstreamId,
+    openci_upstream_repo: ctx.upstreamRepo,
+    openci_tag: ctx.tag,
+    openci_sha: ctx.sha,
+    openci_run_id: ctx.runId,
+  };
+}
+
+/** The YAML a downstream workflow needs to accept the inputs above, for error messages and docs. */
+export function workflowInputsYaml(names: string[]): string {
+  return [
+    "on:",
+    "  workflow_dispatch:",
+    "    inputs:",
+    ...names.flatMap((n) => [`      ${n}:`, "        type: string", "        required: false"]),
+  ].join("\n");
+}

@@ -1,0 +1,52 @@
+import { existsSync } from "node:fs";
+import { ConfigError, parseEnv } from "./config/env.js";
+import { createLogger } from "./log.js";
+import { MapError, loadMapFile } from "./map/load.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded.js";
+import { redactUrl } from "./redis/connection.js";
+import { startRelay } from "./relay.js";
+
+/** `npm start`: read .env and the environment, validate config and map, start Redis if needed, run the roles. */
+async function main(): Promise<void> {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const config = parseEnv(process.env);
+  const log = createLogger(config.logLevel);
+  const map = loadMapFile(config.mapPath);
+  log.info({ map: config.mapPath, projects: map.size }, "dependency map loaded");
+
+  let embedded: EmbeddedRedis | undefined;
+  if (!config.redisUrl) {
+    embedded = await startEmbeddedRedis({ dir: ".data/redis" });
+    log.info({ url: embedded.url, dir: embedded.dir }, "REDIS_URL is not set: started a private redis-server");
+  }
+  const redisUrl = config.redisUrl ?? embedded!.url;
+  log.info({ redis: redactUrl(redisUrl) }, "using redis");
+
+  let relay;
+  try {
+    relay = await startRelay({ config, map, redisUrl, log });
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    await relay.stop().catch((err) => log.error({ err }, "error while stopping"));
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  // Start-up errors are for a person: one clear message, no stack trace.
+  const message = (error as Error)?.message ?? "";
+  const known = error instanceof ConfigError || error instanceof MapError || /^(redis-server|Redis at)/.test(message);
+  console.error(known ? message : error);
+  process.exit(1);
+});

@@ -1,0 +1,74 @@
+import type { MapEdge, MapTrigger, MapV1 } from "./schema.js";
+import { matchTag } from "./match-tag.js";
+
+export type ProjectLocation =
+  | { forge: "github"; repo: string }
+  | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined };
+
+export interface Project {
+  id: string;
+  location: ProjectLocation;
+  trigger: MapTrigger | undefined;
+}
+
+export interface Dependant {
+  project: Project;
+  edge: MapEdge;
+}
+
+/** The validated map, indexed for the questions the flow asks. Immutable once built. */
+export class DependencyMap {
+  private readonly byId = new Map<string, Project>();
+  private readonly byLocation = new Map<string, Project[]>();
+  private readonly dependants = new Map<string, Dependant[]>();
+
+  private constructor(projects: Project[], edges: { from: string; to: string; edge: MapEdge }[]) {
+    for (const p of projects) {
+      this.byId.set(p.id, p);
+      const key = locationKey(p.location);
+      this.byLocation.set(key, [...(this.byLocation.get(key) ?? []), p]);
+    }
+    for (const { from, to, edge } of edges) {
+      const project = this.byId.get(to);
+      if (project) this.dependants.set(from, [...(this.dependants.get(from) ?? []), { project, edge }]);
+    }
+  }
+
+  static fromV1(map: MapV1): DependencyMap {
+    const projects: Project[] = map.projects.map((p) => ({
+      id: p.id,
+      location: p.github !== undefined
+        ? { forge: "github", repo: p.github }
+        : typeof p.gitlab === "string"
+          ? { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined }
+          : { forge: "gitlab", project: p.gitlab!.project, host: p.gitlab!.host, tokenEnv: p.gitlab!.token_env },
+      trigger: p.trigger,
+    }));
+    const edges = map.projects.flatMap((p) => (p.depends_on ?? []).map((edge) => ({ from: edge.project, to: p.id, edge })));
+    return new DependencyMap(projects, edges);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  project(id: string): Project | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Map projects that live at this place (one repository may be listed under several ids). */
+  projectsAt(location: ProjectLocation): Project[] {
+    return this.byLocation.get(locationKey(location)) ?? [];
+  }
+
+  /** Dependants of `upstreamId` whose tag pattern matches `tag`, in map order. */
+  dependantsFor(upstreamId: string, tag: string): Dependant[] {
+    return (this.dependants.get(upstreamId) ?? []).filter((d) => matchTag(d.edge.tags, tag));
+  }
+}
+
+export function locationKey(location: ProjectLocation): string {
+  return location.forge === "github"
+    ? `github:${location.repo.toLowerCase()}`
+    : `gitlab:${(location.host ?? "").toLowerCase()}:${location.project.toLowerCase()}`;
+}

@@ -1,0 +1,32 @@
+import { z } from "zod";
+import { TagEvent } from "../events/tag-event.js";
+
+export { TagEvent };
+
+const Sha = z.string().regex(/^[0-9a-f]{40}$/);
+
+/** Where the upstream commit lives and how to write to it; all targets come from the map. */
+export const UpstreamRef = z.object({
+  projectId: z.string(),
+  forge: z.enum(["github", "gitlab"]),
+  repo: z.string(),
+  installationId: z.number().int().positive().optional(),
+  tag: z.string(),
+  sha: Sha,
+});
+export type UpstreamRef = z.infer<typeof UpstreamRef>;
+
+export const TriggerJob = z.object({
+  runId: z.string(),
+  upstream: UpstreamRef,
+  downstreamId: z.string(),
+  checkName: z.string(),
+  deliveryId: z.string(),
+  enqueuedAt: z.iso.datetime(),
+});
+export type TriggerJob = z.infer<typeof TriggerJob>;
+
+export const ReportJob = z.object({
+  checkKey: z.string(),
+});
+export type ReportJob = z.infer<typeof ReportJob>;

@@ -1,0 +1,27 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Deterministic job ids: the same logical work always gets the same id, so BullMQ ignores a second
+ * add (redeliveries, the create/push/release trio). BullMQ ids may not contain ':' nor be all digits.
+ */
+function digest(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, 32);
+}
+
+export function deliveryJobId(forge: string, deliveryId: string): string {
+  return `delivery-${forge}-${digest(deliveryId)}`;
+}
+
+/** One trigger per (upstream, tag, commit, downstream): also the relay run id given to the downstream. */
+export function triggerJobId(t: { upstreamId: string; tag: string; sha: string; downstreamId: string }): string {
+  return `trigger-${digest(t.upstreamId, t.tag, t.sha, t.downstreamId)}`;
+}
+
+/** The upstream check that shows one downstream on one upstream commit. */
+export function checkKey(c: { upstreamRepo: string; sha: string; name: string }): string {
+  return digest(c.upstreamRepo.toLowerCase(), c.sha, c.name);
+}
+
+export function reportJobId(checkKeyValue: string, version: number): string {
+  return `report-${checkKeyValue}-${version}`;
+}

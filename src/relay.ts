@@ -1,0 +1,83 @@
+import type { Logger } from "pino";
+import { Probot, Server } from "probot";
+import type { Config } from "./config/env.js";
+import { GithubApps } from "./forge/github-apps.js";
+import { RelayOctokit } from "./forge/github-octokit.js";
+import { ForgeRegistry } from "./forge/registry.js";
+import { WritePacer } from "./forge/write-pacer.js";
+import type { DependencyMap } from "./map/graph.js";
+import { createQueues } from "./queue/queues.js";
+import { createRedis, waitForRedis } from "./redis/connection.js";
+import { CheckStore } from "./report/check-store.js";
+import { githubWebhooks } from "./web/github-webhooks.js";
+import { healthHandler } from "./web/health.js";
+import { startWorkers, type Workers } from "./workers/start.js";
+
+export interface RelayOptions {
+  config: Config;
+  map: DependencyMap;
+  redisUrl: string;
+  log: Logger;
+}
+
+export interface Relay {
+  /** Where the web role listens (undefined for a worker-only process). */
+  url: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Wires the roles: `web` receives and enqueues, `worker` fans out, triggers and reports, `all` does both. */
+export async function startRelay({ config, map, redisUrl, log }: RelayOptions): Promise<Relay> {
+  const redis = createRedis(redisUrl, "client");
+  redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+  await waitForRedis(redis, redisUrl);
+  const queues = createQueues(redis, log);
+
+  const RelayProbot = Probot.defaults({
+    appId: config.appId,
+    privateKey: config.privateKey,
+    secret: config.webhookSecret,
+    baseUrl: config.githubApiUrl,
+    Octokit: RelayOctokit,
+    log: log.child({ name: "probot" }),
+  });
+
+  let server: Server | undefined;
+  let probot: Probot | undefined;
+  if (config.role !== "worker") {
+    server = new Server({ Probot: RelayProbot, port: config.port, host: config.host, log, enableStaticFiles: false });
+    await server.load((app, { addHandler }) => {
+      probot = app;
+      addHandler(healthHandler(redis));
+      githubWebhooks(queues, log)(app, { addHandler, cwd: process.cwd() });
+    });
+    await server.start();
+  }
+
+  let workers: Workers | undefined;
+  let workerRedis: ReturnType<typeof createRedis> | undefined;
+  const pacer = new WritePacer(config.writeIntervalMs);
+  if (config.role !== "web") {
+    workerRedis = createRedis(redisUrl, "worker");
+    workerRedis.on("error", (err) => log.warn({ err: err.message }, "redis worker connection error"));
+    const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer);
+    const forges = new ForgeRegistry({ github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) } });
+    workers = startWorkers(workerRedis, { map: () => map, queues, checks: new CheckStore(redis), forges, redis, log });
+  }
+
+  log.info({ role: config.role, projects: map.size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");
+  return {
+    url: server ? `http://${server.host}:${server.port}` : undefined,
+    stop: async () => {
+      await server?.stop();
+      await workers?.close();
+      pacer.close();
+      await queues.close();
+      await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+    },
+  };
+}
+
+function githubWebUrl(config: Config): string {
+  return config.gheHost ? `${config.gheProtocol}://${config.gheHost}` : "https://github.com";
+}

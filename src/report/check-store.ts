@@ -1,0 +1,77 @@
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { key } from "../queue/names.js";
+import type { StatusReport } from "../forge/types.js";
+
+/**
+ * The desired state of each upstream check, kept in Redis. Writers only move a check forward
+ * (queued → in_progress → completed, within a generation), so out-of-order or repeated writers
+ * never make a check go back; the report worker pushes the latest desired state to the forge.
+ */
+const RANK = { queued: 1, in_progress: 2, completed: 3 } as const;
+const TTL_S = 60 * 60 * 24 * 30;
+
+export const CheckTarget = z.object({
+  forge: z.enum(["github", "gitlab"]),
+  repo: z.string(),
+  sha: z.string(),
+  installationId: z.number().int().positive().optional(),
+});
+export type CheckTarget = z.infer<typeof CheckTarget>;
+
+export interface StoredCheck {
+  target: CheckTarget;
+  report: StatusReport;
+  version: number;
+  pushedVersion: number;
+  remoteId: string | undefined;
+}
+
+// KEYS[1] check hash; ARGV: order, target json, report json, ttl.
+// Returns the new version, or 0 if a later state is recorded or this one is already.
+const ADVANCE = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'order') or '0')
+if tonumber(ARGV[1]) < current then return 0 end
+if tonumber(ARGV[1]) == current and redis.call('HGET', KEYS[1], 'report') == ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'order', ARGV[1], 'target', ARGV[2], 'report', ARGV[3])
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return v`;
+
+// KEYS[1] check hash; ARGV: version pushed, remote id. Never lowers pushedVersion.
+const MARK_PUSHED = `
+local pushed = tonumber(redis.call('HGET', KEYS[1], 'pushedVersion') or '0')
+if tonumber(ARGV[1]) > pushed then redis.call('HSET', KEYS[1], 'pushedVersion', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'remoteId', ARGV[2])
+return 1`;
+
+export class CheckStore {
+  constructor(private readonly redis: Redis) {}
+
+  /** Records a new desired state; returns its version, or 0 when a later state is already recorded. */
+  async advance(checkKey: string, target: CheckTarget, report: StatusReport, generation = 0): Promise<number> {
+    const order = generation * 10 + RANK[report.status];
+    const v = await this.redis.eval(ADVANCE, 1, this.k(checkKey), order, JSON.stringify(target), JSON.stringify(report), TTL_S);
+    return Number(v);
+  }
+
+  async get(checkKey: string): Promise<StoredCheck | undefined> {
+    const h = await this.redis.hgetall(this.k(checkKey));
+    if (!h.report || !h.target) return undefined;
+    return {
+      target: CheckTarget.parse(JSON.parse(h.target)),
+      report: JSON.parse(h.report) as StatusReport,
+      version: Number(h.version ?? 0),
+      pushedVersion: Number(h.pushedVersion ?? 0),
+      remoteId: h.remoteId || undefined,
+    };
+  }
+
+  async markPushed(checkKey: string, version: number, remoteId: string): Promise<void> {
+    await this.redis.eval(MARK_PUSHED, 1, this.k(checkKey), version, remoteId);
+  }
+
+  private k(checkKey: string): string {
+    return key("check", checkKey);
+  }
+}

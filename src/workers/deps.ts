@@ -1,0 +1,16 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { ForgeRegistry } from "../forge/registry.js";
+import type { DependencyMap } from "../map/graph.js";
+import type { Queues } from "../queue/queues.js";
+import type { CheckStore } from "../report/check-store.js";
+
+/** What every processor needs; built once per worker process. */
+export interface WorkerDeps {
+  map: () => DependencyMap;
+  queues: Queues;
+  checks: CheckStore;
+  forges: ForgeRegistry;
+  redis: Redis;
+  log: Logger;
+}

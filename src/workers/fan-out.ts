@@ -1,0 +1,68 @@
+import type { Logger } from "pino";
+import type { Dependant, Project } from "../map/graph.js";
+import type { TagEvent, TriggerJob, UpstreamRef } from "../queue/job-data.js";
+import { checkKey, triggerJobId } from "../queue/job-ids.js";
+import { checkName, queuedReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { WorkerDeps } from "./deps.js";
+
+export interface FanOutResult {
+  upstreams: number;
+  triggers: number;
+  sha?: string;
+}
+
+/** A tag event → the commit it names → one trigger job (and one queued upstream check) per matching dependant. */
+export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Promise<FanOutResult> {
+  const map = deps.map();
+  const upstreams = event.forge === "github" ? map.projectsAt({ forge: "github", repo: event.repo }) : [];
+  if (upstreams.length === 0) {
+    log.info({ repo: event.repo, tag: event.tag }, "tag on a repository the map does not list");
+    return { upstreams: 0, triggers: 0 };
+  }
+  const work = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag), deps, log));
+  if (work.length === 0) {
+    log.info({ repo: event.repo, tag: event.tag }, "tag matched no dependant");
+    return { upstreams: upstreams.length, triggers: 0 };
+  }
+
+  const forge = deps.forges.forLocation({ forge: event.forge }, { installationId: event.installationId });
+  const sha = await forge.resolveTag(event.repo, event.tag, event.sha);
+  const enqueuedAt = new Date().toISOString();
+  const jobs = work.map(({ upstream, project }) => {
+    const up: UpstreamRef = {
+      projectId: upstream.id, forge: event.forge, repo: event.repo, installationId: event.installationId, tag: event.tag, sha,
+    };
+    const runId = triggerJobId({ upstreamId: upstream.id, tag: event.tag, sha, downstreamId: project.id });
+    const data: TriggerJob = { runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: event.deliveryId, enqueuedAt };
+    return { up, project, data };
+  });
+
+  // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
+  await deps.queues.trigger.addBulk(jobs.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
+  for (const { up, project, data } of jobs) {
+    await publishCheck(
+      deps,
+      checkKey({ upstreamRepo: up.repo, sha, name: data.checkName }),
+      { forge: up.forge, repo: up.repo, sha, installationId: up.installationId },
+      queuedReport(up, project, data.runId),
+    );
+  }
+  log.info({ repo: event.repo, tag: event.tag, sha, downstreams: jobs.map((j) => j.project.id) }, "triggers enqueued");
+  return { upstreams: upstreams.length, triggers: jobs.length, sha };
+}
+
+function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
+  return dependants.flatMap(({ project, edge }) => {
+    if (edge.after_check !== undefined) {
+      log.warn({ upstream: upstream.id, downstream: project.id, after_check: edge.after_check },
+        "after_check gates are not acted on yet: dependant not triggered");
+      return [];
+    }
+    if (!deps.forges.supports(project.location)) {
+      log.warn({ upstream: upstream.id, downstream: project.id, forge: project.location.forge }, "downstreams on this forge are not relayed yet: dependant not triggered");
+      return [];
+    }
+    return [{ upstream, project }];
+  });
+}

@@ -1,0 +1,45 @@
+import { Worker, type Job, type Processor } from "bullmq";
+import type { Redis } from "ioredis";
+import { TagEvent } from "../queue/job-data.js";
+import { KEY_PREFIX, QUEUES } from "../queue/names.js";
+import { forgeBackoff } from "../queue/retry.js";
+import type { WorkerDeps } from "./deps.js";
+import { fanOut } from "./fan-out.js";
+import { processReport } from "./report.js";
+import { processTrigger } from "./trigger.js";
+
+export interface Workers {
+  close(): Promise<void>;
+}
+
+const CONCURRENCY = { events: 4, trigger: 16, report: 16 } as const;
+
+/** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
+export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
+  const make = (name: keyof typeof QUEUES, processor: Processor) => {
+    const worker = new Worker(QUEUES[name], processor, {
+      connection,
+      prefix: KEY_PREFIX,
+      concurrency: CONCURRENCY[name],
+      settings: { backoffStrategy: forgeBackoff },
+    });
+    worker.on("error", (err) => deps.log.error({ err, queue: name }, "worker error"));
+    worker.on("failed", (job, err) =>
+      deps.log.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, reason: err.message }, "job failed"),
+    );
+    return worker;
+  };
+  const jobLog = (queue: string, job: Job) =>
+    deps.log.child({ queue, jobId: job.id, deliveryId: (job.data as { deliveryId?: string }).deliveryId });
+
+  const workers = [
+    make("events", (job) => fanOut(TagEvent.parse(job.data), deps, jobLog("events", job))),
+    make("trigger", (job) => processTrigger(job, deps, jobLog("trigger", job))),
+    make("report", (job, token) => processReport(job, token, deps, jobLog("report", job))),
+  ];
+  return {
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { UnrecoverableError, type Job } from "bullmq";
+import type { Logger } from "pino";
+import { ForgeError, classifyHttpError } from "../forge/errors.js";
+import type { TriggerResult } from "../forge/types.js";
+import { TriggerJob } from "../queue/job-data.js";
+import { checkKey } from "../queue/job-ids.js";
+import { key } from "../queue/names.js";
+import { dispatchedReport, triggerFailedReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { WorkerDeps } from "./deps.js";
+
+const RECORD_TTL_S = 30 * 24 * 3600;
+
+/**
+ * Starts one downstream pipeline. The outcome is recorded in Redis before the job completes, and
+ * checked before calling the forge, so a retried or re-added job never triggers twice.
+ */
+export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): Promise<TriggerResult> {
+  const data = TriggerJob.parse(job.data);
+  const project = deps.map().project(data.downstreamId);
+  const target = { forge: data.upstream.forge, repo: data.upstream.repo, sha: data.upstream.sha, installationId: data.upstream.installationId };
+  const check = checkKey({ upstreamRepo: data.upstream.repo, sha: data.upstream.sha, name: data.checkName });
+
+  try {
+    if (!project) {
+      throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
+    }
+    const recordKey = key("triggered", data.runId);
+    const recorded = await deps.redis.get(recordKey);
+    let result: TriggerResult;
+    if (recorded) {
+      result = JSON.parse(recorded) as TriggerResult;
+      log.info({ downstream: project.id }, "already triggered: not calling the forge again");
+    } else {
+      const forge = deps.forges.forLocation(project.location);
+      result = await forge.triggerPipeline(project, {
+        upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
+      });
+      await deps.redis.set(recordKey, JSON.stringify(result), "EX", RECORD_TTL_S);
+      log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
+    }
+    await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result));
+    return result;
+  } catch (error) {
+    const e = classifyHttpError(error, `triggering ${data.downstreamId}`);
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (e.kind !== "config" && !lastAttempt) {
+      log.warn({ err: e, attempt: job.attemptsMade + 1 }, "trigger failed, will retry");
+      throw e;
+    }
+    log.error({ err: e, hint: e.hint }, "trigger failed for good");
+    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint));
+    throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
+  }
+}

@@ -1,0 +1,275 @@
+import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { OpenApiValidator } from "./openapi.js";
+
+/**
+ * A fake GitHub REST API on loopback under /api/v3. It records every request, checks each one
+ * against GitHub's OpenAPI description, authenticates like GitHub (app JWT, installation tokens
+ * scoped to the installation's repositories) and keeps just enough state to answer the relay.
+ */
+export interface FakeRepo {
+  installationId: number;
+  /** tag name → what refs/tags/<name> points at */
+  tags?: Record<string, { type: "commit" | "tag"; sha: string }>;
+  /** annotated tag object sha → the object it points at */
+  tagObjects?: Record<string, { type: "commit" | "tag"; sha: string }>;
+  /** workflow file → the inputs it declares (undefined: accepts any) */
+  workflows?: Record<string, { inputs?: string[] }>;
+  branches?: string[];
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  operationId: string | undefined;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: any;
+  installationId: number | undefined;
+  at: number;
+}
+
+interface Fault {
+  operationId: string;
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  times: number;
+}
+
+export interface CheckRun {
+  id: number;
+  repo: string;
+  head_sha: string;
+  name: string;
+  status: string;
+  conclusion: string | null;
+  external_id: string;
+  details_url: string | null;
+  output: { title?: string; summary?: string };
+  app: { id: number };
+}
+
+export class FakeGithub {
+  readonly requests: RecordedRequest[] = [];
+  /** Requests the spec rejects, or that the fake has no answer for: a test fails if any remain. */
+  readonly problems: string[] = [];
+  readonly checkRuns: CheckRun[] = [];
+  /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
+  supportsRunDetails = true;
+  private readonly server: Server;
+  private readonly tokens = new Map<string, number>();
+  private readonly faults: Fault[] = [];
+  private readonly publicKey: KeyObject;
+  private nextId = 1000;
+
+  private constructor(
+    private readonly validator: OpenApiValidator,
+    private readonly appId: number,
+    privateKeyPem: string,
+    readonly repos: Record<string, FakeRepo>,
+  ) {
+    this.publicKey = createPublicKey(privateKeyPem);
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  static async start(o: { appId: number; privateKey: string; repos: Record<string, FakeRepo>; validator?: OpenApiValidator }): Promise<FakeGithub> {
+    const fake = new FakeGithub(o.validator ?? sharedValidator(), o.appId, o.privateKey, o.repos);
+    await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
+    return fake;
+  }
+
+  /** host:port, as GHE_HOST expects. */
+  get host(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `127.0.0.1:${port}`;
+  }
+
+  /** The next `times` calls of `operationId` answer with this status instead. */
+  fail(operationId: string, status: number, options: { body?: unknown; headers?: Record<string, string>; times?: number } = {}): void {
+    this.faults.push({ operationId, status, body: options.body, headers: options.headers, times: options.times ?? 1 });
+  }
+
+  calls(operationId: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.operationId === operationId);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = raw.length > 0 ? JSON.parse(raw) : undefined;
+    } catch {
+      this.problems.push(`${req.method} ${url.pathname}: body is not JSON`);
+      return reply(res, 400, { message: "Problems parsing JSON" });
+    }
+    if (!url.pathname.startsWith("/api/v3/")) {
+      this.problems.push(`${req.method} ${url.pathname}: outside /api/v3`);
+      return reply(res, 404, { message: "Not Found" });
+    }
+    const path = url.pathname.slice("/api/v3".length);
+    const method = req.method ?? "GET";
+    const { match, problems } = this.validator.validate(method, path, url.searchParams, body);
+    problems.forEach((p) => this.problems.push(`${method} ${path}: ${p}`));
+    const installationId = this.tokens.get((req.headers.authorization ?? "").replace(/^(token|bearer) /i, ""));
+    this.requests.push({
+      method, path, operationId: match?.operationId, params: match?.params ?? {},
+      query: Object.fromEntries(url.searchParams), body, installationId, at: Date.now(),
+    });
+    if (!match || problems.length > 0) return reply(res, 422, { message: "Validation Failed", errors: problems });
+
+    const fault = this.faults.find((f) => f.operationId === match.operationId && f.times > 0);
+    if (fault) {
+      fault.times--;
+      return reply(res, fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+    }
+    const route = this.routes[match.operationId];
+    if (!route) {
+      this.problems.push(`${method} ${path}: the fake has no answer for ${match.operationId}`);
+      return reply(res, 501, { message: "not faked" });
+    }
+    const ctx = { req, params: match.params, query: url.searchParams, body: body as any };
+    const auth = this.authenticate(req, match.operationId, match.params);
+    if (auth) return reply(res, auth.status, { message: auth.message });
+    const [status, payload] = route(ctx);
+    reply(res, status, payload);
+  }
+
+  /** GitHub's rules: app routes need the app's JWT, repository routes a token of an installation that covers the repo. */
+  private authenticate(req: IncomingMessage, operationId: string, params: Record<string, string>): { status: number; message: string } | undefined {
+    const header = req.headers.authorization ?? "";
+    if (APP_JWT_ROUTES.has(operationId)) {
+      return this.verifyJwt(header.replace(/^bearer /i, "")) ? undefined : { status: 401, message: "A JSON web token could not be decoded" };
+    }
+    const installationId = this.tokens.get(header.replace(/^token /i, ""));
+    if (installationId === undefined) return { status: 401, message: "Bad credentials" };
+    const repo = this.repos[`${params.owner}/${params.repo}`];
+    if (!repo || repo.installationId !== installationId) return { status: 404, message: "Not Found" };
+    return undefined;
+  }
+
+  private verifyJwt(jwt: string): boolean {
+    const [header, payload, signature] = jwt.split(".");
+    if (!header || !payload || !signature) return false;
+    const ok = verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, "base64url"));
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { iss?: string | number; exp?: number };
+    return ok && String(claims.iss) === String(this.appId) && (claims.exp ?? 0) > Date.now() / 1000;
+  }
+
+  private readonly routes: Record<string, (ctx: { params: Record<string, string>; query: URLSearchParams; body: any }) => [number, unknown]> = {
+    "apps/get-repo-installation": ({ params }) => {
+      const repo = this.repos[`${params.owner}/${params.repo}`];
+      if (!repo) return [404, { message: "Not Found" }];
+      return [200, { id: repo.installationId, account: { login: params.owner }, app_id: this.appId, target_type: "Organization", permissions: {} }];
+    },
+    "apps/create-installation-access-token": ({ params }) => {
+      const id = Number(params.installation_id);
+      if (!Object.values(this.repos).some((r) => r.installationId === id)) return [404, { message: "Not Found" }];
+      const token = `ghs_${id}_${randomBytes(8).toString("hex")}`;
+      this.tokens.set(token, id);
+      return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
+    },
+    "git/get-ref": ({ params }) => {
+      const name = params.ref!.replace(/^tags\//, "");
+      const object = this.repo(params).tags?.[name];
+      if (!params.ref!.startsWith("tags/") || !object) return [404, { message: "Not Found" }];
+      return [200, { ref: `refs/tags/${name}`, node_id: "REF_x", url: "https://example.invalid", object: { ...object, url: "https://example.invalid" } }];
+    },
+    "git/get-tag": ({ params }) => {
+      const object = this.repo(params).tagObjects?.[params.tag_sha!];
+      if (!object) return [404, { message: "Not Found" }];
+      return [200, { sha: params.tag_sha, tag: "t", message: "", object: { ...object, url: "https://example.invalid" } }];
+    },
+    "actions/create-workflow-dispatch": ({ params, body }) => {
+      const repo = this.repo(params);
+      const workflow = repo.workflows?.[params.workflow_id!];
+      if (!workflow) return [404, { message: "Not Found" }];
+      if (!(repo.branches ?? ["main"]).includes(body.ref)) return [422, { message: `No ref found for: ${body.ref}` }];
+      if (body.return_run_details !== undefined && !this.supportsRunDetails) {
+        return [400, { message: "Invalid request.\n\n\"return_run_details\" is not a permitted key." }];
+      }
+      const unexpected = workflow.inputs ? Object.keys(body.inputs ?? {}).filter((k) => !workflow.inputs!.includes(k)) : [];
+      if (unexpected.length > 0) return [422, { message: `Unexpected inputs provided: ${JSON.stringify(unexpected)}` }];
+      if (body.return_run_details !== true) return [204, undefined];
+      const runId = this.nextId++;
+      const base = `${params.owner}/${params.repo}`;
+      return [200, {
+        workflow_run_id: runId,
+        run_url: `http://${this.host}/api/v3/repos/${base}/actions/runs/${runId}`,
+        html_url: `http://${this.host}/${base}/actions/runs/${runId}`,
+      }];
+    },
+    "repos/create-dispatch-event": () => [204, undefined],
+    "checks/create": ({ params, body }) => {
+      const run: CheckRun = {
+        id: this.nextId++, repo: `${params.owner}/${params.repo}`, head_sha: body.head_sha, name: body.name,
+        status: body.status ?? "queued", conclusion: body.conclusion ?? null, external_id: body.external_id ?? "",
+        details_url: body.details_url ?? null, output: body.output ?? {}, app: { id: this.appId },
+      };
+      this.checkRuns.push(run);
+      return [201, this.checkRunJson(run)];
+    },
+    "checks/update": ({ params, body }) => {
+      const run = this.checkRuns.find((c) => c.id === Number(params.check_run_id));
+      if (!run) return [404, { message: "Not Found" }];
+      Object.assign(run, {
+        ...(body.name !== undefined && { name: body.name }),
+        ...(body.status !== undefined && { status: body.status }),
+        ...(body.conclusion !== undefined && { conclusion: body.conclusion, status: "completed" }),
+        ...(body.external_id !== undefined && { external_id: body.external_id }),
+        ...(body.details_url !== undefined && { details_url: body.details_url }),
+        ...(body.output !== undefined && { output: body.output }),
+      });
+      return [200, this.checkRunJson(run)];
+    },
+    "checks/list-for-ref": ({ params, query }) => {
+      const runs = this.checkRuns.filter((c) =>
+        c.repo === `${params.owner}/${params.repo}` && c.head_sha === params.ref &&
+        (!query.get("check_name") || c.name === query.get("check_name")) &&
+        (!query.get("app_id") || c.app.id === Number(query.get("app_id"))));
+      return [200, { total_count: runs.length, check_runs: runs.map((r) => this.checkRunJson(r)) }];
+    },
+  };
+
+  private repo(params: Record<string, string>): FakeRepo {
+    return this.repos[`${params.owner}/${params.repo}`]!;
+  }
+
+  private checkRunJson(run: CheckRun) {
+    const { repo, ...rest } = run;
+    return { ...rest, html_url: `http://${this.host}/${repo}/runs/${run.id}`, head_sha: run.head_sha };
+  }
+}
+
+const APP_JWT_ROUTES = new Set(["apps/get-repo-installation", "apps/create-installation-access-token"]);
+
+let validator: OpenApiValidator | undefined;
+/** Parsing the 10 MB description once per test file is enough. */
+export function sharedValidator(): OpenApiValidator {
+  validator ??= new OpenApiValidator();
+  return validator;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined || status === 204) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(body));
+}

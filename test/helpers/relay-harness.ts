@@ -1,0 +1,68 @@
+import { Writable } from "node:stream";
+import { parseEnv } from "../../src/config/env.js";
+import { createLogger } from "../../src/log.js";
+import { parseMap } from "../../src/map/load.js";
+import { startRelay, type Relay } from "../../src/relay.js";
+import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
+import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
+import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
+import { appPrivateKey } from "./keys.js";
+import { startTestRedis } from "./redis.js";
+
+export const APP_ID = 4242;
+export const WEBHOOK_SECRET = "it's a secret to everybody";
+
+export interface HarnessOptions {
+  map: string;
+  repos: Record<string, FakeRepo>;
+  env?: Record<string, string>;
+}
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
+
+/** The relay over real HTTP with a private Redis and a fake GitHub, wired as `npm start` wires them. */
+export async function startHarness(o: HarnessOptions) {
+  const redis = await startTestRedis();
+  const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
+  const logs: string[] = [];
+  const config = parseEnv({
+    APP_ID: String(APP_ID),
+    PRIVATE_KEY: appPrivateKey(),
+    WEBHOOK_SECRET,
+    GHE_HOST: github.host,
+    GHE_PROTOCOL: "http",
+    PORT: "0",
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "debug",
+    REDIS_URL: redis.url,
+    OPENCI_WRITE_INTERVAL_MS: "0",
+    ...o.env,
+  });
+  const log = createLogger(config.logLevel, new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
+  let relay: Relay | undefined;
+  try {
+    relay = await startRelay({ config, map: parseMap(o.map), redisUrl: redis.url, log });
+  } catch (error) {
+    await github.stop();
+    await redis.cleanup();
+    throw error;
+  }
+  const url = relay.url!;
+  return {
+    url,
+    github,
+    redis,
+    logs,
+    /** Sends a real fixture (optionally changed by `edit`), signed with the app's secret. */
+    send: (fixture: GithubFixture, edit: (p: any) => void = () => {}, opts: Partial<SendOptions> = {}) => {
+      const payload = githubFixture(fixture);
+      edit(payload);
+      return sendGithubDelivery(url, eventName(fixture), payload, { secret: WEBHOOK_SECRET, ...opts });
+    },
+    stop: async () => {
+      await relay!.stop();
+      await github.stop();
+      await redis.cleanup();
+    },
+  };
+}

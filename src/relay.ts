@@ -11,6 +11,7 @@ import { createRedis, waitForRedis } from "./redis/connection.js";
 import { CheckStore } from "./report/check-store.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
 import { healthHandler } from "./web/health.js";
+import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
 
 export interface RelayOptions {
@@ -45,7 +46,9 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
   let server: Server | undefined;
   let probot: Probot | undefined;
   if (config.role !== "worker") {
-    server = new Server({ Probot: RelayProbot, port: config.port, host: config.host, log, enableStaticFiles: false });
+    // Probot's Server treats port 0 as "use 3000"; pick the free port ourselves.
+    const port = config.port === 0 ? await freePort() : config.port;
+    server = new Server({ Probot: RelayProbot, port, host: config.host, log, enableStaticFiles: false });
     await server.load((app, { addHandler }) => {
       probot = app;
       addHandler(healthHandler(redis));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { delimiter, join, resolve } from "node:path";
+import { freePort } from "../util/free-port.js";
 
 export const INSTALL_HINT =
   "redis-server was not found: install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis";
@@ -26,23 +26,9 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-/** Finds the redis-server binary on PATH (or in the usual system folders). */
+/** Finds the redis-server binary on PATH. */
 export function findRedisServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dirs = [...(env.PATH ?? "").split(delimiter), "/usr/bin", "/usr/sbin", "/usr/local/bin", "/opt/homebrew/bin"];
-  return dirs.filter(Boolean).map((d) => join(d, "redis-server")).find((p) => existsSync(p));
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
+  return (env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, "redis-server")).find((p) => existsSync(p));
 }
 
 /** Starts a private redis-server bound to 127.0.0.1, owned by this process. */

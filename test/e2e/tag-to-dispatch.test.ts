@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from "@jest/globals";
-import { startHarness, type Harness } from "../helpers/relay-harness.js";
+import { describe, expect, it } from "@jest/globals";
+import type { Harness } from "../helpers/relay-harness.js";
+import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { jobCount } from "../helpers/queue-counts.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
-const UPSTREAM = "Codertocat/Hello-World";
-const COMMIT = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const TAG_OBJECT = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 const MAP = `
@@ -25,18 +25,13 @@ projects:
 `;
 
 const repos = () => ({
-  [UPSTREAM]: { installationId: 1, tags: { "simple-tag": { type: "commit" as const, sha: COMMIT } } },
+  [UPSTREAM]: upstreamRepo(),
   "acme/app": { installationId: 2, workflows: { "ci.yml": {} } },
   "other/svc": { installationId: 3 },
 });
 
+const startHarness = useHarness();
 let h: Harness | undefined;
-afterEach(async () => {
-  const problems = h?.github.problems ?? [];
-  await h?.stop();
-  h = undefined;
-  expect(problems).toEqual([]);
-});
 
 describe("a tag on GitHub triggers its dependants", () => {
   it("dispatches each dependant once for the create + push pair and shows check runs upstream", async () => {
@@ -73,5 +68,75 @@ describe("a tag on GitHub triggers its dependants", () => {
     const app = h.github.checkRuns.find((c) => c.name === "openci: acme/app")!;
     expect(app.details_url).toMatch(/\/acme\/app\/actions\/runs\/\d+$/);
     expect(app.external_id).toBe(dispatch[0]!.body.inputs.openci_run_id);
+  });
+});
+
+describe("deduplication", () => {
+  it("a redelivery and a later release of the same tag trigger nothing more", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    const first = await h.send("push.tag");
+    await waitFor("both dispatches", () =>
+      h!.github.calls("actions/create-workflow-dispatch").length + h!.github.calls("repos/create-dispatch-event").length === 2);
+
+    const redelivered = await h.send("push.tag", undefined, { id: first.id });
+    const release = await h.send("release.published", (p) => (p.release.tag_name = "simple-tag"));
+    await waitFor("the push and the release to be fanned out", async () => (await jobCount(h!.redis.url, "events", ["completed"])) === 2);
+    await settle(300);
+
+    expect([redelivered.status, release.status]).toEqual([200, 200]);
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(h.github.calls("repos/create-dispatch-event")).toHaveLength(1);
+    expect(h.github.checkRuns).toHaveLength(2);
+  });
+});
+
+describe("what triggers nothing", () => {
+  it.each([
+    ["a tag no edge matches", "push.tag" as const, (p: any) => { p.ref = "refs/tags/v9.9.9"; }],
+    ["a tag deletion", "push.tag-deleted" as const, () => {}],
+    ["a branch push", "push.branch" as const, () => {}],
+  ])("%s", async (_what, fixture, edit) => {
+    const map = MAP.replace('tags: "*"', 'tags: "simple-*"');
+    h = await startHarness({ map, repos: repos() });
+
+    const res = await h.send(fixture, edit);
+    await settle(500);
+
+    expect(res.status).toBe(200);
+    expect(h.github.requests).toEqual([]);
+  });
+});
+
+describe("annotated tags", () => {
+  it("puts the check runs on the commit the tag object points to", async () => {
+    const r = repos();
+    r[UPSTREAM] = { installationId: 1, tags: { "simple-tag": { type: "tag", sha: TAG_OBJECT } }, tagObjects: { [TAG_OBJECT]: { type: "commit", sha: COMMIT } } } as any;
+    h = await startHarness({ map: MAP, repos: r });
+
+    await h.send("push.tag", (p) => (p.after = TAG_OBJECT));
+    await waitFor("check runs", () => h!.github.checkRuns.length === 2);
+
+    expect(h.github.calls("git/get-tag")[0]?.params.tag_sha).toBe(TAG_OBJECT);
+    expect(h.github.checkRuns.map((c) => c.head_sha)).toEqual([COMMIT, COMMIT]);
+    expect(h.github.calls("actions/create-workflow-dispatch")[0]?.body.inputs.openci_sha).toBe(COMMIT);
+  });
+});
+
+describe("signatures", () => {
+  it.each([
+    ["a wrong signature", `sha256=${"0".repeat(64)}`],
+    ["a wrong-length signature", "sha256=abc123"],
+    ["a malformed signature", "md5=not-hex!"],
+    ["no signature", null],
+  ])("%s gets a 4xx and enqueues nothing", async (_what, signature) => {
+    h = await startHarness({ map: MAP, repos: repos() });
+
+    const res = await h.send("push.tag", undefined, { signature });
+    await settle(200);
+
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await jobCount(h.redis.url, "events")).toBe(0);
+    expect(h.github.requests).toEqual([]);
   });
 });

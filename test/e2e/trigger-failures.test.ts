@@ -1,0 +1,95 @@
+import { describe, expect, it } from "@jest/globals";
+import type { FakeRepo } from "../fakes/github/fake-github.js";
+import type { Harness } from "../helpers/relay-harness.js";
+import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { settle, waitFor } from "../helpers/wait-for.js";
+
+const MAP = `
+projects:
+  - id: hello
+    github: ${UPSTREAM}
+  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on:
+      - project: hello
+`;
+const repos = (app: Partial<FakeRepo> = {}): Record<string, FakeRepo> => ({
+  [UPSTREAM]: upstreamRepo(),
+  "acme/app": { installationId: 2, workflows: { "ci.yml": {} }, ...app },
+});
+
+const startHarness = useHarness();
+let h: Harness | undefined;
+
+const appCheck = () => h!.github.checkRuns.find((c) => c.name === "openci: acme/app");
+
+describe("a trigger that cannot be made is reported upstream, not retried", () => {
+  it("names the inputs a workflow must declare when GitHub rejects undeclared ones", async () => {
+    h = await startHarness({ map: MAP, repos: repos({ workflows: { "ci.yml": { inputs: ["only_this"] } } }) });
+
+    await h.send("create.tag");
+    const check = await waitFor("a completed check", () => (appCheck()?.status === "completed" ? appCheck() : undefined));
+    await settle(300);
+
+    expect(check.conclusion).toBe("failure");
+    expect(check.output.title).toBe("Could not trigger acme/app");
+    expect(check.output.summary).toContain("Unexpected inputs provided");
+    expect(check.output.summary).toContain("workflow_dispatch:\n    inputs:\n      openci_upstream:\n        type: string");
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+  });
+
+  it("says the app must be installed when the downstream repository has no installation", async () => {
+    const r = repos();
+    delete r["acme/app"];
+    h = await startHarness({ map: MAP, repos: r });
+
+    await h.send("create.tag");
+    const check = await waitFor("a completed check", () => (appCheck()?.status === "completed" ? appCheck() : undefined));
+
+    expect(check.conclusion).toBe("failure");
+    expect(check.output.summary).toContain("Install the app on acme/app");
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(0);
+  });
+});
+
+describe("retries", () => {
+  it("keeps the check queued through a 5xx and dispatches once GitHub recovers", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.fail("actions/create-workflow-dispatch", 502);
+
+    await h.send("create.tag");
+    const queued = await waitFor("a queued check", () => appCheck()?.status === "queued");
+    const running = await waitFor("an in-progress check", () => appCheck()?.status === "in_progress", 15_000);
+
+    expect(queued && running).toBe(true);
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
+    expect(h.github.checkRuns).toHaveLength(1);
+  });
+
+  it("waits at least retry-after when rate limited", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.fail("actions/create-workflow-dispatch", 403, {
+      body: { message: "You have exceeded a secondary rate limit" },
+      headers: { "retry-after": "3" },
+    });
+
+    await h.send("create.tag");
+    await waitFor("an in-progress check", () => appCheck()?.status === "in_progress", 15_000);
+
+    const [first, second] = h.github.calls("actions/create-workflow-dispatch");
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("retries without return_run_details where the server rejects it (older GitHub Enterprise)", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.supportsRunDetails = false;
+
+    await h.send("create.tag");
+    const check = await waitFor("an in-progress check", () => (appCheck()?.status === "in_progress" ? appCheck() : undefined));
+
+    const calls = h.github.calls("actions/create-workflow-dispatch");
+    expect(calls.map((c) => c.body.return_run_details)).toEqual([true, undefined]);
+    expect(check.details_url).toMatch(/\/acme\/app\/actions\/workflows\/ci\.yml$/);
+  });
+});

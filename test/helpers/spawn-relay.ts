@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+
+export interface SpawnedRelay {
+  child: ChildProcess;
+  output: () => { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+/** Runs the real entry point (src/index.ts, what `npm start` runs once built) as its own process. */
+export function spawnRelay(env: Record<string, string>, cwd: string): SpawnedRelay {
+  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "src/index.ts")], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c) => (stdout += c));
+  child.stderr!.on("data", (c) => (stderr += c));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    }),
+  );
+  return { child, output: () => ({ stdout, stderr }), exited };
+}
+
+/** Runs the entry point to its end, for start-up errors. */
+export async function runRelay(env: Record<string, string>, cwd: string) {
+  const relay = spawnRelay(env, cwd);
+  const code = await relay.exited;
+  return { code, ...relay.output() };
+}

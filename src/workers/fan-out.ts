@@ -1,4 +1,6 @@
+import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
+import { classifyHttpError } from "../forge/errors.js";
 import type { Dependant, Project } from "../map/graph.js";
 import type { TagEvent, TriggerJob, UpstreamRef } from "../queue/job-data.js";
 import { checkKey, triggerJobId } from "../queue/job-ids.js";
@@ -27,7 +29,15 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
   }
 
   const forge = deps.forges.forLocation({ forge: event.forge }, { installationId: event.installationId });
-  const sha = await forge.resolveTag(event.repo, event.tag, event.sha);
+  let sha: string;
+  try {
+    sha = await forge.resolveTag(event.repo, event.tag, event.sha);
+  } catch (error) {
+    const e = classifyHttpError(error, `resolving tag ${event.tag} of ${event.repo}`);
+    if (e.kind !== "config") throw e;
+    log.error({ err: e, hint: e.hint }, "tag cannot be resolved: nothing triggered");
+    throw new UnrecoverableError(e.message);
+  }
   const enqueuedAt = new Date().toISOString();
   const jobs = work.map(({ upstream, project }) => {
     const up: UpstreamRef = {

@@ -25,7 +25,11 @@ export async function startHarness(o: HarnessOptions) {
   const redis = await startTestRedis();
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
   const logs: string[] = [];
-  const config = parseEnv({
+  const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
+  const relays: Relay[] = [];
+  /** Starts a relay process-in-miniature on the shared Redis and fake GitHub. */
+  const launch = async (env: Record<string, string> = {}) => {
+    const config = parseEnv({
     APP_ID: String(APP_ID),
     PRIVATE_KEY: appPrivateKey(),
     WEBHOOK_SECRET,
@@ -37,22 +41,26 @@ export async function startHarness(o: HarnessOptions) {
     REDIS_URL: redis.url,
     OPENCI_WRITE_INTERVAL_MS: "0",
     ...o.env,
-  });
-  const log = createLogger(config.logLevel, new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
-  let relay: Relay | undefined;
+    ...env,
+    });
+    const relay = await startRelay({ config, map: parseMap(o.map), redisUrl: redis.url, log: log.child({ relay: relays.length }) });
+    relays.push(relay);
+    return relay;
+  };
+  let url: string;
   try {
-    relay = await startRelay({ config, map: parseMap(o.map), redisUrl: redis.url, log });
+    url = (await launch()).url!;
   } catch (error) {
     await github.stop();
     await redis.cleanup();
     throw error;
   }
-  const url = relay.url!;
   return {
     url,
     github,
     redis,
     logs,
+    launch,
     /** Sends a real fixture (optionally changed by `edit`), signed with the app's secret. */
     send: (fixture: GithubFixture, edit: (p: any) => void = () => {}, opts: Partial<SendOptions> = {}) => {
       const payload = githubFixture(fixture);
@@ -60,7 +68,7 @@ export async function startHarness(o: HarnessOptions) {
       return sendGithubDelivery(url, eventName(fixture), payload, { secret: WEBHOOK_SECRET, ...opts });
     },
     stop: async () => {
-      await relay!.stop();
+      for (const relay of relays) await relay.stop();
       await github.stop();
       await redis.cleanup();
     },

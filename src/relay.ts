@@ -71,14 +71,27 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
   log.info({ role: config.role, projects: map.size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");
   return {
     url: server ? `http://${server.host}:${server.port}` : undefined,
+    /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
       await server?.stop();
-      await workers?.close();
+      const redisUp = redis.status === "ready";
+      await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);
       pacer.close();
-      await queues.close();
-      await Promise.all([redis.quit().catch(() => undefined), workerRedis?.quit().catch(() => undefined)]);
+      await within(queues.close(), redisUp ? STOP_GRACE_MS : 500);
+      await within(Promise.all([redis.quit(), workerRedis?.quit()]), 500);
+      redis.disconnect();
+      workerRedis?.disconnect();
     },
   };
+}
+
+const STOP_GRACE_MS = 10_000;
+
+/** Waits for `work` at most `ms`; shutdown must finish even when Redis or a forge does not answer. */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function githubWebUrl(config: Config): string {

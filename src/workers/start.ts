@@ -9,7 +9,8 @@ import { processReport } from "./report.js";
 import { processTrigger } from "./trigger.js";
 
 export interface Workers {
-  close(): Promise<void>;
+  /** Waits for active jobs unless `force`; a forced close hands them back through stalled-job recovery. */
+  close(force?: boolean): Promise<void>;
 }
 
 const CONCURRENCY = { events: 4, trigger: 16, report: 16 } as const;
@@ -38,8 +39,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
     make("report", (job, token) => processReport(job, token, deps, jobLog("report", job))),
   ];
   return {
-    close: async () => {
-      await Promise.all(workers.map((w) => w.close()));
+    close: async (force = false) => {
+      await Promise.all(workers.map((w) => w.close(force)));
     },
   };
 }

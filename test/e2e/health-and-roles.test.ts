@@ -1,0 +1,67 @@
+import { describe, expect, it } from "@jest/globals";
+import { startEmbeddedRedis } from "../../src/redis/embedded.js";
+import { jobCount } from "../helpers/queue-counts.js";
+import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { settle, waitFor } from "../helpers/wait-for.js";
+
+const MAP = `
+projects:
+  - id: hello
+    github: ${UPSTREAM}
+  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on: [{ project: hello }]
+`;
+const repos = () => ({ [UPSTREAM]: upstreamRepo(), "acme/app": { installationId: 2, workflows: { "ci.yml": {} } } });
+const startHarness = useHarness();
+
+const status = async (url: string) => (await fetch(url)).status;
+
+describe("health", () => {
+  it("is alive throughout, and ready only while Redis answers", async () => {
+    const h = await startHarness({ map: MAP, repos: repos() });
+    const before = await status(`${h.url}/readyz`);
+
+    h.redis.process.kill("SIGKILL");
+    const down = await waitFor("readyz to say 503", async () => (await status(`${h.url}/readyz`)) === 503);
+    const aliveWhileDown = await status(`${h.url}/healthz`);
+    const restarted = await startEmbeddedRedis({ dir: h.redis.dir, port: h.redis.port, appendOnly: false });
+    try {
+      const up = await waitFor("readyz to recover", async () => (await status(`${h.url}/readyz`)) === 200, 15_000);
+
+      expect([before, down, aliveWhileDown, up]).toEqual([200, true, 200, true]);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it("answers readiness with a JSON body saying why", async () => {
+    const h = await startHarness({ map: MAP, repos: repos() });
+
+    const res = await fetch(`${h.url}/readyz`);
+
+    expect(await res.json()).toEqual({ status: "ready", redis: "ok" });
+  });
+});
+
+describe("roles", () => {
+  it("web only enqueues; workers started later trigger each downstream exactly once", async () => {
+    const h = await startHarness({ map: MAP, repos: repos(), env: { OPENCI_ROLE: "web" } });
+
+    const res = await h.send("create.tag");
+    await settle(300);
+    const waitingBeforeWorkers = await jobCount(h.redis.url, "events", ["waiting"]);
+    const requestsBeforeWorkers = h.github.requests.length;
+    await Promise.all([h.launch({ OPENCI_ROLE: "worker" }), h.launch({ OPENCI_ROLE: "worker" })]);
+    await h.send("push.tag");
+    await waitFor("an in-progress check", () => h.github.checkRuns.some((c) => c.status === "in_progress"));
+    await settle(500);
+
+    expect(res.status).toBe(200);
+    expect(waitingBeforeWorkers).toBe(1);
+    expect(requestsBeforeWorkers).toBe(0);
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(h.github.checkRuns).toHaveLength(1);
+  });
+});

@@ -41,7 +41,7 @@ export class GithubApps {
   async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
     const octokit = (await this.probot.auth(installationId)) as GithubClient;
     octokit.hook.wrap("request", async (request, options) => {
-      if (options.method !== "GET" && options.method !== "HEAD") {
+      if (isContentWrite(options.method, options.url)) {
         await this.pacer.acquire(String(installationId), PRIORITY[lane]);
       }
       return request(options);
@@ -52,6 +52,12 @@ export class GithubApps {
   async clientForRepo(repo: string, lane: keyof typeof PRIORITY, installationId?: number): Promise<GithubClient> {
     return this.client(installationId ?? (await this.installationFor(repo)), lane);
   }
+}
+
+/** Token requests made by the client's own auth hook pass through here too; only API writes are paced. */
+function isContentWrite(method: string | undefined, url: string | undefined): boolean {
+  if (method === undefined || method === "GET" || method === "HEAD") return false;
+  return !/\/app\/installations\/[^/]+\/access_tokens$/.test(url ?? "");
 }
 
 export function splitRepo(repo: string): [string, string] {

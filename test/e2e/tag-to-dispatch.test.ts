@@ -140,3 +140,20 @@ describe("signatures", () => {
     expect(h.github.requests).toEqual([]);
   });
 });
+
+describe("write pacing per installation", () => {
+  it("spaces an installation's writes by the interval without delaying its first write", async () => {
+    h = await startHarness({ map: MAP, repos: repos(), env: { OPENCI_WRITE_INTERVAL_MS: "2000" } });
+
+    const sent = Date.now();
+    await h.send("create.tag");
+    await waitFor("both checks in progress", () => h!.github.checkRuns.filter((c) => c.status === "in_progress").length === 2, 15_000);
+
+    const writes = h.github.requests.filter((r) => r.installationId === 1 && r.method !== "GET");
+    const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);
+    const dispatch = h.github.calls("actions/create-workflow-dispatch")[0]!;
+    expect(dispatch.at - sent).toBeLessThan(1500);
+    expect(writes.length).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1950);
+  });
+});

@@ -9,6 +9,8 @@ import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, waitForRedis } from "./redis/connection.js";
 import { CheckStore } from "./report/check-store.js";
+import { Rollups } from "./report/rollup.js";
+import { TriggerRecords } from "./report/trigger-records.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
 import { healthHandler } from "./web/health.js";
 import { freePort } from "./util/free-port.js";
@@ -65,7 +67,10 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     workerRedis.on("error", (err) => log.warn({ err: err.message }, "redis worker connection error"));
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer);
     const forges = new ForgeRegistry({ github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) } });
-    workers = startWorkers(workerRedis, { map: () => map, queues, checks: new CheckStore(redis), forges, redis, log });
+    const checks = new CheckStore(redis);
+    workers = startWorkers(workerRedis, {
+      map: () => map, queues, checks, records: new TriggerRecords(redis), rollups: new Rollups(redis, checks), forges, redis, log,
+    });
   }
 
   log.info({ role: config.role, projects: map.size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");

@@ -92,6 +92,15 @@ export class GithubForge implements Forge {
     };
   }
 
+  async failedJobs(repo: string, runId: string): Promise<string[]> {
+    const gh = await this.o.apps.clientForRepo(repo, "trigger");
+    const [owner, name] = splitRepo(repo);
+    const { data } = await call(`listing the jobs of run ${runId} in ${repo}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner, repo: name, run_id: Number(runId), filter: "latest", per_page: 100 }),
+    );
+    return data.jobs.filter((j) => j.conclusion === "failure" || j.conclusion === "timed_out").map((j) => j.name);
+  }
+
   async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {
     const gh = await this.o.apps.clientForRepo(target.repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(target.repo);

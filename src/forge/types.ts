@@ -49,6 +49,8 @@ export interface Forge {
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
+  /** Names of the jobs of a downstream run that failed (for the upstream summary). */
+  failedJobs(repo: string, runId: string): Promise<string[]>;
   /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
   reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }

@@ -61,10 +61,20 @@ export class DependencyMap {
     return this.byLocation.get(locationKey(location)) ?? [];
   }
 
+  /** The edge by which `downstreamId` depends on `upstreamId`. */
+  edge(upstreamId: string, downstreamId: string): MapEdge | undefined {
+    return this.dependants.get(upstreamId)?.find((d) => d.project.id === downstreamId)?.edge;
+  }
+
   /** Dependants of `upstreamId` whose tag pattern matches `tag`, in map order. */
   dependantsFor(upstreamId: string, tag: string): Dependant[] {
     return (this.dependants.get(upstreamId) ?? []).filter((d) => matchTag(d.edge.tags, tag));
   }
+}
+
+/** owner/repo on GitHub, group/project on GitLab. */
+export function repoOf(project: Project): string {
+  return project.location.forge === "github" ? project.location.repo : project.location.project;
 }
 
 export function locationKey(location: ProjectLocation): string {

@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { RunEvent } from "../events/run-event.js";
 import { TagEvent } from "../events/tag-event.js";
 
-export { TagEvent };
+export { RunEvent, TagEvent };
 
 const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 
@@ -30,3 +31,10 @@ export const ReportJob = z.object({
   checkKey: z.string(),
 });
 export type ReportJob = z.infer<typeof ReportJob>;
+
+export const TimeoutJob = z.object({
+  trigger: TriggerJob,
+  /** the edge's timeout as written in the map, e.g. "6h" */
+  timeout: z.string(),
+});
+export type TimeoutJob = z.infer<typeof TimeoutJob>;

@@ -25,3 +25,7 @@ export function checkKey(c: { upstreamRepo: string; sha: string; name: string })
 export function reportJobId(checkKeyValue: string, version: number): string {
   return `report-${checkKeyValue}-${version}`;
 }
+
+export function timeoutJobId(relayRunId: string): string {
+  return `timeout-${relayRunId}`;
+}

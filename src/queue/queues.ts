@@ -1,7 +1,7 @@
 import { Queue, type DefaultJobOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { ReportJob, TagEvent, TriggerJob } from "./job-data.js";
+import type { ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -33,8 +33,8 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 };
 
 export interface Queues {
-  events: Queue<TagEvent>;
-  trigger: Queue<TriggerJob>;
+  events: Queue<TagEvent | RunEvent>;
+  trigger: Queue<TriggerJob | TimeoutJob>;
   report: Queue<ReportJob>;
   close(): Promise<void>;
 }
@@ -45,7 +45,7 @@ export function createQueues(connection: Redis, log: Logger): Queues {
     q.on("error", (err) => log.error({ err, queue: name }, "queue error"));
     return q;
   };
-  const queues = { events: make<TagEvent>("events"), trigger: make<TriggerJob>("trigger"), report: make<ReportJob>("report") };
+  const queues = { events: make<TagEvent | RunEvent>("events"), trigger: make<TriggerJob | TimeoutJob>("trigger"), report: make<ReportJob>("report") };
   return {
     ...queues,
     close: async () => {

@@ -1,5 +1,5 @@
-import type { StatusReport, TriggerResult } from "../forge/types.js";
-import type { Project } from "../map/graph.js";
+import type { CheckConclusion, StatusReport, TriggerResult } from "../forge/types.js";
+import { repoOf, type Project } from "../map/graph.js";
 import type { UpstreamRef } from "../queue/job-data.js";
 
 /** Name of the upstream check that shows one downstream, e.g. "openci: acme/app". */
@@ -14,12 +14,8 @@ function how(project: Project): string {
   return `its pipeline on \`${t.ref ?? "the default branch"}\``;
 }
 
-function where(project: Project): string {
-  return project.location.forge === "github" ? project.location.repo : project.location.project;
-}
-
 function intro(up: UpstreamRef, project: Project): string {
-  return `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`) starts ${how(project)} in **${where(project)}**.`;
+  return `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`) starts ${how(project)} in **${repoOf(project)}**.`;
 }
 
 export function queuedReport(up: UpstreamRef, project: Project, runId: string): StatusReport {
@@ -65,4 +61,65 @@ export function triggerFailedReport(
     detailsUrl: undefined,
     externalId: runId,
   };
+}
+
+const OUTCOME_TITLE: Record<CheckConclusion, string> = {
+  success: "Passed", failure: "Failed", cancelled: "Cancelled", timed_out: "Timed out",
+  neutral: "Neutral", skipped: "Skipped", action_required: "Needs action",
+};
+
+export interface RunOutcome {
+  state: "queued" | "in_progress" | "completed";
+  conclusion?: CheckConclusion | undefined;
+  webUrl: string;
+  runId: string;
+  startedAt?: string | undefined;
+  updatedAt?: string | undefined;
+  failedJobs: string[];
+}
+
+/** The upstream check for a downstream run that reported its state. */
+export function runReport(up: UpstreamRef, project: Project, relayRunId: string, run: RunOutcome): StatusReport {
+  const link = `[run ${run.runId}](${run.webUrl})`;
+  if (run.state !== "completed") {
+    return {
+      name: checkName(project.id), status: "in_progress", conclusion: undefined,
+      title: `Running: ${project.id}`,
+      summary: `${intro(up, project)}\n\nThe downstream ${link} is ${run.state.replace("_", " ")}.\n\nRelay run id: \`${relayRunId}\``,
+      detailsUrl: run.webUrl, externalId: relayRunId,
+    };
+  }
+  const conclusion = run.conclusion ?? "neutral";
+  const lines = [
+    intro(up, project),
+    "",
+    `| Downstream | Run | Result | Duration |`,
+    `|---|---|---|---|`,
+    `| ${project.id} | ${link} | ${OUTCOME_TITLE[conclusion].toLowerCase()} | ${duration(run.startedAt, run.updatedAt)} |`,
+  ];
+  if (run.failedJobs.length > 0) lines.push("", "**Failing jobs:**", ...run.failedJobs.map((j) => `- ${j}`));
+  lines.push("", `Relay run id: \`${relayRunId}\``);
+  const failed = run.failedJobs.length > 0 ? ` (${run.failedJobs.length} failing job${run.failedJobs.length > 1 ? "s" : ""})` : "";
+  return {
+    name: checkName(project.id), status: "completed", conclusion,
+    title: `${OUTCOME_TITLE[conclusion]}: ${project.id}${failed}`,
+    summary: lines.join("\n"), detailsUrl: run.webUrl, externalId: relayRunId,
+  };
+}
+
+/** The upstream check of a downstream that never reported within its edge's timeout. */
+export function timedOutReport(up: UpstreamRef, project: Project | undefined, downstreamId: string, relayRunId: string, timeout: string, detailsUrl: string | undefined): StatusReport {
+  const lead = project ? intro(up, project) : `Tag \`${up.tag}\` of **${up.projectId}**.`;
+  return {
+    name: checkName(downstreamId), status: "completed", conclusion: "timed_out",
+    title: `Timed out: ${downstreamId}`,
+    summary: `${lead}\n\nNo result arrived from the downstream within ${timeout} (the edge's \`timeout\`).\n\nRelay run id: \`${relayRunId}\``,
+    detailsUrl, externalId: relayRunId,
+  };
+}
+
+function duration(from: string | undefined, to: string | undefined): string {
+  if (!from || !to) return "–";
+  const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }

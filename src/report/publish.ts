@@ -2,10 +2,14 @@ import type { StatusReport } from "../forge/types.js";
 import { reportJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore, CheckTarget } from "./check-store.js";
+import type { Rollups } from "./rollup.js";
 
-/** Records a new desired state for an upstream check and queues its push to the forge. */
+/**
+ * Records a new desired state for one downstream's upstream check, queues its push to the forge,
+ * and queues the commit's roll-up. Returns false when a later state was already recorded.
+ */
 export async function publishCheck(
-  deps: { checks: CheckStore; queues: Queues },
+  deps: { checks: CheckStore; queues: Queues; rollups: Rollups },
   checkKey: string,
   target: CheckTarget,
   report: StatusReport,
@@ -13,5 +17,6 @@ export async function publishCheck(
   const version = await deps.checks.advance(checkKey, target, report);
   if (version === 0) return false;
   await deps.queues.report.add("sync", { checkKey }, { jobId: reportJobId(checkKey, version) });
+  await deps.rollups.touch(deps.queues, target, checkKey);
   return true;
 }

@@ -1,10 +1,14 @@
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
-import { PayloadError, normaliseGithubTag } from "../events/github.js";
+import { PayloadError, normaliseGithubTag, type Delivery } from "../events/github.js";
+import { normaliseGithubRun } from "../events/github-run.js";
+import type { RunEvent } from "../events/run-event.js";
+import type { TagEvent } from "../events/tag-event.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 
-export const TAG_EVENTS = ["create", "push", "release.published"] as const;
+/** Tag events start the flow; workflow_run events bring downstream results back. */
+export const GITHUB_EVENTS = ["create", "push", "release.published", "workflow_run"] as const;
 
 /**
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
@@ -12,19 +16,22 @@ export const TAG_EVENTS = ["create", "push", "release.published"] as const;
  */
 export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger): ApplicationFunction {
   return (app) => {
-    app.on([...TAG_EVENTS], async (context) => {
+    app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
-      let event;
+      const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
+      let event: { name: "tag"; data: TagEvent } | { name: "run"; data: RunEvent } | null;
       try {
-        event = normaliseGithubTag({ id: context.id, name: context.name, payload: context.payload });
+        const run = normaliseGithubRun(delivery);
+        const tag = run ? null : normaliseGithubTag(delivery);
+        event = run ? { name: "run", data: run } : tag ? { name: "tag", data: tag } : null;
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");
         return;
       }
       if (event === null) return;
-      await queues.events.add("tag", event, { jobId: deliveryJobId("github", context.id) });
-      deliveryLog.info({ repo: event.repo, tag: event.tag, source: event.source }, "tag event enqueued");
+      await queues.events.add(event.name, event.data, { jobId: deliveryJobId("github", context.id) });
+      deliveryLog.info({ repo: event.data.repo, kind: event.name }, "event enqueued");
     });
   };
 }

@@ -4,12 +4,16 @@ import type { ForgeRegistry } from "../forge/registry.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore } from "../report/check-store.js";
+import type { Rollups } from "../report/rollup.js";
+import type { TriggerRecords } from "../report/trigger-records.js";
 
 /** What every processor needs; built once per worker process. */
 export interface WorkerDeps {
   map: () => DependencyMap;
   queues: Queues;
   checks: CheckStore;
+  records: TriggerRecords;
+  rollups: Rollups;
   forges: ForgeRegistry;
   redis: Redis;
   log: Logger;

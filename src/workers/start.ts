@@ -1,11 +1,13 @@
 import { Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
-import { TagEvent } from "../queue/job-data.js";
+import { RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
 import { processReport } from "./report.js";
+import { processRun } from "./run-result.js";
+import { processTimeout } from "./timeout.js";
 import { processTrigger } from "./trigger.js";
 
 export interface Workers {
@@ -34,8 +36,14 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
     deps.log.child({ queue, jobId: job.id, deliveryId: (job.data as { deliveryId?: string }).deliveryId });
 
   const workers = [
-    make("events", (job) => fanOut(TagEvent.parse(job.data), deps, jobLog("events", job))),
-    make("trigger", (job) => processTrigger(job, deps, jobLog("trigger", job))),
+    make("events", (job) =>
+      job.name === "run"
+        ? processRun(RunEvent.parse(job.data), deps, jobLog("events", job))
+        : fanOut(TagEvent.parse(job.data), deps, jobLog("events", job))),
+    make("trigger", (job) =>
+      job.name === "timeout"
+        ? processTimeout(TimeoutJob.parse(job.data), deps, jobLog("trigger", job))
+        : processTrigger(job, deps, jobLog("trigger", job))),
     make("report", (job, token) => processReport(job, token, deps, jobLog("report", job))),
   ];
   return {

@@ -3,13 +3,12 @@ import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
 import type { TriggerResult } from "../forge/types.js";
 import { TriggerJob } from "../queue/job-data.js";
-import { checkKey } from "../queue/job-ids.js";
-import { key } from "../queue/names.js";
+import { checkKey, timeoutJobId } from "../queue/job-ids.js";
+import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, triggerFailedReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
+import { repoOf } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
-
-const RECORD_TTL_S = 30 * 24 * 3600;
 
 /**
  * Starts one downstream pipeline. The outcome is recorded in Redis before the job completes, and
@@ -25,21 +24,24 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     if (!project) {
       throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
     }
-    const recordKey = key("triggered", data.runId);
-    const recorded = await deps.redis.get(recordKey);
+    const recorded = await deps.records.get(data.runId);
     let result: TriggerResult;
     if (recorded) {
-      result = JSON.parse(recorded) as TriggerResult;
+      result = recorded.result;
       log.info({ downstream: project.id }, "already triggered: not calling the forge again");
     } else {
       const forge = deps.forges.forLocation(project.location);
       result = await forge.triggerPipeline(project, {
         upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
       });
-      await deps.redis.set(recordKey, JSON.stringify(result), "EX", RECORD_TTL_S);
+      await deps.records.save({
+        trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
+      });
       log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
     }
     await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result));
+    const timeout = deps.map().edge(data.upstream.projectId, project.id)?.timeout ?? DEFAULT_TIMEOUT;
+    await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
     return result;
   } catch (error) {
     const e = classifyHttpError(error, `triggering ${data.downstreamId}`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { startEmbeddedRedis } from "../../src/redis/embedded.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
@@ -55,13 +56,13 @@ describe("roles", () => {
     const requestsBeforeWorkers = h.github.requests.length;
     await Promise.all([h.launch({ OPENCI_ROLE: "worker" }), h.launch({ OPENCI_ROLE: "worker" })]);
     await h.send("push.tag");
-    await waitFor("an in-progress check", () => h.github.checkRuns.some((c) => c.status === "in_progress"));
+    await waitFor("an in-progress check", () => downstreamChecks(h.github).some((c) => c.status === "in_progress"));
     await settle(500);
 
     expect(res.status).toBe(200);
     expect(waitingBeforeWorkers).toBe(1);
     expect(requestsBeforeWorkers).toBe(0);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
-    expect(h.github.checkRuns).toHaveLength(1);
+    expect(downstreamChecks(h.github)).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { downstreamChecks } from "../helpers/upstream.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -42,7 +43,7 @@ describe("a tag on GitHub triggers its dependants", () => {
 
     expect([created.status, pushed.status]).toEqual([200, 200]);
     await waitFor("two in-progress check runs", () =>
-      h!.github.checkRuns.filter((c) => c.status === "in_progress").length === 2);
+      downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2);
     await settle();
     const dispatch = h.github.calls("actions/create-workflow-dispatch");
     expect(dispatch).toHaveLength(1);
@@ -61,11 +62,11 @@ describe("a tag on GitHub triggers its dependants", () => {
       installationId: 3,
       body: { event_type: "upstream-release", client_payload: { openci_tag: "simple-tag", openci_sha: COMMIT } },
     });
-    expect(h.github.checkRuns.map((c) => [c.repo, c.head_sha, c.name]).sort()).toEqual([
+    expect(downstreamChecks(h.github).map((c) => [c.repo, c.head_sha, c.name]).sort()).toEqual([
       [UPSTREAM, COMMIT, "openci: acme/app"],
       [UPSTREAM, COMMIT, "openci: other/svc"],
     ]);
-    const app = h.github.checkRuns.find((c) => c.name === "openci: acme/app")!;
+    const app = downstreamChecks(h.github).find((c) => c.name === "openci: acme/app")!;
     expect(app.details_url).toMatch(/\/acme\/app\/actions\/runs\/\d+$/);
     expect(app.external_id).toBe(dispatch[0]!.body.inputs.openci_run_id);
   });
@@ -86,7 +87,7 @@ describe("deduplication", () => {
     expect([redelivered.status, release.status]).toEqual([200, 200]);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
     expect(h.github.calls("repos/create-dispatch-event")).toHaveLength(1);
-    expect(h.github.checkRuns).toHaveLength(2);
+    expect(downstreamChecks(h.github)).toHaveLength(2);
   });
 });
 
@@ -114,10 +115,10 @@ describe("annotated tags", () => {
     h = await startHarness({ map: MAP, repos: r });
 
     await h.send("push.tag", (p) => (p.after = TAG_OBJECT));
-    await waitFor("check runs", () => h!.github.checkRuns.length === 2);
+    await waitFor("check runs", () => downstreamChecks(h!.github).length === 2);
 
     expect(h.github.calls("git/get-tag")[0]?.params.tag_sha).toBe(TAG_OBJECT);
-    expect(h.github.checkRuns.map((c) => c.head_sha)).toEqual([COMMIT, COMMIT]);
+    expect(downstreamChecks(h.github).map((c) => c.head_sha)).toEqual([COMMIT, COMMIT]);
     expect(h.github.calls("actions/create-workflow-dispatch")[0]?.body.inputs.openci_sha).toBe(COMMIT);
   });
 });
@@ -147,13 +148,14 @@ describe("write pacing per installation", () => {
 
     const sent = Date.now();
     await h.send("create.tag");
-    await waitFor("both checks in progress", () => h!.github.checkRuns.filter((c) => c.status === "in_progress").length === 2, 15_000);
+    await waitFor("both checks in progress", () => downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2, 15_000);
 
     const writes = h.github.requests.filter((r) => r.installationId === 1 && r.method !== "GET");
     const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);
     const dispatch = h.github.calls("actions/create-workflow-dispatch")[0]!;
     expect(dispatch.at - sent).toBeLessThan(1500);
     expect(writes.length).toBeGreaterThanOrEqual(3);
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1950);
+    // Paced at request start; arrival at the fake can lag by a token request, hence the margin.
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1700);
   });
 });

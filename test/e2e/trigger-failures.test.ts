@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
@@ -22,7 +23,7 @@ const repos = (app: Partial<FakeRepo> = {}): Record<string, FakeRepo> => ({
 const startHarness = useHarness();
 let h: Harness | undefined;
 
-const appCheck = () => h!.github.checkRuns.find((c) => c.name === "openci: acme/app");
+const appCheck = () => downstreamChecks(h!.github).find((c) => c.name === "openci: acme/app");
 
 describe("a trigger that cannot be made is reported upstream, not retried", () => {
   it("names the inputs a workflow must declare when GitHub rejects undeclared ones", async () => {
@@ -64,7 +65,7 @@ describe("retries", () => {
 
     expect(queued && running).toBe(true);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
-    expect(h.github.checkRuns).toHaveLength(1);
+    expect(downstreamChecks(h.github)).toHaveLength(1);
   });
 
   it("waits at least retry-after when rate limited", async () => {

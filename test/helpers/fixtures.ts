@@ -1,6 +1,13 @@
 import { readFileSync } from "node:fs";
 
-export type GithubFixture = "create.tag" | "push.tag" | "push.tag-deleted" | "push.branch" | "release.published";
+export type GithubFixture =
+  | "create.tag"
+  | "push.tag"
+  | "push.tag-deleted"
+  | "push.branch"
+  | "release.published"
+  | "workflow_run.completed"
+  | "workflow_run.requested";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

@@ -56,6 +56,8 @@ export class FakeGithub {
   /** Requests the spec rejects, or that the fake has no answer for: a test fails if any remain. */
   readonly problems: string[] = [];
   readonly checkRuns: CheckRun[] = [];
+  /** workflow run id → its jobs, for the jobs listing */
+  readonly runJobs: Record<number, { name: string; conclusion: string | null }[]> = {};
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
   supportsRunDetails = true;
   private readonly server: Server;
@@ -207,6 +209,14 @@ export class FakeGithub {
       }];
     },
     "repos/create-dispatch-event": () => [204, undefined],
+    "actions/list-jobs-for-workflow-run": ({ params }) => {
+      const runId = Number(params.run_id);
+      const jobs = (this.runJobs[runId] ?? []).map((j, i) => ({
+        id: runId * 100 + i, run_id: runId, name: j.name, status: j.conclusion ? "completed" : "in_progress", conclusion: j.conclusion,
+        html_url: `http://${this.host}/${params.owner}/${params.repo}/actions/runs/${runId}/job/${runId * 100 + i}`,
+      }));
+      return [200, { total_count: jobs.length, jobs }];
+    },
     "checks/create": ({ params, body }) => {
       const run: CheckRun = {
         id: this.nextId++, repo: `${params.owner}/${params.repo}`, head_sha: body.head_sha, name: body.name,

@@ -1,0 +1,62 @@
+import { z } from "zod";
+import type { CheckConclusion } from "../forge/types.js";
+import { PayloadError, type Delivery } from "./github.js";
+import type { RunEvent } from "./run-event.js";
+
+/** Every conclusion GitHub gives a workflow run, mapped once; the compiler finds a missing case. */
+const GITHUB_RUN_CONCLUSIONS = [
+  "success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required", "stale", "startup_failure",
+] as const;
+type GithubRunConclusion = (typeof GITHUB_RUN_CONCLUSIONS)[number];
+export const CONCLUSION_FROM_GITHUB_RUN: Record<GithubRunConclusion, CheckConclusion> = {
+  success: "success",
+  failure: "failure",
+  neutral: "neutral",
+  cancelled: "cancelled",
+  skipped: "skipped",
+  timed_out: "timed_out",
+  action_required: "action_required",
+  stale: "neutral",
+  startup_failure: "failure",
+};
+
+const WorkflowRunPayload = z.object({
+  action: z.string(),
+  workflow_run: z.object({
+    id: z.number().int().positive(),
+    name: z.string().nullable().optional(),
+    display_title: z.string().optional(),
+    status: z.string().nullable(),
+    conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
+    html_url: z.string(),
+    run_started_at: z.string().optional(),
+    updated_at: z.string().optional(),
+  }),
+  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) }),
+  installation: z.object({ id: z.number().int().positive() }).optional(),
+});
+
+/** `workflow_run` (requested, in_progress, completed) of any repository → RunEvent; other actions → null. */
+export function normaliseGithubRun(delivery: Delivery): RunEvent | null {
+  if (delivery.name !== "workflow_run") return null;
+  const parsed = WorkflowRunPayload.safeParse(delivery.payload);
+  if (!parsed.success) {
+    throw new PayloadError(`workflow_run payload rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  }
+  const { action, workflow_run: run, repository, installation } = parsed.data;
+  if (action !== "requested" && action !== "in_progress" && action !== "completed") return null;
+  const completed = action === "completed" || run.status === "completed";
+  return {
+    forge: "github",
+    repo: repository.full_name,
+    runId: String(run.id),
+    title: [run.display_title, run.name].filter(Boolean).join(" "),
+    state: completed ? "completed" : action === "in_progress" ? "in_progress" : "queued",
+    conclusion: completed ? CONCLUSION_FROM_GITHUB_RUN[run.conclusion ?? "neutral"] : undefined,
+    webUrl: run.html_url,
+    startedAt: run.run_started_at,
+    updatedAt: run.updated_at,
+    installationId: installation?.id,
+    deliveryId: delivery.id,
+  };
+}

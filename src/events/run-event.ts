@@ -1,0 +1,22 @@
+import { z } from "zod";
+import type { CheckConclusion } from "../forge/types.js";
+
+export const RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out", "neutral", "skipped", "action_required"] as const satisfies readonly CheckConclusion[];
+
+/** A forge-neutral "a downstream pipeline run changed state" event. */
+export const RunEvent = z.object({
+  forge: z.enum(["github", "gitlab"]),
+  /** the downstream repository the run belongs to */
+  repo: z.string().min(1),
+  runId: z.string().min(1),
+  /** The run's title as the forge shows it; the relay's run id in it is the fallback correlation. */
+  title: z.string(),
+  state: z.enum(["queued", "in_progress", "completed"]),
+  conclusion: z.enum(RUN_CONCLUSIONS).optional(),
+  webUrl: z.string(),
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+  updatedAt: z.iso.datetime({ offset: true }).optional(),
+  installationId: z.number().int().positive().optional(),
+  deliveryId: z.string().min(1),
+});
+export type RunEvent = z.infer<typeof RunEvent>;

@@ -1,0 +1,50 @@
+import type { Redis } from "ioredis";
+import type { TriggerResult } from "../forge/types.js";
+import type { TriggerJob } from "../queue/job-data.js";
+import { key } from "../queue/names.js";
+
+const TTL_S = 30 * 24 * 3600;
+
+/** What the relay did for one trigger: the job, where the downstream lives, what the forge returned. */
+export interface TriggerRecord {
+  trigger: TriggerJob;
+  forge: "github" | "gitlab";
+  downstreamRepo: string;
+  result: TriggerResult;
+  triggeredAt: string;
+}
+
+/**
+ * Triggers by relay run id, and by the downstream run id the forge returned, so a downstream run's
+ * result finds the trigger that started it (and a retried trigger job finds that it already ran).
+ */
+export class TriggerRecords {
+  constructor(private readonly redis: Redis) {}
+
+  async get(relayRunId: string): Promise<TriggerRecord | undefined> {
+    const raw = await this.redis.get(key("triggered", relayRunId));
+    return raw ? (JSON.parse(raw) as TriggerRecord) : undefined;
+  }
+
+  async save(record: TriggerRecord): Promise<void> {
+    const multi = this.redis.multi().set(key("triggered", record.trigger.runId), JSON.stringify(record), "EX", TTL_S);
+    if (record.result.runId !== undefined) {
+      multi.set(this.runKey(record.forge, record.downstreamRepo, record.result.runId), record.trigger.runId, "EX", TTL_S);
+    }
+    await multi.exec();
+  }
+
+  /** Links a downstream run found by the fallback to its trigger, for the run's later events. */
+  async link(record: TriggerRecord, downstreamRunId: string): Promise<void> {
+    await this.redis.set(this.runKey(record.forge, record.downstreamRepo, downstreamRunId), record.trigger.runId, "EX", TTL_S);
+  }
+
+  async byDownstreamRun(forge: string, repo: string, downstreamRunId: string): Promise<TriggerRecord | undefined> {
+    const relayRunId = await this.redis.get(this.runKey(forge, repo, downstreamRunId));
+    return relayRunId ? this.get(relayRunId) : undefined;
+  }
+
+  private runKey(forge: string, repo: string, runId: string): string {
+    return key("downstream-run", forge, repo.toLowerCase(), runId);
+  }
+}

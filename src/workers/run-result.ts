@@ -1,0 +1,60 @@
+import type { Logger } from "pino";
+import type { RunEvent } from "../events/run-event.js";
+import { checkKey } from "../queue/job-ids.js";
+import { runReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { TriggerRecord } from "../report/trigger-records.js";
+import type { WorkerDeps } from "./deps.js";
+
+const RELAY_RUN_ID = /\btrigger-[0-9a-f]{32}\b/g;
+
+/**
+ * A downstream run changed state: find the trigger that started it and show the new state on the
+ * upstream check. Runs the relay did not start are ignored.
+ */
+export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger): Promise<{ correlated: boolean }> {
+  const record = await correlate(event, deps);
+  if (!record) {
+    log.debug({ repo: event.repo, runId: event.runId }, "run not started by the relay");
+    return { correlated: false };
+  }
+  const { trigger } = record;
+  const project = deps.map().project(trigger.downstreamId);
+  if (!project) {
+    log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
+    return { correlated: true };
+  }
+  const failedJobs = event.state === "completed" && event.conclusion === "failure"
+    ? await deps.forges.forLocation(project.location).failedJobs(event.repo, event.runId).catch((err: unknown) => {
+      log.warn({ err }, "could not list the failing jobs");
+      return [];
+    })
+    : [];
+  const up = trigger.upstream;
+  await publishCheck(
+    deps,
+    checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName }),
+    { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+    runReport(up, project, trigger.runId, { ...event, failedJobs }),
+  );
+  log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
+  return { correlated: true };
+}
+
+/**
+ * Exactly by the run id the dispatch returned; else by the relay run id in the run's title (the
+ * downstream's `run-name`), only for a trigger of that same repository that got no run id back.
+ * Never by time or ref alone: two triggers of one downstream could then be swapped.
+ */
+async function correlate(event: RunEvent, deps: WorkerDeps): Promise<TriggerRecord | undefined> {
+  const exact = await deps.records.byDownstreamRun(event.forge, event.repo, event.runId);
+  if (exact) return exact;
+  for (const [relayRunId] of event.title.matchAll(RELAY_RUN_ID)) {
+    const record = await deps.records.get(relayRunId);
+    if (record && record.forge === event.forge && record.downstreamRepo.toLowerCase() === event.repo.toLowerCase() && record.result.runId === undefined) {
+      await deps.records.link(record, event.runId);
+      return record;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import { TimeoutJob } from "../queue/job-data.js";
+import { checkKey } from "../queue/job-ids.js";
+import { timedOutReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { WorkerDeps } from "./deps.js";
+
+/** A delayed job per trigger: if the downstream has not reported by then, its upstream check ends timed_out. */
+export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Logger): Promise<{ timedOut: boolean }> {
+  const { trigger, timeout } = data;
+  const up = trigger.upstream;
+  const key = checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName });
+  const current = await deps.checks.get(key);
+  if (current?.report.status === "completed") return { timedOut: false };
+  const project = deps.map().project(trigger.downstreamId);
+  const published = await publishCheck(
+    deps, key, { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+    timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl),
+  );
+  if (published) log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
+  return { timedOut: published };
+}

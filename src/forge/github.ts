@@ -3,7 +3,8 @@ import { ForgeError, classifyHttpError } from "./errors.js";
 import { splitRepo, type GithubApps } from "./github-apps.js";
 import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
-import type { Forge, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+import { upsertGithubComment } from "./github-comments.js";
+import type { CommentIds, CommentMode, Forge, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
 
 export interface GithubForgeOptions {
   apps: GithubApps;
@@ -54,7 +55,7 @@ export class GithubForge implements Forge {
       const eventType = trigger.event_type;
       await call(`repository_dispatch to ${repo}`, () =>
         gh.request("POST /repos/{owner}/{repo}/dispatches", { owner, repo: name, event_type: eventType, client_payload: inputs }),
-        { 403: () => `Grant the GitHub App 'contents: write' on ${repo}: GitHub requires it for repository_dispatch.` },
+        { 403: () => `Grant the GitHub App 'contents: write' on ${repo} (app.yml asks for it): GitHub requires it for repository_dispatch.` },
       );
       return { kind: "repository_dispatch", runId: undefined, webUrl: `${this.o.webUrl}/${repo}/actions` };
     }
@@ -99,6 +100,12 @@ export class GithubForge implements Forge {
       gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner, repo: name, run_id: Number(runId), filter: "latest", per_page: 100 }),
     );
     return data.jobs.filter((j) => j.conclusion === "failure" || j.conclusion === "timed_out").map((j) => j.name);
+  }
+
+  async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
+    const gh = await this.o.apps.clientForRepo(target.repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(target.repo);
+    return upsertGithubComment(gh, owner, name, target.sha, mode, marker, body, known);
   }
 
   async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {

@@ -37,7 +37,15 @@ export interface StatusReport {
   summary: string;
   detailsUrl: string | undefined;
   externalId: string;
+  /** Names of the downstream's failing jobs, for the failure comment (not sent as part of the check). */
+  failedJobs?: string[];
 }
+
+/** Where a failure comment goes: `auto` = the pull requests that brought the commit in, else the commit. */
+export type CommentMode = "auto" | "commit" | "pull_request";
+
+/** Comment ids by place ("pr-12", "commit"), as returned by a previous upsert. */
+export type CommentIds = Record<string, string>;
 
 export interface StatusTarget {
   repo: string;
@@ -51,6 +59,11 @@ export interface Forge {
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
+  /**
+   * Creates or edits the one comment marked `marker` on the commit's pull requests or the commit
+   * itself; `known` are ids a previous call returned. Never adds a second comment with the marker.
+   */
+  upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds>;
   /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
   reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }

@@ -1,4 +1,4 @@
-import type { MapEdge, MapTrigger, MapV1 } from "./schema.js";
+import type { MapEdge, MapReport, MapTrigger, MapV1 } from "./schema.js";
 import { matchTag } from "./match-tag.js";
 
 export type ProjectLocation =
@@ -9,6 +9,8 @@ export interface Project {
   id: string;
   location: ProjectLocation;
   trigger: MapTrigger | undefined;
+  /** How this project, as an upstream, wants failures reported. */
+  report: MapReport | undefined;
 }
 
 export interface Dependant {
@@ -43,6 +45,7 @@ export class DependencyMap {
           ? { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined }
           : { forge: "gitlab", project: p.gitlab!.project, host: p.gitlab!.host, tokenEnv: p.gitlab!.token_env },
       trigger: p.trigger,
+      report: p.report,
     }));
     const edges = map.projects.flatMap((p) => (p.depends_on ?? []).map((edge) => ({ from: edge.project, to: p.id, edge })));
     return new DependencyMap(projects, edges);

@@ -63,3 +63,4 @@ export type MapV1 = z.infer<typeof MapV1>;
 export type MapProject = z.infer<typeof Project>;
 export type MapEdge = z.infer<typeof Edge>;
 export type MapTrigger = z.infer<typeof Trigger>;
+export type MapReport = z.infer<typeof Report>;

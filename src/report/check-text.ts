@@ -103,7 +103,7 @@ export function runReport(up: UpstreamRef, project: Project, relayRunId: string,
   return {
     name: checkName(project.id), status: "completed", conclusion,
     title: `${OUTCOME_TITLE[conclusion]}: ${project.id}${failed}`,
-    summary: lines.join("\n"), detailsUrl: run.webUrl, externalId: relayRunId,
+    summary: lines.join("\n"), detailsUrl: run.webUrl, externalId: relayRunId, failedJobs: run.failedJobs,
   };
 }
 

@@ -2,14 +2,14 @@ import type { StatusReport } from "../forge/types.js";
 import { reportJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore, CheckTarget } from "./check-store.js";
-import type { Rollups } from "./rollup.js";
+import type { CommitViews } from "./commit-views.js";
 
 /**
  * Records a new desired state for one downstream's upstream check, queues its push to the forge,
- * and queues the commit's roll-up. Returns false when a later state was already recorded.
+ * and queues the commit's views (roll-up, failure comment). Returns false when a later state was already recorded.
  */
 export async function publishCheck(
-  deps: { checks: CheckStore; queues: Queues; rollups: Rollups },
+  deps: { checks: CheckStore; queues: Queues; views: CommitViews },
   checkKey: string,
   target: CheckTarget,
   report: StatusReport,
@@ -17,6 +17,6 @@ export async function publishCheck(
   const version = await deps.checks.advance(checkKey, target, report);
   if (version === 0) return false;
   await deps.queues.report.add("sync", { checkKey }, { jobId: reportJobId(checkKey, version) });
-  await deps.rollups.touch(deps.queues, target, checkKey);
+  await deps.views.touch(deps.queues, target, checkKey);
   return true;
 }

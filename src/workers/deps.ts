@@ -4,7 +4,7 @@ import type { ForgeRegistry } from "../forge/registry.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore } from "../report/check-store.js";
-import type { Rollups } from "../report/rollup.js";
+import type { CommitViews } from "../report/commit-views.js";
 import type { TriggerRecords } from "../report/trigger-records.js";
 
 /** What every processor needs; built once per worker process. */
@@ -13,7 +13,7 @@ export interface WorkerDeps {
   queues: Queues;
   checks: CheckStore;
   records: TriggerRecords;
-  rollups: Rollups;
+  views: CommitViews;
   forges: ForgeRegistry;
   redis: Redis;
   log: Logger;

@@ -1,32 +1,71 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
+import type { CommentIds, Forge } from "../forge/types.js";
 import { ReportJob } from "../queue/job-data.js";
 import { withCheckLock } from "../report/check-lock.js";
+import type { CheckTarget } from "../report/check-store.js";
+import { commentMarker, failureComment } from "../report/comment-text.js";
+import type { LoadedView } from "../report/commit-views.js";
+import { rollupReport } from "../report/rollup.js";
 import type { WorkerDeps } from "./deps.js";
 
 /**
- * Pushes the latest desired state of one upstream check ("sync") or of a commit's roll-up
- * ("rollup") to its forge, one writer per check at a time.
+ * Pushes to the upstream forge, one writer per key at a time: a downstream's check ("sync"), the
+ * commit's roll-up check ("rollup"), or its failure comment ("comment"), each from the latest
+ * recorded state, and only when something changed since the last push.
  */
 export async function processReport(job: Job, token: string | undefined, deps: WorkerDeps, log: Logger): Promise<string> {
   const { checkKey } = ReportJob.parse(job.data);
-  return withCheckLock(deps.redis, checkKey, job, token, async () => {
-    const stored = job.name === "rollup" ? await deps.rollups.load(checkKey) : await deps.checks.get(checkKey);
-    if (!stored) return "gone";
-    if (stored.pushedVersion >= stored.version) return "current";
+  return withCheckLock(deps.redis, `${job.name}-${checkKey}`, job, token, async () => {
     try {
-      const forge = deps.forges.forLocation({ forge: stored.target.forge }, { installationId: stored.target.installationId });
-      const remoteId = await forge.reportStatus(stored.target, stored.report, stored.remoteId);
-      if (job.name === "rollup") await deps.rollups.markPushed(checkKey, stored.version, remoteId);
-      else await deps.checks.markPushed(checkKey, stored.version, remoteId);
-      log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
-      return remoteId;
+      switch (job.name) {
+        case "rollup":
+        case "comment": {
+          const view = await deps.views.load(job.name, checkKey);
+          if (!view || view.pushedVersion >= view.version) return "current";
+          const remote = await (job.name === "rollup" ? pushRollup : pushComment)(forgeFor(deps, view.target), view, deps);
+          await deps.views.markPushed(job.name, checkKey, view.version, remote);
+          return remote ?? "nothing to say";
+        }
+        default: {
+          const stored = await deps.checks.get(checkKey);
+          if (!stored || stored.pushedVersion >= stored.version) return "current";
+          const remoteId = await forgeFor(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
+          await deps.checks.markPushed(checkKey, stored.version, remoteId);
+          log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
+          return remoteId;
+        }
+      }
     } catch (error) {
-      const e = classifyHttpError(error, "updating the upstream check");
+      const e = classifyHttpError(error, `updating the upstream ${job.name === "comment" ? "comment" : "check"}`);
       if (e.kind !== "config") throw e;
-      log.error({ err: e, hint: e.hint }, "upstream check cannot be written");
+      log.error({ err: e, hint: e.hint }, "upstream report cannot be written");
       throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
     }
   });
+}
+
+function forgeFor(deps: WorkerDeps, target: CheckTarget): Forge {
+  return deps.forges.forLocation({ forge: target.forge }, { installationId: target.installationId });
+}
+
+async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
+  return forge.reportStatus(view.target, rollupReport(view.members.map((m) => m.report)), view.remote);
+}
+
+/** Remembered between pushes: the comment ids by place, and the text last written. */
+interface PushedComment {
+  ids: CommentIds;
+  body: string;
+}
+
+async function pushComment(forge: Forge, view: LoadedView, deps: WorkerDeps): Promise<string | undefined> {
+  const last: PushedComment = view.remote ? (JSON.parse(view.remote) as PushedComment) : { ids: {}, body: "" };
+  const upstream = deps.map().projectsAt({ forge: "github", repo: view.target.repo })[0];
+  const mode = upstream?.report?.comment ?? "auto";
+  const body = failureComment(view.target, view.members.map((m) => m.report), Object.keys(last.ids).length > 0);
+  if (mode === "none" || body === undefined || body === last.body) return view.remote;
+  const ids = await forge.upsertComment(view.target, mode, commentMarker(view.target), body, last.ids);
+  return JSON.stringify({ ids: { ...last.ids, ...ids }, body } satisfies PushedComment);
 }

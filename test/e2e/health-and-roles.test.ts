@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@jest/globals";
-import { startEmbeddedRedis } from "../../src/redis/embedded.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
@@ -24,17 +23,13 @@ describe("health", () => {
     const h = await startHarness({ map: MAP, repos: repos() });
     const before = await status(`${h.url}/readyz`);
 
-    h.redis.process.kill("SIGKILL");
+    h.killRedis();
     const down = await waitFor("readyz to say 503", async () => (await status(`${h.url}/readyz`)) === 503);
     const aliveWhileDown = await status(`${h.url}/healthz`);
-    const restarted = await startEmbeddedRedis({ dir: h.redis.dir, port: h.redis.port, appendOnly: false });
-    try {
-      const up = await waitFor("readyz to recover", async () => (await status(`${h.url}/readyz`)) === 200, 15_000);
+    await h.restartRedis();
+    const up = await waitFor("readyz to recover", async () => (await status(`${h.url}/readyz`)) === 200, 15_000);
 
-      expect([before, down, aliveWhileDown, up]).toEqual([200, true, 200, true]);
-    } finally {
-      await restarted.stop();
-    }
+    expect([before, down, aliveWhileDown, up]).toEqual([200, true, 200, true]);
   });
 
   it("answers readiness with a JSON body saying why", async () => {

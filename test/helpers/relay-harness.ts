@@ -7,7 +7,7 @@ import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
 import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
 import { appPrivateKey } from "./keys.js";
-import { startTestRedis } from "./redis.js";
+import { restartTestRedis, startTestRedis } from "./redis.js";
 
 export const APP_ID = 4242;
 export const WEBHOOK_SECRET = "it's a secret to everybody";
@@ -22,7 +22,7 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 
 /** The relay over real HTTP with a private Redis and a fake GitHub, wired as `npm start` wires them. */
 export async function startHarness(o: HarnessOptions) {
-  const redis = await startTestRedis();
+  let redis = await startTestRedis();
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
@@ -66,6 +66,15 @@ export async function startHarness(o: HarnessOptions) {
       const payload = githubFixture(fixture);
       edit(payload);
       return sendGithubDelivery(url, eventName(fixture), payload, { secret: WEBHOOK_SECRET, ...opts });
+    },
+    /** Kills the private Redis with SIGKILL, as a crash would. */
+    killRedis: () => redis.process.kill("SIGKILL"),
+    /** Starts Redis again on the same port and folder; cleanup then stops this one. */
+    restartRedis: async () => {
+      redis = await restartTestRedis(redis);
+    },
+    get redisUrl() {
+      return redis.url;
     },
     stop: async () => {
       for (const relay of relays) await relay.stop();

@@ -17,6 +17,16 @@ export interface FakeRepo {
   /** workflow file → the inputs it declares (undefined: accepts any) */
   workflows?: Record<string, { inputs?: string[] }>;
   branches?: string[];
+  /** commit sha → the pull requests associated with it */
+  pulls?: Record<string, { number: number; merged: boolean }[]>;
+}
+
+export interface Comment {
+  id: number;
+  repo: string;
+  /** "pr-<number>" or "commit-<sha>" */
+  on: string;
+  body: string;
 }
 
 export interface RecordedRequest {
@@ -56,6 +66,7 @@ export class FakeGithub {
   /** Requests the spec rejects, or that the fake has no answer for: a test fails if any remain. */
   readonly problems: string[] = [];
   readonly checkRuns: CheckRun[] = [];
+  readonly comments: Comment[] = [];
   /** workflow run id → its jobs, for the jobs listing */
   readonly runJobs: Record<number, { name: string; conclusion: string | null }[]> = {};
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
@@ -217,6 +228,19 @@ export class FakeGithub {
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
+    "repos/list-pull-requests-associated-with-commit": ({ params }) => {
+      const pulls = this.repo(params).pulls?.[params.commit_sha!] ?? [];
+      return [200, pulls.map((p) => ({
+        id: p.number, number: p.number, state: p.merged ? "closed" : "open", merged_at: p.merged ? "2026-11-20T10:00:00Z" : null,
+        html_url: `http://${this.host}/${params.owner}/${params.repo}/pull/${p.number}`,
+      }))];
+    },
+    "issues/list-comments": ({ params }) => [200, this.commentsOn(params, `pr-${params.issue_number}`)],
+    "repos/list-comments-for-commit": ({ params }) => [200, this.commentsOn(params, `commit-${params.commit_sha}`)],
+    "issues/create-comment": ({ params, body }) => [201, this.addComment(params, `pr-${params.issue_number}`, body.body)],
+    "repos/create-commit-comment": ({ params, body }) => [201, this.addComment(params, `commit-${params.commit_sha}`, body.body)],
+    "issues/update-comment": ({ params, body }) => this.editComment(params, body.body),
+    "repos/update-commit-comment": ({ params, body }) => this.editComment(params, body.body),
     "checks/create": ({ params, body }) => {
       const run: CheckRun = {
         id: this.nextId++, repo: `${params.owner}/${params.repo}`, head_sha: body.head_sha, name: body.name,
@@ -247,6 +271,23 @@ export class FakeGithub {
       return [200, { total_count: runs.length, check_runs: runs.map((r) => this.checkRunJson(r)) }];
     },
   };
+
+  private commentsOn(params: Record<string, string>, on: string) {
+    return this.comments.filter((c) => c.repo === `${params.owner}/${params.repo}` && c.on === on).map((c) => ({ id: c.id, body: c.body }));
+  }
+
+  private addComment(params: Record<string, string>, on: string, body: string) {
+    const comment = { id: this.nextId++, repo: `${params.owner}/${params.repo}`, on, body };
+    this.comments.push(comment);
+    return { id: comment.id, body };
+  }
+
+  private editComment(params: Record<string, string>, body: string): [number, unknown] {
+    const comment = this.comments.find((c) => c.id === Number(params.comment_id) && c.repo === `${params.owner}/${params.repo}`);
+    if (!comment) return [404, { message: "Not Found" }];
+    comment.body = body;
+    return [200, { id: comment.id, body }];
+  }
 
   private repo(params: Record<string, string>): FakeRepo {
     return this.repos[`${params.owner}/${params.repo}`]!;

@@ -1,0 +1,68 @@
+import type { Redis } from "ioredis";
+import { checkKey, reportJobId } from "../queue/job-ids.js";
+import { key } from "../queue/names.js";
+import type { Queues } from "../queue/queues.js";
+import type { CheckStore, CheckTarget, StoredCheck } from "./check-store.js";
+
+/** Views of a whole upstream commit, derived from its downstream checks: the roll-up check and the failure comment. */
+export const VIEWS = ["rollup", "comment"] as const;
+export type ViewKind = (typeof VIEWS)[number];
+const TTL_S = 60 * 60 * 24 * 30;
+
+export interface LoadedView {
+  target: CheckTarget;
+  version: number;
+  pushedVersion: number;
+  /** What the forge returned last time (a check run id, or comment ids as JSON). */
+  remote: string | undefined;
+  members: StoredCheck[];
+}
+
+/**
+ * Each view is recomputed from its members' latest states when it is pushed, so concurrent changes
+ * never leave a stale view behind; a version counter says whether there is anything new to push.
+ */
+export class CommitViews {
+  constructor(private readonly redis: Redis, private readonly checks: CheckStore) {}
+
+  static keyFor(target: Pick<CheckTarget, "repo" | "sha">): string {
+    return checkKey({ upstreamRepo: target.repo, sha: target.sha, name: "openci" });
+  }
+
+  /** Records that a member changed and queues a push of every view of its commit. */
+  async touch(queues: Queues, target: CheckTarget, memberKey: string): Promise<void> {
+    const commitKey = CommitViews.keyFor(target);
+    const multi = this.redis.multi().sadd(this.k(commitKey, "members"), memberKey).expire(this.k(commitKey, "members"), TTL_S);
+    for (const view of VIEWS) {
+      multi.hset(this.k(commitKey, view), "target", JSON.stringify(target)).hincrby(this.k(commitKey, view), "version", 1).expire(this.k(commitKey, view), TTL_S);
+    }
+    const results = (await multi.exec()) ?? [];
+    const versions = VIEWS.map((_, i) => Number(results[2 + i * 3 + 1]?.[1] ?? 0));
+    await queues.report.addBulk(VIEWS.map((view, i) => ({
+      name: view, data: { checkKey: commitKey }, opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!) },
+    })));
+  }
+
+  async load(view: ViewKind, commitKey: string): Promise<LoadedView | undefined> {
+    const h = await this.redis.hgetall(this.k(commitKey, view));
+    if (!h.target) return undefined;
+    const memberKeys = await this.redis.smembers(this.k(commitKey, "members"));
+    const members = (await Promise.all(memberKeys.map((m) => this.checks.get(m)))).filter((c): c is StoredCheck => c !== undefined);
+    return {
+      target: JSON.parse(h.target) as CheckTarget,
+      version: Number(h.version ?? 0),
+      pushedVersion: Number(h.pushedVersion ?? 0),
+      remote: h.remote || undefined,
+      members,
+    };
+  }
+
+  async markPushed(view: ViewKind, commitKey: string, version: number, remote: string | undefined): Promise<void> {
+    const pushed = Number((await this.redis.hget(this.k(commitKey, view), "pushedVersion")) ?? 0);
+    await this.redis.hset(this.k(commitKey, view), "pushedVersion", Math.max(pushed, version), "remote", remote ?? "");
+  }
+
+  private k(commitKey: string, part: string): string {
+    return key("commit", commitKey, part);
+  }
+}

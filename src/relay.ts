@@ -10,6 +10,7 @@ import { createQueues } from "./queue/queues.js";
 import { createRedis, waitForRedis } from "./redis/connection.js";
 import { CheckStore } from "./report/check-store.js";
 import { CommitViews } from "./report/commit-views.js";
+import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
 import { healthHandler } from "./web/health.js";
@@ -69,7 +70,8 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     const forges = new ForgeRegistry({ github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) } });
     const checks = new CheckStore(redis);
     workers = startWorkers(workerRedis, {
-      map: () => map, queues, checks, records: new TriggerRecords(redis), views: new CommitViews(redis, checks), forges, redis, log,
+      map: () => map, queues, checks, records: new TriggerRecords(redis), views: new CommitViews(redis, checks),
+      gates: new Gates(redis), forges, redis, log,
     });
   }
 

@@ -3,6 +3,7 @@ import { ForgeError, classifyHttpError } from "./errors.js";
 import { splitRepo, type GithubApps } from "./github-apps.js";
 import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
+import { CONCLUSION_FROM_GITHUB_RUN } from "../events/github-run.js";
 import { upsertGithubComment } from "./github-comments.js";
 import type { CommentIds, CommentMode, Forge, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
 
@@ -91,6 +92,18 @@ export class GithubForge implements Forge {
       runId: details.workflow_run_id !== undefined ? String(details.workflow_run_id) : undefined,
       webUrl: details.html_url ?? `${this.o.webUrl}/${repo}/actions/workflows/${encodeURIComponent(workflow)}`,
     };
+  }
+
+  async checkState(repo: string, sha: string, name: string) {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, repoName] = splitRepo(repo);
+    const { data } = await call(`reading check '${name}' on ${repo}@${sha}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", { owner, repo: repoName, ref: sha, check_name: name, filter: "latest", per_page: 1 }),
+    );
+    const run = data.check_runs[0];
+    if (!run) return undefined;
+    const conclusion = run.conclusion ? CONCLUSION_FROM_GITHUB_RUN[run.conclusion as keyof typeof CONCLUSION_FROM_GITHUB_RUN] ?? "neutral" : undefined;
+    return { completed: run.status === "completed", conclusion };
   }
 
   async failedJobs(repo: string, runId: string): Promise<string[]> {

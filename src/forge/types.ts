@@ -57,6 +57,8 @@ export interface Forge {
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
+  /** The latest run of the check `name` on a commit: what an `after_check` gate waits for. */
+  checkState(repo: string, sha: string, name: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
   /**

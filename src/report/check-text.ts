@@ -123,3 +123,24 @@ function duration(from: string | undefined, to: string | undefined): string {
   const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
   return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
+
+/** A gated downstream, waiting for the upstream check named by its edge's `after_check`. */
+export function gateWaitingReport(up: UpstreamRef, project: Project, runId: string, gate: string): StatusReport {
+  return {
+    name: checkName(project.id), status: "queued", conclusion: undefined,
+    title: `Waiting for ${gate}: ${project.id}`,
+    summary: `${intro(up, project)}\n\nIt starts once the upstream check \`${gate}\` succeeds on this commit (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    detailsUrl: undefined, externalId: runId,
+  };
+}
+
+/** A gated downstream whose upstream check did not succeed: not triggered. */
+export function gateFailedReport(up: UpstreamRef, project: Project | undefined, downstreamId: string, runId: string, gate: string, outcome: CheckConclusion): StatusReport {
+  const lead = project ? intro(up, project) : `Tag \`${up.tag}\` of **${up.projectId}**.`;
+  return {
+    name: checkName(downstreamId), status: "completed", conclusion: "skipped",
+    title: `Skipped: ${downstreamId} (${gate} ${OUTCOME_TITLE[outcome].toLowerCase()})`,
+    summary: `${lead}\n\nNot triggered: the upstream check \`${gate}\` ended **${outcome}** on this commit, and this downstream waits for it to succeed (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    detailsUrl: undefined, externalId: runId,
+  };
+}

@@ -1,14 +1,16 @@
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
 import { PayloadError, normaliseGithubTag, type Delivery } from "../events/github.js";
+import type { CheckEvent } from "../events/check-event.js";
+import { normaliseGithubCheckRun } from "../events/github-check.js";
 import { normaliseGithubRun } from "../events/github-run.js";
 import type { RunEvent } from "../events/run-event.js";
 import type { TagEvent } from "../events/tag-event.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 
-/** Tag events start the flow; workflow_run events bring downstream results back. */
-export const GITHUB_EVENTS = ["create", "push", "release.published", "workflow_run"] as const;
+/** Tag events start the flow; workflow_run brings downstream results back; check_run opens after_check gates. */
+export const GITHUB_EVENTS = ["create", "push", "release.published", "workflow_run", "check_run.completed"] as const;
 
 /**
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
@@ -19,11 +21,12 @@ export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger): App
     app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
-      let event: { name: "tag"; data: TagEvent } | { name: "run"; data: RunEvent } | null;
+      let event: { name: "tag"; data: TagEvent } | { name: "run"; data: RunEvent } | { name: "check"; data: CheckEvent } | null;
       try {
         const run = normaliseGithubRun(delivery);
-        const tag = run ? null : normaliseGithubTag(delivery);
-        event = run ? { name: "run", data: run } : tag ? { name: "tag", data: tag } : null;
+        const check = normaliseGithubCheckRun(delivery);
+        const tag = run || check ? null : normaliseGithubTag(delivery);
+        event = run ? { name: "run", data: run } : check ? { name: "check", data: check } : tag ? { name: "tag", data: tag } : null;
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");

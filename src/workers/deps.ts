@@ -4,6 +4,7 @@ import type { ForgeRegistry } from "../forge/registry.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore } from "../report/check-store.js";
+import type { Gates } from "../report/gates.js";
 import type { CommitViews } from "../report/commit-views.js";
 import type { TriggerRecords } from "../report/trigger-records.js";
 
@@ -13,6 +14,7 @@ export interface WorkerDeps {
   queues: Queues;
   checks: CheckStore;
   records: TriggerRecords;
+  gates: Gates;
   views: CommitViews;
   forges: ForgeRegistry;
   redis: Redis;

@@ -4,9 +4,10 @@ import { classifyHttpError } from "../forge/errors.js";
 import type { Dependant, Project } from "../map/graph.js";
 import type { TagEvent, TriggerJob, UpstreamRef } from "../queue/job-data.js";
 import { checkKey, triggerJobId } from "../queue/job-ids.js";
-import { checkName, queuedReport } from "../report/check-text.js";
+import { checkName, gateWaitingReport, queuedReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
+import { openGate } from "./gate.js";
 
 export interface FanOutResult {
   upstreams: number;
@@ -39,40 +40,43 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     throw new UnrecoverableError(e.message);
   }
   const enqueuedAt = new Date().toISOString();
-  const jobs = work.map(({ upstream, project }) => {
+  const jobs = work.map(({ upstream, project, gate }) => {
     const up: UpstreamRef = {
       projectId: upstream.id, forge: event.forge, repo: event.repo, installationId: event.installationId, tag: event.tag, sha,
     };
     const runId = triggerJobId({ upstreamId: upstream.id, tag: event.tag, sha, downstreamId: project.id });
     const data: TriggerJob = { runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: event.deliveryId, enqueuedAt };
-    return { up, project, data };
+    return { up, project, data, gate };
   });
+  const now = jobs.filter((j) => j.gate === undefined);
+  const gated = jobs.filter((j) => j.gate !== undefined);
 
   // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
-  await deps.queues.trigger.addBulk(jobs.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
-  for (const { up, project, data } of jobs) {
+  await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
+  for (const { up, project, data, gate } of jobs) {
     await publishCheck(
       deps,
       checkKey({ upstreamRepo: up.repo, sha, name: data.checkName }),
       { forge: up.forge, repo: up.repo, sha, installationId: up.installationId },
-      queuedReport(up, project, data.runId),
+      gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
     );
   }
-  log.info({ repo: event.repo, tag: event.tag, sha, downstreams: jobs.map((j) => j.project.id) }, "triggers enqueued");
+  // Register first, then look: a gate check finishing in between is seen by one of the two paths.
+  for (const { data, gate } of gated) await deps.gates.wait(event.repo, sha, gate!, data);
+  for (const gate of new Set(gated.map((j) => j.gate!))) {
+    const state = await forge.checkState(event.repo, sha, gate);
+    if (state?.completed) await openGate(deps, { repo: event.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
+  }
+  log.info({ repo: event.repo, tag: event.tag, sha, downstreams: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) }, "triggers enqueued");
   return { upstreams: upstreams.length, triggers: jobs.length, sha };
 }
 
 function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
   return dependants.flatMap(({ project, edge }) => {
-    if (edge.after_check !== undefined) {
-      log.warn({ upstream: upstream.id, downstream: project.id, after_check: edge.after_check },
-        "after_check gates are not acted on yet: dependant not triggered");
-      return [];
-    }
     if (!deps.forges.supports(project.location)) {
       log.warn({ upstream: upstream.id, downstream: project.id, forge: project.location.forge }, "downstreams on this forge are not relayed yet: dependant not triggered");
       return [];
     }
-    return [{ upstream, project }];
+    return [{ upstream, project, gate: edge.after_check }];
   });
 }

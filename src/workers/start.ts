@@ -1,10 +1,12 @@
 import { Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
+import { CheckEvent } from "../events/check-event.js";
 import { RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
+import { openGate } from "./gate.js";
 import { processReport } from "./report.js";
 import { processRun } from "./run-result.js";
 import { processTimeout } from "./timeout.js";
@@ -36,10 +38,17 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
     deps.log.child({ queue, jobId: job.id, deliveryId: (job.data as { deliveryId?: string }).deliveryId });
 
   const workers = [
-    make("events", (job) =>
-      job.name === "run"
-        ? processRun(RunEvent.parse(job.data), deps, jobLog("events", job))
-        : fanOut(TagEvent.parse(job.data), deps, jobLog("events", job))),
+    make("events", (job) => {
+      const log = jobLog("events", job);
+      switch (job.name) {
+        case "run":
+          return processRun(RunEvent.parse(job.data), deps, log);
+        case "check":
+          return openGate(deps, CheckEvent.parse(job.data), log);
+        default:
+          return fanOut(TagEvent.parse(job.data), deps, log);
+      }
+    }),
     make("trigger", (job) =>
       job.name === "timeout"
         ? processTimeout(TimeoutJob.parse(job.data), deps, jobLog("trigger", job))

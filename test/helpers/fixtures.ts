@@ -7,7 +7,8 @@ export type GithubFixture =
   | "push.branch"
   | "release.published"
   | "workflow_run.completed"
-  | "workflow_run.requested";
+  | "workflow_run.requested"
+  | "check_run.completed";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

@@ -1,0 +1,13 @@
+import { z } from "zod";
+import { RUN_CONCLUSIONS } from "./run-event.js";
+
+/** A forge-neutral "a check on an upstream commit finished" event: what `after_check` gates wait for. */
+export const CheckEvent = z.object({
+  forge: z.enum(["github", "gitlab"]),
+  repo: z.string().min(1),
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+  name: z.string().min(1),
+  conclusion: z.enum(RUN_CONCLUSIONS),
+  deliveryId: z.string().min(1),
+});
+export type CheckEvent = z.infer<typeof CheckEvent>;

@@ -1,0 +1,35 @@
+import type { Logger } from "pino";
+import type { CheckEvent } from "../events/check-event.js";
+import { checkKey } from "../queue/job-ids.js";
+import { gateFailedReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { WorkerDeps } from "./deps.js";
+
+/**
+ * An upstream check finished: the triggers waiting for it (`after_check`) start if it succeeded,
+ * and end as skipped with the reason if it did not. Each waiting trigger is handed out once.
+ */
+export async function openGate(
+  deps: WorkerDeps,
+  check: Pick<CheckEvent, "repo" | "sha" | "name" | "conclusion">,
+  log: Logger,
+): Promise<{ released: number; skipped: number }> {
+  const waiting = await deps.gates.take(check.repo, check.sha, check.name);
+  if (waiting.length === 0) return { released: 0, skipped: 0 };
+  if (check.conclusion === "success") {
+    await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
+    log.info({ repo: check.repo, sha: check.sha, gate: check.name, downstreams: waiting.map((t) => t.downstreamId) }, "gate passed: triggers enqueued");
+    return { released: waiting.length, skipped: 0 };
+  }
+  for (const t of waiting) {
+    const up = t.upstream;
+    await publishCheck(
+      deps,
+      checkKey({ upstreamRepo: up.repo, sha: up.sha, name: t.checkName }),
+      { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+      gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion),
+    );
+  }
+  log.info({ repo: check.repo, sha: check.sha, gate: check.name, conclusion: check.conclusion }, "gate failed: dependants skipped");
+  return { released: 0, skipped: waiting.length };
+}

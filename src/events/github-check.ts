@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { RERUN_FAILED } from "../report/rollup.js";
 import type { CheckEvent } from "./check-event.js";
+import type { RerunEvent } from "./rerun-event.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "./github-run.js";
 import { PayloadError, type Delivery } from "./github.js";
 
@@ -31,4 +33,31 @@ export function normaliseGithubCheckRun(delivery: Delivery): CheckEvent | null {
     conclusion: CONCLUSION_FROM_GITHUB_RUN[run.conclusion ?? "neutral"],
     deliveryId: delivery.id,
   };
+}
+
+const RerunPayload = z.object({
+  action: z.string(),
+  check_run: z.object({ name: z.string(), head_sha: z.string().regex(/^[0-9a-f]{40}$/), external_id: z.string().nullable().optional() }),
+  requested_action: z.object({ identifier: z.string() }).optional(),
+  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) }),
+  installation: z.object({ id: z.number().int().positive() }).optional(),
+});
+
+/**
+ * "Re-run" on one of the relay's downstream checks (check_run.rerequested), or the roll-up's
+ * "Re-run failed" button (check_run.requested_action) → RerunEvent; anything else → null.
+ */
+export function normaliseGithubRerun(delivery: Delivery): RerunEvent | null {
+  if (delivery.name !== "check_run") return null;
+  const parsed = RerunPayload.safeParse(delivery.payload);
+  if (!parsed.success) return null;
+  const { action, check_run: run, requested_action, repository, installation } = parsed.data;
+  const base = { forge: "github" as const, repo: repository.full_name, sha: run.head_sha, installationId: installation?.id, deliveryId: delivery.id };
+  if (action === "rerequested" && run.name.startsWith("openci: ") && /^trigger-[0-9a-f]{32}$/.test(run.external_id ?? "")) {
+    return { ...base, scope: { kind: "one", relayRunId: run.external_id! } };
+  }
+  if (action === "requested_action" && run.name === "openci" && requested_action?.identifier === RERUN_FAILED.identifier) {
+    return { ...base, scope: { kind: "failed" } };
+  }
+  return null;
 }

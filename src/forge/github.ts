@@ -131,6 +131,7 @@ export class GithubForge implements Forge {
       output: { title: report.title, summary: report.summary },
       ...(report.detailsUrl !== undefined ? { details_url: report.detailsUrl } : {}),
       ...(report.status === "completed" ? { conclusion: report.conclusion ?? "neutral" } : {}),
+      ...(report.actions !== undefined ? { actions: report.actions } : {}),
     };
     const id = remoteId ?? (await this.findCheckRun(gh, owner, name, target.sha, report));
     if (id !== undefined) {

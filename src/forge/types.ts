@@ -39,6 +39,8 @@ export interface StatusReport {
   externalId: string;
   /** Names of the downstream's failing jobs, for the failure comment (not sent as part of the check). */
   failedJobs?: string[];
+  /** Buttons on the check (GitHub requested actions): at most 3; label ≤ 20, description ≤ 40 characters. */
+  actions?: { label: string; description: string; identifier: string }[];
 }
 
 /** Where a failure comment goes: `auto` = the pull requests that brought the commit in, else the commit. */

@@ -24,6 +24,8 @@ export const TriggerJob = z.object({
   checkName: z.string(),
   deliveryId: z.string(),
   enqueuedAt: z.iso.datetime(),
+  /** 0 for the first trigger of a downstream on a commit, n for its n-th re-run. */
+  attempt: z.number().int().min(0).default(0),
 });
 export type TriggerJob = z.infer<typeof TriggerJob>;
 

@@ -29,3 +29,8 @@ export function reportJobId(checkKeyValue: string, version: number): string {
 export function timeoutJobId(relayRunId: string): string {
   return `timeout-${relayRunId}`;
 }
+
+/** A re-run of a trigger, asked for by one delivery: a new relay run id, the same for a redelivery. */
+export function rerunJobId(previousRunId: string, deliveryId: string): string {
+  return `trigger-${digest("rerun", previousRunId, deliveryId)}`;
+}

@@ -29,10 +29,12 @@ export interface StoredCheck {
 
 // KEYS[1] check hash; ARGV: order, target json, report json, ttl.
 // Returns the new version, or 0 if a later state is recorded or this one is already.
+// A new generation (a re-run) forgets the check run id, so the forge gets a new check run.
 const ADVANCE = `
 local current = tonumber(redis.call('HGET', KEYS[1], 'order') or '0')
 if tonumber(ARGV[1]) < current then return 0 end
 if tonumber(ARGV[1]) == current and redis.call('HGET', KEYS[1], 'report') == ARGV[3] then return 0 end
+if math.floor(tonumber(ARGV[1]) / 10) > math.floor(current / 10) then redis.call('HDEL', KEYS[1], 'remoteId') end
 redis.call('HSET', KEYS[1], 'order', ARGV[1], 'target', ARGV[2], 'report', ARGV[3])
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])

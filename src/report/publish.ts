@@ -13,8 +13,10 @@ export async function publishCheck(
   checkKey: string,
   target: CheckTarget,
   report: StatusReport,
+  /** the trigger's attempt: a re-run starts the check over */
+  generation = 0,
 ): Promise<boolean> {
-  const version = await deps.checks.advance(checkKey, target, report);
+  const version = await deps.checks.advance(checkKey, target, report, generation);
   if (version === 0) return false;
   await deps.queues.report.add("sync", { checkKey }, { jobId: reportJobId(checkKey, version) });
   await deps.views.touch(deps.queues, target, checkKey);

@@ -4,6 +4,9 @@ import type { CheckConclusion, StatusReport } from "../forge/types.js";
 export const ROLLUP_NAME = "openci";
 export const PASSED: ReadonlySet<CheckConclusion> = new Set(["success", "neutral", "skipped"]);
 
+/** The roll-up's button: re-runs every downstream of the commit that did not pass. */
+export const RERUN_FAILED = { label: "Re-run failed", description: "Trigger the failed downstreams again", identifier: "rerun-failed" } as const;
+
 export const STATUS_WORD: Record<CheckConclusion, string> = {
   success: "passed", failure: "failed", cancelled: "cancelled", timed_out: "timed out",
   neutral: "neutral", skipped: "skipped", action_required: "needs action",
@@ -28,5 +31,6 @@ export function rollupReport(members: StatusReport[]): StatusReport {
     summary: ["| Downstream | Result | Run |", "|---|---|---|", ...rows].join("\n"),
     detailsUrl: undefined,
     externalId: ROLLUP_NAME,
+    ...(pending === 0 && passed < sorted.length ? { actions: [{ ...RERUN_FAILED }] } : {}),
   };
 }

@@ -2,7 +2,8 @@ import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
 import { PayloadError, normaliseGithubTag, type Delivery } from "../events/github.js";
 import type { CheckEvent } from "../events/check-event.js";
-import { normaliseGithubCheckRun } from "../events/github-check.js";
+import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
+import type { RerunEvent } from "../events/rerun-event.js";
 import { normaliseGithubRun } from "../events/github-run.js";
 import type { RunEvent } from "../events/run-event.js";
 import type { TagEvent } from "../events/tag-event.js";
@@ -10,7 +11,26 @@ import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 
 /** Tag events start the flow; workflow_run brings downstream results back; check_run opens after_check gates. */
-export const GITHUB_EVENTS = ["create", "push", "release.published", "workflow_run", "check_run.completed"] as const;
+export const GITHUB_EVENTS = [
+  "create", "push", "release.published", "workflow_run", "check_run.completed", "check_run.rerequested", "check_run.requested_action",
+] as const;
+
+type Normalised =
+  | { name: "tag"; data: TagEvent }
+  | { name: "run"; data: RunEvent }
+  | { name: "check"; data: CheckEvent }
+  | { name: "rerun"; data: RerunEvent };
+
+function normalise(delivery: Delivery): Normalised | null {
+  const run = normaliseGithubRun(delivery);
+  if (run) return { name: "run", data: run };
+  const rerun = normaliseGithubRerun(delivery);
+  if (rerun) return { name: "rerun", data: rerun };
+  const check = normaliseGithubCheckRun(delivery);
+  if (check) return { name: "check", data: check };
+  const tag = normaliseGithubTag(delivery);
+  return tag ? { name: "tag", data: tag } : null;
+}
 
 /**
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
@@ -21,12 +41,9 @@ export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger): App
     app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
-      let event: { name: "tag"; data: TagEvent } | { name: "run"; data: RunEvent } | { name: "check"; data: CheckEvent } | null;
+      let event: Normalised | null;
       try {
-        const run = normaliseGithubRun(delivery);
-        const check = normaliseGithubCheckRun(delivery);
-        const tag = run || check ? null : normaliseGithubTag(delivery);
-        event = run ? { name: "run", data: run } : check ? { name: "check", data: check } : tag ? { name: "tag", data: tag } : null;
+        event = normalise(delivery);
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");

@@ -45,7 +45,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
       projectId: upstream.id, forge: event.forge, repo: event.repo, installationId: event.installationId, tag: event.tag, sha,
     };
     const runId = triggerJobId({ upstreamId: upstream.id, tag: event.tag, sha, downstreamId: project.id });
-    const data: TriggerJob = { runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: event.deliveryId, enqueuedAt };
+    const data: TriggerJob = { runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: event.deliveryId, enqueuedAt, attempt: 0 };
     return { up, project, data, gate };
   });
   const now = jobs.filter((j) => j.gate === undefined);

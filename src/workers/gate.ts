@@ -27,8 +27,7 @@ export async function openGate(
       deps,
       checkKey({ upstreamRepo: up.repo, sha: up.sha, name: t.checkName }),
       { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
-      gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion),
-    );
+      gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion), t.attempt);
   }
   log.info({ repo: check.repo, sha: check.sha, gate: check.name, conclusion: check.conclusion }, "gate failed: dependants skipped");
   return { released: 0, skipped: waiting.length };

@@ -35,8 +35,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     deps,
     checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName }),
     { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
-    runReport(up, project, trigger.runId, { ...event, failedJobs }),
-  );
+    runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
   return { correlated: true };
 }

@@ -15,8 +15,7 @@ export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Lo
   const project = deps.map().project(trigger.downstreamId);
   const published = await publishCheck(
     deps, key, { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
-    timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl),
-  );
+    timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl), trigger.attempt);
   if (published) log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
   return { timedOut: published };
 }

@@ -39,7 +39,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       });
       log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
     }
-    await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result));
+    await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result), data.attempt);
     const timeout = deps.map().edge(data.upstream.projectId, project.id)?.timeout ?? DEFAULT_TIMEOUT;
     await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
     return result;
@@ -51,7 +51,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       throw e;
     }
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
-    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint));
+    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
   }
 }

@@ -8,7 +8,9 @@ export type GithubFixture =
   | "release.published"
   | "workflow_run.completed"
   | "workflow_run.requested"
-  | "check_run.completed";
+  | "check_run.completed"
+  | "check_run.rerequested"
+  | "check_run.requested_action";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

@@ -1,0 +1,16 @@
+import { z } from "zod";
+
+/** A maintainer asked, from the upstream's checks tab, to run downstreams again. */
+export const RerunEvent = z.object({
+  forge: z.enum(["github", "gitlab"]),
+  repo: z.string().min(1),
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+  /** `one`: the downstream of one relay check (its relay run id); `failed`: every failed one of the commit */
+  scope: z.discriminatedUnion("kind", [
+    z.object({ kind: z.literal("one"), relayRunId: z.string().regex(/^trigger-[0-9a-f]{32}$/) }),
+    z.object({ kind: z.literal("failed") }),
+  ]),
+  installationId: z.number().int().positive().optional(),
+  deliveryId: z.string().min(1),
+});
+export type RerunEvent = z.infer<typeof RerunEvent>;

@@ -1,0 +1,54 @@
+import type { Logger } from "pino";
+import type { RerunEvent } from "../events/rerun-event.js";
+import { TriggerJob } from "../queue/job-data.js";
+import { checkKey, rerunJobId } from "../queue/job-ids.js";
+import { queuedReport } from "../report/check-text.js";
+import { CommitViews } from "../report/commit-views.js";
+import { publishCheck } from "../report/publish.js";
+import { PASSED } from "../report/rollup.js";
+import type { WorkerDeps } from "./deps.js";
+
+/**
+ * Triggers downstreams again from the upstream's checks tab: a new relay run id and attempt, so the
+ * new downstream run is correlated afresh and the old run's late results cannot overwrite the new.
+ */
+export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Logger): Promise<{ rerun: string[] }> {
+  const previous = event.scope.kind === "one" ? [event.scope.relayRunId] : await failedRunIds(event, deps);
+  const rerun: string[] = [];
+  for (const runId of previous) {
+    const trigger = (await deps.records.get(runId))?.trigger ?? parse((await deps.queues.trigger.getJob(runId))?.data);
+    // Only triggers of this very upstream commit: a check on one repository cannot re-run another's.
+    if (!trigger || trigger.upstream.repo.toLowerCase() !== event.repo.toLowerCase() || trigger.upstream.sha !== event.sha) {
+      log.warn({ runId }, "re-run asked for a trigger this commit does not have: ignored");
+      continue;
+    }
+    const project = deps.map().project(trigger.downstreamId);
+    if (!project) continue;
+    const next: TriggerJob = {
+      ...trigger, runId: rerunJobId(runId, event.deliveryId), attempt: trigger.attempt + 1,
+      deliveryId: event.deliveryId, enqueuedAt: new Date().toISOString(),
+    };
+    await deps.queues.trigger.add("trigger", next, { jobId: next.runId });
+    const up = next.upstream;
+    await publishCheck(
+      deps, checkKey({ upstreamRepo: up.repo, sha: up.sha, name: next.checkName }),
+      { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+      queuedReport(up, project, next.runId), next.attempt,
+    );
+    rerun.push(project.id);
+  }
+  log.info({ repo: event.repo, sha: event.sha, scope: event.scope.kind, downstreams: rerun }, "re-run requested");
+  return { rerun };
+}
+
+async function failedRunIds(event: RerunEvent, deps: WorkerDeps): Promise<string[]> {
+  const view = await deps.views.load("rollup", CommitViews.keyFor(event));
+  return (view?.members ?? [])
+    .filter((m) => m.report.status === "completed" && !PASSED.has(m.report.conclusion ?? "neutral"))
+    .map((m) => m.report.externalId);
+}
+
+function parse(data: unknown): TriggerJob | undefined {
+  const parsed = TriggerJob.safeParse(data);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -55,7 +55,7 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     await server.load((app, { addHandler }) => {
       probot = app;
       addHandler(healthHandler(redis));
-      githubWebhooks(queues, log)(app, { addHandler, cwd: process.cwd() });
+      githubWebhooks(queues, log, { appId: Number(config.appId) })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();
   }

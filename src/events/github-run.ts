@@ -58,5 +58,48 @@ export function normaliseGithubRun(delivery: Delivery): RunEvent | null {
     updatedAt: run.updated_at,
     installationId: installation?.id,
     deliveryId: delivery.id,
+    source: "workflow_run",
+  };
+}
+
+const CheckSuitePayload = z.object({
+  action: z.string(),
+  check_suite: z.object({
+    id: z.number().int().positive(),
+    head_sha: z.string().regex(/^[0-9a-f]{40}$/),
+    conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
+    app: z.object({ id: z.number().int(), slug: z.string().optional() }).nullable().optional(),
+    created_at: z.string().optional(),
+    updated_at: z.string().optional(),
+  }),
+  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/), html_url: z.string() }),
+  installation: z.object({ id: z.number().int().positive() }).optional(),
+});
+
+/**
+ * `check_suite.completed` from CI that reports through checks rather than Actions → RunEvent.
+ * GitHub Actions suites (workflow_run covers them) and the relay's own suites → null.
+ */
+export function normaliseGithubCheckSuite(delivery: Delivery, ownAppId: number): RunEvent | null {
+  if (delivery.name !== "check_suite") return null;
+  const parsed = CheckSuitePayload.safeParse(delivery.payload);
+  if (!parsed.success) {
+    throw new PayloadError(`check_suite payload rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  }
+  const { action, check_suite: suite, repository, installation } = parsed.data;
+  if (action !== "completed" || suite.app?.slug === "github-actions" || suite.app?.id === ownAppId) return null;
+  return {
+    forge: "github",
+    source: "check_suite",
+    repo: repository.full_name,
+    runId: `suite-${suite.id}`,
+    title: "",
+    state: "completed",
+    conclusion: CONCLUSION_FROM_GITHUB_RUN[suite.conclusion ?? "neutral"],
+    webUrl: `${repository.html_url}/commit/${suite.head_sha}/checks`,
+    startedAt: suite.created_at,
+    updatedAt: suite.updated_at,
+    installationId: installation?.id,
+    deliveryId: delivery.id,
   };
 }

@@ -106,6 +106,15 @@ export class GithubForge implements Forge {
     return { completed: run.status === "completed", conclusion };
   }
 
+  async checkSuiteLabels(repo: string, suiteId: string): Promise<string> {
+    const gh = await this.o.apps.clientForRepo(repo, "trigger");
+    const [owner, name] = splitRepo(repo);
+    const runs = await call(`listing the check runs of suite ${suiteId} in ${repo}`, () =>
+      gh.paginate("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", { owner, repo: name, check_suite_id: Number(suiteId), per_page: 100 }),
+    );
+    return runs.map((r) => [r.name, r.external_id ?? "", r.output?.title ?? ""].join(" ")).join("\n");
+  }
+
   async failedJobs(repo: string, runId: string): Promise<string[]> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);

@@ -61,6 +61,8 @@ export interface Forge {
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
   /** The latest run of the check `name` on a commit: what an `after_check` gate waits for. */
   checkState(repo: string, sha: string, name: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
+  /** The names, external ids and titles of a check suite's runs: where CI that reports through checks carries the relay run id. */
+  checkSuiteLabels(repo: string, suiteId: string): Promise<string>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
   /**

@@ -4,15 +4,16 @@ import { PayloadError, normaliseGithubTag, type Delivery } from "../events/githu
 import type { CheckEvent } from "../events/check-event.js";
 import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import { normaliseGithubRun } from "../events/github-run.js";
+import { normaliseGithubCheckSuite, normaliseGithubRun } from "../events/github-run.js";
 import type { RunEvent } from "../events/run-event.js";
 import type { TagEvent } from "../events/tag-event.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 
-/** Tag events start the flow; workflow_run brings downstream results back; check_run opens after_check gates. */
+/** Tag events start the flow; workflow_run and check_suite bring downstream results back; check_run opens gates and re-runs. */
 export const GITHUB_EVENTS = [
-  "create", "push", "release.published", "workflow_run", "check_run.completed", "check_run.rerequested", "check_run.requested_action",
+  "create", "push", "release.published", "workflow_run", "check_suite.completed",
+  "check_run.completed", "check_run.rerequested", "check_run.requested_action",
 ] as const;
 
 type Normalised =
@@ -21,8 +22,8 @@ type Normalised =
   | { name: "check"; data: CheckEvent }
   | { name: "rerun"; data: RerunEvent };
 
-function normalise(delivery: Delivery): Normalised | null {
-  const run = normaliseGithubRun(delivery);
+function normalise(delivery: Delivery, appId: number): Normalised | null {
+  const run = normaliseGithubRun(delivery) ?? normaliseGithubCheckSuite(delivery, appId);
   if (run) return { name: "run", data: run };
   const rerun = normaliseGithubRerun(delivery);
   if (rerun) return { name: "rerun", data: rerun };
@@ -36,14 +37,14 @@ function normalise(delivery: Delivery): Normalised | null {
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
  * gets its 2xx only after the event is in Redis; all forge calls happen in the workers.
  */
-export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger): ApplicationFunction {
+export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, options: { appId: number }): ApplicationFunction {
   return (app) => {
     app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
       let event: Normalised | null;
       try {
-        event = normalise(delivery);
+        event = normalise(delivery, options.appId);
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");

@@ -24,7 +24,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
     return { correlated: true };
   }
-  const failedJobs = event.state === "completed" && event.conclusion === "failure"
+  const failedJobs = event.source === "workflow_run" && event.state === "completed" && event.conclusion === "failure"
     ? await deps.forges.forLocation(project.location).failedJobs(event.repo, event.runId).catch((err: unknown) => {
       log.warn({ err }, "could not list the failing jobs");
       return [];
@@ -42,13 +42,17 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
 
 /**
  * Exactly by the run id the dispatch returned; else by the relay run id in the run's title (the
- * downstream's `run-name`), only for a trigger of that same repository that got no run id back.
+ * downstream's `run-name`) or, for CI reporting through checks, in a check run's name, external id
+ * or title; only for a trigger of that same repository that got no run id back.
  * Never by time or ref alone: two triggers of one downstream could then be swapped.
  */
 async function correlate(event: RunEvent, deps: WorkerDeps): Promise<TriggerRecord | undefined> {
   const exact = await deps.records.byDownstreamRun(event.forge, event.repo, event.runId);
   if (exact) return exact;
-  for (const [relayRunId] of event.title.matchAll(RELAY_RUN_ID)) {
+  const title = event.source === "check_suite"
+    ? await deps.forges.forLocation({ forge: event.forge }).checkSuiteLabels(event.repo, event.runId.replace(/^suite-/, ""))
+    : event.title;
+  for (const [relayRunId] of title.matchAll(RELAY_RUN_ID)) {
     const record = await deps.records.get(relayRunId);
     if (record && record.forge === event.forge && record.downstreamRepo.toLowerCase() === event.repo.toLowerCase() && record.result.runId === undefined) {
       await deps.records.link(record, event.runId);

@@ -10,7 +10,8 @@ export type GithubFixture =
   | "workflow_run.requested"
   | "check_run.completed"
   | "check_run.rerequested"
-  | "check_run.requested_action";
+  | "check_run.requested_action"
+  | "check_suite.completed";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

@@ -67,6 +67,8 @@ export class FakeGithub {
   readonly problems: string[] = [];
   readonly checkRuns: CheckRun[] = [];
   readonly comments: Comment[] = [];
+  /** check suite id → its check runs, for CI that reports through checks */
+  readonly suiteRuns: Record<number, { name: string; external_id: string; title: string }[]> = {};
   /** workflow run id → its jobs, for the jobs listing */
   readonly runJobs: Record<number, { name: string; conclusion: string | null }[]> = {};
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
@@ -220,6 +222,12 @@ export class FakeGithub {
       }];
     },
     "repos/create-dispatch-event": () => [204, undefined],
+    "checks/list-for-suite": ({ params }) => {
+      const runs = (this.suiteRuns[Number(params.check_suite_id)] ?? []).map((r, i) => ({
+        id: Number(params.check_suite_id) * 100 + i, name: r.name, external_id: r.external_id, status: "completed", output: { title: r.title },
+      }));
+      return [200, { total_count: runs.length, check_runs: runs }];
+    },
     "actions/list-jobs-for-workflow-run": ({ params }) => {
       const runId = Number(params.run_id);
       const jobs = (this.runJobs[runId] ?? []).map((j, i) => ({

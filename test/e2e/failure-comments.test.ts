@@ -3,6 +3,7 @@ import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
+import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const mapWith = (report = "") => `
@@ -26,21 +27,9 @@ const repos = (upstream: Partial<FakeRepo> = {}) => ({
 const MERGED_PR = { pulls: { [COMMIT]: [{ number: 7, merged: true }, { number: 8, merged: false }] } };
 const startHarness = useHarness();
 
-/** Waits for the downstream's check to run and returns its (fake) run id. */
-async function runOf(h: Harness, name: string): Promise<number> {
-  const check = await waitFor(`${name} in progress`, () => downstreamChecks(h.github).find((c) => c.name === name && c.status === "in_progress"));
-  return Number(/\/runs\/(\d+)$/.exec(check.details_url!)![1]);
-}
-
-/** The real completed workflow_run example, changed only where this run differs. */
-function finish(h: Harness, repo: string, id: number, conclusion: string, deliveryId?: string) {
-  return h.send("workflow_run.completed", (p) => {
-    p.workflow_run.id = id;
-    p.workflow_run.conclusion = conclusion;
-    p.workflow_run.html_url = `https://github.com/${repo}/actions/runs/${id}`;
-    p.repository.full_name = repo;
-  }, deliveryId === undefined ? {} : { id: deliveryId });
-}
+const runOf = async (h: Harness, name: string) => runIdOf(await runningCheck(h, name));
+const finish = (h: Harness, repo: string, id: number, conclusion: string, deliveryId?: string) =>
+  sendRun(h, { repo, id, conclusion }, deliveryId);
 
 describe("the failure comment upstream", () => {
   it("goes once on the merged pull request, is edited as results change, and says when all pass", async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
+import { runIdOf, sendRun } from "../helpers/runs.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
@@ -27,24 +28,15 @@ const startHarness = useHarness();
 const checksNamed = (h: Harness, name: string) => downstreamChecks(h.github).filter((c) => c.name === name);
 const dispatchesTo = (h: Harness, repo: string) =>
   h.github.calls("actions/create-workflow-dispatch").filter((c) => `${c.params.owner}/${c.params.repo}` === repo);
-const runIdOf = (url: string | null) => Number(/\/runs\/(\d+)$/.exec(url ?? "")![1]);
-
-function finish(h: Harness, repo: string, id: number, conclusion: string) {
-  return h.send("workflow_run.completed", (p) => {
-    p.workflow_run.id = id;
-    p.workflow_run.conclusion = conclusion;
-    p.workflow_run.html_url = `https://github.com/${repo}/actions/runs/${id}`;
-    p.repository.full_name = repo;
-  });
-}
+const finish = (h: Harness, repo: string, id: number, conclusion: string) => sendRun(h, { repo, id, conclusion });
 
 /** Both downstreams triggered; octo fails, acme/app passes. */
 async function failOcto(h: Harness) {
   await h.send("create.tag");
   const octo = await waitFor("octo running", () => checksNamed(h, "openci: octo").find((c) => c.status === "in_progress"));
   const app = await waitFor("acme/app running", () => checksNamed(h, "openci: acme/app").find((c) => c.status === "in_progress"));
-  await finish(h, "octo-org/octo-repo", runIdOf(octo.details_url), "failure");
-  await finish(h, "acme/app", runIdOf(app.details_url), "success");
+  await finish(h, "octo-org/octo-repo", runIdOf(octo), "failure");
+  await finish(h, "acme/app", runIdOf(app), "success");
   await waitFor("a completed roll-up", () => h.github.checkRuns.find((c) => c.name === "openci" && c.status === "completed"));
   return { octo, app };
 }
@@ -62,8 +54,8 @@ describe("re-runs from the upstream's checks tab", () => {
       p.repository.full_name = UPSTREAM;
     });
     const fresh = await waitFor("a new octo check in progress", () => checksNamed(h, "openci: octo").find((c) => c.status === "in_progress"));
-    await finish(h, "octo-org/octo-repo", runIdOf(octo.details_url), "failure"); // a late result of the old run
-    await finish(h, "octo-org/octo-repo", runIdOf(fresh.details_url), "success");
+    await finish(h, "octo-org/octo-repo", runIdOf(octo), "failure"); // a late result of the old run
+    await finish(h, "octo-org/octo-repo", runIdOf(fresh), "success");
     const rollup = await waitFor("the roll-up to pass", () => h.github.checkRuns.find((c) => c.name === "openci" && c.conclusion === "success"));
 
     const dispatches = dispatchesTo(h, "octo-org/octo-repo");

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
+import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 /** The downstream of the real workflow_run examples: octo-org/octo-repo, .github/workflows/test.yml on master. */
@@ -33,25 +34,8 @@ const rollup = (h: Harness) => h.github.checkRuns.find((c) => c.name === "openci
 const dispatchTo = (h: Harness, repo: string, sha = COMMIT) =>
   h.github.calls("actions/create-workflow-dispatch").find((c) => `${c.params.owner}/${c.params.repo}` === repo && c.body.inputs.openci_sha === sha);
 
-/** The real completed-run example, changed only where this run differs. */
-function runEvent(h: Harness, run: { id: number; action?: string; status?: string; conclusion?: string | null; title?: string; repo?: string }) {
-  return h.send("workflow_run.completed", (p) => {
-    p.action = run.action ?? "completed";
-    p.workflow_run.id = run.id;
-    p.workflow_run.html_url = `https://github.com/${run.repo ?? DOWNSTREAM}/actions/runs/${run.id}`;
-    if (run.repo) p.repository.full_name = run.repo;
-    p.workflow_run.status = run.status ?? "completed";
-    p.workflow_run.conclusion = run.conclusion === undefined ? "success" : run.conclusion;
-    if (run.title !== undefined) p.workflow_run.display_title = run.title;
-  });
-}
-
-/** Waits for octo's trigger on `sha` and returns the run id the (fake) dispatch returned, read from the check's link. */
-async function triggered(h: Harness, sha = COMMIT, name = "openci: octo"): Promise<number> {
-  const check = await waitFor(`${name} in progress`, () =>
-    downstreamChecks(h.github).find((c) => c.name === name && c.head_sha === sha && c.status === "in_progress"));
-  return Number(/\/runs\/(\d+)$/.exec(check.details_url ?? "")![1]);
-}
+/** Waits for `name`'s trigger on `sha` and returns the run id the (fake) dispatch returned. */
+const triggered = async (h: Harness, sha = COMMIT, name = "openci: octo") => runIdOf(await runningCheck(h, name, sha));
 
 describe("downstream results come back upstream", () => {
   it.each([
@@ -65,7 +49,7 @@ describe("downstream results come back upstream", () => {
     const runId = await triggered(h);
     h.github.runJobs[runId] = [{ name: "unit tests", conclusion: "failure" }, { name: "lint", conclusion: "success" }];
 
-    await runEvent(h, { id: runId, conclusion: runConclusion });
+    await sendRun(h, { id: runId, conclusion: runConclusion });
     const check = await waitFor("octo's check completed", () => (octoCheck(h)?.status === "completed" ? octoCheck(h) : undefined));
 
     expect(check.conclusion).toBe(checkConclusion);
@@ -81,9 +65,9 @@ describe("downstream results come back upstream", () => {
     await h.send("create.tag");
     const runId = await triggered(h);
 
-    await runEvent(h, { id: runId, conclusion: "success" });
+    await sendRun(h, { id: runId, conclusion: "success" });
     await waitFor("octo's check completed", () => octoCheck(h)?.status === "completed");
-    await runEvent(h, { id: runId, action: "in_progress", status: "in_progress", conclusion: null });
+    await sendRun(h, { id: runId, action: "in_progress", status: "in_progress", conclusion: null });
     await settle(500);
 
     expect(octoCheck(h)).toMatchObject({ status: "completed", conclusion: "success" });
@@ -94,7 +78,7 @@ describe("downstream results come back upstream", () => {
     await h.send("create.tag");
     await triggered(h);
 
-    await runEvent(h, { id: 987654, conclusion: "failure" });
+    await sendRun(h, { id: 987654, conclusion: "failure" });
     await settle(500);
 
     expect(octoCheck(h)?.status).toBe("in_progress");
@@ -107,8 +91,8 @@ describe("downstream results come back upstream", () => {
     const first = await triggered(h, COMMIT);
     const second = await triggered(h, COMMIT_2);
 
-    await runEvent(h, { id: second, conclusion: "failure" });
-    await runEvent(h, { id: first, conclusion: "success" });
+    await sendRun(h, { id: second, conclusion: "failure" });
+    await sendRun(h, { id: first, conclusion: "success" });
     await waitFor("both completed", () => octoCheck(h, COMMIT)?.status === "completed" && octoCheck(h, COMMIT_2)?.status === "completed");
 
     expect(first).not.toBe(second);
@@ -123,10 +107,10 @@ describe("downstream results come back upstream", () => {
     const call = await waitFor("the dispatch to octo", () => dispatchTo(h, DOWNSTREAM));
     await waitFor("octo's check in progress", () => octoCheck(h)?.status === "in_progress");
 
-    await runEvent(h, { id: 555, conclusion: "failure", title: "an unrelated manual run" });
+    await sendRun(h, { id: 555, conclusion: "failure", title: "an unrelated manual run" });
     await settle(400);
     const beforeTitledRun = octoCheck(h)?.status;
-    await runEvent(h, { id: 556, conclusion: "success", title: `openci ${call.body.inputs.openci_run_id}` });
+    await sendRun(h, { id: 556, conclusion: "success", title: `openci ${call.body.inputs.openci_run_id}` });
     const check = await waitFor("octo's check completed", () => (octoCheck(h)?.status === "completed" ? octoCheck(h) : undefined));
 
     expect(beforeTitledRun).toBe("in_progress");
@@ -152,8 +136,8 @@ describe("the roll-up check", () => {
     const runId = await triggered(h);
     const running = await waitFor("a running roll-up", () => (rollup(h)?.output.title?.includes("still running") ? rollup(h)!.output.title : undefined));
 
-    await runEvent(h, { id: runId, conclusion: "success" });
-    await runEvent(h, { id: await triggered(h, COMMIT, "openci: acme/app"), conclusion: "failure", repo: "acme/app" });
+    await sendRun(h, { id: runId, conclusion: "success" });
+    await sendRun(h, { id: await triggered(h, COMMIT, "openci: acme/app"), conclusion: "failure", repo: "acme/app" });
     const done = await waitFor("a completed roll-up", () => (rollup(h)?.status === "completed" ? rollup(h) : undefined));
 
     expect(running).toMatch(/^0 of 2 downstreams passed, [12] still running$/);

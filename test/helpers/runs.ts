@@ -1,0 +1,39 @@
+import type { CheckRun } from "../fakes/github/fake-github.js";
+import type { Harness } from "./relay-harness.js";
+import { downstreamChecks } from "./upstream.js";
+import { waitFor } from "./wait-for.js";
+
+/** The downstream repository of the real workflow_run examples. */
+export const EXAMPLE_DOWNSTREAM = "octo-org/octo-repo";
+
+export interface RunChange {
+  id: number;
+  repo?: string;
+  action?: string;
+  status?: string;
+  conclusion?: string | null;
+  title?: string;
+}
+
+/** Sends the real completed workflow_run example, changed only where this run differs. */
+export function sendRun(h: Harness, run: RunChange, deliveryId?: string) {
+  const repo = run.repo ?? EXAMPLE_DOWNSTREAM;
+  return h.send("workflow_run.completed", (p) => {
+    p.action = run.action ?? "completed";
+    p.workflow_run.id = run.id;
+    p.workflow_run.status = run.status ?? "completed";
+    p.workflow_run.conclusion = run.conclusion === undefined ? "success" : run.conclusion;
+    p.workflow_run.html_url = `https://github.com/${repo}/actions/runs/${run.id}`;
+    if (run.title !== undefined) p.workflow_run.display_title = run.title;
+    p.repository.full_name = repo;
+  }, deliveryId === undefined ? {} : { id: deliveryId });
+}
+
+/** The downstream run id a check links to (the fake dispatch's run). */
+export const runIdOf = (check: Pick<CheckRun, "details_url">) => Number(/\/runs\/(\d+)$/.exec(check.details_url ?? "")![1]);
+
+/** Waits until the relay's check `name` (on `sha`, if given) is in progress, and returns it. */
+export function runningCheck(h: Harness, name: string, sha?: string): Promise<CheckRun> {
+  return waitFor(`${name} in progress`, () =>
+    downstreamChecks(h.github).find((c) => c.name === name && c.status === "in_progress" && (sha === undefined || c.head_sha === sha)));
+}

@@ -1,0 +1,63 @@
+import type { Logger } from "pino";
+import type { Forge } from "../forge/types.js";
+import type { Project } from "../map/graph.js";
+import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
+import { checkKey, triggerJobId } from "../queue/job-ids.js";
+import { checkName, gateWaitingReport, queuedReport } from "../report/check-text.js";
+import { publishCheck } from "../report/publish.js";
+import type { WorkerDeps } from "./deps.js";
+import { openGate } from "./gate.js";
+
+/** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
+export interface TriggerOrigin {
+  forge: "github" | "gitlab";
+  repo: string;
+  /** the tag, or "pull/<number>" */
+  ref: string;
+  installationId?: number | undefined;
+  deliveryId: string;
+}
+
+export interface Work {
+  upstream: Project;
+  project: Project;
+  /** the edge's after_check, if any */
+  gate: string | undefined;
+}
+
+/**
+ * One trigger job per dependant under its deterministic id, and its upstream check: queued, or
+ * waiting for its `after_check` gate (registered first, then looked up, so none is missed).
+ */
+export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: TriggerOrigin, sha: string, work: Work[], log: Logger) {
+  const enqueuedAt = new Date().toISOString();
+  const jobs = work.map(({ upstream, project, gate }) => {
+    const up: UpstreamRef = {
+      projectId: upstream.id, forge: origin.forge, repo: origin.repo, installationId: origin.installationId, tag: origin.ref, sha,
+    };
+    const runId = triggerJobId({ upstreamId: upstream.id, tag: origin.ref, sha, downstreamId: project.id });
+    const data: TriggerJob = {
+      runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: origin.deliveryId, enqueuedAt, attempt: 0,
+    };
+    return { up, project, data, gate };
+  });
+  const now = jobs.filter((j) => j.gate === undefined);
+  const gated = jobs.filter((j) => j.gate !== undefined);
+
+  // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
+  await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
+  for (const { up, project, data, gate } of jobs) {
+    await publishCheck(
+      deps,
+      checkKey({ upstreamRepo: up.repo, sha, name: data.checkName }),
+      { forge: up.forge, repo: up.repo, sha, installationId: up.installationId },
+      gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
+    );
+  }
+  for (const { data, gate } of gated) await deps.gates.wait(origin.repo, sha, gate!, data);
+  for (const gate of new Set(gated.map((j) => j.gate!))) {
+    const state = await forge.checkState(origin.repo, sha, gate);
+    if (state?.completed) await openGate(deps, { repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
+  }
+  return { now: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) };
+}

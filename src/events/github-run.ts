@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CheckConclusion } from "../forge/types.js";
 import { PayloadError, type Delivery } from "./github.js";
+import type { PullHeadEvent } from "./pull-head-event.js";
 import type { RunEvent } from "./run-event.js";
 
 /** Every conclusion GitHub gives a workflow run, mapped once; the compiler finds a missing case. */
@@ -102,4 +103,15 @@ export function normaliseGithubCheckSuite(delivery: Delivery, ownAppId: number):
     installationId: installation?.id,
     deliveryId: delivery.id,
   };
+}
+
+/** A passing `check_suite.completed` of another app → PullHeadEvent (forks' suites list no pull request, so none is assumed). */
+export function normaliseGithubPullHead(delivery: Delivery, ownAppId: number): PullHeadEvent | null {
+  if (delivery.name !== "check_suite") return null;
+  const parsed = CheckSuitePayload.safeParse(delivery.payload);
+  if (!parsed.success) return null;
+  const { action, check_suite: suite, repository, installation } = parsed.data;
+  const passed = suite.conclusion === "success" || suite.conclusion === "neutral" || suite.conclusion === "skipped";
+  if (action !== "completed" || !passed || suite.app?.id === ownAppId) return null;
+  return { forge: "github", repo: repository.full_name, sha: suite.head_sha, installationId: installation?.id, deliveryId: delivery.id };
 }

@@ -94,6 +94,29 @@ export class GithubForge implements Forge {
     };
   }
 
+  async openPullRequests(repo: string, sha: string) {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    const { data } = await call(`listing the pull requests of ${repo}@${sha}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", { owner, repo: name, commit_sha: sha, per_page: 100 }),
+    );
+    return data
+      .filter((pr) => pr.state === "open" && pr.head.sha === sha)
+      .map((pr) => ({ number: pr.number, fork: (pr.head.repo?.full_name ?? "").toLowerCase() !== repo.toLowerCase() }));
+  }
+
+  async checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed"> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    const { data } = await call(`listing the check suites of ${repo}@${sha}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-suites", { owner, repo: name, ref: sha, per_page: 100 }),
+    );
+    // Suites with no check runs stay "queued" forever on GitHub; they are not waited for.
+    const others = data.check_suites.filter((cs) => cs.app?.id !== this.o.appId && (cs.latest_check_runs_count ?? 0) > 0);
+    if (others.some((cs) => cs.status !== "completed")) return "pending";
+    return others.every((cs) => cs.conclusion === "success" || cs.conclusion === "neutral" || cs.conclusion === "skipped") ? "passed" : "failed";
+  }
+
   async checkState(repo: string, sha: string, name: string) {
     const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, repoName] = splitRepo(repo);

@@ -59,6 +59,10 @@ export interface Forge {
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
+  /** Open pull requests whose head is this commit, and whether each comes from a fork. */
+  openPullRequests(repo: string, sha: string): Promise<{ number: number; fork: boolean }[]>;
+  /** Whether every check suite on the commit (other than the relay's own) has passed, is pending, or failed. */
+  checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed">;
   /** The latest run of the check `name` on a commit: what an `after_check` gate waits for. */
   checkState(repo: string, sha: string, name: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
   /** The names, external ids and titles of a check suite's runs: where CI that reports through checks carries the relay run id. */

@@ -69,6 +69,11 @@ export class DependencyMap {
     return this.dependants.get(upstreamId)?.find((d) => d.project.id === downstreamId)?.edge;
   }
 
+  /** Dependants that test `upstreamId`'s pull requests (`pull_requests` on the edge). */
+  pullRequestDependants(upstreamId: string): Dependant[] {
+    return (this.dependants.get(upstreamId) ?? []).filter((d) => d.edge.pull_requests !== undefined && d.edge.pull_requests !== false);
+  }
+
   /** Dependants of `upstreamId` whose tag pattern matches `tag`, in map order. */
   dependantsFor(upstreamId: string, tag: string): Dependant[] {
     return (this.dependants.get(upstreamId) ?? []).filter((d) => matchTag(d.edge.tags, tag));

@@ -43,6 +43,8 @@ const Edge = z.strictObject({
   after_check: z.string().min(1).optional(),
   timeout: Duration.optional(),
   report: Report.optional(),
+  /** Also test the upstream's pull requests once their checks pass; forks only with `{ forks: true }`. */
+  pull_requests: z.union([z.boolean(), z.strictObject({ forks: z.boolean() })]).optional(),
 });
 
 const Project = z.strictObject({

@@ -16,8 +16,15 @@ export const CheckTarget = z.object({
   repo: z.string(),
   sha: z.string(),
   installationId: z.number().int().positive().optional(),
+  /** the tag, or "pull/<n>" for a pull request's head */
+  ref: z.string().optional(),
 });
 export type CheckTarget = z.infer<typeof CheckTarget>;
+
+/** Where the upstream checks of a trigger go: its upstream commit. */
+export function targetOf(up: { forge: "github" | "gitlab"; repo: string; sha: string; installationId?: number | undefined; tag: string }): CheckTarget {
+  return { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId, ref: up.tag };
+}
 
 export interface StoredCheck {
   target: CheckTarget;

@@ -4,7 +4,8 @@ import { PayloadError, normaliseGithubTag, type Delivery } from "../events/githu
 import type { CheckEvent } from "../events/check-event.js";
 import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import { normaliseGithubCheckSuite, normaliseGithubRun } from "../events/github-run.js";
+import { normaliseGithubCheckSuite, normaliseGithubPullHead, normaliseGithubRun } from "../events/github-run.js";
+import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RunEvent } from "../events/run-event.js";
 import type { TagEvent } from "../events/tag-event.js";
 import { deliveryJobId } from "../queue/job-ids.js";
@@ -20,17 +21,23 @@ type Normalised =
   | { name: "tag"; data: TagEvent }
   | { name: "run"; data: RunEvent }
   | { name: "check"; data: CheckEvent }
-  | { name: "rerun"; data: RerunEvent };
+  | { name: "rerun"; data: RerunEvent }
+  | { name: "pull-head"; data: PullHeadEvent };
 
-function normalise(delivery: Delivery, appId: number): Normalised | null {
+/** What one delivery means to the relay: nothing, one event, or (a check suite) a result and a ready pull-request head. */
+function normalise(delivery: Delivery, appId: number): Normalised[] {
+  const events: (Normalised | null)[] = [];
   const run = normaliseGithubRun(delivery) ?? normaliseGithubCheckSuite(delivery, appId);
-  if (run) return { name: "run", data: run };
+  events.push(run ? { name: "run", data: run } : null);
+  const pullHead = normaliseGithubPullHead(delivery, appId);
+  events.push(pullHead ? { name: "pull-head", data: pullHead } : null);
   const rerun = normaliseGithubRerun(delivery);
-  if (rerun) return { name: "rerun", data: rerun };
+  events.push(rerun ? { name: "rerun", data: rerun } : null);
   const check = normaliseGithubCheckRun(delivery);
-  if (check) return { name: "check", data: check };
+  events.push(check ? { name: "check", data: check } : null);
   const tag = normaliseGithubTag(delivery);
-  return tag ? { name: "tag", data: tag } : null;
+  events.push(tag ? { name: "tag", data: tag } : null);
+  return events.filter((e): e is Normalised => e !== null);
 }
 
 /**
@@ -42,17 +49,20 @@ export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, opti
     app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
-      let event: Normalised | null;
+      let events: Normalised[];
       try {
-        event = normalise(delivery, options.appId);
+        events = normalise(delivery, options.appId);
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");
         return;
       }
-      if (event === null) return;
-      await queues.events.add(event.name, event.data, { jobId: deliveryJobId("github", context.id) });
-      deliveryLog.info({ repo: event.data.repo, kind: event.name }, "event enqueued");
+      if (events.length === 0) return;
+      // The first event keeps the delivery's own job id; a second one from the same delivery gets its kind appended.
+      await queues.events.addBulk(events.map((e, i) => ({
+        name: e.name, data: e.data, opts: { jobId: deliveryJobId("github", i === 0 ? context.id : `${context.id}/${e.name}`) },
+      })));
+      deliveryLog.info({ repo: events[0]!.data.repo, kinds: events.map((e) => e.name) }, "event enqueued");
     });
   };
 }

@@ -4,6 +4,7 @@ import type { Project } from "../map/graph.js";
 import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
 import { checkKey, triggerJobId } from "../queue/job-ids.js";
 import { checkName, gateWaitingReport, queuedReport } from "../report/check-text.js";
+import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 import { openGate } from "./gate.js";
@@ -50,7 +51,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
     await publishCheck(
       deps,
       checkKey({ upstreamRepo: up.repo, sha, name: data.checkName }),
-      { forge: up.forge, repo: up.repo, sha, installationId: up.installationId },
+      targetOf(up),
       gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
     );
   }

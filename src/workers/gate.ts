@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import { checkKey } from "../queue/job-ids.js";
 import { gateFailedReport } from "../report/check-text.js";
+import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 
@@ -26,7 +27,7 @@ export async function openGate(
     await publishCheck(
       deps,
       checkKey({ upstreamRepo: up.repo, sha: up.sha, name: t.checkName }),
-      { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+      targetOf(up),
       gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion), t.attempt);
   }
   log.info({ repo: check.repo, sha: check.sha, gate: check.name, conclusion: check.conclusion }, "gate failed: dependants skipped");

@@ -63,7 +63,8 @@ interface PushedComment {
 async function pushComment(forge: Forge, view: LoadedView, deps: WorkerDeps): Promise<string | undefined> {
   const last: PushedComment = view.remote ? (JSON.parse(view.remote) as PushedComment) : { ids: {}, body: "" };
   const upstream = deps.map().projectsAt({ forge: "github", repo: view.target.repo })[0];
-  const mode = upstream?.report?.comment ?? "auto";
+  // A pull request's head shows its downstreams as check runs on the pull request; no comment there.
+  const mode = view.target.ref?.startsWith("pull/") ? "none" : (upstream?.report?.comment ?? "auto");
   const body = failureComment(view.target, view.members.map((m) => m.report), Object.keys(last.ids).length > 0);
   if (mode === "none" || body === undefined || body === last.body) return view.remote;
   const ids = await forge.upsertComment(view.target, mode, commentMarker(view.target), body, last.ids);

@@ -4,6 +4,7 @@ import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, rerunJobId } from "../queue/job-ids.js";
 import { queuedReport } from "../report/check-text.js";
 import { CommitViews } from "../report/commit-views.js";
+import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { PASSED } from "../report/rollup.js";
 import type { WorkerDeps } from "./deps.js";
@@ -32,7 +33,7 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
     const up = next.upstream;
     await publishCheck(
       deps, checkKey({ upstreamRepo: up.repo, sha: up.sha, name: next.checkName }),
-      { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+      targetOf(up),
       queuedReport(up, project, next.runId), next.attempt,
     );
     rerun.push(project.id);

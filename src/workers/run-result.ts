@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { RunEvent } from "../events/run-event.js";
 import { checkKey } from "../queue/job-ids.js";
 import { runReport } from "../report/check-text.js";
+import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { TriggerRecord } from "../report/trigger-records.js";
 import type { WorkerDeps } from "./deps.js";
@@ -34,7 +35,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
   await publishCheck(
     deps,
     checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName }),
-    { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId },
+    targetOf(up),
     runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
   return { correlated: true };

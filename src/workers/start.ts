@@ -1,6 +1,7 @@
 import { Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
+import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
 import { RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
@@ -8,6 +9,7 @@ import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
 import { openGate } from "./gate.js";
+import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
 import { processRerun } from "./rerun.js";
 import { processRun } from "./run-result.js";
@@ -49,6 +51,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
           return openGate(deps, CheckEvent.parse(job.data), log);
         case "rerun":
           return processRerun(RerunEvent.parse(job.data), deps, log);
+        case "pull-head":
+          return processPullHead(PullHeadEvent.parse(job.data), deps, log);
         default:
           return fanOut(TagEvent.parse(job.data), deps, log);
       }

@@ -6,6 +6,7 @@ import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, triggerFailedReport } from "../report/check-text.js";
+import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { repoOf } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
@@ -17,7 +18,7 @@ import type { WorkerDeps } from "./deps.js";
 export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): Promise<TriggerResult> {
   const data = TriggerJob.parse(job.data);
   const project = deps.map().project(data.downstreamId);
-  const target = { forge: data.upstream.forge, repo: data.upstream.repo, sha: data.upstream.sha, installationId: data.upstream.installationId };
+  const target = targetOf(data.upstream);
   const check = checkKey({ upstreamRepo: data.upstream.repo, sha: data.upstream.sha, name: data.checkName });
 
   try {

@@ -17,8 +17,10 @@ export interface FakeRepo {
   /** workflow file → the inputs it declares (undefined: accepts any) */
   workflows?: Record<string, { inputs?: string[] }>;
   branches?: string[];
-  /** commit sha → the pull requests associated with it */
-  pulls?: Record<string, { number: number; merged: boolean }[]>;
+  /** commit sha → the pull requests associated with it (open ones have it as their head) */
+  pulls?: Record<string, { number: number; merged: boolean; fork?: boolean }[]>;
+  /** commit sha → the check suites on it */
+  suites?: Record<string, { appId: number; status: string; conclusion: string | null; runs?: number }[]>;
 }
 
 export interface Comment {
@@ -241,7 +243,14 @@ export class FakeGithub {
       return [200, pulls.map((p) => ({
         id: p.number, number: p.number, state: p.merged ? "closed" : "open", merged_at: p.merged ? "2026-11-20T10:00:00Z" : null,
         html_url: `http://${this.host}/${params.owner}/${params.repo}/pull/${p.number}`,
+        head: { sha: params.commit_sha, repo: { full_name: p.fork ? `fork-owner/${params.repo}` : `${params.owner}/${params.repo}` } },
       }))];
+    },
+    "checks/list-suites-for-ref": ({ params }) => {
+      const suites = (this.repo(params).suites?.[params.ref!] ?? []).map((cs, i) => ({
+        id: 5000 + i, head_sha: params.ref, status: cs.status, conclusion: cs.conclusion, app: { id: cs.appId }, latest_check_runs_count: cs.runs ?? 1,
+      }));
+      return [200, { total_count: suites.length, check_suites: suites }];
     },
     "issues/list-comments": ({ params }) => [200, this.commentsOn(params, `pr-${params.issue_number}`)],
     "repos/list-comments-for-commit": ({ params }) => [200, this.commentsOn(params, `commit-${params.commit_sha}`)],

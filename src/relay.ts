@@ -67,11 +67,14 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     workerRedis = createRedis(redisUrl, "worker");
     workerRedis.on("error", (err) => log.warn({ err: err.message }, "redis worker connection error"));
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer);
-    const forges = new ForgeRegistry({ github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) } });
+    const forges = new ForgeRegistry({
+      github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
+      gitlab: { url: config.gitlabUrl, token: config.gitlabToken, env: process.env },
+    });
     const checks = new CheckStore(redis);
     workers = startWorkers(workerRedis, {
       map: () => map, queues, checks, records: new TriggerRecords(redis), views: new CommitViews(redis, checks),
-      gates: new Gates(redis), forges, redis, log,
+      gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
     });
   }
 

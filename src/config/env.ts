@@ -42,6 +42,13 @@ const EnvSchema = z.object({
   ),
   OPENCI_MAP: z.string().min(1).default("openci-map.yml"),
   OPENCI_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }).default("all"),
+  GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+/, "must be the GitLab root URL, e.g. https://gitlab.com").default("https://gitlab.com"),
+  GITLAB_TOKEN: optionalText,
+  OPENCI_POLL_INTERVAL_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(100, "must be at least 100")
+    .default(60_000),
   OPENCI_WRITE_INTERVAL_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -67,6 +74,11 @@ export interface Config {
   redisUrl: string | undefined;
   mapPath: string;
   role: Role;
+  /** GitLab root (the API is at /api/v4) and its token; a project on another host names its token variable in the map. */
+  gitlabUrl: string;
+  gitlabToken: string | undefined;
+  /** How often a downstream pipeline without a webhook to the relay is polled for its result. */
+  pollIntervalMs: number;
   /** Minimum gap between two writes of one GitHub installation (GitHub asks for about 1 s). */
   writeIntervalMs: number;
 }
@@ -118,6 +130,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     mapPath: e.OPENCI_MAP,
     role: e.OPENCI_ROLE,
     writeIntervalMs: e.OPENCI_WRITE_INTERVAL_MS,
+    gitlabUrl: e.GITLAB_URL.replace(/\/+$/, ""),
+    gitlabToken: e.GITLAB_TOKEN,
+    pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
   };
 }
 

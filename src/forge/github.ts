@@ -5,7 +5,7 @@ import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "../events/github-run.js";
 import { upsertGithubComment } from "./github-comments.js";
-import type { CommentIds, CommentMode, Forge, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+import type { CommentIds, CommentMode, Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
 
 export interface GithubForgeOptions {
   apps: GithubApps;
@@ -136,6 +136,22 @@ export class GithubForge implements Forge {
       gh.paginate("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", { owner, repo: name, check_suite_id: Number(suiteId), per_page: 100 }),
     );
     return runs.map((r) => [r.name, r.external_id ?? "", r.output?.title ?? ""].join(" ")).join("\n");
+  }
+
+  async runStatus(repo: string, runId: string): Promise<RunStatus> {
+    const gh = await this.o.apps.clientForRepo(repo, "trigger");
+    const [owner, name] = splitRepo(repo);
+    const { data } = await call(`reading run ${runId} of ${repo}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", { owner, repo: name, run_id: Number(runId) }),
+    );
+    const completed = data.status === "completed";
+    return {
+      state: completed ? "completed" : data.status === "in_progress" ? "in_progress" : "queued",
+      conclusion: completed ? CONCLUSION_FROM_GITHUB_RUN[(data.conclusion ?? "neutral") as keyof typeof CONCLUSION_FROM_GITHUB_RUN] ?? "neutral" : undefined,
+      webUrl: data.html_url,
+      startedAt: data.run_started_at ?? undefined,
+      updatedAt: data.updated_at,
+    };
   }
 
   async failedJobs(repo: string, runId: string): Promise<string[]> {

@@ -1,11 +1,12 @@
 import type { ProjectLocation } from "../map/graph.js";
-import { ForgeError } from "./errors.js";
 import type { GithubApps } from "./github-apps.js";
 import { GithubForge } from "./github.js";
+import { GitlabForge, type GitlabForgeOptions } from "./gitlab.js";
 import type { Forge } from "./types.js";
 
 export interface ForgeRegistryOptions {
   github: { apps: GithubApps; appId: number; webUrl: string };
+  gitlab: GitlabForgeOptions;
 }
 
 /** Picks the forge implementation for a project's location; one forge object per job. */
@@ -17,14 +18,17 @@ export class ForgeRegistry {
       case "github":
         return new GithubForge({ ...this.o.github, installationId: opts.installationId });
       case "gitlab":
-        throw new ForgeError("GitLab projects are validated in the map but not yet relayed", "config", {
-          hint: "GitLab support is tracked in the relay's issue on GitLab forges.",
-        });
+        return new GitlabForge(this.o.gitlab);
     }
   }
 
-  /** False for forges the relay cannot act on yet: fan-out leaves such dependants out and says so. */
+  /** False for forges the relay cannot trigger: fan-out leaves such dependants out and says so. */
   supports(location: Pick<ProjectLocation, "forge">): boolean {
-    return location.forge === "github";
+    return location.forge === "github" || location.forge === "gitlab";
+  }
+
+  /** Forges whose downstream results do not reach the relay by webhook yet are polled. */
+  polls(location: Pick<ProjectLocation, "forge">): boolean {
+    return location.forge === "gitlab";
   }
 }

@@ -23,3 +23,15 @@ export function workflowInputsYaml(names: string[]): string {
     ...names.flatMap((n) => [`      ${n}:`, "        type: string", "        required: false"]),
   ].join("\n");
 }
+
+/** GitLab pipeline variables: the same facts, under the names GitLab CI users expect. */
+export function gitlabVariables(ctx: UpstreamContext): { key: string; value: string }[] {
+  const inputs = triggerInputs(ctx);
+  return [
+    { key: "OPENCI_UPSTREAM", value: inputs.openci_upstream! },
+    { key: "OPENCI_UPSTREAM_REPO", value: inputs.openci_upstream_repo! },
+    { key: "OPENCI_TAG", value: inputs.openci_tag! },
+    { key: "OPENCI_SHA", value: inputs.openci_sha! },
+    { key: "OPENCI_RUN", value: inputs.openci_run_id! },
+  ];
+}

@@ -18,6 +18,14 @@ export interface TriggerResult {
   webUrl: string;
 }
 
+export interface RunStatus {
+  state: "queued" | "in_progress" | "completed";
+  conclusion: CheckConclusion | undefined;
+  webUrl: string;
+  startedAt: string | undefined;
+  updatedAt: string | undefined;
+}
+
 export type CheckStatus = "queued" | "in_progress" | "completed";
 export type CheckConclusion =
   | "success"
@@ -67,6 +75,8 @@ export interface Forge {
   checkState(repo: string, sha: string, name: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
   /** The names, external ids and titles of a check suite's runs: where CI that reports through checks carries the relay run id. */
   checkSuiteLabels(repo: string, suiteId: string): Promise<string>;
+  /** Where a downstream run stands now: the polling fallback where no webhook reports it. */
+  runStatus(repo: string, runId: string): Promise<RunStatus>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
   /**

@@ -40,3 +40,9 @@ export const TimeoutJob = z.object({
   timeout: z.string(),
 });
 export type TimeoutJob = z.infer<typeof TimeoutJob>;
+
+export const PollJob = z.object({
+  relayRunId: z.string(),
+  round: z.number().int().min(1),
+});
+export type PollJob = z.infer<typeof PollJob>;

@@ -34,3 +34,7 @@ export function timeoutJobId(relayRunId: string): string {
 export function rerunJobId(previousRunId: string, deliveryId: string): string {
   return `trigger-${digest("rerun", previousRunId, deliveryId)}`;
 }
+
+export function pollJobId(relayRunId: string, round: number): string {
+  return `poll-${relayRunId}-${round}`;
+}

@@ -19,4 +19,6 @@ export interface WorkerDeps {
   forges: ForgeRegistry;
   redis: Redis;
   log: Logger;
+  /** how often downstream runs without a webhook to the relay are polled */
+  pollIntervalMs: number;
 }

@@ -25,7 +25,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
     return { correlated: true };
   }
-  const failedJobs = event.source === "workflow_run" && event.state === "completed" && event.conclusion === "failure"
+  const failedJobs = event.source !== "check_suite" && event.state === "completed" && event.conclusion === "failure"
     ? await deps.forges.forLocation(project.location).failedJobs(event.repo, event.runId).catch((err: unknown) => {
       log.warn({ err }, "could not list the failing jobs");
       return [];

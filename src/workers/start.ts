@@ -3,12 +3,13 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
+import { PollJob, RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
 import { openGate } from "./gate.js";
+import { processPoll } from "./poll.js";
 import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
 import { processRerun } from "./rerun.js";
@@ -57,10 +58,17 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
           return fanOut(TagEvent.parse(job.data), deps, log);
       }
     }),
-    make("trigger", (job) =>
-      job.name === "timeout"
-        ? processTimeout(TimeoutJob.parse(job.data), deps, jobLog("trigger", job))
-        : processTrigger(job, deps, jobLog("trigger", job))),
+    make("trigger", (job) => {
+      const log = jobLog("trigger", job);
+      switch (job.name) {
+        case "timeout":
+          return processTimeout(TimeoutJob.parse(job.data), deps, log);
+        case "poll":
+          return processPoll(PollJob.parse(job.data), deps, log);
+        default:
+          return processTrigger(job, deps, log);
+      }
+    }),
     make("report", (job, token) => processReport(job, token, deps, jobLog("report", job))),
   ];
   return {

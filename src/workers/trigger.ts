@@ -10,6 +10,7 @@ import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { repoOf } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
+import { schedulePoll } from "./poll.js";
 
 /**
  * Starts one downstream pipeline. The outcome is recorded in Redis before the job completes, and
@@ -43,6 +44,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result), data.attempt);
     const timeout = deps.map().edge(data.upstream.projectId, project.id)?.timeout ?? DEFAULT_TIMEOUT;
     await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
+    if (result.runId !== undefined && deps.forges.polls(project.location)) await schedulePoll(deps, data.runId, 1);
     return result;
   } catch (error) {
     const e = classifyHttpError(error, `triggering ${data.downstreamId}`);

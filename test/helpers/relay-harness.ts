@@ -4,6 +4,7 @@ import { createLogger } from "../../src/log.js";
 import { parseMap } from "../../src/map/load.js";
 import { startRelay, type Relay } from "../../src/relay.js";
 import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
+import { FakeGitlab } from "../fakes/gitlab/fake-gitlab.js";
 import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
 import { appPrivateKey } from "./keys.js";
@@ -15,8 +16,12 @@ export const WEBHOOK_SECRET = "it's a secret to everybody";
 export interface HarnessOptions {
   map: string;
   repos: Record<string, FakeRepo>;
+  /** GitLab projects (paths) the fake GitLab knows; a fake GitLab runs only when given */
+  gitlabProjects?: string[];
   env?: Record<string, string>;
 }
+
+export const GITLAB_TOKEN = "glpat-test-token";
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
 
@@ -24,6 +29,7 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 export async function startHarness(o: HarnessOptions) {
   let redis = await startTestRedis();
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
+  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects }) : undefined;
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
   const relays: Relay[] = [];
@@ -40,6 +46,8 @@ export async function startHarness(o: HarnessOptions) {
     LOG_LEVEL: "debug",
     REDIS_URL: redis.url,
     OPENCI_WRITE_INTERVAL_MS: "0",
+    OPENCI_POLL_INTERVAL_MS: "150",
+    ...(gitlab ? { GITLAB_URL: gitlab.url, GITLAB_TOKEN } : {}),
     ...o.env,
     ...env,
     });
@@ -51,6 +59,7 @@ export async function startHarness(o: HarnessOptions) {
   try {
     url = (await launch()).url!;
   } catch (error) {
+    await gitlab?.stop();
     await github.stop();
     await redis.cleanup();
     throw error;
@@ -58,6 +67,7 @@ export async function startHarness(o: HarnessOptions) {
   return {
     url,
     github,
+    gitlab,
     redis,
     logs,
     launch,
@@ -79,6 +89,7 @@ export async function startHarness(o: HarnessOptions) {
     stop: async () => {
       for (const relay of relays) await relay.stop();
       await github.stop();
+      await gitlab?.stop();
       await redis.cleanup();
     },
   };

@@ -10,7 +10,7 @@ export { COMMIT, UPSTREAM, upstreamRepo } from "./upstream.js";
 export function useHarness() {
   let current: Harness | undefined;
   afterEach(async () => {
-    const problems = current?.github.problems ?? [];
+    const problems = [...(current?.github.problems ?? []), ...(current?.gitlab?.problems ?? [])];
     await current?.stop();
     current = undefined;
     expect(problems).toEqual([]);

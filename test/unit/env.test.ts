@@ -21,6 +21,7 @@ describe("parseEnv", () => {
     expect(c).toMatchObject({
       appId: "123", githubApiUrl: "https://api.github.com", port: 3000, host: undefined, logLevel: "info",
       redisUrl: undefined, mapPath: "openci-map.yml", role: "all", writeIntervalMs: 1000,
+      gitlabUrl: "https://gitlab.com", gitlabToken: undefined, pollIntervalMs: 60_000,
     });
   });
 

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "@jest/globals";
+import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
+import { downstreamChecks } from "../helpers/upstream.js";
+import { waitFor } from "../helpers/wait-for.js";
+
+const MAP = `
+projects:
+  - id: hello
+    github: ${UPSTREAM}
+  - id: gl/tool
+    gitlab: group/tool
+    trigger: { ref: main }
+    depends_on: [{ project: hello }]
+`;
+const startHarness = useHarness();
+
+describe("a GitHub tag triggers a GitLab pipeline", () => {
+  it("creates the pipeline with the relay's variables and shows its polled result upstream", async () => {
+    const h = await startHarness({ map: MAP, repos: { [UPSTREAM]: upstreamRepo() }, gitlabProjects: ["group/tool"] });
+
+    await h.send("create.tag");
+    const pipeline = await waitFor("a pipeline", () => h.gitlab!.pipelines[0]);
+    const running = await waitFor("the check in progress", () => downstreamChecks(h.github).find((c) => c.status === "in_progress"));
+    pipeline.jobs = [{ name: "unit", status: "failed" }, { name: "lint", status: "success" }];
+    pipeline.status = "failed";
+    const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));
+
+    expect(pipeline).toMatchObject({ project: "group/tool", ref: "main" });
+    expect(Object.fromEntries(pipeline.variables.map((v) => [v.key, v.value]))).toMatchObject({
+      OPENCI_UPSTREAM: "hello", OPENCI_TAG: "simple-tag", OPENCI_SHA: COMMIT, OPENCI_RUN: running.external_id,
+    });
+    expect(running.details_url).toBe(`${h.gitlab!.url}/group/tool/-/pipelines/${pipeline.id}`);
+    expect(done.conclusion).toBe("failure");
+    expect(done.output.summary).toContain("**Failing jobs:**\n- unit");
+    expect(h.gitlab!.calls("create_pipeline")).toHaveLength(1);
+  });
+
+  it("fails the upstream check with what to set when no GitLab token is configured", async () => {
+    const h = await startHarness({ map: MAP, repos: { [UPSTREAM]: upstreamRepo() }, env: { GITLAB_URL: "http://127.0.0.1:9" } });
+
+    await h.send("create.tag");
+    const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));
+
+    expect(done.conclusion).toBe("failure");
+    expect(done.output.summary).toContain("Set GITLAB_TOKEN to a token with the 'api' scope.");
+  });
+});

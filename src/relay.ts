@@ -13,6 +13,7 @@ import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
+import { gitlabWebhooks } from "./web/gitlab-webhooks.js";
 import { healthHandler } from "./web/health.js";
 import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
@@ -55,6 +56,7 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     await server.load((app, { addHandler }) => {
       probot = app;
       addHandler(healthHandler(redis));
+      addHandler(gitlabWebhooks(queues, log, { secret: config.gitlabWebhookSecret }));
       githubWebhooks(queues, log, { appId: Number(config.appId) })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();

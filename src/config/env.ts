@@ -44,6 +44,7 @@ const EnvSchema = z.object({
   OPENCI_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }).default("all"),
   GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+/, "must be the GitLab root URL, e.g. https://gitlab.com").default("https://gitlab.com"),
   GITLAB_TOKEN: optionalText,
+  GITLAB_WEBHOOK_SECRET: optionalText,
   OPENCI_POLL_INTERVAL_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -77,6 +78,8 @@ export interface Config {
   /** GitLab root (the API is at /api/v4) and its token; a project on another host names its token variable in the map. */
   gitlabUrl: string;
   gitlabToken: string | undefined;
+  /** The secret token GitLab webhooks to the relay carry (X-Gitlab-Token); without it GitLab webhooks are refused. */
+  gitlabWebhookSecret: string | undefined;
   /** How often a downstream pipeline without a webhook to the relay is polled for its result. */
   pollIntervalMs: number;
   /** Minimum gap between two writes of one GitHub installation (GitHub asks for about 1 s). */
@@ -132,6 +135,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     writeIntervalMs: e.OPENCI_WRITE_INTERVAL_MS,
     gitlabUrl: e.GITLAB_URL.replace(/\/+$/, ""),
     gitlabToken: e.GITLAB_TOKEN,
+    gitlabWebhookSecret: e.GITLAB_WEBHOOK_SECRET,
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
   };
 }

@@ -7,7 +7,7 @@ export const RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out", 
 export const RunEvent = z.object({
   forge: z.enum(["github", "gitlab"]),
   /** workflow_run: a GitHub Actions run; check_suite: CI that reports through checks (runId is "suite-<id>"); poll: read by the relay */
-  source: z.enum(["workflow_run", "check_suite", "poll"]).default("workflow_run"),
+  source: z.enum(["workflow_run", "check_suite", "poll", "pipeline_hook"]).default("workflow_run"),
   /** the downstream repository the run belongs to */
   repo: z.string().min(1),
   runId: z.string().min(1),

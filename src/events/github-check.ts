@@ -3,7 +3,8 @@ import { RERUN_FAILED } from "../report/rollup.js";
 import type { CheckEvent } from "./check-event.js";
 import type { RerunEvent } from "./rerun-event.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "./github-run.js";
-import { PayloadError, type Delivery } from "./github.js";
+import type { Delivery } from "./github.js";
+import { parsePayload } from "./parse-payload.js";
 
 const CheckRunPayload = z.object({
   action: z.string(),
@@ -19,11 +20,7 @@ const CheckRunPayload = z.object({
 /** `check_run.completed` of another app's check → CheckEvent; the relay's own checks ("openci…") → null. */
 export function normaliseGithubCheckRun(delivery: Delivery): CheckEvent | null {
   if (delivery.name !== "check_run") return null;
-  const parsed = CheckRunPayload.safeParse(delivery.payload);
-  if (!parsed.success) {
-    throw new PayloadError(`check_run payload rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
-  }
-  const { action, check_run: run, repository } = parsed.data;
+  const { action, check_run: run, repository } = parsePayload(CheckRunPayload, delivery.payload, "check_run");
   if (action !== "completed" || run.name === "openci" || run.name.startsWith("openci: ")) return null;
   return {
     forge: "github",

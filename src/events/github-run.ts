@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CheckConclusion } from "../forge/types.js";
-import { PayloadError, type Delivery } from "./github.js";
+import type { Delivery } from "./github.js";
+import { parsePayload } from "./parse-payload.js";
 import type { PullHeadEvent } from "./pull-head-event.js";
 import type { RunEvent } from "./run-event.js";
 
@@ -40,11 +41,7 @@ const WorkflowRunPayload = z.object({
 /** `workflow_run` (requested, in_progress, completed) of any repository → RunEvent; other actions → null. */
 export function normaliseGithubRun(delivery: Delivery): RunEvent | null {
   if (delivery.name !== "workflow_run") return null;
-  const parsed = WorkflowRunPayload.safeParse(delivery.payload);
-  if (!parsed.success) {
-    throw new PayloadError(`workflow_run payload rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
-  }
-  const { action, workflow_run: run, repository, installation } = parsed.data;
+  const { action, workflow_run: run, repository, installation } = parsePayload(WorkflowRunPayload, delivery.payload, "workflow_run");
   if (action !== "requested" && action !== "in_progress" && action !== "completed") return null;
   const completed = action === "completed" || run.status === "completed";
   return {
@@ -83,11 +80,7 @@ const CheckSuitePayload = z.object({
  */
 export function normaliseGithubCheckSuite(delivery: Delivery, ownAppId: number): RunEvent | null {
   if (delivery.name !== "check_suite") return null;
-  const parsed = CheckSuitePayload.safeParse(delivery.payload);
-  if (!parsed.success) {
-    throw new PayloadError(`check_suite payload rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
-  }
-  const { action, check_suite: suite, repository, installation } = parsed.data;
+  const { action, check_suite: suite, repository, installation } = parsePayload(CheckSuitePayload, delivery.payload, "check_suite");
   if (action !== "completed" || suite.app?.slug === "github-actions" || suite.app?.id === ownAppId) return null;
   return {
     forge: "github",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parsePayload } from "./parse-payload.js";
 import type { TagEvent } from "./tag-event.js";
 
 const ZERO_SHA = /^0{40}$/;
@@ -23,10 +24,6 @@ const ReleasePayload = z.object({
   installation: Installation,
 });
 
-export class PayloadError extends Error {
-  override name = "PayloadError";
-}
-
 export interface Delivery {
   id: string;
   name: string;
@@ -41,29 +38,22 @@ export function normaliseGithubTag(delivery: Delivery, now: Date = new Date()): 
   const base = { forge: "github" as const, deliveryId: delivery.id, receivedAt: now.toISOString() };
   switch (delivery.name) {
     case "create": {
-      const p = parse(CreatePayload, delivery.payload, delivery.name);
+      const p = parsePayload(CreatePayload, delivery.payload, delivery.name);
       if (p.ref_type !== "tag") return null;
       return { ...base, repo: p.repository.full_name, tag: p.ref, source: "create", installationId: p.installation?.id };
     }
     case "push": {
-      const p = parse(PushPayload, delivery.payload, delivery.name);
+      const p = parsePayload(PushPayload, delivery.payload, delivery.name);
       if (!p.ref.startsWith("refs/tags/") || p.deleted === true || ZERO_SHA.test(p.after)) return null;
-      const tag = parse(TAG_NAME, p.ref.slice("refs/tags/".length), "push.ref");
+      const tag = parsePayload(TAG_NAME, p.ref.slice("refs/tags/".length), "push.ref");
       return { ...base, repo: p.repository.full_name, tag, sha: p.after, source: "push", installationId: p.installation?.id };
     }
     case "release": {
-      const p = parse(ReleasePayload, delivery.payload, delivery.name);
+      const p = parsePayload(ReleasePayload, delivery.payload, delivery.name);
       if (p.release.draft === true) return null;
       return { ...base, repo: p.repository.full_name, tag: p.release.tag_name, source: "release", installationId: p.installation?.id };
     }
     default:
       return null;
   }
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ");
-  throw new PayloadError(`${what} payload rejected: ${issues}`);
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RUN_FROM_GITLAB, GITLAB_PIPELINE_STATUSES } from "../forge/gitlab-status.js";
-import { PayloadError } from "./github.js";
+import { parsePayload } from "./parse-payload.js";
 import type { RunEvent } from "./run-event.js";
 
 /** GitLab writes "2016-08-12 15:23:28 UTC"; the relay keeps ISO 8601. */
@@ -24,11 +24,7 @@ const PipelineHook = z.object({
 /** `Pipeline Hook` from a downstream GitLab project → RunEvent; other events → null. */
 export function normaliseGitlabPipeline(event: string, body: unknown, deliveryId: string): RunEvent | null {
   if (event !== "Pipeline Hook") return null;
-  const parsed = PipelineHook.safeParse(body);
-  if (!parsed.success) {
-    throw new PayloadError(`Pipeline Hook rejected: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
-  }
-  const { object_attributes: p, project } = parsed.data;
+  const { object_attributes: p, project } = parsePayload(PipelineHook, body, "Pipeline Hook");
   const mapped = RUN_FROM_GITLAB[p.status];
   return {
     forge: "gitlab",

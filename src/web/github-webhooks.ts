@@ -1,6 +1,7 @@
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
-import { PayloadError, normaliseGithubTag, type Delivery } from "../events/github.js";
+import { normaliseGithubTag, type Delivery } from "../events/github.js";
+import { PayloadError } from "../events/parse-payload.js";
 import type { CheckEvent } from "../events/check-event.js";
 import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
 import type { RerunEvent } from "../events/rerun-event.js";

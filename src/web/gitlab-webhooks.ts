@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { normaliseGitlabPipeline } from "../events/gitlab.js";
-import { PayloadError } from "../events/github.js";
+import { PayloadError } from "../events/parse-payload.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import { PayloadError, normaliseGithubTag } from "../../src/events/github.js";
+import { normaliseGithubTag } from "../../src/events/github.js";
+import { PayloadError } from "../../src/events/parse-payload.js";
 import { TagEvent } from "../../src/events/tag-event.js";
 import { githubFixture } from "../helpers/fixtures.js";
 

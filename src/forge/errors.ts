@@ -64,3 +64,25 @@ function retryAfter(headers: Record<string, string | number | undefined>, now: n
   }
   return undefined;
 }
+
+/** Per HTTP status, what a person should do about a configuration error with that message. */
+export type Hints = Record<number, (message: string) => string | undefined>;
+
+/** Attaches the hint for a configuration error's status, if there is one. */
+export function withHint(e: ForgeError, hints: Hints): ForgeError {
+  const hint = e.status !== undefined ? hints[e.status]?.(e.message) : undefined;
+  if (hint === undefined || e.kind !== "config") return e;
+  return new ForgeError(e.message, e.kind, { ...e.options, hint });
+}
+
+/**
+ * Runs one forge call; any failure becomes a classified ForgeError with its hint. `normalise`
+ * adapts a client's error shape (gitbeaker keeps the status on `cause.response`).
+ */
+export async function forgeCall<T>(what: string, fn: () => Promise<T>, hints: Hints = {}, normalise: (e: unknown) => unknown = (e) => e): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw withHint(classifyHttpError(normalise(error), what), hints);
+  }
+}

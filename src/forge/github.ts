@@ -1,5 +1,5 @@
 import type { Project } from "../map/graph.js";
-import { ForgeError, classifyHttpError } from "./errors.js";
+import { ForgeError, classifyHttpError, forgeCall, withHint, type Hints } from "./errors.js";
 import { splitRepo, type GithubApps } from "./github-apps.js";
 import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
@@ -24,7 +24,7 @@ export class GithubForge implements Forge {
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
     const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(repo);
-    let object = await call(`resolving tag ${tag} of ${repo}`, async () =>
+    let object = await forgeCall(`resolving tag ${tag} of ${repo}`, async () =>
       (await gh.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { owner, repo: name, ref: `tags/${tag}` })).data.object,
     );
     if (hintSha !== undefined && object.sha !== hintSha) {
@@ -34,7 +34,7 @@ export class GithubForge implements Forge {
     for (let depth = 0; object.type === "tag"; depth++) {
       if (depth >= MAX_TAG_DEPTH) throw new ForgeError(`tag ${tag} of ${repo} nests more than ${MAX_TAG_DEPTH} tag objects`, "config");
       const sha = object.sha;
-      object = await call(`peeling annotated tag ${tag} of ${repo}`, async () =>
+      object = await forgeCall(`peeling annotated tag ${tag} of ${repo}`, async () =>
         (await gh.request("GET /repos/{owner}/{repo}/git/tags/{tag_sha}", { owner, repo: name, tag_sha: sha })).data.object,
       );
     }
@@ -54,7 +54,7 @@ export class GithubForge implements Forge {
 
     if (trigger.event_type !== undefined) {
       const eventType = trigger.event_type;
-      await call(`repository_dispatch to ${repo}`, () =>
+      await forgeCall(`repository_dispatch to ${repo}`, () =>
         gh.request("POST /repos/{owner}/{repo}/dispatches", { owner, repo: name, event_type: eventType, client_payload: inputs }),
         { 403: () => `Grant the GitHub App 'contents: write' on ${repo} (app.yml asks for it): GitHub requires it for repository_dispatch.` },
       );
@@ -84,7 +84,7 @@ export class GithubForge implements Forge {
     } catch (error) {
       // Servers that predate return_run_details (older GitHub Enterprise) reject the field itself.
       if (!rejectsRunDetails(error)) throw withHint(classifyHttpError(error, what), hints);
-      response = await call(what, () => dispatch(false), hints);
+      response = await forgeCall(what, () => dispatch(false), hints);
     }
     const details = response.status === 200 ? (response.data as { workflow_run_id?: number; html_url?: string }) : {};
     return {
@@ -97,7 +97,7 @@ export class GithubForge implements Forge {
   async openPullRequests(repo: string, sha: string) {
     const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(repo);
-    const { data } = await call(`listing the pull requests of ${repo}@${sha}`, () =>
+    const { data } = await forgeCall(`listing the pull requests of ${repo}@${sha}`, () =>
       gh.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", { owner, repo: name, commit_sha: sha, per_page: 100 }),
     );
     return data
@@ -108,7 +108,7 @@ export class GithubForge implements Forge {
   async checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed"> {
     const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(repo);
-    const { data } = await call(`listing the check suites of ${repo}@${sha}`, () =>
+    const { data } = await forgeCall(`listing the check suites of ${repo}@${sha}`, () =>
       gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-suites", { owner, repo: name, ref: sha, per_page: 100 }),
     );
     // Suites with no check runs stay "queued" forever on GitHub; they are not waited for.
@@ -120,7 +120,7 @@ export class GithubForge implements Forge {
   async checkState(repo: string, sha: string, name: string) {
     const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, repoName] = splitRepo(repo);
-    const { data } = await call(`reading check '${name}' on ${repo}@${sha}`, () =>
+    const { data } = await forgeCall(`reading check '${name}' on ${repo}@${sha}`, () =>
       gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", { owner, repo: repoName, ref: sha, check_name: name, filter: "latest", per_page: 1 }),
     );
     const run = data.check_runs[0];
@@ -132,7 +132,7 @@ export class GithubForge implements Forge {
   async checkSuiteLabels(repo: string, suiteId: string): Promise<string> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);
-    const runs = await call(`listing the check runs of suite ${suiteId} in ${repo}`, () =>
+    const runs = await forgeCall(`listing the check runs of suite ${suiteId} in ${repo}`, () =>
       gh.paginate("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", { owner, repo: name, check_suite_id: Number(suiteId), per_page: 100 }),
     );
     return runs.map((r) => [r.name, r.external_id ?? "", r.output?.title ?? ""].join(" ")).join("\n");
@@ -141,7 +141,7 @@ export class GithubForge implements Forge {
   async runStatus(repo: string, runId: string): Promise<RunStatus> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);
-    const { data } = await call(`reading run ${runId} of ${repo}`, () =>
+    const { data } = await forgeCall(`reading run ${runId} of ${repo}`, () =>
       gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", { owner, repo: name, run_id: Number(runId) }),
     );
     const completed = data.status === "completed";
@@ -157,7 +157,7 @@ export class GithubForge implements Forge {
   async failedJobs(repo: string, runId: string): Promise<string[]> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);
-    const { data } = await call(`listing the jobs of run ${runId} in ${repo}`, () =>
+    const { data } = await forgeCall(`listing the jobs of run ${runId} in ${repo}`, () =>
       gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner, repo: name, run_id: Number(runId), filter: "latest", per_page: 100 }),
     );
     return data.jobs.filter((j) => j.conclusion === "failure" || j.conclusion === "timed_out").map((j) => j.name);
@@ -183,12 +183,12 @@ export class GithubForge implements Forge {
     };
     const id = remoteId ?? (await this.findCheckRun(gh, owner, name, target.sha, report));
     if (id !== undefined) {
-      await call(`updating check run '${report.name}' on ${target.repo}`, () =>
+      await forgeCall(`updating check run '${report.name}' on ${target.repo}`, () =>
         gh.request("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner, repo: name, check_run_id: Number(id), ...body }),
       );
       return id;
     }
-    const created = await call(`creating check run '${report.name}' on ${target.repo}`, () =>
+    const created = await forgeCall(`creating check run '${report.name}' on ${target.repo}`, () =>
       gh.request("POST /repos/{owner}/{repo}/check-runs", { owner, repo: name, head_sha: target.sha, ...body }),
       { 403: () => `Grant the GitHub App 'checks: write' on ${target.repo}.` },
     );
@@ -197,7 +197,7 @@ export class GithubForge implements Forge {
 
   /** A check run this app already created for the same trigger (a retry after a lost response). */
   private async findCheckRun(gh: GithubClient, owner: string, repo: string, sha: string, report: StatusReport) {
-    const { data } = await call(`listing check runs on ${owner}/${repo}@${sha}`, () =>
+    const { data } = await forgeCall(`listing check runs on ${owner}/${repo}@${sha}`, () =>
       gh.request("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
         owner, repo, ref: sha, check_name: report.name, filter: "all", app_id: this.o.appId, per_page: 100,
       }),
@@ -215,23 +215,6 @@ export class GithubForge implements Forge {
       throw classifyHttpError(error, `reading object ${sha} of ${owner}/${repo}`);
     }
   }
-}
-
-/** Per HTTP status, what a person should do about a configuration error with that message. */
-type Hints = Record<number, (message: string) => string | undefined>;
-
-async function call<T>(what: string, fn: () => Promise<T>, hints: Hints = {}): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw withHint(classifyHttpError(error, what), hints);
-  }
-}
-
-function withHint(e: ForgeError, hints: Hints): ForgeError {
-  const hint = e.status !== undefined ? hints[e.status]?.(e.message) : undefined;
-  if (hint === undefined || e.kind !== "config") return e;
-  return new ForgeError(e.message, e.kind, { ...e.options, hint });
 }
 
 function rejectsRunDetails(error: unknown): boolean {

@@ -1,6 +1,6 @@
 import { Gitlab } from "@gitbeaker/rest";
 import type { Project } from "../map/graph.js";
-import { ForgeError, classifyHttpError } from "./errors.js";
+import { ForgeError, forgeCall, type Hints } from "./errors.js";
 import { RUN_FROM_GITLAB, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
 import type { Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
@@ -96,14 +96,10 @@ function upstreamNotYet(): never {
   throw new ForgeError("GitLab projects are not relayed as upstreams yet", "config");
 }
 
-async function call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    const e = classifyHttpError(gitbeakerError(error), what);
-    const hint = e.status !== undefined ? hints[e.status] : undefined;
-    throw hint && e.kind === "config" ? new ForgeError(e.message, e.kind, { ...e.options, hint }) : e;
-  }
+/** A GitLab call through gitbeaker, classified like every forge call. */
+function call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
+  const asHints: Hints = Object.fromEntries(Object.entries(hints).map(([status, hint]) => [status, () => hint]));
+  return forgeCall(what, fn, asHints, gitbeakerError);
 }
 
 /** gitbeaker puts the HTTP status on `cause.response`; classifyHttpError wants it on the error. */

@@ -32,12 +32,16 @@ export class CommitViews {
   /** Records that a member changed and queues a push of every view of its commit. */
   async touch(queues: Queues, target: CheckTarget, memberKey: string): Promise<void> {
     const commitKey = CommitViews.keyFor(target);
-    const multi = this.redis.multi().sadd(this.k(commitKey, "members"), memberKey).expire(this.k(commitKey, "members"), TTL_S);
-    for (const view of VIEWS) {
-      multi.hset(this.k(commitKey, view), "target", JSON.stringify(target)).hincrby(this.k(commitKey, view), "version", 1).expire(this.k(commitKey, view), TTL_S);
-    }
-    const results = (await multi.exec()) ?? [];
-    const versions = VIEWS.map((_, i) => Number(results[2 + i * 3 + 1]?.[1] ?? 0));
+    const members = this.k(commitKey, "members");
+    await this.redis.multi().sadd(members, memberKey).expire(members, TTL_S).exec();
+    const versions = await Promise.all(VIEWS.map(async (view) => {
+      const results = await this.redis.multi()
+        .hset(this.k(commitKey, view), "target", JSON.stringify(target))
+        .hincrby(this.k(commitKey, view), "version", 1)
+        .expire(this.k(commitKey, view), TTL_S)
+        .exec();
+      return Number(results?.[1]?.[1] ?? 0); // the HINCRBY's reply
+    }));
     await queues.report.addBulk(VIEWS.map((view, i) => ({
       name: view, data: { checkKey: commitKey }, opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!) },
     })));

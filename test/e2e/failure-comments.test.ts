@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -21,8 +21,8 @@ projects:
 `;
 const repos = (upstream: Partial<FakeRepo> = {}) => ({
   [UPSTREAM]: { ...upstreamRepo(), ...upstream },
-  "octo-org/octo-repo": { installationId: 5, workflows: { "test.yml": {} }, branches: ["master"] },
-  "acme/app": { installationId: 2, workflows: { "ci.yml": {} } },
+  "octo-org/octo-repo": octoRepo(),
+  "acme/app": acmeAppRepo(),
 });
 const MERGED_PR = { pulls: { [COMMIT]: [{ number: 7, merged: true }, { number: 8, merged: false }] } };
 const startHarness = useHarness();

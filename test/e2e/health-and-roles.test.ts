@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { jobCount } from "../helpers/queue-counts.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
@@ -13,7 +13,7 @@ projects:
     trigger: { workflow: ci.yml, ref: main }
     depends_on: [{ project: hello }]
 `;
-const repos = () => ({ [UPSTREAM]: upstreamRepo(), "acme/app": { installationId: 2, workflows: { "ci.yml": {} } } });
+const repos = () => ({ [UPSTREAM]: upstreamRepo(), "acme/app": acmeAppRepo() });
 const startHarness = useHarness();
 
 const status = async (url: string) => (await fetch(url)).status;

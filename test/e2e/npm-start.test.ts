@@ -9,6 +9,7 @@ import { appPrivateKey } from "../helpers/keys.js";
 import { spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { waitFor } from "../helpers/wait-for.js";
 import { freePort } from "../../src/util/free-port.js";
+import { acmeAppRepo } from "../helpers/upstream.js";
 
 let github: FakeGithub | undefined;
 let relay: SpawnedRelay | undefined;
@@ -25,7 +26,7 @@ describe("the relay as `npm start` runs it", () => {
       appId: 7, privateKey: appPrivateKey(),
       repos: {
         "Codertocat/Hello-World": { installationId: 1, tags: { "simple-tag": { type: "commit", sha: commit } } },
-        "acme/app": { installationId: 2, workflows: { "ci.yml": {} } },
+        "acme/app": acmeAppRepo(),
       },
     });
     writeFileSync(join(dir, "openci-map.yml"),

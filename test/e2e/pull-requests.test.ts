@@ -3,7 +3,7 @@ import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 /** The real check_suite example: a suite of app 29310 passed on ec26c3e…, the head of pull request #2. */
@@ -20,7 +20,7 @@ projects:
 `;
 const repos = (upstream: Partial<FakeRepo>) => ({
   [UPSTREAM]: { ...upstreamRepo(), ...upstream },
-  "octo-org/octo-repo": { installationId: 5, workflows: { "test.yml": {} }, branches: ["master"] },
+  "octo-org/octo-repo": octoRepo(),
 });
 const PR_2 = { pulls: { [HEAD]: [{ number: 2, merged: false }] }, suites: { [HEAD]: [{ appId: 29310, status: "completed", conclusion: "success" }] } };
 const startHarness = useHarness();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -24,8 +24,8 @@ projects:
 `;
 const repos = () => ({
   [UPSTREAM]: { ...upstreamRepo(), tags: { "simple-tag": { type: "commit" as const, sha: COMMIT }, v2: { type: "commit" as const, sha: COMMIT_2 } } },
-  [DOWNSTREAM]: { installationId: 5, workflows: { "test.yml": {} }, branches: ["master"] },
-  "acme/app": { installationId: 2, workflows: { "ci.yml": {} } },
+  [DOWNSTREAM]: octoRepo(),
+  "acme/app": acmeAppRepo(),
 });
 const startHarness = useHarness();
 

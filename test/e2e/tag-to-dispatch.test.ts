@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -27,7 +27,7 @@ projects:
 
 const repos = () => ({
   [UPSTREAM]: upstreamRepo(),
-  "acme/app": { installationId: 2, workflows: { "ci.yml": {} } },
+  "acme/app": acmeAppRepo(),
   "other/svc": { installationId: 3 },
 });
 

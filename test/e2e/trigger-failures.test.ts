@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { downstreamChecks } from "../helpers/upstream.js";
+import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
@@ -17,7 +17,7 @@ projects:
 `;
 const repos = (app: Partial<FakeRepo> = {}): Record<string, FakeRepo> => ({
   [UPSTREAM]: upstreamRepo(),
-  "acme/app": { installationId: 2, workflows: { "ci.yml": {} }, ...app },
+  "acme/app": { ...acmeAppRepo(), ...app },
 });
 
 const startHarness = useHarness();

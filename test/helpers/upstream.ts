@@ -10,3 +10,9 @@ export const upstreamRepo = (): FakeRepo => ({ installationId: 1, tags: { "simpl
 /** The relay's per-downstream check runs ("openci: <id>"), without the commit's roll-up ("openci"). */
 export const downstreamChecks = (github: { checkRuns: CheckRun[] }): CheckRun[] =>
   github.checkRuns.filter((c) => c.name.startsWith("openci: "));
+
+/** The downstream of the real workflow_run examples, with test.yml on master (installation 5). */
+export const octoRepo = (): FakeRepo => ({ installationId: 5, workflows: { "test.yml": {} }, branches: ["master"] });
+
+/** acme/app with ci.yml on main (installation 2). */
+export const acmeAppRepo = (): FakeRepo => ({ installationId: 2, workflows: { "ci.yml": {} } });

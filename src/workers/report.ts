@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
-import type { CommentIds, Forge } from "../forge/types.js";
+import type { CommentIds, CommentMode, Forge } from "../forge/types.js";
 import { ReportJob } from "../queue/job-data.js";
 import { withCheckLock } from "../report/check-lock.js";
 import type { CheckTarget } from "../report/check-store.js";
@@ -54,6 +54,16 @@ async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
   return forge.reportStatus(view.target, rollupReport(view.members.map((m) => m.report)), view.remote);
 }
 
+/**
+ * Where the upstream wants its failure comment (its map entry's report.comment, default auto).
+ * A pull request's head shows its downstreams as check runs on the pull request: no comment there.
+ */
+function commentMode(deps: WorkerDeps, target: CheckTarget): CommentMode | "none" {
+  if (target.ref?.startsWith("pull/")) return "none";
+  const upstream = target.forge === "github" ? deps.map().projectsAt({ forge: "github", repo: target.repo })[0] : undefined;
+  return upstream?.report?.comment ?? "auto";
+}
+
 /** Remembered between pushes: the comment ids by place, and the text last written. */
 interface PushedComment {
   ids: CommentIds;
@@ -62,9 +72,7 @@ interface PushedComment {
 
 async function pushComment(forge: Forge, view: LoadedView, deps: WorkerDeps): Promise<string | undefined> {
   const last: PushedComment = view.remote ? (JSON.parse(view.remote) as PushedComment) : { ids: {}, body: "" };
-  const upstream = deps.map().projectsAt({ forge: "github", repo: view.target.repo })[0];
-  // A pull request's head shows its downstreams as check runs on the pull request; no comment there.
-  const mode = view.target.ref?.startsWith("pull/") ? "none" : (upstream?.report?.comment ?? "auto");
+  const mode = commentMode(deps, view.target);
   const body = failureComment(view.target, view.members.map((m) => m.report), Object.keys(last.ids).length > 0);
   if (mode === "none" || body === undefined || body === last.body) return view.remote;
   const ids = await forge.upsertComment(view.target, mode, commentMarker(view.target), body, last.ids);

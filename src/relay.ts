@@ -3,6 +3,7 @@ import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
 import { GithubApps } from "./forge/github-apps.js";
 import { RelayOctokit } from "./forge/github-octokit.js";
+import { PipelineBudget } from "./forge/gitlab-budget.js";
 import { ForgeRegistry } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
 import type { DependencyMap } from "./map/graph.js";
@@ -13,7 +14,8 @@ import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
-import { gitlabWebhooks } from "./web/gitlab-webhooks.js";
+import { gitlabWebhooks, type GitlabWebhookOptions } from "./web/gitlab-webhooks.js";
+import { rerunsApi } from "./web/reruns-api.js";
 import { healthHandler } from "./web/health.js";
 import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
@@ -56,7 +58,8 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     await server.load((app, { addHandler }) => {
       probot = app;
       addHandler(healthHandler(redis));
-      addHandler(gitlabWebhooks(queues, log, { secret: config.gitlabWebhookSecret }));
+      addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));
+      addHandler(rerunsApi(queues, () => map, log, config.adminToken));
       githubWebhooks(queues, log, { appId: Number(config.appId) })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();
@@ -71,7 +74,10 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer);
     const forges = new ForgeRegistry({
       github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
-      gitlab: { url: config.gitlabUrl, token: config.gitlabToken, env: process.env },
+      gitlab: {
+        url: config.gitlabUrl, token: config.gitlabToken, env: process.env,
+        budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute),
+      },
     });
     const checks = new CheckStore(redis);
     workers = startWorkers(workerRedis, {
@@ -108,4 +114,19 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<v
 
 function githubWebUrl(config: Config): string {
   return config.gheHost ? `${config.gheProtocol}://${config.gheHost}` : "https://github.com";
+}
+
+/** GITLAB_WEBHOOK_SECRET for every project, and each map project's own secret (`webhook_secret_env`). */
+function gitlabWebhookOptions(config: Config, map: DependencyMap): GitlabWebhookOptions {
+  const secretEnvs = map.projects().flatMap((p) => (p.location.forge === "gitlab" && p.location.webhookSecretEnv ? [p.location.webhookSecretEnv] : []));
+  return {
+    secret: config.gitlabWebhookSecret,
+    defaultHost: new URL(config.gitlabUrl).host,
+    hasProjectSecrets: secretEnvs.length > 0,
+    projectSecret: (path, host) => {
+      const location = map.projectsAt({ forge: "gitlab", project: path, host })[0]?.location;
+      const name = location?.forge === "gitlab" ? location.webhookSecretEnv : undefined;
+      return name ? process.env[name] || undefined : undefined;
+    },
+  };
 }

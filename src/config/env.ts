@@ -50,6 +50,12 @@ const EnvSchema = z.object({
     .int("must be a whole number of milliseconds")
     .min(100, "must be at least 100")
     .default(60_000),
+  OPENCI_GITLAB_PIPELINES_PER_MINUTE: z.coerce
+    .number({ error: "must be a number of pipelines" })
+    .int("must be a whole number")
+    .min(0, "must be 0 (no limit) or more")
+    .default(25),
+  OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_WRITE_INTERVAL_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -84,6 +90,10 @@ export interface Config {
   pollIntervalMs: number;
   /** Minimum gap between two writes of one GitHub installation (GitHub asks for about 1 s). */
   writeIntervalMs: number;
+  /** Pipeline creations per GitLab project and minute, shared by all workers (0: no limit). */
+  gitlabPipelinesPerMinute: number;
+  /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
+  adminToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -137,6 +147,8 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     gitlabToken: e.GITLAB_TOKEN,
     gitlabWebhookSecret: e.GITLAB_WEBHOOK_SECRET,
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
+    gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
+    adminToken: e.OPENCI_ADMIN_TOKEN,
   };
 }
 

@@ -1,12 +1,28 @@
 import { z } from "zod";
-import { RUN_FROM_GITLAB, GITLAB_PIPELINE_STATUSES } from "../forge/gitlab-status.js";
+import { RUN_FROM_GITLAB, GITLAB_PIPELINE_STATUSES, type GitlabPipelineStatus } from "../forge/gitlab-status.js";
+import type { CheckEvent } from "./check-event.js";
 import { parsePayload } from "./parse-payload.js";
 import type { RunEvent } from "./run-event.js";
+import type { TagEvent } from "./tag-event.js";
 
 /** GitLab writes "2016-08-12 15:23:28 UTC"; the relay keeps ISO 8601. */
 const GitlabTime = z.string().transform((t) => {
   const iso = t.replace(/ UTC$/, "Z").replace(" ", "T");
   return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
+});
+const PATH = z.string().max(255).regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, "is not a GitLab project path");
+const SHA = z.string().regex(/^[0-9a-f]{40}$/);
+const ZERO_SHA = /^0{40}$/;
+/** Git forbids most of these in ref names; a payload carrying them is not a real tag. */
+const TAG_REF = z.string().max(266).regex(/^refs\/tags\/[^\s~^:?*[\\]+$/, "is not a tag ref (refs/tags/<name>)");
+const Project = z.object({ path_with_namespace: PATH, web_url: z.string() });
+
+const TagPushHook = z.object({
+  object_kind: z.literal("tag_push"),
+  ref: TAG_REF,
+  after: SHA,
+  checkout_sha: SHA.nullable().optional(),
+  project: Project,
 });
 
 const PipelineHook = z.object({
@@ -14,29 +30,84 @@ const PipelineHook = z.object({
   object_attributes: z.object({
     id: z.number().int().positive(),
     status: z.enum(GITLAB_PIPELINE_STATUSES),
+    ref: z.string().max(255).optional(),
+    tag: z.boolean().optional(),
+    sha: SHA.optional(),
     url: z.string().optional(),
     created_at: GitlabTime.nullable().optional(),
     finished_at: GitlabTime.nullable().optional(),
   }),
-  project: z.object({ path_with_namespace: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/), web_url: z.string() }),
+  project: Project,
 });
 
-/** `Pipeline Hook` from a downstream GitLab project → RunEvent; other events → null. */
-export function normaliseGitlabPipeline(event: string, body: unknown, deliveryId: string): RunEvent | null {
-  if (event !== "Pipeline Hook") return null;
-  const { object_attributes: p, project } = parsePayload(PipelineHook, body, "Pipeline Hook");
-  const mapped = RUN_FROM_GITLAB[p.status];
+const JobHook = z.object({
+  object_kind: z.literal("build"),
+  sha: SHA,
+  build_name: z.string().min(1).max(255),
+  build_status: z.enum(GITLAB_PIPELINE_STATUSES),
+  project: Project.pick({ path_with_namespace: true }),
+});
+
+/** What one GitLab delivery asks of the relay: jobs for the `events` queue, by name. */
+export type GitlabWork =
+  | { name: "tag"; data: TagEvent }
+  | { name: "run"; data: RunEvent }
+  | { name: "check"; data: CheckEvent };
+
+export interface GitlabDelivery {
+  event: string;
+  body: unknown;
+  deliveryId: string;
+  /** the sending instance's host when it is not GITLAB_URL's */
+  host: string | undefined;
+}
+
+/**
+ * `Tag Push Hook` → a TagEvent (a deletion, `after` all zeros, triggers nothing); `Pipeline Hook` →
+ * a RunEvent for a downstream's pipeline and, once it ends, a CheckEvent named `pipeline` for
+ * `after_check` gates; `Job Hook` → a CheckEvent named after the job once it ends. Others: nothing.
+ */
+export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): GitlabWork[] {
+  const host = d.host === undefined ? {} : { host: d.host };
+  switch (d.event) {
+    case "Tag Push Hook": {
+      const p = parsePayload(TagPushHook, d.body, "Tag Push Hook");
+      if (ZERO_SHA.test(p.after)) return [];
+      return [{
+        name: "tag",
+        data: {
+          forge: "gitlab", ...host, repo: p.project.path_with_namespace, tag: p.ref.slice("refs/tags/".length),
+          sha: p.checkout_sha ?? p.after, source: "push", deliveryId: d.deliveryId, receivedAt: now.toISOString(),
+        },
+      }];
+    }
+    case "Pipeline Hook": {
+      const { object_attributes: a, project } = parsePayload(PipelineHook, d.body, "Pipeline Hook");
+      const mapped = RUN_FROM_GITLAB[a.status];
+      const run: GitlabWork = {
+        name: "run",
+        data: {
+          forge: "gitlab", source: "pipeline_hook", repo: project.path_with_namespace, runId: String(a.id), title: "",
+          state: mapped.state, conclusion: mapped.conclusion, webUrl: a.url ?? `${project.web_url}/-/pipelines/${a.id}`,
+          startedAt: a.created_at ?? undefined, updatedAt: a.finished_at ?? undefined, deliveryId: d.deliveryId,
+        },
+      };
+      if (mapped.state !== "completed" || a.sha === undefined) return [run];
+      return [run, check(project.path_with_namespace, a.sha, "pipeline", a.status, d, host)];
+    }
+    case "Job Hook": {
+      const p = parsePayload(JobHook, d.body, "Job Hook");
+      if (RUN_FROM_GITLAB[p.build_status].state !== "completed") return [];
+      return [check(p.project.path_with_namespace, p.sha, p.build_name, p.build_status, d, host)];
+    }
+    default:
+      return [];
+  }
+}
+
+function check(repo: string, sha: string, name: string, status: GitlabPipelineStatus, d: GitlabDelivery, host: { host?: string }): GitlabWork {
   return {
-    forge: "gitlab",
-    source: "pipeline_hook",
-    repo: project.path_with_namespace,
-    runId: String(p.id),
-    title: "",
-    state: mapped.state,
-    conclusion: mapped.conclusion,
-    webUrl: p.url ?? `${project.web_url}/-/pipelines/${p.id}`,
-    startedAt: p.created_at ?? undefined,
-    updatedAt: p.finished_at ?? undefined,
-    deliveryId,
+    name: "check",
+    data: { forge: "gitlab", ...host, repo, sha, name, conclusion: RUN_FROM_GITLAB[status].conclusion ?? "neutral", deliveryId: d.deliveryId },
   };
 }

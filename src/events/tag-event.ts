@@ -3,6 +3,8 @@ import { z } from "zod";
 /** A forge-neutral "upstream created a tag" event: what every tag webhook is normalised to. */
 export const TagEvent = z.object({
   forge: z.enum(["github", "gitlab"]),
+  /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
+  host: z.string().optional(),
   /** owner/repo on GitHub, group/project on GitLab */
   repo: z.string().min(1),
   tag: z.string().min(1),

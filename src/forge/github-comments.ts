@@ -1,13 +1,7 @@
 import { classifyHttpError } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
+import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import type { CommentIds, CommentMode } from "./types.js";
-
-interface Place {
-  key: string;
-  list(): Promise<{ id: number; body?: string | null }[]>;
-  create(body: string): Promise<number>;
-  update(id: number, body: string): Promise<void>;
-}
 
 /**
  * Upserts one marked comment per place (each pull request that brought the commit in, else the
@@ -17,45 +11,29 @@ export async function upsertGithubComment(
   gh: GithubClient, owner: string, repo: string, sha: string,
   mode: CommentMode, marker: string, body: string, known: CommentIds,
 ): Promise<CommentIds> {
-  const places = await placesFor(gh, owner, repo, sha, mode);
-  const ids: CommentIds = {};
-  for (const place of places) {
-    const knownId = known[place.key];
-    try {
-      const existing = knownId !== undefined
-        ? { id: Number(knownId), body: undefined }
-        : (await place.list()).find((c) => c.body?.includes(marker));
-      if (existing === undefined) {
-        ids[place.key] = String(await place.create(body));
-      } else {
-        if (existing.body !== body) await place.update(existing.id, body);
-        ids[place.key] = String(existing.id);
-      }
-    } catch (error) {
-      throw classifyHttpError(error, `writing the OpenCI comment on ${owner}/${repo} (${place.key})`);
-    }
-  }
-  return ids;
+  return upsertMarkedComment(await placesFor(gh, owner, repo, sha, mode), marker, body, known, `${owner}/${repo}`);
 }
 
-async function placesFor(gh: GithubClient, owner: string, repo: string, sha: string, mode: CommentMode): Promise<Place[]> {
+const asList = (comments: { id: number; body?: string | null }[]) => comments.map((c) => ({ id: String(c.id), body: c.body ?? "" }));
+
+async function placesFor(gh: GithubClient, owner: string, repo: string, sha: string, mode: CommentMode): Promise<CommentPlace[]> {
   const prs = mode === "commit" ? [] : await pullRequestsOf(gh, owner, repo, sha);
   if (prs.length > 0 || mode === "pull_request") {
     return prs.map((number) => ({
       key: `pr-${number}`,
-      list: () => gh.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, per_page: 100 }),
-      create: async (body) => Number((await gh.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, body })).data.id),
+      list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, per_page: 100 })),
+      create: async (body) => String((await gh.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, body })).data.id),
       update: async (id, body) => {
-        await gh.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner, repo, comment_id: id, body });
+        await gh.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner, repo, comment_id: Number(id), body });
       },
     }));
   }
   return [{
     key: "commit",
-    list: () => gh.paginate("GET /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, per_page: 100 }),
-    create: async (body) => (await gh.request("POST /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, body })).data.id,
+    list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, per_page: 100 })),
+    create: async (body) => String((await gh.request("POST /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, body })).data.id),
     update: async (id, body) => {
-      await gh.request("PATCH /repos/{owner}/{repo}/comments/{comment_id}", { owner, repo, comment_id: id, body });
+      await gh.request("PATCH /repos/{owner}/{repo}/comments/{comment_id}", { owner, repo, comment_id: Number(id), body });
     },
   }];
 }

@@ -154,6 +154,11 @@ export class GithubForge implements Forge {
     };
   }
 
+  /** GitHub re-runs are new dispatches (a new relay run id the run's title carries): nothing to retry in place. */
+  retryRun(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
   async failedJobs(repo: string, runId: string): Promise<string[]> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);

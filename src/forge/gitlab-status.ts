@@ -1,8 +1,11 @@
 import type { CheckConclusion } from "./types.js";
 
-/** Every status GitLab gives a pipeline, mapped once; the compiler finds a missing case. */
+/**
+ * Every status GitLab gives a pipeline or a job (the same set; `canceling` since 17.x), mapped once;
+ * the compiler finds a missing case.
+ */
 export const GITLAB_PIPELINE_STATUSES = [
-  "created", "waiting_for_resource", "preparing", "pending", "running", "success", "failed", "canceled", "skipped", "manual", "scheduled",
+  "created", "waiting_for_resource", "preparing", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled",
 ] as const;
 export type GitlabPipelineStatus = (typeof GITLAB_PIPELINE_STATUSES)[number];
 
@@ -13,9 +16,32 @@ export const RUN_FROM_GITLAB: Record<GitlabPipelineStatus, { state: "queued" | "
   pending: { state: "queued" },
   scheduled: { state: "queued" },
   running: { state: "in_progress" },
+  canceling: { state: "in_progress" },
   manual: { state: "completed", conclusion: "action_required" },
   success: { state: "completed", conclusion: "success" },
   failed: { state: "completed", conclusion: "failure" },
   canceled: { state: "completed", conclusion: "cancelled" },
   skipped: { state: "completed", conclusion: "skipped" },
 };
+
+/** The commit status states GitLab accepts (POST /projects/:id/statuses/:sha). */
+export type GitlabCommitState = "pending" | "running" | "success" | "failed" | "canceled" | "skipped";
+
+/** A downstream's upstream status, as a GitLab commit status state. */
+export function commitStateOf(status: "queued" | "in_progress" | "completed", conclusion: CheckConclusion | undefined): GitlabCommitState {
+  if (status === "queued") return "pending";
+  if (status === "in_progress") return "running";
+  switch (conclusion ?? "neutral") {
+    case "success":
+    case "neutral":
+      return "success";
+    case "skipped":
+      return "skipped";
+    case "cancelled":
+      return "canceled";
+    case "failure":
+    case "timed_out":
+    case "action_required":
+      return "failed";
+  }
+}

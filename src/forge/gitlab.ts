@@ -1,35 +1,73 @@
 import { Gitlab } from "@gitbeaker/rest";
 import type { Project } from "../map/graph.js";
+import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
-import { RUN_FROM_GITLAB, type GitlabPipelineStatus } from "./gitlab-status.js";
+import type { PipelineBudget } from "./gitlab-budget.js";
+import { relayRequesterFn } from "./gitlab-requester.js";
+import { RUN_FROM_GITLAB, commitStateOf, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
-import type { Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+import type {
+  CheckConclusion, CommentIds, CommentMode, Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
+} from "./types.js";
 
 export interface GitlabForgeOptions {
   /** GitLab root, e.g. https://gitlab.com (the API is at /api/v4) */
   url: string;
   token: string | undefined;
   env: NodeJS.ProcessEnv;
+  /** Another GitLab host named in the map (https://<host>), and the variable holding its token. */
+  host?: string | undefined;
+  tokenEnv?: string | undefined;
+  budget?: PipelineBudget | undefined;
 }
 
+type Api = InstanceType<typeof Gitlab<false>>;
+const clients = new Map<string, Api>();
+
 /**
- * GitLab as a downstream: pipelines are created with the API token (GITLAB_TOKEN, or the variable
- * a project on another host names in the map) and their results polled. GitLab as an upstream
- * (tags, commit statuses, merge request notes) is not relayed yet: those calls say so.
+ * GitLab through @gitbeaker/rest, both ways: downstream pipelines are created (with the API token,
+ * or a pipeline trigger token the map names), retried and read; upstream commits get commit
+ * statuses and a failure comment on their merge requests or the commit.
  */
 export class GitlabForge implements Forge {
   constructor(private readonly o: GitlabForgeOptions) {}
 
   async triggerPipeline(project: Project, ctx: UpstreamContext): Promise<TriggerResult> {
-    const api = this.client(project);
-    const path = this.path(project);
+    const path = pathOf(project);
     const ref = project.trigger?.ref ?? "main";
-    const variables = gitlabVariables(ctx);
-    const pipeline = await call(`creating a pipeline of ${path} on ${ref}`, () => api.Pipelines.create(path, ref, { variables }), {
+    await this.spend(path);
+    const triggerTokenEnv = project.trigger?.token_env;
+    if (triggerTokenEnv !== undefined) {
+      const token = this.o.env[triggerTokenEnv];
+      if (!token) {
+        throw new ForgeError(`no pipeline trigger token for ${path}`, "config", {
+          hint: `Set ${triggerTokenEnv} to a pipeline trigger token of ${path} (Settings > CI/CD > Pipeline trigger tokens).`,
+        });
+      }
+      const variables = Object.fromEntries(gitlabVariables(ctx).map((v) => [v.key, v.value]));
+      const pipeline = await call(`triggering a pipeline of ${path} on ${ref}`, () =>
+        this.client(false).PipelineTriggerTokens.trigger(path, ref, token, { variables }), {
+        400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
+        401: `${triggerTokenEnv} is not a valid pipeline trigger token of ${path}.`,
+        404: `${path} was not found, or ${triggerTokenEnv} is not one of its trigger tokens.`,
+      });
+      return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
+    }
+    const pipeline = await call(`creating a pipeline of ${path} on ${ref}`, () =>
+      this.client().Pipelines.create(path, ref, { variables: gitlabVariables(ctx) }), {
       400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
-      401: "Set GITLAB_TOKEN (or the project's token_env) to a token with the 'api' scope.",
+      401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
       403: `The token may not run pipelines in ${path}: it needs the Developer role there.`,
       404: `${path} was not found, or the token cannot see it.`,
+    });
+    return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
+  }
+
+  async retryRun(project: Project, runId: string): Promise<TriggerResult> {
+    const path = pathOf(project);
+    const pipeline = await call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
+      403: `The token may not retry pipelines in ${path}: it needs the Developer role there.`,
+      404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
   }
@@ -52,64 +90,139 @@ export class GitlabForge implements Forge {
     return jobs.map((j) => String(j.name));
   }
 
-  resolveTag(): Promise<string> {
-    return upstreamNotYet();
-  }
-  reportStatus(_t: StatusTarget, _r: StatusReport): Promise<string> {
-    return upstreamNotYet();
-  }
-  upsertComment(): Promise<Record<string, string>> {
-    return upstreamNotYet();
-  }
-  checkState(): Promise<undefined> {
-    return upstreamNotYet();
-  }
-  openPullRequests(): Promise<{ number: number; fork: boolean }[]> {
-    return upstreamNotYet();
-  }
-  checksPassed(): Promise<"passed"> {
-    return upstreamNotYet();
-  }
-  checkSuiteLabels(): Promise<string> {
-    return upstreamNotYet();
+  /** A Tag Push Hook names the commit (`checkout_sha`); otherwise the tag is read. */
+  async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
+    if (hintSha !== undefined) return hintSha;
+    const found = await call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {
+      404: `Tag ${tag} of ${repo} is gone, or the token cannot see ${repo}.`,
+    });
+    return String((found.commit as { id: string }).id);
   }
 
-  private client(project?: Project) {
-    const location = project?.location.forge === "gitlab" ? project.location : undefined;
-    const host = location?.host ? `https://${location.host}` : this.o.url;
-    const token = location?.tokenEnv ? this.o.env[location.tokenEnv] : this.o.token;
-    if (!token) {
-      throw new ForgeError(`no GitLab token for ${host}`, "config", {
-        hint: location?.tokenEnv ? `Set ${location.tokenEnv} to a token with the 'api' scope.` : "Set GITLAB_TOKEN to a token with the 'api' scope.",
+  /**
+   * A commit status named like the GitHub check (`openci: <downstream>`). GitLab refuses to set the
+   * state a status already has, so the state pushed last travels in the id (`<status id>:<state>`)
+   * and an unchanged state is not sent again.
+   */
+  async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {
+    const state = commitStateOf(report.status, report.conclusion);
+    if (remoteId?.endsWith(`:${state}`)) return remoteId;
+    const ref = target.ref && !target.ref.startsWith("pull/") ? { ref: target.ref } : {};
+    const url = report.detailsUrl && report.detailsUrl.length <= 255 ? { targetUrl: report.detailsUrl } : {};
+    try {
+      const status = await call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
+        this.client().Commits.editStatus(target.repo, target.sha, state as "pending", {
+          name: report.name, description: report.title.slice(0, 255), ...ref, ...url,
+        }), {
+        401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
+        403: `The token may not set commit statuses in ${target.repo}: it needs the Developer role there.`,
+        404: `${target.repo}@${target.sha} was not found, or the token cannot see it.`,
       });
+      return `${status.id}:${state}`;
+    } catch (error) {
+      // Already in that state (another writer got there): nothing left to say.
+      if (error instanceof ForgeError && error.status === 400 && /cannot transition/i.test(error.message)) return `${remoteId?.split(":")[0] ?? "0"}:${state}`;
+      throw error;
     }
-    return new Gitlab({ host, token });
   }
 
-  private path(project: Project): string {
-    if (project.location.forge !== "gitlab") throw new Error(`GitlabForge cannot trigger ${project.id}`);
-    return project.location.project;
+  async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
+    const api = this.client();
+    const { repo, sha } = target;
+    const mrs = mode === "commit" ? [] : await call(`listing the merge requests of ${repo}@${sha.slice(0, 7)}`, () => api.Commits.allMergeRequests(repo, sha));
+    const iids = mrs.filter((mr) => mr.state !== "closed").map((mr) => Number(mr.iid));
+    let places: CommentPlace[];
+    if (iids.length > 0 || mode === "pull_request") {
+      places = iids.map((iid) => ({
+        key: `mr-${iid}`,
+        list: async () => (await api.MergeRequestNotes.all(repo, iid, { perPage: 100 })).map((n) => ({ id: String(n.id), body: String(n.body) })),
+        create: async (text) => String((await api.MergeRequestNotes.create(repo, iid, text)).id),
+        update: async (id, text) => {
+          await api.MergeRequestNotes.edit(repo, iid, Number(id), { body: text });
+        },
+      }));
+    } else {
+      // Commit comments cannot be edited through the API; a commit thread's note can.
+      places = [{
+        key: "commit",
+        list: async () => (await api.CommitDiscussions.all(repo, sha, { perPage: 100 })).flatMap((d) =>
+          ((d.notes ?? []) as { id: number; body: string }[]).map((n) => ({ id: `${d.id}/${n.id}`, body: String(n.body) }))),
+        create: async (text) => {
+          const thread = await api.CommitDiscussions.create(repo, sha, text);
+          return `${thread.id}/${(thread.notes as { id: number }[] | undefined)?.[0]?.id}`;
+        },
+        update: async (id, text) => {
+          const [discussion, note] = id.split("/") as [string, string];
+          await api.CommitDiscussions.editNote(repo, sha, discussion, Number(note), { body: text });
+        },
+      }];
+    }
+    return upsertMarkedComment(places, marker, body, known, repo);
+  }
+
+  /** `pipeline`: the commit's latest pipeline (for that tag); any other name: the latest job of that name. */
+  async checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined> {
+    const onRef = ref && !ref.startsWith("pull/") ? { ref } : {};
+    let status: string | undefined;
+    if (name === "pipeline") {
+      const pipelines = await call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, () =>
+        this.client().Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 1, maxPages: 1 }));
+      status = pipelines[0]?.status as string | undefined;
+    } else {
+      const statuses = await call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, () =>
+        this.client().Commits.allStatuses(repo, sha, { name, ...onRef }));
+      status = [...statuses].sort((a, b) => Number(b.id) - Number(a.id))[0]?.status as string | undefined;
+    }
+    const mapped = status === undefined ? undefined : RUN_FROM_GITLAB[status as GitlabPipelineStatus];
+    return mapped && { completed: mapped.state === "completed", conclusion: mapped.conclusion };
+  }
+
+  openPullRequests(): Promise<never> {
+    return Promise.reject(new ForgeError("testing merge requests of GitLab upstreams (pull_requests on an edge) is not supported", "config"));
+  }
+  checksPassed(): Promise<never> {
+    return this.openPullRequests();
+  }
+  checkSuiteLabels(): Promise<never> {
+    return Promise.reject(new ForgeError("GitLab has no check suites", "config"));
+  }
+
+  /** Waits for the project's pipeline-creation budget, as a rate-limited error the queue retries later. */
+  private async spend(path: string): Promise<void> {
+    const waitMs = await this.o.budget?.take(`${this.o.host ?? ""}/${path}`);
+    if (waitMs !== undefined) {
+      throw new ForgeError(`pipeline creations of ${path} over ${this.o.budget!.perMinute} a minute`, "rate_limited", { retryAfterMs: waitMs });
+    }
+  }
+
+  private tokenName(): string {
+    return this.o.tokenEnv ?? "GITLAB_TOKEN";
+  }
+
+  /** One client per host and token, so gitbeaker's client-side limits hold across jobs. */
+  private client(withToken = true): Api {
+    const host = this.o.host ? `https://${this.o.host}` : this.o.url;
+    const token = withToken ? (this.o.tokenEnv ? this.o.env[this.o.tokenEnv] : this.o.token) : undefined;
+    if (withToken && !token) {
+      throw new ForgeError(`no GitLab token for ${host}`, "config", { hint: `Set ${this.tokenName()} to a token with the 'api' scope.` });
+    }
+    const cacheKey = `${host}\u0000${token ?? ""}`;
+    let api = clients.get(cacheKey);
+    if (!api) {
+      api = token ? new Gitlab({ host, token, requesterFn: relayRequesterFn }) : new Gitlab({ host, requesterFn: relayRequesterFn });
+      clients.set(cacheKey, api);
+    }
+    return api;
   }
 }
 
-function upstreamNotYet(): never {
-  throw new ForgeError("GitLab projects are not relayed as upstreams yet", "config");
+function pathOf(project: Project): string {
+  if (project.location.forge !== "gitlab") throw new Error(`GitlabForge cannot trigger ${project.id}`);
+  return project.location.project;
 }
 
-/** A GitLab call through gitbeaker, classified like every forge call. */
+/** A GitLab call through gitbeaker, classified like every forge call (the requester keeps status and headers). */
 function call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
   const asHints: Hints = Object.fromEntries(Object.entries(hints).map(([status, hint]) => [status, () => hint]));
-  return forgeCall(what, fn, asHints, gitbeakerError);
-}
-
-/** gitbeaker puts the HTTP status on `cause.response`; classifyHttpError wants it on the error. */
-function gitbeakerError(error: unknown): unknown {
-  const cause = (error as { cause?: { response?: Response; description?: string } })?.cause;
-  const response = cause?.response;
-  if (!response || typeof response.status !== "number") return error;
-  return {
-    status: response.status,
-    message: cause?.description ?? (error as Error).message,
-    response: { headers: Object.fromEntries(response.headers?.entries?.() ?? []), data: { message: cause?.description } },
-  };
+  return forgeCall(what, fn, asHints);
 }

@@ -60,6 +60,8 @@ export type CommentIds = Record<string, string>;
 export interface StatusTarget {
   repo: string;
   sha: string;
+  /** the tag (or "pull/<n>") the commit was reported for */
+  ref?: string | undefined;
 }
 
 /** One interface per forge; the relay's flow never branches on which forge it talks to. */
@@ -71,12 +73,20 @@ export interface Forge {
   openPullRequests(repo: string, sha: string): Promise<{ number: number; fork: boolean }[]>;
   /** Whether every check suite on the commit (other than the relay's own) has passed, is pending, or failed. */
   checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed">;
-  /** The latest run of the check `name` on a commit: what an `after_check` gate waits for. */
-  checkState(repo: string, sha: string, name: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
+  /**
+   * The latest run of the check `name` on a commit (`ref`: the tag it was pushed as): what an
+   * `after_check` gate waits for. GitLab: `pipeline` is the commit's pipeline, other names its jobs.
+   */
+  checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
   /** The names, external ids and titles of a check suite's runs: where CI that reports through checks carries the relay run id. */
   checkSuiteLabels(repo: string, suiteId: string): Promise<string>;
   /** Where a downstream run stands now: the polling fallback where no webhook reports it. */
   runStatus(repo: string, runId: string): Promise<RunStatus>;
+  /**
+   * Runs a downstream run again in place where the forge offers it (GitLab: retry the pipeline's
+   * failed jobs), returning the run; undefined where it does not (GitHub: the relay triggers anew).
+   */
+  retryRun(project: Project, runId: string): Promise<TriggerResult | undefined>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
   /**

@@ -59,6 +59,9 @@ function checkTrigger(
     }
     return t.ref === undefined ? [{ path: at("trigger"), message: "a GitLab trigger needs 'ref', the branch to run the pipeline on" }] : [];
   }
+  if (t.token_env !== undefined) {
+    return [{ path: at("trigger", "token_env"), message: "'token_env' names a GitLab pipeline trigger token; a GitHub project is triggered through the app" }];
+  }
   if ((t.workflow === undefined) === (t.event_type === undefined)) {
     return [{
       path: at("trigger"),

@@ -3,7 +3,7 @@ import { matchTag } from "./match-tag.js";
 
 export type ProjectLocation =
   | { forge: "github"; repo: string }
-  | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined };
+  | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined; webhookSecretEnv?: string | undefined };
 
 export interface Project {
   id: string;
@@ -43,12 +43,20 @@ export class DependencyMap {
         ? { forge: "github", repo: p.github }
         : typeof p.gitlab === "string"
           ? { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined }
-          : { forge: "gitlab", project: p.gitlab!.project, host: p.gitlab!.host, tokenEnv: p.gitlab!.token_env },
+          : {
+            forge: "gitlab", project: p.gitlab!.project, host: p.gitlab!.host?.toLowerCase(),
+            tokenEnv: p.gitlab!.token_env, webhookSecretEnv: p.gitlab!.webhook_secret_env,
+          },
       trigger: p.trigger,
       report: p.report,
     }));
     const edges = map.projects.flatMap((p) => (p.depends_on ?? []).map((edge) => ({ from: edge.project, to: p.id, edge })));
     return new DependencyMap(projects, edges);
+  }
+
+  /** Every project, in map order. */
+  projects(): Project[] {
+    return [...this.byId.values()];
   }
 
   get size(): number {
@@ -60,7 +68,7 @@ export class DependencyMap {
   }
 
   /** Map projects that live at this place (one repository may be listed under several ids). */
-  projectsAt(location: ProjectLocation): Project[] {
+  projectsAt(location: LocationRef): Project[] {
     return this.byLocation.get(locationKey(location)) ?? [];
   }
 
@@ -85,7 +93,10 @@ export function repoOf(project: Project): string {
   return project.location.forge === "github" ? project.location.repo : project.location.project;
 }
 
-export function locationKey(location: ProjectLocation): string {
+/** Enough of a location to find it again: forge and path, and the host for GitLab (undefined = GITLAB_URL). */
+export type LocationRef = { forge: "github"; repo: string } | { forge: "gitlab"; project: string; host?: string | undefined };
+
+export function locationKey(location: LocationRef): string {
   return location.forge === "github"
     ? `github:${location.repo.toLowerCase()}`
     : `gitlab:${(location.host ?? "").toLowerCase()}:${location.project.toLowerCase()}`;

@@ -7,15 +7,19 @@ const GITLAB_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 
 const GithubRepo = z.string().regex(REPO, "must be 'owner/repo', e.g. acme/lib");
 
+const EnvName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "must name an environment variable (secrets are never written in the map)");
+
 const GitlabLocation = z.union([
   z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project', e.g. group/tool"),
   z.strictObject({
     host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name, e.g. gitlab.example.org"),
     project: z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project'"),
-    token_env: z
-      .string()
-      .regex(/^[A-Z_][A-Z0-9_]*$/, "must name an environment variable (secrets are never written in the map)")
-      .optional(),
+    /** The variable holding an API token for that host (default GITLAB_TOKEN). */
+    token_env: EnvName.optional(),
+    /** The variable holding this project's webhook secret token, accepted besides GITLAB_WEBHOOK_SECRET. */
+    webhook_secret_env: EnvName.optional(),
   }),
 ]);
 
@@ -30,6 +34,8 @@ const Trigger = z.strictObject({
   event_type: z.string().min(1).max(100, "must be at most 100 characters (GitHub's limit)").optional(),
   /** The branch or tag the downstream pipeline runs on. */
   ref: z.string().min(1).optional(),
+  /** GitLab: the variable holding a pipeline trigger token; without it the API token creates the pipeline. */
+  token_env: EnvName.optional(),
 });
 
 const Report = z.strictObject({

@@ -10,6 +10,8 @@ const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 export const UpstreamRef = z.object({
   projectId: z.string(),
   forge: z.enum(["github", "gitlab"]),
+  /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
+  host: z.string().optional(),
   repo: z.string(),
   installationId: z.number().int().positive().optional(),
   tag: z.string(),
@@ -26,6 +28,8 @@ export const TriggerJob = z.object({
   enqueuedAt: z.iso.datetime(),
   /** 0 for the first trigger of a downstream on a commit, n for its n-th re-run. */
   attempt: z.number().int().min(0).default(0),
+  /** A re-run: the downstream run to retry where the forge can (GitLab retries the pipeline); else a new trigger. */
+  retryOf: z.string().optional(),
 });
 export type TriggerJob = z.infer<typeof TriggerJob>;
 

@@ -14,6 +14,8 @@ const TTL_S = 60 * 60 * 24 * 30;
 export const CheckTarget = z.object({
   forge: z.enum(["github", "gitlab"]),
   repo: z.string(),
+  /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
+  host: z.string().optional(),
   sha: z.string(),
   installationId: z.number().int().positive().optional(),
   /** the tag, or "pull/<n>" for a pull request's head */
@@ -22,8 +24,8 @@ export const CheckTarget = z.object({
 export type CheckTarget = z.infer<typeof CheckTarget>;
 
 /** Where the upstream checks of a trigger go: its upstream commit. */
-export function targetOf(up: { forge: "github" | "gitlab"; repo: string; sha: string; installationId?: number | undefined; tag: string }): CheckTarget {
-  return { forge: up.forge, repo: up.repo, sha: up.sha, installationId: up.installationId, ref: up.tag };
+export function targetOf(up: { forge: "github" | "gitlab"; host?: string | undefined; repo: string; sha: string; installationId?: number | undefined; tag: string }): CheckTarget {
+  return { forge: up.forge, ...(up.host ? { host: up.host } : {}), repo: up.repo, sha: up.sha, installationId: up.installationId, ref: up.tag };
 }
 
 export interface StoredCheck {

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { normaliseGitlabPipeline } from "../events/gitlab.js";
+import { readBody, reply, sameSecret } from "./http.js";
+import { normaliseGitlab } from "../events/gitlab.js";
 import { PayloadError } from "../events/parse-payload.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
@@ -9,21 +10,31 @@ import type { Queues } from "../queue/queues.js";
 export const GITLAB_WEBHOOK_PATH = "/api/gitlab/webhooks";
 const MAX_BODY = 25 * 1024 * 1024;
 
+export interface GitlabWebhookOptions {
+  /** GITLAB_WEBHOOK_SECRET: accepted from every project */
+  secret: string | undefined;
+  /** GITLAB_URL's host: deliveries from it carry no host, others name theirs */
+  defaultHost: string;
+  /** The secret of the map project at this place (its `webhook_secret_env`), if it has one. */
+  projectSecret: (path: string, host: string | undefined) => string | undefined;
+  /** Whether any map project has its own secret (else a wrong global token is refused unread). */
+  hasProjectSecrets: boolean;
+}
+
 /**
  * `POST /api/gitlab/webhooks`: the X-Gitlab-Token is compared in constant time with
- * GITLAB_WEBHOOK_SECRET (anything else: 401), the body parsed and normalised, and the event
- * enqueued under its Idempotency-Key / X-Gitlab-Event-UUID, so GitLab's retries add nothing.
+ * GITLAB_WEBHOOK_SECRET or the sending project's own secret (anything else: 401), the body parsed
+ * and normalised, and the work enqueued under the delivery's Idempotency-Key (or
+ * X-Gitlab-Event-UUID), so GitLab's retries and "Resend Request" add nothing.
  */
-export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, options: { secret: string | undefined }) {
+export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: GitlabWebhookOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if ((req.url ?? "").split("?")[0] !== GITLAB_WEBHOOK_PATH) return false;
     if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
-    if (!options.secret || !sameSecret(String(req.headers["x-gitlab-token"] ?? ""), options.secret)) {
-      req.resume();
-      if (!options.secret) log.warn("GitLab webhook refused: set GITLAB_WEBHOOK_SECRET and the same secret token on the webhook");
-      return reply(res, 401, { error: "X-Gitlab-Token does not match" });
-    }
-    const raw = await readBody(req);
+    const token = String(req.headers["x-gitlab-token"] ?? "");
+    const globalOk = o.secret !== undefined && sameSecret(token, o.secret);
+    if (!globalOk && !o.hasProjectSecrets) return refuse(req, res, log, o.secret === undefined);
+    const raw = await readBody(req, MAX_BODY);
     if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
     let body: unknown;
     try {
@@ -31,14 +42,19 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, opti
     } catch {
       return reply(res, 400, { error: "body is not JSON" });
     }
+    const path = projectPath(body);
+    const host = instanceHost(req, body, o.defaultHost);
+    const own = path === undefined ? undefined : o.projectSecret(path, host);
+    if (!globalOk && !(own !== undefined && sameSecret(token, own))) return refuse(req, res, log, false);
+
     const event = String(req.headers["x-gitlab-event"] ?? "");
     const deliveryId = String(req.headers["idempotency-key"] ?? req.headers["x-gitlab-event-uuid"] ?? createHash("sha256").update(raw).digest("hex"));
     const deliveryLog = log.child({ deliveryId, event, forge: "gitlab" });
     try {
-      const run = normaliseGitlabPipeline(event, body, deliveryId);
-      if (run) {
-        await queues.events.add("run", run, { jobId: deliveryJobId("gitlab", deliveryId) });
-        deliveryLog.info({ repo: run.repo, runId: run.runId, state: run.state }, "event enqueued");
+      for (const work of normaliseGitlab({ event, body, deliveryId, host })) {
+        const jobId = deliveryJobId("gitlab", work.name === "check" ? `${deliveryId}/check` : deliveryId);
+        await queues.events.add(work.name, work.data, { jobId });
+        deliveryLog.info({ job: work.name, repo: work.data.repo }, "event enqueued");
       }
     } catch (error) {
       if (!(error instanceof PayloadError)) throw error;
@@ -48,27 +64,28 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, opti
   };
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
+function refuse(req: IncomingMessage, res: ServerResponse, log: Logger, unconfigured: boolean): true {
+  req.resume();
+  if (unconfigured) log.warn("GitLab webhook refused: set GITLAB_WEBHOOK_SECRET and the same secret token on the webhook");
+  return reply(res, 401, { error: "X-Gitlab-Token does not match" });
 }
 
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Past the limit the rest is read and dropped, never buffered, so the 413 still reaches GitLab.
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on("end", () => resolve(size > MAX_BODY ? undefined : Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
+function projectPath(body: unknown): string | undefined {
+  const path = (body as { project?: { path_with_namespace?: unknown } } | null)?.project?.path_with_namespace;
+  return typeof path === "string" ? path : undefined;
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): true {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-  return true;
+/** The sending instance: X-Gitlab-Instance (GitLab 15.5+), else the project's web_url; undefined when it is GITLAB_URL's. */
+function instanceHost(req: IncomingMessage, body: unknown, defaultHost: string): string | undefined {
+  const candidates = [req.headers["x-gitlab-instance"], (body as { project?: { web_url?: unknown } } | null)?.project?.web_url];
+  for (const c of candidates) {
+    if (typeof c !== "string") continue;
+    try {
+      const host = new URL(c).host.toLowerCase();
+      return host === defaultHost.toLowerCase() ? undefined : host;
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
 }

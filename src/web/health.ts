@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
+import { reply } from "./http.js";
 
 const PING_TIMEOUT_MS = 1000;
 
@@ -8,9 +9,9 @@ export function healthHandler(redis: Redis) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" || (path !== "/healthz" && path !== "/readyz")) return false;
-    if (path === "/healthz") return send(res, 200, { status: "ok" });
+    if (path === "/healthz") return reply(res, 200, { status: "ok" });
     const redisOk = await ping(redis);
-    return send(res, redisOk ? 200 : 503, { status: redisOk ? "ready" : "unavailable", redis: redisOk ? "ok" : "unreachable" });
+    return reply(res, redisOk ? 200 : 503, { status: redisOk ? "ready" : "unavailable", redis: redisOk ? "ok" : "unreachable" });
   };
 }
 
@@ -24,9 +25,4 @@ async function ping(redis: Redis): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): true {
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
-  return true;
 }

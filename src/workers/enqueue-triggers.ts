@@ -12,6 +12,8 @@ import { openGate } from "./gate.js";
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
   forge: "github" | "gitlab";
+  /** GitLab: the instance's host when it is not GITLAB_URL's */
+  host?: string | undefined;
   repo: string;
   /** the tag, or "pull/<number>" */
   ref: string;
@@ -34,7 +36,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
   const enqueuedAt = new Date().toISOString();
   const jobs = work.map(({ upstream, project, gate }) => {
     const up: UpstreamRef = {
-      projectId: upstream.id, forge: origin.forge, repo: origin.repo, installationId: origin.installationId, tag: origin.ref, sha,
+      projectId: upstream.id, forge: origin.forge, ...(origin.host ? { host: origin.host } : {}), repo: origin.repo, installationId: origin.installationId, tag: origin.ref, sha,
     };
     const runId = triggerJobId({ upstreamId: upstream.id, tag: origin.ref, sha, downstreamId: project.id });
     const data: TriggerJob = {
@@ -57,7 +59,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
   }
   for (const { data, gate } of gated) await deps.gates.wait(origin.repo, sha, gate!, data);
   for (const gate of new Set(gated.map((j) => j.gate!))) {
-    const state = await forge.checkState(origin.repo, sha, gate);
+    const state = await forge.checkState(origin.repo, sha, gate, origin.ref);
     if (state?.completed) await openGate(deps, { repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
   }
   return { now: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) };

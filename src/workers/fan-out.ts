@@ -15,7 +15,9 @@ export interface FanOutResult {
 /** A tag event → the commit it names → one trigger job (and one queued upstream check) per matching dependant. */
 export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Promise<FanOutResult> {
   const map = deps.map();
-  const upstreams = event.forge === "github" ? map.projectsAt({ forge: "github", repo: event.repo }) : [];
+  const upstreams = map.projectsAt(
+    event.forge === "github" ? { forge: "github", repo: event.repo } : { forge: "gitlab", project: event.repo, host: event.host },
+  );
   if (upstreams.length === 0) {
     log.info({ repo: event.repo, tag: event.tag }, "tag on a repository the map does not list");
     return { upstreams: 0, triggers: 0 };
@@ -26,7 +28,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     return { upstreams: upstreams.length, triggers: 0 };
   }
 
-  const forge = deps.forges.forLocation({ forge: event.forge }, { installationId: event.installationId });
+  const forge = deps.forges.forPlace(map, event);
   let sha: string;
   try {
     sha = await forge.resolveTag(event.repo, event.tag, event.sha);

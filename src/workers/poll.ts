@@ -21,7 +21,8 @@ export async function processPoll(data: PollJob, deps: WorkerDeps, log: Logger):
   const current = await deps.checks.get(checkKey({ upstreamRepo: up.repo, sha: up.sha, name: record.trigger.checkName }));
   if (current?.report.status === "completed" && current.report.externalId === relayRunId) return { done: true };
 
-  const forge = deps.forges.forLocation({ forge: record.forge });
+  const project = deps.map().project(record.trigger.downstreamId);
+  const forge = project ? deps.forges.forLocation(project.location) : deps.forges.forLocation({ forge: record.forge });
   const run = await forge.runStatus(record.downstreamRepo, record.result.runId);
   await processRun({
     forge: record.forge, source: "poll", repo: record.downstreamRepo, runId: record.result.runId, title: "",

@@ -47,7 +47,7 @@ export async function processReport(job: Job, token: string | undefined, deps: W
 }
 
 function forgeFor(deps: WorkerDeps, target: CheckTarget): Forge {
-  return deps.forges.forLocation({ forge: target.forge }, { installationId: target.installationId });
+  return deps.forges.forPlace(deps.map(), target);
 }
 
 async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
@@ -60,7 +60,9 @@ async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
  */
 function commentMode(deps: WorkerDeps, target: CheckTarget): CommentMode | "none" {
   if (target.ref?.startsWith("pull/")) return "none";
-  const upstream = target.forge === "github" ? deps.map().projectsAt({ forge: "github", repo: target.repo })[0] : undefined;
+  const upstream = deps.map().projectsAt(
+    target.forge === "github" ? { forge: "github", repo: target.repo } : { forge: "gitlab", project: target.repo, host: target.host },
+  )[0];
   return upstream?.report?.comment ?? "auto";
 }
 

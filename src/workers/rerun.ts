@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { RerunEvent } from "../events/rerun-event.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, rerunJobId } from "../queue/job-ids.js";
-import { queuedReport } from "../report/check-text.js";
+import { checkName, queuedReport } from "../report/check-text.js";
 import { CommitViews } from "../report/commit-views.js";
 import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
@@ -14,10 +14,13 @@ import type { WorkerDeps } from "./deps.js";
  * new downstream run is correlated afresh and the old run's late results cannot overwrite the new.
  */
 export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Logger): Promise<{ rerun: string[] }> {
-  const previous = event.scope.kind === "one" ? [event.scope.relayRunId] : await failedRunIds(event, deps);
+  const previous = event.scope.kind === "one"
+    ? [event.scope.relayRunId]
+    : event.scope.kind === "downstream" ? await latestRunId(event, event.scope.downstreamId, deps) : await failedRunIds(event, deps);
   const rerun: string[] = [];
   for (const runId of previous) {
-    const trigger = (await deps.records.get(runId))?.trigger ?? parse((await deps.queues.trigger.getJob(runId))?.data);
+    const record = await deps.records.get(runId);
+    const trigger = record?.trigger ?? parse((await deps.queues.trigger.getJob(runId))?.data);
     // Only triggers of this very upstream commit: a check on one repository cannot re-run another's.
     if (!trigger || trigger.upstream.repo.toLowerCase() !== event.repo.toLowerCase() || trigger.upstream.sha !== event.sha) {
       log.warn({ runId }, "re-run asked for a trigger this commit does not have: ignored");
@@ -28,6 +31,8 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
     const next: TriggerJob = {
       ...trigger, runId: rerunJobId(runId, event.deliveryId), attempt: trigger.attempt + 1,
       deliveryId: event.deliveryId, enqueuedAt: new Date().toISOString(),
+      // Where the forge can run the same run again (GitLab: retry the pipeline), it does.
+      retryOf: record?.result.runId,
     };
     await deps.queues.trigger.add("trigger", next, { jobId: next.runId });
     const up = next.upstream;
@@ -40,6 +45,12 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
   }
   log.info({ repo: event.repo, sha: event.sha, scope: event.scope.kind, downstreams: rerun }, "re-run requested");
   return { rerun };
+}
+
+/** The relay run id the downstream's check on this commit shows now. */
+async function latestRunId(event: RerunEvent, downstreamId: string, deps: WorkerDeps): Promise<string[]> {
+  const stored = await deps.checks.get(checkKey({ upstreamRepo: event.repo, sha: event.sha, name: checkName(downstreamId) }));
+  return stored ? [stored.report.externalId] : [];
 }
 
 async function failedRunIds(event: RerunEvent, deps: WorkerDeps): Promise<string[]> {

@@ -1,14 +1,14 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
-import type { TriggerResult } from "../forge/types.js";
+import type { Forge, TriggerResult } from "../forge/types.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, triggerFailedReport } from "../report/check-text.js";
 import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
-import { repoOf } from "../map/graph.js";
+import { repoOf, type Project } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
 import { schedulePoll } from "./poll.js";
 
@@ -33,9 +33,10 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       log.info({ downstream: project.id }, "already triggered: not calling the forge again");
     } else {
       const forge = deps.forges.forLocation(project.location);
-      result = await forge.triggerPipeline(project, {
-        upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
-      });
+      result = (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
+        ?? await forge.triggerPipeline(project, {
+          upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
+        });
       await deps.records.save({
         trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
       });
@@ -56,5 +57,19 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
     await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
+  }
+}
+
+/** A re-run where the forge retries the run in place; undefined (trigger anew) where it cannot or will not. */
+async function retried(forge: Forge, project: Project, runId: string, log: Logger): Promise<TriggerResult | undefined> {
+  try {
+    const result = await forge.retryRun(project, runId);
+    if (result) log.info({ downstream: project.id, downstreamRunId: runId }, "downstream run retried in place");
+    return result;
+  } catch (error) {
+    const e = classifyHttpError(error, `retrying run ${runId} of ${project.id}`);
+    if (e.kind !== "config") throw e;
+    log.warn({ err: e }, "the run cannot be retried: triggering a new one");
+    return undefined;
   }
 }

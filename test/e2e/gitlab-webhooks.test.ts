@@ -70,10 +70,13 @@ describe("GitLab webhooks", () => {
     const h = await start();
 
     const first = await sendGitlabDelivery(h.url, pipelineHook(5, "success"), { token: SECRET });
+    const afterFirst = await jobCount(h.redisUrl, "events");
     const retry = await sendGitlabDelivery(h.url, pipelineHook(5, "success"), { token: SECRET, idempotencyKey: first.key });
 
     expect([first.status, retry.status]).toEqual([200, 200]);
-    expect(await jobCount(h.redisUrl, "events")).toBe(1);
+    // a finished pipeline is a run (for its trigger) and a check (for after_check gates)
+    expect(afterFirst).toBe(2);
+    expect(await jobCount(h.redisUrl, "events")).toBe(2);
   });
 
   it("answers 400 to a body that is not JSON", async () => {

@@ -1,0 +1,35 @@
+import { classifyHttpError } from "./errors.js";
+import type { CommentIds } from "./types.js";
+
+/** One place a failure comment can live (a pull/merge request, or the commit), as a forge offers it. */
+export interface CommentPlace {
+  key: string;
+  list(): Promise<{ id: string; body: string }[]>;
+  create(body: string): Promise<string>;
+  update(id: string, body: string): Promise<void>;
+}
+
+/**
+ * Upserts one marked comment per place: edited in place when its text changed, found again by its
+ * marker if its id was lost, created only when no comment there carries the marker.
+ */
+export async function upsertMarkedComment(places: CommentPlace[], marker: string, body: string, known: CommentIds, where: string): Promise<CommentIds> {
+  const ids: CommentIds = {};
+  for (const place of places) {
+    const knownId = known[place.key];
+    try {
+      const existing = knownId !== undefined
+        ? { id: knownId, body: undefined }
+        : (await place.list()).find((c) => c.body.includes(marker));
+      if (existing === undefined) {
+        ids[place.key] = await place.create(body);
+      } else {
+        if (existing.body !== body) await place.update(existing.id, body);
+        ids[place.key] = existing.id;
+      }
+    } catch (error) {
+      throw classifyHttpError(error, `writing the OpenCI comment on ${where} (${place.key})`);
+    }
+  }
+  return ids;
+}

@@ -1,0 +1,51 @@
+import { createRequesterFn, getMatchingRateLimiter, type RateLimiters } from "@gitbeaker/requester-utils";
+
+/**
+ * An HTTP error from GitLab in the shape classifyHttpError reads: the status, the headers (so a
+ * 429's Retry-After reaches the queue's backoff) and GitLab's message.
+ */
+export class GitlabHttpError extends Error {
+  override name = "GitlabHttpError";
+  constructor(
+    readonly status: number,
+    readonly response: { headers: Record<string, string>; data: { message: string } },
+  ) {
+    super(`${status} ${response.data.message}`);
+  }
+}
+
+/**
+ * gitbeaker's own handler retries 429 and 502 ten times within about 250 ms, ignoring Retry-After,
+ * and then loses the status. The relay answers once and lets the BullMQ job retry no sooner than
+ * GitLab asked, without holding a worker. gitbeaker's per-endpoint client-side limits still apply.
+ */
+async function requestOnce(endpoint: string, options: Record<string, unknown> = {}) {
+  const { rateLimiters, prefixUrl, searchParams, method, asStream, agent: _agent, ...init } = options as {
+    rateLimiters?: RateLimiters; prefixUrl?: string; searchParams?: string; method?: string; asStream?: boolean; agent?: unknown;
+  } & RequestInit;
+  await getMatchingRateLimiter(endpoint, rateLimiters, method)();
+  const base = prefixUrl === undefined || prefixUrl.endsWith("/") ? prefixUrl : `${prefixUrl}/`;
+  const url = new URL(endpoint, base);
+  url.search = searchParams ?? "";
+  const response = await fetch(url, { ...init, method });
+  const headers = Object.fromEntries(response.headers.entries());
+  if (!response.ok) throw new GitlabHttpError(response.status, { headers, data: { message: await errorMessage(response) } });
+  if (asStream) return { body: response.body as never, headers, status: response.status };
+  const type = (headers["content-type"] ?? "").split(";")[0]!.trim();
+  const text = response.status === 204 ? "" : await response.text();
+  const body = type === "application/json" && text ? (JSON.parse(text) as Record<string, unknown>) : text;
+  return { body, headers, status: response.status };
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  const text = await response.text().catch(() => "");
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown; error?: unknown };
+    const m = parsed.message ?? parsed.error ?? text;
+    return typeof m === "string" ? m : JSON.stringify(m);
+  } catch {
+    return text.slice(0, 200) || response.statusText;
+  }
+}
+
+export const relayRequesterFn = createRequesterFn((_, options) => Promise.resolve(options), requestOnce);

@@ -1,0 +1,30 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Compares a secret in constant time, whatever the lengths (both sides are hashed first). */
+export function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(createHash("sha256").update(given).digest(), createHash("sha256").update(expected).digest());
+}
+
+/**
+ * The body as text, or undefined when it is larger than `max` bytes: past the limit the rest is
+ * read and dropped, never buffered, so the answer still reaches the sender.
+ */
+export function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= max) chunks.push(c);
+    });
+    req.on("end", () => resolve(size > max ? undefined : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** A JSON answer; returns true, as route handlers do when they took the request. */
+export function reply(res: ServerResponse, status: number, body: unknown): true {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
+  return true;
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { readBody, reply, sameSecret } from "./http.js";
+import { z } from "zod";
+import type { RerunEvent } from "../events/rerun-event.js";
+import { repoOf, type DependencyMap } from "../map/graph.js";
+import { deliveryJobId } from "../queue/job-ids.js";
+import type { Queues } from "../queue/queues.js";
+
+export const RERUNS_PATH = "/api/v1/reruns";
+const MAX_BODY = 64 * 1024;
+
+const RerunRequest = z.strictObject({
+  /** the upstream project's id in the map */
+  upstream: z.string().min(1),
+  /** the upstream commit whose downstreams run again */
+  sha: z.string().regex(/^[0-9a-f]{40}$/, "must be a full 40-character commit SHA"),
+  /** one downstream's id; without it, every failed downstream of the commit */
+  downstream: z.string().min(1).optional(),
+});
+
+/**
+ * `POST /api/v1/reruns` (Bearer OPENCI_ADMIN_TOKEN): runs downstreams of an upstream commit again,
+ * the same way the Re-run buttons on a GitHub check do; on GitLab the pipeline is retried. The
+ * only way to re-run for a GitLab upstream, whose commit statuses have no buttons. Answers 202.
+ */
+export function rerunsApi(queues: Pick<Queues, "events">, map: () => DependencyMap, log: Logger, adminToken: string | undefined) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if ((req.url ?? "").split("?")[0] !== RERUNS_PATH) return false;
+    if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
+    if (adminToken === undefined) {
+      req.resume();
+      return reply(res, 403, { error: "re-runs through the API are off: set OPENCI_ADMIN_TOKEN on the relay and send it as 'Authorization: Bearer <token>'" });
+    }
+    const given = /^Bearer (.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1] ?? "";
+    if (!sameSecret(given, adminToken)) {
+      req.resume();
+      return reply(res, 401, { error: "send OPENCI_ADMIN_TOKEN as 'Authorization: Bearer <token>'" });
+    }
+    const raw = await readBody(req, MAX_BODY);
+    if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return reply(res, 400, { error: "body is not JSON; send {\"upstream\": \"<project id>\", \"sha\": \"<commit>\", \"downstream\"?: \"<project id>\"}" });
+    }
+    const parsed = RerunRequest.safeParse(json);
+    if (!parsed.success) {
+      return reply(res, 400, { error: "invalid request", problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"} ${i.message}`) });
+    }
+    const { upstream: upstreamId, sha, downstream } = parsed.data;
+    const upstream = map().project(upstreamId);
+    if (!upstream) return reply(res, 404, { error: `no project '${upstreamId}' in the dependency map` });
+    if (downstream !== undefined && map().edge(upstreamId, downstream) === undefined) {
+      return reply(res, 404, { error: `'${downstream}' does not depend on '${upstreamId}' in the dependency map` });
+    }
+    const location = upstream.location;
+    const event: RerunEvent = {
+      forge: location.forge,
+      ...(location.forge === "gitlab" && location.host ? { host: location.host } : {}),
+      repo: repoOf(upstream),
+      sha,
+      scope: downstream === undefined ? { kind: "failed" } : { kind: "downstream", downstreamId: downstream },
+      deliveryId: `api-${randomUUID()}`,
+    };
+    const jobId = deliveryJobId("api", event.deliveryId);
+    await queues.events.add("rerun", event, { jobId });
+    log.info({ upstream: upstreamId, sha, downstream: downstream ?? "(every failed one)", jobId }, "re-run requested through the API");
+    return reply(res, 202, { queued: true, job: jobId, upstream: upstreamId, sha, downstream: downstream ?? null });
+  };
+}

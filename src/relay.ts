@@ -75,7 +75,7 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     const forges = new ForgeRegistry({
       github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
       gitlab: {
-        url: config.gitlabUrl, token: config.gitlabToken, env: process.env,
+        url: config.gitlabUrl, token: config.gitlabToken, env: config.env,
         budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute),
       },
     });
@@ -126,7 +126,7 @@ function gitlabWebhookOptions(config: Config, map: DependencyMap): GitlabWebhook
     projectSecret: (path, host) => {
       const location = map.projectsAt({ forge: "gitlab", project: path, host })[0]?.location;
       const name = location?.forge === "gitlab" ? location.webhookSecretEnv : undefined;
-      return name ? process.env[name] || undefined : undefined;
+      return name ? config.env[name] || undefined : undefined;
     },
   };
 }

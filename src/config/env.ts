@@ -94,6 +94,8 @@ export interface Config {
   gitlabPipelinesPerMinute: number;
   /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
   adminToken: string | undefined;
+  /** The environment, for the variables the map names (GitLab tokens, trigger tokens, webhook secrets). */
+  env: NodeJS.ProcessEnv;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +151,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
     gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
     adminToken: e.OPENCI_ADMIN_TOKEN,
+    env,
   };
 }
 

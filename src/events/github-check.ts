@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GITHUB_REPO } from "../map/places.js";
 import { RERUN_FAILED } from "../report/rollup.js";
 import type { CheckEvent } from "./check-event.js";
 import type { RerunEvent } from "./rerun-event.js";
@@ -14,7 +15,7 @@ const CheckRunPayload = z.object({
     status: z.string(),
     conclusion: z.enum(Object.keys(CONCLUSION_FROM_GITHUB_RUN) as [keyof typeof CONCLUSION_FROM_GITHUB_RUN]).nullable(),
   }),
-  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) }),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") }),
 });
 
 /** `check_run.completed` of another app's check → CheckEvent; the relay's own checks ("openci…") → null. */
@@ -36,7 +37,7 @@ const RerunPayload = z.object({
   action: z.string(),
   check_run: z.object({ name: z.string(), head_sha: z.string().regex(/^[0-9a-f]{40}$/), external_id: z.string().nullable().optional() }),
   requested_action: z.object({ identifier: z.string() }).optional(),
-  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) }),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") }),
   installation: z.object({ id: z.number().int().positive() }).optional(),
 });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GITHUB_REPO } from "../map/places.js";
 import type { CheckConclusion } from "../forge/types.js";
 import type { Delivery } from "./github.js";
 import { parsePayload } from "./parse-payload.js";
@@ -34,7 +35,7 @@ const WorkflowRunPayload = z.object({
     run_started_at: z.string().optional(),
     updated_at: z.string().optional(),
   }),
-  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) }),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") }),
   installation: z.object({ id: z.number().int().positive() }).optional(),
 });
 
@@ -70,7 +71,7 @@ const CheckSuitePayload = z.object({
     created_at: z.string().optional(),
     updated_at: z.string().optional(),
   }),
-  repository: z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/), html_url: z.string() }),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name"), html_url: z.string() }),
   installation: z.object({ id: z.number().int().positive() }).optional(),
 });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GITHUB_REPO } from "../map/places.js";
 import { parsePayload } from "./parse-payload.js";
 import type { TagEvent } from "./tag-event.js";
 
@@ -6,7 +7,7 @@ const ZERO_SHA = /^0{40}$/;
 /** Git forbids most of these in ref names; a payload carrying them is not a real tag. */
 const TAG_NAME = z.string().min(1).max(255).regex(/^[^\s~^:?*[\\]+$/, "is not a valid git tag name");
 
-const Repository = z.object({ full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/) });
+const Repository = z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") });
 const Installation = z.object({ id: z.number().int().positive() }).optional();
 
 /** Only the fields the relay reads ("specify only necessary fields"). */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { GITLAB_PATH } from "../map/places.js";
 import { RUN_FROM_GITLAB, GITLAB_PIPELINE_STATUSES, type GitlabPipelineStatus } from "../forge/gitlab-status.js";
 import type { CheckEvent } from "./check-event.js";
 import { parsePayload } from "./parse-payload.js";
@@ -10,7 +11,7 @@ const GitlabTime = z.string().transform((t) => {
   const iso = t.replace(/ UTC$/, "Z").replace(" ", "T");
   return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
 });
-const PATH = z.string().max(255).regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, "is not a GitLab project path");
+const PATH = z.string().regex(GITLAB_PATH, "is not a GitLab project path");
 const SHA = z.string().regex(/^[0-9a-f]{40}$/);
 const ZERO_SHA = /^0{40}$/;
 /** Git forbids most of these in ref names; a payload carrying them is not a real tag. */

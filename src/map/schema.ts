@@ -1,11 +1,10 @@
 import { z } from "zod";
+import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
 
 /** Dependency map, format v1. Every field is documented in README.md ("The dependency map"). */
 
-const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-const GITLAB_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 
-const GithubRepo = z.string().regex(REPO, "must be 'owner/repo', e.g. acme/lib");
+const GithubRepo = z.string().regex(GITHUB_REPO, "must be 'owner/repo', e.g. acme/lib");
 
 const EnvName = z
   .string()
@@ -14,7 +13,8 @@ const EnvName = z
 const GitlabLocation = z.union([
   z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project', e.g. group/tool"),
   z.strictObject({
-    host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name, e.g. gitlab.example.org"),
+    /** Another GitLab instance than GITLAB_URL's; omitted: GITLAB_URL's. */
+    host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name, e.g. gitlab.example.org").optional(),
     project: z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project'"),
     /** The variable holding an API token for that host (default GITLAB_TOKEN). */
     token_env: EnvName.optional(),

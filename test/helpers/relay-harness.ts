@@ -18,6 +18,8 @@ export interface HarnessOptions {
   repos: Record<string, FakeRepo>;
   /** GitLab projects (paths) the fake GitLab knows; a fake GitLab runs only when given */
   gitlabProjects?: string[];
+  /** GitLab project → its pipeline trigger token */
+  gitlabTriggerTokens?: Record<string, string>;
   env?: Record<string, string>;
 }
 
@@ -29,7 +31,7 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 export async function startHarness(o: HarnessOptions) {
   let redis = await startTestRedis();
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
-  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects }) : undefined;
+  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens }) : undefined;
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
   const relays: Relay[] = [];

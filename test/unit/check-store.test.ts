@@ -1,19 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { Redis } from "ioredis";
+import { describe, expect, it } from "@jest/globals";
 import type { StatusReport } from "../../src/forge/types.js";
 import { CheckStore } from "../../src/report/check-store.js";
-import { startTestRedis } from "../helpers/redis.js";
+import { useTestRedisClient } from "../helpers/redis.js";
 
-let server: Awaited<ReturnType<typeof startTestRedis>>;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.cleanup();
-});
+const redis = useTestRedisClient();
 
 const target = { forge: "github" as const, repo: "a/b", sha: "c".repeat(40), installationId: 1 };
 const report = (status: StatusReport["status"], title: string = status): StatusReport => ({
@@ -22,7 +12,7 @@ const report = (status: StatusReport["status"], title: string = status): StatusR
 
 describe("CheckStore", () => {
   it("moves a check forward and never back", async () => {
-    const store = new CheckStore(redis);
+    const store = new CheckStore(redis());
 
     const v1 = await store.advance("k1", target, report("queued"));
     const v2 = await store.advance("k1", target, report("completed"));
@@ -33,7 +23,7 @@ describe("CheckStore", () => {
   });
 
   it("ignores a repeat of the state it holds, but takes a new state of the same rank", async () => {
-    const store = new CheckStore(redis);
+    const store = new CheckStore(redis());
 
     await store.advance("k2", target, report("in_progress", "first"));
     const repeat = await store.advance("k2", target, report("in_progress", "first"));
@@ -44,7 +34,7 @@ describe("CheckStore", () => {
   });
 
   it("remembers what was pushed and never lowers it", async () => {
-    const store = new CheckStore(redis);
+    const store = new CheckStore(redis());
     await store.advance("k3", target, report("queued"));
     await store.advance("k3", target, report("in_progress"));
 

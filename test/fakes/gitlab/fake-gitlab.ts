@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -6,6 +7,8 @@ import type { AddressInfo } from "node:net";
  * A fake GitLab API v4 on loopback that the real @gitbeaker/rest client talks to. Routes and
  * parameters come from GitLab's documentation (api/*.json, copied from the docs with SOURCE.md):
  * an undocumented route, an unknown or a missing required parameter is recorded as a problem.
+ * It keeps what a relay can change (pipelines, commit statuses, notes, commit threads) and answers
+ * as GitLab does where it matters: a status cannot be set to the state it has (400).
  */
 interface DocRoute {
   method: string;
@@ -20,6 +23,7 @@ export interface RecordedGitlabRequest {
   path: string;
   doc: string | undefined;
   params: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
   at: number;
 }
 
@@ -27,13 +31,70 @@ export interface FakePipeline {
   id: number;
   project: string;
   ref: string;
+  sha: string;
   status: string;
+  /** GitLab's `tag` flag: a pipeline of a tag */
+  tag: boolean;
   variables: { key: string; value: string }[];
   jobs: { name: string; status: string }[];
+  /** `trigger` when started with a pipeline trigger token, else `api` */
+  source: string;
+  retried: number;
+}
+
+export interface FakeCommitStatus {
+  id: number;
+  project: string;
+  sha: string;
+  name: string;
+  status: string;
+  ref: string | undefined;
+  target_url: string | undefined;
+  description: string | undefined;
+}
+
+export interface FakeNote {
+  id: number;
+  body: string;
+  updated: number;
+}
+
+export interface FakeMergeRequest {
+  project: string;
+  iid: number;
+  state: "opened" | "merged" | "closed";
+  /** commits the merge request brought in */
+  shas: string[];
+  notes: FakeNote[];
+}
+
+export interface FakeThread {
+  id: string;
+  project: string;
+  sha: string;
+  notes: FakeNote[];
+}
+
+interface Fault {
+  doc: string;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  times: number;
 }
 
 /** Pagination parameters GitLab documents once for every list endpoint. */
 const PAGINATION = new Set(["page", "per_page", "pagination"]);
+const DONE = new Set(["success", "failed", "canceled", "skipped"]);
+/** The state machine behind POST /statuses: the events GitLab fires to reach each state, and from where. */
+const REACHABLE_FROM: Record<string, string[]> = {
+  pending: ["created"],
+  running: ["created", "pending"],
+  success: ["created", "pending", "running"],
+  failed: ["created", "pending", "running"],
+  canceled: ["created", "pending", "running"],
+  skipped: ["created", "pending"],
+};
 
 const routes: DocRoute[] = readdirSync(new URL("./api/", import.meta.url))
   .filter((f) => f.endsWith(".json"))
@@ -44,23 +105,38 @@ const routes: DocRoute[] = readdirSync(new URL("./api/", import.meta.url))
     const pattern = path.split("/").map((seg) => (seg.startsWith(":") ? (names.push(seg.slice(1)), "([^/]+)") : seg)).join("/");
     return {
       method, regex: new RegExp(`^${pattern}$`), names, doc: file.replace(/\.json$/, ""),
-      params: doc.params.map((p) => ({ name: p.name, required: p.required === true || p.required === "yes" })),
+      params: doc.params.map((p) => ({ name: p.name.replace(/\[.*$/, ""), required: p.required === true || p.required === "yes" })),
     };
   });
+
+export interface FakeGitlabOptions {
+  token: string;
+  projects: string[];
+  /** project → its pipeline trigger token */
+  triggerTokens?: Record<string, string>;
+  /** project → tag name → commit */
+  tags?: Record<string, Record<string, string>>;
+}
 
 export class FakeGitlab {
   readonly requests: RecordedGitlabRequest[] = [];
   readonly problems: string[] = [];
   readonly pipelines: FakePipeline[] = [];
+  readonly statuses: FakeCommitStatus[] = [];
+  /** every state a status was set to, in order, by "project@sha name" */
+  readonly statusHistory: Record<string, string[]> = {};
+  readonly mergeRequests: FakeMergeRequest[] = [];
+  readonly threads: FakeThread[] = [];
+  private readonly faults: Fault[] = [];
   private readonly server: Server;
   private nextId = 7000;
 
-  private constructor(readonly token: string, readonly projects: string[]) {
+  private constructor(private readonly o: FakeGitlabOptions) {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
-  static async start(o: { token: string; projects: string[] }): Promise<FakeGitlab> {
-    const fake = new FakeGitlab(o.token, o.projects);
+  static async start(o: FakeGitlabOptions): Promise<FakeGitlab> {
+    const fake = new FakeGitlab(o);
     await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
     return fake;
   }
@@ -69,8 +145,22 @@ export class FakeGitlab {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  get token(): string {
+    return this.o.token;
+  }
+
   calls(doc: string): RecordedGitlabRequest[] {
     return this.requests.filter((r) => r.doc === doc);
+  }
+
+  /** The next `times` calls of a documented route answer `status` (e.g. 429 with Retry-After). */
+  failNext(doc: string, status: number, o: { headers?: Record<string, string>; body?: unknown; times?: number } = {}): void {
+    this.faults.push({ doc, status, headers: o.headers ?? {}, body: o.body ?? { message: `${status}` }, times: o.times ?? 1 });
+  }
+
+  /** The latest status named `name` on a commit. */
+  status(project: string, sha: string, name: string): FakeCommitStatus | undefined {
+    return this.statuses.filter((s) => s.project === project && s.sha === sha && s.name === name).at(-1);
   }
 
   async stop(): Promise<void> {
@@ -80,19 +170,19 @@ export class FakeGitlab {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
-    const raw = await new Promise<string>((resolve) => {
-      let b = "";
-      req.on("data", (c) => (b += c));
-      req.on("end", () => resolve(b));
+    const raw = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => resolve(Buffer.concat(chunks)));
     });
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/^\/api\/v4/, "");
     const route = routes.find((r) => r.method === method && r.regex.test(path));
-    const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    const body = await parseBody(raw, String(req.headers["content-type"] ?? ""));
     const pathParams = route ? Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(route.regex.exec(path)![i + 1]!)])) : {};
-    const query = Object.fromEntries([...url.searchParams.keys()].map((k) => [k.replace(/\[\]$/, ""), url.searchParams.getAll(k).length > 1 ? url.searchParams.getAll(k) : url.searchParams.get(k)]));
-    const params = { ...query, ...body, ...pathParams };
-    this.requests.push({ method, path, doc: route?.doc, params, at: Date.now() });
+    const query = groupBrackets([...url.searchParams.keys()].map((k) => [k, url.searchParams.getAll(k)]));
+    const params: Record<string, any> = { ...query, ...body, ...pathParams };
+    this.requests.push({ method, path, doc: route?.doc, params, headers: req.headers, at: Date.now() });
     if (!url.pathname.startsWith("/api/v4/") || !route) {
       this.problems.push(`${method} ${url.pathname} is not a documented GitLab API route`);
       return send(res, 404, { message: "404 Not Found" });
@@ -101,42 +191,173 @@ export class FakeGitlab {
     for (const name of Object.keys(params)) {
       if (!route.params.some((p) => p.name === name) && !PAGINATION.has(name)) this.problems.push(`${method} ${path}: '${name}' is not a documented parameter`);
     }
-    if (req.headers["private-token"] !== this.token) return send(res, 401, { message: "401 Unauthorized" });
     const project = String(pathParams.id);
-    if (!this.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
+    const byTriggerToken = route.doc === "trigger_pipeline";
+    const authorised = byTriggerToken ? this.o.triggerTokens?.[project] === params.token : req.headers["private-token"] === this.o.token;
+    if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
+    if (!this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
+    const fault = this.faults.find((f) => f.doc === route.doc && f.times > 0);
+    if (fault) {
+      fault.times--;
+      res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers }).end(JSON.stringify(fault.body));
+      return;
+    }
+    const [status, answer] = this.answer(route.doc, project, params);
+    send(res, status, answer);
+  }
 
-    switch (route.doc) {
-      case "create_pipeline": {
+  private answer(doc: string, project: string, params: Record<string, any>): [number, unknown] {
+    switch (doc) {
+      case "create_pipeline":
+      case "trigger_pipeline": {
+        const variables = doc === "create_pipeline"
+          ? ((params.variables as { key: string; value: string }[] | undefined) ?? [])
+          : Object.entries((params.variables as Record<string, string> | undefined) ?? {}).map(([key, value]) => ({ key, value }));
         const pipeline: FakePipeline = {
-          id: this.nextId++, project, ref: String(params.ref), status: "pending",
-          variables: (params.variables as { key: string; value: string }[] | undefined) ?? [], jobs: [],
+          id: this.nextId++, project, ref: String(params.ref), sha: "384c444e840a515b23f21915ee5766b87068a70d", status: "pending", tag: false,
+          variables, jobs: [], source: doc === "trigger_pipeline" ? "trigger" : "api", retried: 0,
         };
         this.pipelines.push(pipeline);
-        return send(res, 201, this.json(pipeline));
+        return [201, this.pipelineJson(pipeline)];
       }
-      case "get_pipeline": {
-        const pipeline = this.pipelines.find((p) => p.id === Number(pathParams.pipeline_id) && p.project === project);
-        return pipeline ? send(res, 200, this.json(pipeline)) : send(res, 404, { message: "404 Not found" });
+      case "get_pipeline":
+      case "retry_pipeline": {
+        const pipeline = this.pipeline(project, params.pipeline_id);
+        if (!pipeline) return [404, { message: "404 Not found" }];
+        if (doc === "retry_pipeline") {
+          if (!["failed", "canceled"].includes(pipeline.status)) return [403, { message: "403 Forbidden" }];
+          pipeline.status = "pending";
+          pipeline.retried++;
+          for (const job of pipeline.jobs) if (job.status === "failed" || job.status === "canceled") job.status = "pending";
+        }
+        return [doc === "retry_pipeline" ? 201 : 200, this.pipelineJson(pipeline)];
+      }
+      case "list_project_pipelines": {
+        const found = this.pipelines
+          .filter((p) => p.project === project && (params.sha === undefined || p.sha === params.sha) && (params.ref === undefined || p.ref === params.ref))
+          .sort((a, b) => b.id - a.id);
+        return [200, found.map((p) => this.pipelineJson(p))];
       }
       case "list_pipeline_jobs": {
-        const pipeline = this.pipelines.find((p) => p.id === Number(pathParams.pipeline_id) && p.project === project);
+        const pipeline = this.pipeline(project, params.pipeline_id);
         const scope = ([] as unknown[]).concat(params.scope ?? []);
         const jobs = (pipeline?.jobs ?? []).filter((j) => scope.length === 0 || scope.includes(j.status));
-        return send(res, 200, jobs.map((j, i) => ({ id: i + 1, name: j.name, status: j.status, stage: "test" })));
+        return [200, jobs.map((j, i) => ({ id: i + 1, name: j.name, status: j.status, stage: "test" }))];
+      }
+      case "get_tag": {
+        const sha = this.o.tags?.[project]?.[String(params.tag_name)];
+        return sha ? [200, { name: params.tag_name, target: sha, message: null, protected: false, commit: { id: sha, short_id: sha.slice(0, 8) } }] : [404, { message: "404 Tag Not Found" }];
+      }
+      case "set_commit_status":
+        return this.setStatus(project, params);
+      case "list_commit_statuses": {
+        const found = this.statuses.filter((s) =>
+          s.project === project && s.sha === params.sha && (params.name === undefined || s.name === params.name) && (params.ref === undefined || s.ref === params.ref));
+        return [200, found.map((s) => this.statusJson(s))];
+      }
+      case "list_commit_merge_requests": {
+        const found = this.mergeRequests.filter((m) => m.project === project && m.shas.includes(String(params.sha)));
+        return [200, found.map((m) => ({ id: 100 + m.iid, iid: m.iid, project_id: 1, state: m.state, title: `MR !${m.iid}`, sha: m.shas.at(-1) }))];
+      }
+      case "list_merge_request_notes":
+      case "create_merge_request_note":
+      case "update_merge_request_note": {
+        const mr = this.mergeRequests.find((m) => m.project === project && m.iid === Number(params.merge_request_iid));
+        if (!mr) return [404, { message: "404 Not found" }];
+        if (doc === "list_merge_request_notes") return [200, mr.notes.map(noteJson)];
+        if (doc === "create_merge_request_note") {
+          const note = { id: this.nextId++, body: String(params.body), updated: 0 };
+          mr.notes.push(note);
+          return [201, noteJson(note)];
+        }
+        const note = mr.notes.find((n) => n.id === Number(params.note_id));
+        if (!note) return [404, { message: "404 Note Not Found" }];
+        Object.assign(note, { body: String(params.body), updated: note.updated + 1 });
+        return [200, noteJson(note)];
+      }
+      case "list_commit_discussions":
+        return [200, this.threads.filter((t) => t.project === project && t.sha === params.commit_id).map(threadJson)];
+      case "create_commit_discussion": {
+        const thread: FakeThread = { id: randomBytes(20).toString("hex"), project, sha: String(params.commit_id), notes: [{ id: this.nextId++, body: String(params.body), updated: 0 }] };
+        this.threads.push(thread);
+        return [201, threadJson(thread)];
+      }
+      case "update_commit_discussion_note": {
+        const note = this.threads.find((t) => t.project === project && t.id === params.discussion_id)?.notes.find((n) => n.id === Number(params.note_id));
+        if (!note) return [404, { message: "404 Note Not Found" }];
+        Object.assign(note, { body: String(params.body), updated: note.updated + 1 });
+        return [200, noteJson(note)];
       }
       default:
-        this.problems.push(`${method} ${path}: the fake has no answer for ${route.doc}`);
-        return send(res, 501, { message: "not faked" });
+        this.problems.push(`the fake GitLab has no answer for ${doc}`);
+        return [501, { message: "not faked" }];
     }
   }
 
-  private json(p: FakePipeline) {
+  /** GitLab keeps one status per name, ref and commit while it runs; a finished one is followed by a new one. */
+  private setStatus(project: string, params: Record<string, any>): [number, unknown] {
+    const name = String(params.name ?? params.context ?? "default");
+    const state = String(params.state);
+    const current = this.statuses.filter((s) => s.project === project && s.sha === params.sha && s.name === name && s.ref === params.ref).at(-1);
+    const from = current && !DONE.has(current.status) ? current.status : "created";
+    if (!REACHABLE_FROM[state]?.includes(from)) {
+      return [400, { message: `Cannot transition status via :${state} from :${from} (Reason(s): Status cannot transition via "${state}")` }];
+    }
+    const status: FakeCommitStatus = current && !DONE.has(current.status)
+      ? current
+      : { id: this.nextId++, project, sha: String(params.sha), name, status: state, ref: params.ref, target_url: undefined, description: undefined };
+    if (status !== current) this.statuses.push(status);
+    Object.assign(status, { status: state, target_url: params.target_url ?? status.target_url, description: params.description ?? status.description });
+    (this.statusHistory[`${project}@${status.sha} ${name}`] ??= []).push(state);
+    return [201, this.statusJson(status)];
+  }
+
+  private pipeline(project: string, id: unknown): FakePipeline | undefined {
+    return this.pipelines.find((p) => p.id === Number(id) && p.project === project);
+  }
+
+  private pipelineJson(p: FakePipeline) {
     return {
-      id: p.id, iid: p.id - 6999, project_id: 1, sha: "384c444e840a515b23f21915ee5766b87068a70d", ref: p.ref, status: p.status,
+      id: p.id, iid: p.id - 6999, project_id: 1, sha: p.sha, ref: p.ref, status: p.status, source: p.source, tag: p.tag,
       web_url: `${this.url}/${p.project}/-/pipelines/${p.id}`, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:05:00Z",
-      started_at: "2026-11-21T10:00:05Z", finished_at: p.status === "pending" || p.status === "running" ? null : "2026-11-21T10:05:00Z",
+      started_at: "2026-11-21T10:00:05Z", finished_at: DONE.has(p.status) ? "2026-11-21T10:05:00Z" : null,
     };
   }
+
+  private statusJson(s: FakeCommitStatus) {
+    return {
+      id: s.id, sha: s.sha, ref: s.ref ?? null, status: s.status, name: s.name, target_url: s.target_url ?? null,
+      description: s.description ?? null, created_at: "2026-11-21T10:00:00Z", started_at: null, finished_at: null, allow_failure: false, coverage: null,
+      author: { id: 28, username: "openci-relay", name: "OpenCI Relay", state: "active" },
+    };
+  }
+}
+
+function noteJson(n: FakeNote) {
+  return { id: n.id, type: null, body: n.body, author: { id: 28, username: "openci-relay" }, system: false, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:00:00Z" };
+}
+
+function threadJson(t: FakeThread) {
+  return { id: t.id, individual_note: false, notes: t.notes.map(noteJson) };
+}
+
+/** JSON, or the form bodies gitbeaker sends for some routes (`variables[KEY]=value` for trigger tokens). */
+async function parseBody(raw: Buffer, contentType: string): Promise<Record<string, unknown>> {
+  if (raw.length === 0) return {};
+  if (contentType.startsWith("application/json")) return JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
+  const form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
+  return groupBrackets([...new Set(form.keys())].map((k) => [k, form.getAll(k).map(String)]));
+}
+
+/** `a[]=1&a[]=2` → a: [1, 2]; `variables[K]=v` → variables: { K: v }; single values unwrapped. */
+function groupBrackets(entries: [string, string[]][]): Record<string, unknown> {
+  const out: Record<string, any> = {};
+  for (const [k, values] of entries) {
+    const nested = /^([^[]+)\[([^\]]+)\]$/.exec(k);
+    if (nested) (out[nested[1]!] ??= {})[nested[2]!] = values[0];
+    else out[k.replace(/\[\]$/, "")] = values.length > 1 || k.endsWith("[]") ? values : values[0];
+  }
+  return out;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

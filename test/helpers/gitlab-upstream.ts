@@ -1,0 +1,52 @@
+import type { FakeGitlab } from "../fakes/gitlab/fake-gitlab.js";
+import { gitlabFixture, sendGitlabDelivery } from "./gitlab-deliveries.js";
+import type { Harness } from "./relay-harness.js";
+import { waitFor } from "./wait-for.js";
+
+export const HOOK_SECRET = "gitlab-hook-secret";
+/** The upstream GitLab project of these scenarios, and the commit of the documented Tag Push Hook example. */
+export const GL_UPSTREAM = "group/lib";
+export const GL_COMMIT = "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7";
+export const GL_TAG = "v1.0.0";
+
+/** The documented Tag Push Hook example, moved to group/lib on the fake GitLab (tag v1.0.0 at GL_COMMIT). */
+export function tagPush(gitlab: FakeGitlab, o: { deleted?: boolean } = {}) {
+  const fixture = gitlabFixture("tag_push");
+  fixture.body.project.path_with_namespace = GL_UPSTREAM;
+  fixture.body.project.web_url = `${gitlab.url}/${GL_UPSTREAM}`;
+  if (o.deleted) {
+    fixture.body.before = GL_COMMIT;
+    fixture.body.after = "0000000000000000000000000000000000000000";
+    fixture.body.checkout_sha = null;
+  }
+  return fixture;
+}
+
+/** The documented Pipeline Hook example, as the pipeline of tag v1.0.0 of group/lib ending `status`. */
+export function upstreamPipelineHook(gitlab: FakeGitlab, status: string) {
+  const fixture = gitlabFixture("pipeline");
+  Object.assign(fixture.body.object_attributes, { id: 900, ref: GL_TAG, tag: true, sha: GL_COMMIT, status, url: `${gitlab.url}/${GL_UPSTREAM}/-/pipelines/900` });
+  Object.assign(fixture.body.project, { path_with_namespace: GL_UPSTREAM, web_url: `${gitlab.url}/${GL_UPSTREAM}` });
+  return fixture;
+}
+
+/** The documented Job Hook example, as job `name` of tag v1.0.0 of group/lib ending `status`. */
+export function upstreamJobHook(gitlab: FakeGitlab, name: string, status: string) {
+  const fixture = gitlabFixture("job");
+  Object.assign(fixture.body, { ref: GL_TAG, tag: true, sha: GL_COMMIT, before_sha: GL_COMMIT, build_name: name, build_status: status });
+  Object.assign(fixture.body.project, { path_with_namespace: GL_UPSTREAM, web_url: `${gitlab.url}/${GL_UPSTREAM}` });
+  return fixture;
+}
+
+export const sendHook = (h: Harness, fixture: { headers: Record<string, string>; body: unknown }, token: string | null = HOOK_SECRET) =>
+  sendGitlabDelivery(h.url, fixture, { token });
+
+/** Waits for the upstream status `name` on group/lib@GL_COMMIT to reach `state`. */
+export function upstreamStatus(h: Harness, name: string, state: string) {
+  return waitFor(`status '${name}' ${state}`, () => {
+    const s = h.gitlab!.status(GL_UPSTREAM, GL_COMMIT, name);
+    return s?.status === state ? s : undefined;
+  });
+}
+
+export const statesOf = (h: Harness, name: string) => h.gitlab!.statusHistory[`${GL_UPSTREAM}@${GL_COMMIT} ${name}`] ?? [];

@@ -52,8 +52,34 @@ describe("dependency map v1", () => {
     ["a duplicate key", "projects:\n  - id: a\n    id: b\n    github: o/a\n", "map.yml:3:5: YAML: Map keys must be unique"],
     ["a bad timeout", "projects:\n  - id: a\n    github: o/a\n  - id: b\n    github: o/b\n    trigger: { event_type: x }\n    depends_on: [{ project: a, timeout: soon }]\n",
       "timeout: must be a duration such as 30m, 6h or 1d"],
+    ["a path that walks out", "projects:\n  - id: a\n    gitlab: group/../admin\n", "projects[0].gitlab: must be a GitLab project path"],
+    ["a dot-only repository", "projects:\n  - id: a\n    github: acme/..\n", "projects[0].github: must be 'owner/repo'"],
+    ["a trigger token on a GitHub project", "projects:\n  - id: a\n    github: o/a\n  - id: b\n    github: o/b\n    trigger: { event_type: x, token_env: TOKEN }\n    depends_on: [{ project: a }]\n",
+      "projects[1].trigger.token_env: 'token_env' names a GitLab pipeline trigger token"],
+    ["a secret written in the map", "projects:\n  - id: a\n    gitlab: { project: g/a, webhook_secret_env: 's3cr3t value' }\n",
+      "webhook_secret_env: must name an environment variable"],
   ])("rejects %s with file, line and problem", (_what, text, expected) => {
     expect(problems(text)).toContain(expected);
+  });
+
+  it("reads the long GitLab form: host, token and webhook secret variables, trigger token", () => {
+    const map = parseMap([
+      "projects:",
+      "  - id: lib",
+      "    gitlab: { host: GitLab.Example.org, project: group/lib, token_env: EXAMPLE_TOKEN, webhook_secret_env: LIB_SECRET }",
+      "  - id: app",
+      "    gitlab: { project: group/app }",
+      "    trigger: { ref: main, token_env: APP_TRIGGER }",
+      "    depends_on: [{ project: lib, after_check: pipeline }]",
+    ].join("\n"));
+
+    expect(map.project("lib")?.location).toEqual({
+      forge: "gitlab", project: "group/lib", host: "gitlab.example.org", tokenEnv: "EXAMPLE_TOKEN", webhookSecretEnv: "LIB_SECRET",
+    });
+    expect(map.project("app")?.trigger?.token_env).toBe("APP_TRIGGER");
+    expect(map.projectsAt({ forge: "gitlab", project: "group/lib", host: "gitlab.example.org" }).map((p) => p.id)).toEqual(["lib"]);
+    expect(map.projectsAt({ forge: "gitlab", project: "group/app" }).map((p) => p.id)).toEqual(["app"]);
+    expect(map.dependantsFor("lib", "v1")[0]?.edge.after_check).toBe("pipeline");
   });
 
   it("lists every problem at once", () => {

@@ -2,16 +2,9 @@ import { describe, expect, it } from "@jest/globals";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_GITLAB_MAP } from "../helpers/maps.js";
 
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: gl/tool
-    gitlab: group/tool
-    trigger: { ref: main }
-    depends_on: [{ project: hello }]
-`;
+const MAP = GITHUB_TO_GITLAB_MAP;
 const startHarness = useHarness();
 
 describe("a GitHub tag triggers a GitLab pipeline", () => {

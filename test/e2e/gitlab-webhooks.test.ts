@@ -5,17 +5,10 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_GITLAB_MAP } from "../helpers/maps.js";
 
 const SECRET = "gitlab-hook-secret";
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: gl/tool
-    gitlab: group/tool
-    trigger: { ref: main }
-    depends_on: [{ project: hello }]
-`;
+const MAP = GITHUB_TO_GITLAB_MAP;
 const startHarness = useHarness();
 /** Polling far off, so the result can only come by the Pipeline Hook. */
 const start = () => startHarness({

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
+import { sendGitlabDelivery } from "../helpers/gitlab-deliveries.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
@@ -85,6 +86,20 @@ describe("a tag on a GitLab project", () => {
     expect(note.updated).toBeGreaterThanOrEqual(1);
     expect(h.gitlab!.threads).toHaveLength(0);
     expect(h.gitlab!.calls("update_merge_request_note").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("triggers each downstream once however often the tag is delivered", async () => {
+    const h = await start();
+
+    const first = await sendHook(h, tagPush(h.gitlab!));
+    await sendGitlabDelivery(h.url, tagPush(h.gitlab!), { token: HOOK_SECRET, idempotencyKey: first.key }); // GitLab's retry
+    await sendHook(h, tagPush(h.gitlab!)); // "Resend Request" without the key, or a second webhook
+    await upstreamStatus(h, "openci: gl/tool", "pending");
+    await settle(500);
+
+    expect(h.gitlab!.pipelines).toHaveLength(1);
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(h.gitlab!.statuses.filter((st) => st.name === "openci: gl/tool")).toHaveLength(1);
   });
 
   it("triggers nothing when the tag is deleted", async () => {

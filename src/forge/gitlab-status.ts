@@ -1,11 +1,12 @@
 import type { CheckConclusion } from "./types.js";
 
 /**
- * Every status GitLab gives a pipeline or a job (the same set; `canceling` since 17.x), mapped once;
+ * Every status GitLab gives a pipeline or a job (the same set; `canceling` and `waiting_for_callback`
+ * in recent versions), mapped once;
  * the compiler finds a missing case.
  */
 export const GITLAB_PIPELINE_STATUSES = [
-  "created", "waiting_for_resource", "preparing", "pending", "running", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled",
+  "created", "waiting_for_resource", "preparing", "pending", "running", "waiting_for_callback", "success", "failed", "canceling", "canceled", "skipped", "manual", "scheduled",
 ] as const;
 export type GitlabPipelineStatus = (typeof GITLAB_PIPELINE_STATUSES)[number];
 
@@ -17,6 +18,7 @@ export const RUN_FROM_GITLAB: Record<GitlabPipelineStatus, { state: "queued" | "
   scheduled: { state: "queued" },
   running: { state: "in_progress" },
   canceling: { state: "in_progress" },
+  waiting_for_callback: { state: "in_progress" },
   manual: { state: "completed", conclusion: "action_required" },
   success: { state: "completed", conclusion: "success" },
   failed: { state: "completed", conclusion: "failure" },

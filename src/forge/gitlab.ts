@@ -63,12 +63,14 @@ export class GitlabForge implements Forge {
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
   }
 
-  async retryRun(project: Project, runId: string): Promise<TriggerResult> {
+  /** Retries the pipeline's failed and canceled jobs; a pipeline with none (it passed) is not retried: undefined. */
+  async retryRun(project: Project, runId: string): Promise<TriggerResult | undefined> {
     const path = pathOf(project);
     const pipeline = await call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
       403: `The token may not retry pipelines in ${path}: it needs the Developer role there.`,
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
+    if (RUN_FROM_GITLAB[pipeline.status as GitlabPipelineStatus]?.state === "completed") return undefined;
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
   }
 

@@ -26,7 +26,7 @@ describe("openci-relay rerun", () => {
 
     const run = await cli(["rerun", "--upstream", "hello", "--sha", COMMIT, "--downstream", "gl/tool"], { OPENCI_URL: h.url, OPENCI_ADMIN_TOKEN: ADMIN });
     await waitFor("the retry", () => pipeline.retried === 1);
-    const again = await waitFor("a new check run", () => downstreamChecks(h.github).find((c) => c.status !== "completed"));
+    const again = await waitFor("a new check run linking the pipeline", () => downstreamChecks(h.github).find((c) => c.status !== "completed" && c.details_url));
 
     expect(run).toEqual({ code: 0, out: `re-run queued: gl/tool of hello@${COMMIT}\n`, err: "" });
     expect(again.details_url).toBe(`${h.gitlab!.url}/group/tool/-/pipelines/${pipeline.id}`);

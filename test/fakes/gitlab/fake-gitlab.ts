@@ -225,7 +225,8 @@ export class FakeGitlab {
         const pipeline = this.pipeline(project, params.pipeline_id);
         if (!pipeline) return [404, { message: "404 Not found" }];
         if (doc === "retry_pipeline") {
-          if (!["failed", "canceled"].includes(pipeline.status)) return [403, { message: "403 Forbidden" }];
+          // "has no effect" when nothing failed or was canceled: the pipeline comes back unchanged
+          if (!["failed", "canceled"].includes(pipeline.status)) return [201, this.pipelineJson(pipeline)];
           pipeline.status = "pending";
           pipeline.retried++;
           for (const job of pipeline.jobs) if (job.status === "failed" || job.status === "canceled") job.status = "pending";

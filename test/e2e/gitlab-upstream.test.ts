@@ -98,7 +98,7 @@ describe("a tag on a GitLab project", () => {
     const first = await sendHook(h, tagPush(h.gitlab!));
     await sendGitlabDelivery(h.url, tagPush(h.gitlab!), { token: HOOK_SECRET, idempotencyKey: first.key }); // GitLab's retry
     await sendHook(h, tagPush(h.gitlab!)); // "Resend Request" without the key, or a second webhook
-    await upstreamStatus(h, "openci: gl/tool", "pending");
+    await waitFor("the gl/tool status", () => h.gitlab!.status(GL_UPSTREAM, GL_COMMIT, "openci: gl/tool"));
     await settle(500);
 
     expect(h.gitlab!.pipelines).toHaveLength(1);

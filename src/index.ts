@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = parseEnv(process.env);
   const log = createLogger(config.logLevel);
-  const map = loadMapFile(config.mapPath);
+  const map = loadMapFile(config.mapPath, { gitlabHost: new URL(config.gitlabUrl).host });
   log.info({ map: config.mapPath, projects: map.size }, "dependency map loaded");
 
   let embedded: EmbeddedRedis | undefined;

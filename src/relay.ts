@@ -49,6 +49,8 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
     log: log.child({ name: "probot" }),
   });
 
+  const checks = new CheckStore(redis);
+  const views = new CommitViews(redis, checks);
   let server: Server | undefined;
   let probot: Probot | undefined;
   if (config.role !== "worker") {
@@ -59,7 +61,7 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
       probot = app;
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));
-      addHandler(rerunsApi(queues, () => map, log, config.adminToken));
+      addHandler(rerunsApi(queues, () => map, log, config.adminToken, { checks, views }));
       githubWebhooks(queues, log, { appId: Number(config.appId) })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();
@@ -79,9 +81,8 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
         budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute),
       },
     });
-    const checks = new CheckStore(redis);
     workers = startWorkers(workerRedis, {
-      map: () => map, queues, checks, records: new TriggerRecords(redis), views: new CommitViews(redis, checks),
+      map: () => map, queues, checks, records: new TriggerRecords(redis), views,
       gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
     });
   }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { GITLAB_PATH } from "../map/places.js";
-import { RUN_FROM_GITLAB, GITLAB_PIPELINE_STATUSES, type GitlabPipelineStatus } from "../forge/gitlab-status.js";
+import { GITLAB_PIPELINE_STATUSES, RUN_FROM_GITLAB, isRelayStatus, pipelineOutcome } from "../forge/gitlab-status.js";
+import type { CheckConclusion } from "../forge/types.js";
 import type { CheckEvent } from "./check-event.js";
 import { parsePayload } from "./parse-payload.js";
 import type { RunEvent } from "./run-event.js";
@@ -38,6 +39,8 @@ const PipelineHook = z.object({
     created_at: GitlabTime.nullable().optional(),
     finished_at: GitlabTime.nullable().optional(),
   }),
+  /** the pipeline's jobs, with the relay's own commit statuses among them */
+  builds: z.array(z.object({ name: z.string(), status: z.string(), allow_failure: z.boolean().optional() })).optional(),
   project: Project,
 });
 
@@ -46,6 +49,7 @@ const JobHook = z.object({
   sha: SHA,
   build_name: z.string().min(1).max(255),
   build_status: z.enum(GITLAB_PIPELINE_STATUSES),
+  tag: z.boolean().optional(),
   project: Project.pick({ path_with_namespace: true }),
 });
 
@@ -65,8 +69,9 @@ export interface GitlabDelivery {
 
 /**
  * `Tag Push Hook` → a TagEvent (a deletion, `after` all zeros, triggers nothing); `Pipeline Hook` →
- * a RunEvent for a downstream's pipeline and, once it ends, a CheckEvent named `pipeline` for
- * `after_check` gates; `Job Hook` → a CheckEvent named after the job once it ends. Others: nothing.
+ * a RunEvent for a downstream's pipeline and, for a tag's pipeline whose own jobs have ended, a
+ * CheckEvent named `pipeline` for `after_check` gates; `Job Hook` of a tag → a CheckEvent named
+ * after the job once it ends. Others: nothing.
  */
 export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): GitlabWork[] {
   const host = d.host === undefined ? {} : { host: d.host };
@@ -83,7 +88,7 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
       }];
     }
     case "Pipeline Hook": {
-      const { object_attributes: a, project } = parsePayload(PipelineHook, d.body, "Pipeline Hook");
+      const { object_attributes: a, builds, project } = parsePayload(PipelineHook, d.body, "Pipeline Hook");
       const mapped = RUN_FROM_GITLAB[a.status];
       const run: GitlabWork = {
         name: "run",
@@ -93,22 +98,24 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
           startedAt: a.created_at ?? undefined, updatedAt: a.finished_at ?? undefined, deliveryId: d.deliveryId,
         },
       };
-      if (mapped.state !== "completed" || a.sha === undefined) return [run];
-      return [run, check(project.path_with_namespace, a.sha, "pipeline", a.status, d, host)];
+      // Gates wait for a tag's pipeline, judged by its own jobs (see pipelineOutcome); not for a branch's.
+      if (a.tag !== true || a.sha === undefined) return [run];
+      const outcome = builds === undefined ? mapped.conclusion : pipelineOutcome(builds);
+      if (outcome === undefined) return [run];
+      return [run, check(project.path_with_namespace, a.sha, "pipeline", outcome, d, host)];
     }
     case "Job Hook": {
       const p = parsePayload(JobHook, d.body, "Job Hook");
-      if (RUN_FROM_GITLAB[p.build_status].state !== "completed") return [];
-      return [check(p.project.path_with_namespace, p.sha, p.build_name, p.build_status, d, host)];
+      if (p.tag !== true || isRelayStatus(p.build_name)) return [];
+      const outcome = RUN_FROM_GITLAB[p.build_status].conclusion;
+      if (RUN_FROM_GITLAB[p.build_status].state !== "completed" || outcome === undefined) return [];
+      return [check(p.project.path_with_namespace, p.sha, p.build_name, outcome, d, host)];
     }
     default:
       return [];
   }
 }
 
-function check(repo: string, sha: string, name: string, status: GitlabPipelineStatus, d: GitlabDelivery, host: { host?: string }): GitlabWork {
-  return {
-    name: "check",
-    data: { forge: "gitlab", ...host, repo, sha, name, conclusion: RUN_FROM_GITLAB[status].conclusion ?? "neutral", deliveryId: d.deliveryId },
-  };
+function check(repo: string, sha: string, name: string, conclusion: CheckConclusion, d: GitlabDelivery, host: { host?: string }): GitlabWork {
+  return { name: "check", data: { forge: "gitlab", ...host, repo, sha, name, conclusion, deliveryId: d.deliveryId } };
 }

@@ -11,7 +11,7 @@ export interface CommentPlace {
 
 /**
  * Upserts one marked comment per place: edited in place when its text changed, found again by its
- * marker if its id was lost, created only when no comment there carries the marker.
+ * marker if its id was lost, created only when no editable comment there carries the marker.
  */
 export async function upsertMarkedComment(places: CommentPlace[], marker: string, body: string, known: CommentIds, where: string): Promise<CommentIds> {
   const ids: CommentIds = {};
@@ -21,10 +21,9 @@ export async function upsertMarkedComment(places: CommentPlace[], marker: string
       const existing = knownId !== undefined
         ? { id: knownId, body: undefined }
         : (await place.list()).find((c) => c.body.includes(marker));
-      if (existing === undefined) {
+      if (existing === undefined || !(await updated(place, existing, body))) {
         ids[place.key] = await place.create(body);
       } else {
-        if (existing.body !== body) await place.update(existing.id, body);
         ids[place.key] = existing.id;
       }
     } catch (error) {
@@ -32,4 +31,20 @@ export async function upsertMarkedComment(places: CommentPlace[], marker: string
     }
   }
   return ids;
+}
+
+/**
+ * Edits the comment if its text changed. False when it cannot be edited: deleted since (404), or
+ * not the relay's own (403: someone quoted the marker); the caller then writes a new one.
+ */
+async function updated(place: CommentPlace, existing: { id: string; body: string | undefined }, body: string): Promise<boolean> {
+  if (existing.body === body) return true;
+  try {
+    await place.update(existing.id, body);
+    return true;
+  } catch (error) {
+    const status = classifyHttpError(error, "editing the OpenCI comment").status;
+    if (status === 404 || status === 403) return false;
+    throw error;
+  }
 }

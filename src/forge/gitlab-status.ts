@@ -47,3 +47,22 @@ export function commitStateOf(status: "queued" | "in_progress" | "completed", co
       return "failed";
   }
 }
+
+/** The relay's own statuses on an upstream commit (`openci`, `openci: <downstream>`): GitLab lists them as jobs. */
+export const isRelayStatus = (name: string) => name === "openci" || name.startsWith("openci: ");
+
+/**
+ * Whether an upstream pipeline has passed, for an `after_check: pipeline` gate, judged by its own
+ * jobs: the relay's statuses are jobs of the same pipeline (GitLab attaches a commit status to the
+ * commit's latest pipeline), so the pipeline's own status would wait for the very downstreams the
+ * gate holds back. Undefined while a job of its own still runs, or when it has none.
+ */
+export function pipelineOutcome(jobs: { name: string; status: string; allow_failure?: boolean | undefined }[]): CheckConclusion | undefined {
+  const own = jobs.filter((j) => !isRelayStatus(j.name));
+  if (own.length === 0) return undefined;
+  const states = own.map((j) => RUN_FROM_GITLAB[j.status as GitlabPipelineStatus] ?? { state: "in_progress" as const });
+  if (states.some((s) => s.state !== "completed")) return undefined;
+  if (own.some((j) => j.status === "failed" && j.allow_failure !== true)) return "failure";
+  if (own.some((j) => j.status === "canceled")) return "cancelled";
+  return "success";
+}

@@ -4,7 +4,7 @@ import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
 import type { PipelineBudget } from "./gitlab-budget.js";
 import { relayRequesterFn } from "./gitlab-requester.js";
-import { RUN_FROM_GITLAB, commitStateOf, type GitlabPipelineStatus } from "./gitlab-status.js";
+import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
 import type {
   CheckConclusion, CommentIds, CommentMode, Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
@@ -63,14 +63,21 @@ export class GitlabForge implements Forge {
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
   }
 
-  /** Retries the pipeline's failed and canceled jobs; a pipeline with none (it passed) is not retried: undefined. */
+  /**
+   * Retries a failed or canceled pipeline in place (its failed and canceled jobs); any other
+   * (passed, still running) is not retried, since GitLab's retry would have no effect: undefined,
+   * and the relay creates a new pipeline.
+   */
   async retryRun(project: Project, runId: string): Promise<TriggerResult | undefined> {
     const path = pathOf(project);
+    const current = await call(`reading pipeline ${runId} of ${path}`, () => this.client().Pipelines.show(path, Number(runId)), {
+      404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
+    });
+    if (current.status !== "failed" && current.status !== "canceled") return undefined;
     const pipeline = await call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
       403: `The token may not retry pipelines in ${path}: it needs the Developer role there.`,
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
-    if (RUN_FROM_GITLAB[pipeline.status as GitlabPipelineStatus]?.state === "completed") return undefined;
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
   }
 
@@ -122,8 +129,11 @@ export class GitlabForge implements Forge {
       });
       return `${status.id}:${state}`;
     } catch (error) {
-      // Already in that state (another writer got there): nothing left to say.
-      if (error instanceof ForgeError && error.status === 400 && /cannot transition/i.test(error.message)) return `${remoteId?.split(":")[0] ?? "0"}:${state}`;
+      // Already in that state (another writer got there): nothing left to say. Any other refused
+      // transition is a real error.
+      if (error instanceof ForgeError && error.status === 400 && new RegExp(`cannot transition status via :\\w+ from :${state}\\b`, "i").test(error.message)) {
+        return `${remoteId?.split(":")[0] ?? "0"}:${state}`;
+      }
       throw error;
     }
   }
@@ -137,7 +147,8 @@ export class GitlabForge implements Forge {
     if (iids.length > 0 || mode === "pull_request") {
       places = iids.map((iid) => ({
         key: `mr-${iid}`,
-        list: async () => (await api.MergeRequestNotes.all(repo, iid, { perPage: 100 })).map((n) => ({ id: String(n.id), body: String(n.body) })),
+        list: async () => (await api.MergeRequestNotes.all(repo, iid, { perPage: 100, maxPages: 10 }))
+          .filter((n) => n.system !== true).map((n) => ({ id: String(n.id), body: String(n.body) })),
         create: async (text) => String((await api.MergeRequestNotes.create(repo, iid, text)).id),
         update: async (id, text) => {
           await api.MergeRequestNotes.edit(repo, iid, Number(id), { body: text });
@@ -147,8 +158,9 @@ export class GitlabForge implements Forge {
       // Commit comments cannot be edited through the API; a commit thread's note can.
       places = [{
         key: "commit",
-        list: async () => (await api.CommitDiscussions.all(repo, sha, { perPage: 100 })).flatMap((d) =>
-          ((d.notes ?? []) as { id: number; body: string }[]).map((n) => ({ id: `${d.id}/${n.id}`, body: String(n.body) }))),
+        list: async () => (await api.CommitDiscussions.all(repo, sha, { perPage: 100, maxPages: 10 })).flatMap((d) =>
+          ((d.notes ?? []) as { id: number; body: string; system?: boolean }[]).filter((n) => n.system !== true)
+            .map((n) => ({ id: `${d.id}/${n.id}`, body: String(n.body) }))),
         create: async (text) => {
           const thread = await api.CommitDiscussions.create(repo, sha, text);
           return `${thread.id}/${(thread.notes as { id: number }[] | undefined)?.[0]?.id}`;
@@ -162,14 +174,25 @@ export class GitlabForge implements Forge {
     return upsertMarkedComment(places, marker, body, known, repo);
   }
 
-  /** `pipeline`: the commit's latest pipeline (for that tag); any other name: the latest job of that name. */
+  /**
+   * `pipeline`: the tag's latest pipeline, judged by its own jobs (pipelineOutcome); any other
+   * name: the latest job of that name.
+   */
   async checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined> {
     const onRef = ref && !ref.startsWith("pull/") ? { ref } : {};
     let status: string | undefined;
     if (name === "pipeline") {
       const pipelines = await call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, () =>
-        this.client().Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 1, maxPages: 1 }));
-      status = pipelines[0]?.status as string | undefined;
+        this.client().Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
+      // an `external` pipeline is one GitLab made to hold commit statuses (the relay's): not the tag's CI
+      const latest = pipelines.find((p) => p.source !== "external");
+      if (!latest) return undefined;
+      const jobs = await call(`listing the jobs of pipeline ${latest.id} of ${repo}`, () =>
+        this.client().Jobs.all(repo, { pipelineId: Number(latest.id), perPage: 100, maxPages: 5 }));
+      const outcome = jobs.length > 0
+        ? pipelineOutcome(jobs.map((j) => ({ name: String(j.name), status: String(j.status), allow_failure: j.allow_failure as boolean | undefined })))
+        : RUN_FROM_GITLAB[latest.status as GitlabPipelineStatus]?.conclusion;
+      return outcome === undefined ? { completed: false, conclusion: undefined } : { completed: true, conclusion: outcome };
     } else {
       const statuses = await call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, () =>
         this.client().Commits.allStatuses(repo, sha, { name, ...onRef }));
@@ -201,9 +224,17 @@ export class GitlabForge implements Forge {
     return this.o.tokenEnv ?? "GITLAB_TOKEN";
   }
 
-  /** One client per host and token, so gitbeaker's client-side limits hold across jobs. */
+  /**
+   * One client per host and token, so gitbeaker's client-side limits hold across jobs. GITLAB_TOKEN
+   * is only ever sent to GITLAB_URL: another host needs its own variable (`token_env` in the map).
+   */
   private client(withToken = true): Api {
     const host = this.o.host ? `https://${this.o.host}` : this.o.url;
+    if (withToken && this.o.host && !this.o.tokenEnv) {
+      throw new ForgeError(`no token variable for GitLab host ${this.o.host}`, "config", {
+        hint: `Name one in the map (gitlab: { host: ${this.o.host}, project: …, token_env: NAME }); GITLAB_TOKEN is only sent to GITLAB_URL.`,
+      });
+    }
     const token = withToken ? (this.o.tokenEnv ? this.o.env[this.o.tokenEnv] : this.o.token) : undefined;
     if (withToken && !token) {
       throw new ForgeError(`no GitLab token for ${host}`, "config", { hint: `Set ${this.tokenName()} to a token with the 'api' scope.` });

@@ -13,6 +13,11 @@ export interface Project {
   report: MapReport | undefined;
 }
 
+export interface MapOptions {
+  /** GITLAB_URL's host (with port, if any) */
+  gitlabHost?: string | undefined;
+}
+
 export interface Dependant {
   project: Project;
   edge: MapEdge;
@@ -36,7 +41,10 @@ export class DependencyMap {
     }
   }
 
-  static fromV1(map: MapV1): DependencyMap {
+  /** `gitlabHost`: GITLAB_URL's host; a project naming it is on the default host (as its webhooks say). */
+  static fromV1(map: MapV1, options: MapOptions = {}): DependencyMap {
+    const defaultHost = options.gitlabHost?.toLowerCase();
+    const hostOf = (host: string | undefined) => (host === undefined || host.toLowerCase() === defaultHost ? undefined : host.toLowerCase());
     const projects: Project[] = map.projects.map((p) => ({
       id: p.id,
       location: p.github !== undefined
@@ -44,7 +52,7 @@ export class DependencyMap {
         : typeof p.gitlab === "string"
           ? { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined }
           : {
-            forge: "gitlab", project: p.gitlab!.project, host: p.gitlab!.host?.toLowerCase(),
+            forge: "gitlab", project: p.gitlab!.project, host: hostOf(p.gitlab!.host),
             tokenEnv: p.gitlab!.token_env, webhookSecretEnv: p.gitlab!.webhook_secret_env,
           },
       trigger: p.trigger,

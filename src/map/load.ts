@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { MapV1 } from "./schema.js";
 import { checkReferences, type MapProblem } from "./check-references.js";
-import { DependencyMap } from "./graph.js";
+import { DependencyMap, type MapOptions } from "./graph.js";
 
 export class MapError extends Error {
   override name = "MapError";
@@ -18,7 +18,7 @@ export class MapError extends Error {
 }
 
 /** Reads and validates a map file; throws MapError naming file, line and problem. */
-export function loadMapFile(file: string): DependencyMap {
+export function loadMapFile(file: string, options: MapOptions = {}): DependencyMap {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -27,10 +27,10 @@ export function loadMapFile(file: string): DependencyMap {
       { line: 0, column: 0, message: `cannot be read (${(error as Error).message}); set OPENCI_MAP to your map file` },
     ]);
   }
-  return parseMap(text, file);
+  return parseMap(text, file, options);
 }
 
-export function parseMap(text: string, file = "<map>"): DependencyMap {
+export function parseMap(text: string, file = "<map>", options: MapOptions = {}): DependencyMap {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -59,7 +59,7 @@ export function parseMap(text: string, file = "<map>"): DependencyMap {
       problems.map((p) => ({ ...where(p.path), message: describe(p.path, p.message) })),
     );
   }
-  return DependencyMap.fromV1(parsed.data);
+  return DependencyMap.fromV1(parsed.data, options);
 }
 
 function describe(path: readonly PropertyKey[], message: string): string {

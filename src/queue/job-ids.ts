@@ -17,9 +17,17 @@ export function triggerJobId(t: { upstreamId: string; tag: string; sha: string; 
   return `trigger-${digest(t.upstreamId, t.tag, t.sha, t.downstreamId)}`;
 }
 
-/** The upstream check that shows one downstream on one upstream commit. */
-export function checkKey(c: { upstreamRepo: string; sha: string; name: string }): string {
-  return digest(c.upstreamRepo.toLowerCase(), c.sha, c.name);
+/** Where a repository lives, as one string: forge, GitLab host (if not GITLAB_URL's), path; lower-cased. */
+export function placeKey(p: { forge: string; host?: string | undefined; repo: string }): string {
+  return [p.forge, (p.host ?? "").toLowerCase(), p.repo.toLowerCase()].join(":");
+}
+
+/**
+ * The upstream check that shows one downstream on one upstream commit. A GitHub repository and its
+ * GitLab mirror share commits: the forge and host keep their checks apart.
+ */
+export function checkKey(c: { upstream: { forge: string; host?: string | undefined; repo: string }; sha: string; name: string }): string {
+  return digest(placeKey(c.upstream), c.sha, c.name);
 }
 
 export function reportJobId(checkKeyValue: string, version: number): string {

@@ -25,8 +25,8 @@ export interface LoadedView {
 export class CommitViews {
   constructor(private readonly redis: Redis, private readonly checks: CheckStore) {}
 
-  static keyFor(target: Pick<CheckTarget, "repo" | "sha">): string {
-    return checkKey({ upstreamRepo: target.repo, sha: target.sha, name: "openci" });
+  static keyFor(target: Pick<CheckTarget, "forge" | "host" | "repo" | "sha">): string {
+    return checkKey({ upstream: target, sha: target.sha, name: "openci" });
   }
 
   /** Records that a member changed and queues a push of every view of its commit. */

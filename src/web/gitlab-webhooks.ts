@@ -9,6 +9,8 @@ import type { Queues } from "../queue/queues.js";
 
 export const GITLAB_WEBHOOK_PATH = "/api/gitlab/webhooks";
 const MAX_BODY = 25 * 1024 * 1024;
+/** Before the sender is known (only a project's own secret could match), a body is read up to this. */
+const UNVERIFIED_MAX_BODY = 1024 * 1024;
 
 export interface GitlabWebhookOptions {
   /** GITLAB_WEBHOOK_SECRET: accepted from every project */
@@ -34,7 +36,8 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const token = String(req.headers["x-gitlab-token"] ?? "");
     const globalOk = o.secret !== undefined && sameSecret(token, o.secret);
     if (!globalOk && !o.hasProjectSecrets) return refuse(req, res, log, o.secret === undefined);
-    const raw = await readBody(req, MAX_BODY);
+    const raw = await readBody(req, globalOk ? MAX_BODY : UNVERIFIED_MAX_BODY);
+    if (raw === undefined && !globalOk) return refuse(req, res, log, false);
     if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
     let body: unknown;
     try {

@@ -7,6 +7,9 @@ import type { RerunEvent } from "../events/rerun-event.js";
 import { repoOf, type DependencyMap } from "../map/graph.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
+import type { CheckStore } from "../report/check-store.js";
+import type { CommitViews } from "../report/commit-views.js";
+import { rerunTargets } from "../report/rerun-targets.js";
 
 export const RERUNS_PATH = "/api/v1/reruns";
 const MAX_BODY = 64 * 1024;
@@ -25,7 +28,10 @@ const RerunRequest = z.strictObject({
  * the same way the Re-run buttons on a GitHub check do; on GitLab the pipeline is retried. The
  * only way to re-run for a GitLab upstream, whose commit statuses have no buttons. Answers 202.
  */
-export function rerunsApi(queues: Pick<Queues, "events">, map: () => DependencyMap, log: Logger, adminToken: string | undefined) {
+export function rerunsApi(
+  queues: Pick<Queues, "events">, map: () => DependencyMap, log: Logger, adminToken: string | undefined,
+  state: { checks: CheckStore; views: CommitViews },
+) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if ((req.url ?? "").split("?")[0] !== RERUNS_PATH) return false;
     if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
@@ -65,6 +71,8 @@ export function rerunsApi(queues: Pick<Queues, "events">, map: () => DependencyM
       scope: downstream === undefined ? { kind: "failed" } : { kind: "downstream", downstreamId: downstream },
       deliveryId: `api-${randomUUID()}`,
     };
+    const { nothing } = await rerunTargets(state, event);
+    if (nothing) return reply(res, nothing.status, { error: nothing.reason });
     const jobId = deliveryJobId("api", event.deliveryId);
     await queues.events.add("rerun", event, { jobId });
     log.info({ upstream: upstreamId, sha, downstream: downstream ?? "(every failed one)", jobId }, "re-run requested through the API");

@@ -52,15 +52,15 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
   for (const { up, project, data, gate } of jobs) {
     await publishCheck(
       deps,
-      checkKey({ upstreamRepo: up.repo, sha, name: data.checkName }),
+      checkKey({ upstream: up, sha, name: data.checkName }),
       targetOf(up),
       gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
     );
   }
-  for (const { data, gate } of gated) await deps.gates.wait(origin.repo, sha, gate!, data);
+  for (const { data, gate } of gated) await deps.gates.wait(origin, sha, gate!, data);
   for (const gate of new Set(gated.map((j) => j.gate!))) {
     const state = await forge.checkState(origin.repo, sha, gate, origin.ref);
-    if (state?.completed) await openGate(deps, { repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
+    if (state?.completed) await openGate(deps, { forge: origin.forge, host: origin.host, repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
   }
   return { now: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) };
 }

@@ -12,10 +12,10 @@ import type { WorkerDeps } from "./deps.js";
  */
 export async function openGate(
   deps: WorkerDeps,
-  check: Pick<CheckEvent, "repo" | "sha" | "name" | "conclusion">,
+  check: Pick<CheckEvent, "forge" | "host" | "repo" | "sha" | "name" | "conclusion">,
   log: Logger,
 ): Promise<{ released: number; skipped: number }> {
-  const waiting = await deps.gates.take(check.repo, check.sha, check.name);
+  const waiting = await deps.gates.take(check, check.sha, check.name);
   if (waiting.length === 0) return { released: 0, skipped: 0 };
   if (check.conclusion === "success") {
     await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
@@ -26,7 +26,7 @@ export async function openGate(
     const up = t.upstream;
     await publishCheck(
       deps,
-      checkKey({ upstreamRepo: up.repo, sha: up.sha, name: t.checkName }),
+      checkKey({ upstream: up, sha: up.sha, name: t.checkName }),
       targetOf(up),
       gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion), t.attempt);
   }

@@ -18,7 +18,7 @@ export async function processPoll(data: PollJob, deps: WorkerDeps, log: Logger):
   const record = await deps.records.get(relayRunId);
   if (!record || record.result.runId === undefined) return { done: true };
   const up = record.trigger.upstream;
-  const current = await deps.checks.get(checkKey({ upstreamRepo: up.repo, sha: up.sha, name: record.trigger.checkName }));
+  const current = await deps.checks.get(checkKey({ upstream: up, sha: up.sha, name: record.trigger.checkName }));
   if (current?.report.status === "completed" && current.report.externalId === relayRunId) return { done: true };
 
   const project = deps.map().project(record.trigger.downstreamId);

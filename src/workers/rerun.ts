@@ -2,11 +2,10 @@ import type { Logger } from "pino";
 import type { RerunEvent } from "../events/rerun-event.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, rerunJobId } from "../queue/job-ids.js";
-import { checkName, queuedReport } from "../report/check-text.js";
-import { CommitViews } from "../report/commit-views.js";
+import { queuedReport } from "../report/check-text.js";
 import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
-import { PASSED } from "../report/rollup.js";
+import { rerunTargets } from "../report/rerun-targets.js";
 import type { WorkerDeps } from "./deps.js";
 
 /**
@@ -14,9 +13,8 @@ import type { WorkerDeps } from "./deps.js";
  * new downstream run is correlated afresh and the old run's late results cannot overwrite the new.
  */
 export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Logger): Promise<{ rerun: string[] }> {
-  const previous = event.scope.kind === "one"
-    ? [event.scope.relayRunId]
-    : event.scope.kind === "downstream" ? await latestRunId(event, event.scope.downstreamId, deps) : await failedRunIds(event, deps);
+  const { runIds: previous, nothing } = await rerunTargets(deps, event);
+  if (nothing) log.warn({ repo: event.repo, sha: event.sha, reason: nothing.reason }, "nothing to re-run");
   const rerun: string[] = [];
   for (const runId of previous) {
     const record = await deps.records.get(runId);
@@ -37,7 +35,7 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
     await deps.queues.trigger.add("trigger", next, { jobId: next.runId });
     const up = next.upstream;
     await publishCheck(
-      deps, checkKey({ upstreamRepo: up.repo, sha: up.sha, name: next.checkName }),
+      deps, checkKey({ upstream: up, sha: up.sha, name: next.checkName }),
       targetOf(up),
       queuedReport(up, project, next.runId), next.attempt,
     );
@@ -45,19 +43,6 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
   }
   log.info({ repo: event.repo, sha: event.sha, scope: event.scope.kind, downstreams: rerun }, "re-run requested");
   return { rerun };
-}
-
-/** The relay run id the downstream's check on this commit shows now. */
-async function latestRunId(event: RerunEvent, downstreamId: string, deps: WorkerDeps): Promise<string[]> {
-  const stored = await deps.checks.get(checkKey({ upstreamRepo: event.repo, sha: event.sha, name: checkName(downstreamId) }));
-  return stored ? [stored.report.externalId] : [];
-}
-
-async function failedRunIds(event: RerunEvent, deps: WorkerDeps): Promise<string[]> {
-  const view = await deps.views.load("rollup", CommitViews.keyFor(event));
-  return (view?.members ?? [])
-    .filter((m) => m.report.status === "completed" && !PASSED.has(m.report.conclusion ?? "neutral"))
-    .map((m) => m.report.externalId);
 }
 
 function parse(data: unknown): TriggerJob | undefined {

@@ -34,7 +34,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
   const up = trigger.upstream;
   await publishCheck(
     deps,
-    checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName }),
+    checkKey({ upstream: up, sha: up.sha, name: trigger.checkName }),
     targetOf(up),
     runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");

@@ -10,7 +10,7 @@ import type { WorkerDeps } from "./deps.js";
 export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Logger): Promise<{ timedOut: boolean }> {
   const { trigger, timeout } = data;
   const up = trigger.upstream;
-  const key = checkKey({ upstreamRepo: up.repo, sha: up.sha, name: trigger.checkName });
+  const key = checkKey({ upstream: up, sha: up.sha, name: trigger.checkName });
   const current = await deps.checks.get(key);
   if (current?.report.status === "completed") return { timedOut: false };
   const project = deps.map().project(trigger.downstreamId);

@@ -20,7 +20,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   const data = TriggerJob.parse(job.data);
   const project = deps.map().project(data.downstreamId);
   const target = targetOf(data.upstream);
-  const check = checkKey({ upstreamRepo: data.upstream.repo, sha: data.upstream.sha, name: data.checkName });
+  const check = checkKey({ upstream: data.upstream, sha: data.upstream.sha, name: data.checkName });
 
   try {
     if (!project) {

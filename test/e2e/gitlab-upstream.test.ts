@@ -118,7 +118,7 @@ describe("a tag on a GitLab project", () => {
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(0);
   });
 
-  it("waits for after_check: the tag's pipeline (Pipeline Hook) or a named job (Job Hook)", async () => {
+  it("waits for after_check: the tag's pipeline, by its own jobs (Pipeline Hook), or a named job (Job Hook)", async () => {
     const h = await start({ map: map({ tool: ", after_check: pipeline", octo: ", after_check: package" }) });
 
     await sendHook(h, tagPush(h.gitlab!));
@@ -129,6 +129,9 @@ describe("a tag on a GitLab project", () => {
     expect(h.gitlab!.calls("list_project_pipelines")[0]!.params).toMatchObject({ sha: GL_COMMIT, ref: GL_TAG });
     expect(h.gitlab!.calls("list_commit_statuses")[0]!.params).toMatchObject({ sha: GL_COMMIT, ref: GL_TAG, name: "package" });
 
+    await sendHook(h, upstreamPipelineHook(h.gitlab!, "success", { tag: false })); // main's pipeline: not the tag's
+    await settle(300);
+    expect(h.gitlab!.pipelines).toHaveLength(0);
     await sendHook(h, upstreamPipelineHook(h.gitlab!, "success"));
     await sendHook(h, upstreamJobHook(h.gitlab!, "package", "failed"));
     const pipeline = await waitFor("gl/tool triggered", () => h.gitlab!.pipelines.find((p) => p.project === "group/tool"));
@@ -186,18 +189,22 @@ describe("re-runs through the relay's API", () => {
     expect(h.gitlab!.statuses.filter((st) => st.name === "openci: gl/tool").map((st) => st.status)).toEqual(["failed", "success"]);
   });
 
-  it("refuses without the admin token, and names what is unknown", async () => {
+  it("refuses without the admin token, and names what is unknown or not there to re-run", async () => {
     const h = await start({ env: { OPENCI_ADMIN_TOKEN: ADMIN } });
 
     const noToken = await rerun(h, { upstream: "gl/lib", sha: GL_COMMIT }, null);
     const unknown = await rerun(h, { upstream: "gl/lib", sha: GL_COMMIT, downstream: "nope" });
     const badSha = await rerun(h, { upstream: "gl/lib", sha: "abc" });
+    const notTriggered = await rerun(h, { upstream: "gl/lib", sha: GL_COMMIT, downstream: "gl/tool" });
+    const nothingAtAll = await rerun(h, { upstream: "gl/lib", sha: GL_COMMIT });
 
     expect(noToken.status).toBe(401);
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: string }).error).toContain("'nope' does not depend on 'gl/lib'");
     expect(badSha.status).toBe(400);
     expect(JSON.stringify(await badSha.json())).toContain("sha must be a full 40-character commit SHA");
+    expect([notTriggered.status, nothingAtAll.status]).toEqual([404, 404]);
+    expect(((await notTriggered.json()) as { error: string }).error).toBe(`'gl/tool' was not triggered for group/lib@${GL_COMMIT}`);
     expect(await jobCount(h.redisUrl, "events")).toBe(0);
   });
 });

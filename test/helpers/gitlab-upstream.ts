@@ -22,10 +22,19 @@ export function tagPush(gitlab: FakeGitlab, o: { deleted?: boolean } = {}) {
   return fixture;
 }
 
-/** The documented Pipeline Hook example, as the pipeline of tag v1.0.0 of group/lib ending `status`. */
-export function upstreamPipelineHook(gitlab: FakeGitlab, status: string) {
+/**
+ * The documented Pipeline Hook example, as the pipeline of tag v1.0.0 of group/lib (or of branch
+ * main, `tag: false`) whose own jobs all ended `jobs`; the relay's pending statuses are among its
+ * jobs, as on GitLab, so the pipeline itself is still running.
+ */
+export function upstreamPipelineHook(gitlab: FakeGitlab, jobs: string, o: { tag?: boolean } = {}) {
   const fixture = gitlabFixture("pipeline");
-  Object.assign(fixture.body.object_attributes, { id: 900, ref: GL_TAG, tag: true, sha: GL_COMMIT, status, url: `${gitlab.url}/${GL_UPSTREAM}/-/pipelines/900` });
+  const tag = o.tag ?? true;
+  Object.assign(fixture.body.object_attributes, {
+    id: 900, ref: tag ? GL_TAG : "main", tag, sha: GL_COMMIT, status: "running", url: `${gitlab.url}/${GL_UPSTREAM}/-/pipelines/900`,
+  });
+  for (const build of fixture.body.builds) build.status = jobs;
+  fixture.body.builds.push({ ...fixture.body.builds[0], id: 999, name: "openci: gl/tool", stage: "external", status: "pending" });
   Object.assign(fixture.body.project, { path_with_namespace: GL_UPSTREAM, web_url: `${gitlab.url}/${GL_UPSTREAM}` });
   return fixture;
 }

@@ -53,7 +53,7 @@ export async function startHarness(o: HarnessOptions) {
     ...o.env,
     ...env,
     });
-    const relay = await startRelay({ config, map: parseMap(o.map), redisUrl: redis.url, log: log.child({ relay: relays.length }) });
+    const relay = await startRelay({ config, map: parseMap(o.map, "<map>", { gitlabHost: new URL(config.gitlabUrl).host }), redisUrl: redis.url, log: log.child({ relay: relays.length }) });
     relays.push(relay);
     return relay;
   };

@@ -20,13 +20,14 @@ describe("job ids", () => {
   it.each([
     ["trigger", triggerJobId(t)],
     ["delivery", deliveryJobId("github", "72d3162e-cc78-11e3-81ab-4c9367dc0958")],
-    ["report", reportJobId(checkKey({ upstreamRepo: "a/b", sha: t.sha, name: "openci: x" }), 12)],
+    ["report", reportJobId(checkKey({ upstream: { forge: "github", repo: "a/b" }, sha: t.sha, name: "openci: x" }), 12)],
   ])("a %s id is valid for BullMQ: no ':' and not all digits", (_kind, id) => {
     expect(id).not.toContain(":");
     expect(id).not.toMatch(/^\d+$/);
   });
 
   it("treats repository names case-insensitively for check keys, as GitHub does", () => {
-    expect(checkKey({ upstreamRepo: "Acme/Lib", sha: t.sha, name: "n" })).toBe(checkKey({ upstreamRepo: "acme/lib", sha: t.sha, name: "n" }));
+    expect(checkKey({ upstream: { forge: "github", repo: "Acme/Lib" }, sha: t.sha, name: "n" })).toBe(checkKey({ upstream: { forge: "github", repo: "acme/lib" }, sha: t.sha, name: "n" }));
+    expect(checkKey({ upstream: { forge: "gitlab", repo: "acme/lib" }, sha: t.sha, name: "n" })).not.toBe(checkKey({ upstream: { forge: "github", repo: "acme/lib" }, sha: t.sha, name: "n" }));
   });
 });

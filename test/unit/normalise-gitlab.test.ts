@@ -28,23 +28,35 @@ describe("normaliseGitlab", () => {
     expect(deliver("Tag Push Hook", body)).toEqual([]);
   });
 
-  it("turns a finished pipeline into its run and a `pipeline` check; a running one into its run only", () => {
-    const { body } = gitlabFixture("pipeline");
-    const finished = deliver("Pipeline Hook", body);
+  it("turns a pipeline into its run; a tag's pipeline whose own jobs ended also into a `pipeline` check", () => {
+    const { body } = gitlabFixture("pipeline"); // a branch pipeline, one job still `created`
+    const branch = deliver("Pipeline Hook", body);
+    body.object_attributes.tag = true;
+    const jobStillWaiting = deliver("Pipeline Hook", body);
+    body.builds.find((b: { name: string }) => b.name === "staging").status = "success";
+    const oneFailed = deliver("Pipeline Hook", body);
+    body.builds.find((b: { name: string }) => b.name === "test-build").status = "success";
+    body.builds.push({ name: "openci: downstream", status: "running" }); // the relay's own status
     body.object_attributes.status = "running";
-    const running = deliver("Pipeline Hook", body);
+    const passed = deliver("Pipeline Hook", body);
 
-    expect(finished.map((w) => w.name)).toEqual(["run", "check"]);
-    expect(finished[0]!.data).toMatchObject({ repo: "gitlab-org/gitlab-test", runId: "31", state: "completed", conclusion: "success", startedAt: "2016-08-12T15:23:28.000Z" });
-    expect(finished[1]!.data).toMatchObject({ name: "pipeline", sha: "bcbb5ec396a2c0f828686f14fac9b80b780504f2", conclusion: "success" });
-    expect(running.map((w) => w.name)).toEqual(["run"]);
+    expect(branch.map((w) => w.name)).toEqual(["run"]);
+    expect(branch[0]!.data).toMatchObject({ repo: "gitlab-org/gitlab-test", runId: "31", state: "completed", conclusion: "success", startedAt: "2016-08-12T15:23:28.000Z" });
+    expect(jobStillWaiting.map((w) => w.name)).toEqual(["run"]);
+    expect(oneFailed[1]!.data).toMatchObject({ name: "pipeline", sha: "bcbb5ec396a2c0f828686f14fac9b80b780504f2", conclusion: "failure" });
+    expect(passed[1]!.data).toMatchObject({ name: "pipeline", conclusion: "success" });
   });
 
   it("turns a finished job into a check named after it, and ignores one still running", () => {
-    const { body } = gitlabFixture("job");
+    const { body } = gitlabFixture("job"); // a branch's job
+    body.build_status = "failed";
+    const branch = deliver("Job Hook", body);
+    body.build_status = "created";
+    body.tag = true;
     const created = deliver("Job Hook", body);
     body.build_status = "failed";
 
+    expect(branch).toEqual([]);
     expect(created).toEqual([]);
     expect(deliver("Job Hook", body)).toEqual([{
       name: "check",

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ConfigError, parseEnv } from "./config/env.js";
 import { createLogger } from "./log.js";
-import { MapError, loadMapFile } from "./map/load.js";
+import { MapError, formatProblem, loadMap } from "./map/load.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded.js";
 import { redactUrl } from "./redis/connection.js";
 import { startRelay } from "./relay.js";
@@ -11,8 +11,9 @@ async function main(): Promise<void> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = parseEnv(process.env);
   const log = createLogger(config.logLevel);
-  const map = loadMapFile(config.mapPath, { gitlabHost: new URL(config.gitlabUrl).host });
-  log.info({ map: config.mapPath, projects: map.size }, "dependency map loaded");
+  const { map, warnings, files } = loadMap(config.mapPath, { gitlabHost: new URL(config.gitlabUrl).host });
+  for (const w of warnings) log.warn({ map: w.file }, `dependency map: ${formatProblem(w)}`);
+  log.info({ map: config.mapPath, files: files.length, projects: map.size }, "dependency map loaded");
 
   let embedded: EmbeddedRedis | undefined;
   if (!config.redisUrl) {

@@ -1,40 +1,81 @@
 import { parseArgs } from "node:util";
+import { GRAPH_FORMATS, type GraphFormat } from "../map/render-graph.js";
+import { explainCommand, graphCommand, schemaCommand, validateCommand } from "./map-commands.js";
 import { rerunCommand } from "./rerun.js";
 
 const HELP = `openci-relay: the OpenCI Relay command line
 
 Usage:
+  openci-relay validate FILE|DIR
+      Checks a dependency map (a file, or every .yml/.yaml below a folder): schema, ids,
+      references, cycles, cascade hop limit. Prints every problem as FILE:LINE:COL: message,
+      and warnings (orphaned projects, empty foundations).
+  openci-relay graph FILE|DIR [--format mermaid|dot|json] [--from PROJECT] [--depth N]
+      Draws the map (default mermaid), or what a release of PROJECT reaches: its dependants up
+      to N hops, and its direct upstreams.
+  openci-relay explain FILE|DIR PROJECT TAG [--event tag|release]
+      Which dependants a tag (or release) of PROJECT would trigger and why, which would not
+      and why, and what would cascade from them.
+  openci-relay schema
+      Prints the map's JSON Schema (the same as schema/openci-map.schema.json).
   openci-relay rerun --upstream PROJECT --sha COMMIT [--downstream PROJECT] [--url URL]
       Runs downstreams of an upstream commit again through a running relay
       (POST /api/v1/reruns). With --downstream, that one; without, every failed one.
       A GitLab downstream pipeline is retried in place; a GitHub one is dispatched anew.
 
-Environment:
+Environment (rerun):
   OPENCI_URL          the relay's address (default http://127.0.0.1:$PORT, PORT default 3000)
   OPENCI_ADMIN_TOKEN  the relay's admin token (the same value the relay runs with)
 
-Exit codes: 0 done, 1 the relay refused or could not be reached, 2 wrong usage.
+Exit codes: 0 done (validate: the map is valid), 1 the map is invalid, a project is unknown,
+or the relay refused or could not be reached, 2 wrong usage.
 `;
+
+type Io = { out: (s: string) => void; err: (s: string) => void };
 
 /** Runs the CLI; returns the exit code. Output goes to `out`, errors to `err`. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const io: Io = { out, err };
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     out(HELP);
     return command === undefined ? 2 : 0;
   }
+  const usage = (message: string) => {
+    err(`openci-relay ${command}: ${message}. Run 'openci-relay --help'.\n`);
+    return 2;
+  };
   try {
     switch (command) {
+      case "validate": {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true });
+        return positionals.length === 1 ? validateCommand(positionals[0]!, io) : usage("give one FILE or DIR");
+      }
+      case "graph": {
+        const { positionals, values } = parseArgs({
+          args: rest, allowPositionals: true, strict: true,
+          options: { format: { type: "string", default: "mermaid" }, from: { type: "string" }, depth: { type: "string" } },
+        });
+        if (positionals.length !== 1) return usage("give one FILE or DIR");
+        if (!GRAPH_FORMATS.includes(values.format as GraphFormat)) return usage(`--format must be one of ${GRAPH_FORMATS.join(", ")}`);
+        const depth = values.depth === undefined ? undefined : Number(values.depth);
+        if (depth !== undefined && !(Number.isInteger(depth) && depth >= 0)) return usage("--depth must be a whole number");
+        return graphCommand(positionals[0]!, { format: values.format as GraphFormat, from: values.from, depth }, io);
+      }
+      case "explain": {
+        const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { event: { type: "string", default: "tag" } } });
+        if (positionals.length !== 3) return usage("give FILE|DIR PROJECT TAG");
+        if (values.event !== "tag" && values.event !== "release") return usage("--event must be tag or release");
+        return explainCommand(positionals[0]!, positionals[1]!, positionals[2]!, values.event, io);
+      }
+      case "schema":
+        return schemaCommand(io);
       case "rerun": {
         const { values } = parseArgs({
           args: rest,
-          options: { upstream: { type: "string" }, sha: { type: "string" }, downstream: { type: "string" }, url: { type: "string" }, help: { type: "boolean", short: "h" } },
+          options: { upstream: { type: "string" }, sha: { type: "string" }, downstream: { type: "string" }, url: { type: "string" } },
           strict: true,
         });
-        if (values.help) {
-          out(HELP);
-          return 0;
-        }
         return await rerunCommand(values, env, out, err);
       }
       default:
@@ -42,10 +83,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: stri
         return 2;
     }
   } catch (error) {
-    if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      err(`openci-relay ${command}: ${(error as Error).message}. Run 'openci-relay --help'.\n`);
-      return 2;
-    }
+    if ((error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) return usage((error as Error).message);
     throw error;
   }
 }

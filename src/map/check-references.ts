@@ -1,75 +1,90 @@
-import type { MapV1 } from "./schema.js";
+import { filterProblem } from "./edge-filter.js";
+import type { Fragment, Placed } from "./normalise.js";
+import type { MapEdgeV2, MapProject } from "./schema.js";
 
+/** A problem (or warning) in a map file, at a path inside it. */
 export interface MapProblem {
+  file: string;
   path: (string | number)[];
   message: string;
 }
 
-/** Rules a schema cannot express: ids, references, and what each kind of project needs. */
-export function checkReferences(map: MapV1): MapProblem[] {
+/** Rules a schema cannot express, across every file of the map: ids, references, triggers, filters. */
+export function checkReferences(fragments: Fragment[]): MapProblem[] {
   const problems: MapProblem[] = [];
-  const firstIndex = new Map<string, number>();
-  map.projects.forEach((p, i) => {
-    const seen = firstIndex.get(p.id);
-    if (seen === undefined) firstIndex.set(p.id, i);
-    else problems.push({ path: ["projects", i, "id"], message: `duplicate id '${p.id}' (first used by projects[${seen}])` });
-  });
+  const at = (placed: { file: string; path: (string | number)[] }, message: string, ...rest: (string | number)[]) =>
+    problems.push({ file: placed.file, path: [...placed.path, ...rest], message });
+  const where = (first: Placed<unknown>, file: string) =>
+    `${first.path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i ? "." : ""}${k}`)).join("")}${first.file === file ? "" : ` in ${first.file}`}`;
 
-  map.projects.forEach((p, i) => {
-    const at = (...rest: (string | number)[]) => ["projects", i, ...rest];
-    if ((p.github === undefined) === (p.gitlab === undefined)) {
-      problems.push({ path: at(), message: `project '${p.id}' needs exactly one of 'github: owner/repo' or 'gitlab: group/project'` });
+  const foundations = new Map<string, Placed<unknown>>();
+  for (const f of fragments.flatMap((fr) => fr.foundations)) {
+    const first = foundations.get(f.value.id);
+    if (first) at(f, `duplicate foundation id '${f.value.id}' (first used by ${where(first, f.file)})`, "id");
+    else foundations.set(f.value.id, f);
+  }
+  const projects = new Map<string, Placed<unknown>>();
+  for (const p of fragments.flatMap((fr) => fr.projects)) {
+    const first = projects.get(p.value.id);
+    if (first) at(p, `duplicate id '${p.value.id}' (first used by ${where(first, p.file)})`, "id");
+    else projects.set(p.value.id, p);
+  }
+
+  for (const p of fragments.flatMap((fr) => fr.projects)) {
+    const raw = p.raw as MapProject & { foundation?: string };
+    if ((raw.github === undefined) === (raw.gitlab === undefined)) {
+      at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo' or 'gitlab: group/project'`);
     }
-    const edges = p.depends_on ?? [];
-    if (edges.length > 0) problems.push(...checkTrigger(p, at));
+    if (raw.foundation !== undefined && !foundations.has(raw.foundation)) {
+      at(p, `unknown foundation '${raw.foundation}': add it to 'foundations' or fix the id`, "foundation");
+    }
+    if ((raw.depends_on ?? []).length > 0) problems.push(...checkTrigger(p));
+  }
 
-    const upstreams = new Set<string>();
-    edges.forEach((edge, j) => {
-      if (!firstIndex.has(edge.project)) {
-        problems.push({
-          path: at("depends_on", j, "project"),
-          message: `unknown project '${edge.project}': add it to 'projects' or fix the id`,
-        });
-      } else if (edge.project === p.id) {
-        problems.push({ path: at("depends_on", j, "project"), message: `project '${p.id}' cannot depend on itself` });
-      }
-      if (upstreams.has(edge.project)) {
-        problems.push({
-          path: at("depends_on", j, "project"),
-          message: `'${edge.project}' is listed twice: use one entry per upstream`,
-        });
-      }
-      upstreams.add(edge.project);
-    });
-  });
+  const seen = new Set<string>();
+  for (const e of fragments.flatMap((fr) => fr.edges)) {
+    const { upstream, downstream } = e.value;
+    if (!projects.has(upstream)) at(e, `unknown project '${upstream}': add it to 'projects' or fix the id`, "project");
+    else if (upstream === downstream) at(e, `project '${downstream}' cannot depend on itself`, "project");
+    const pair = `${upstream}\u0000${downstream}`;
+    if (seen.has(pair)) at(e, `'${upstream}' is listed twice: use one entry per upstream`, "project");
+    seen.add(pair);
+    const raw = e.raw as MapEdgeV2;
+    const filters = (["tags", "tag_regex", "semver"] as const).filter((k) => raw[k] !== undefined);
+    if (filters.length > 1) at(e, `use one of ${filters.join(", ")}: an edge has a single tag filter`, filters[1]!);
+    const bad = filterProblem(e.value.filter);
+    if (bad) at(e, bad, e.value.filter.kind === "semver" ? "semver" : "tag_regex");
+    if (raw.forks !== undefined && !e.value.on.has("pull_request")) at(e, "'forks' only matters with 'on: [pull_request]'", "forks");
+  }
+
+  const limits = fragments.filter((f) => f.cascadeHopLimit !== undefined);
+  if (new Set(limits.map((f) => f.cascadeHopLimit)).size > 1) {
+    for (const f of limits.slice(1)) {
+      problems.push({ file: f.file, path: ["settings", "cascade_hop_limit"], message: `differs from ${limits[0]!.file} (${limits[0]!.cascadeHopLimit}): set it once` });
+    }
+  }
   return problems;
 }
 
-function checkTrigger(
-  p: MapV1["projects"][number],
-  at: (...rest: (string | number)[]) => (string | number)[],
-): MapProblem[] {
-  const t = p.trigger;
-  if (t === undefined) {
-    return [{ path: at(), message: `project '${p.id}' has depends_on but no 'trigger' saying how its pipeline starts` }];
-  }
-  if (p.gitlab !== undefined) {
+function checkTrigger(p: Placed<unknown>): MapProblem[] {
+  const raw = p.raw as MapProject;
+  const problem = (message: string, ...rest: string[]) => [{ file: p.file, path: [...p.path, ...rest], message }];
+  const t = raw.trigger;
+  if (t === undefined) return problem(`project '${raw.id}' has depends_on but no 'trigger' saying how its pipeline starts`);
+  if (raw.gitlab !== undefined) {
     if (t.workflow !== undefined || t.event_type !== undefined) {
-      return [{ path: at("trigger"), message: "a GitLab project is triggered by 'ref' only; 'workflow' and 'event_type' are for GitHub" }];
+      return problem("a GitLab project is triggered by 'ref' only; 'workflow' and 'event_type' are for GitHub", "trigger");
     }
-    return t.ref === undefined ? [{ path: at("trigger"), message: "a GitLab trigger needs 'ref', the branch to run the pipeline on" }] : [];
+    return t.ref === undefined ? problem("a GitLab trigger needs 'ref', the branch to run the pipeline on", "trigger") : [];
   }
   if (t.token_env !== undefined) {
-    return [{ path: at("trigger", "token_env"), message: "'token_env' names a GitLab pipeline trigger token; a GitHub project is triggered through the app" }];
+    return problem("'token_env' names a GitLab pipeline trigger token; a GitHub project is triggered through the app", "trigger", "token_env");
   }
   if ((t.workflow === undefined) === (t.event_type === undefined)) {
-    return [{
-      path: at("trigger"),
-      message: "a GitHub trigger needs exactly one of 'workflow: <file>.yml' (workflow_dispatch) or 'event_type: <name>' (repository_dispatch)",
-    }];
+    return problem("a GitHub trigger needs exactly one of 'workflow: <file>.yml' (workflow_dispatch) or 'event_type: <name>' (repository_dispatch)", "trigger");
   }
   if (t.workflow !== undefined && t.ref === undefined) {
-    return [{ path: at("trigger"), message: "a workflow trigger needs 'ref', the branch the workflow runs on (e.g. main)" }];
+    return problem("a workflow trigger needs 'ref', the branch the workflow runs on (e.g. main)", "trigger");
   }
   return [];
 }

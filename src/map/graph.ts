@@ -1,9 +1,29 @@
-import type { MapEdge, MapReport, MapTrigger, MapV1 } from "./schema.js";
-import { matchTag } from "./match-tag.js";
+import { compileFilter, type TagFilter, type TagMatcher } from "./edge-filter.js";
+import type { MapReport, MapTrigger } from "./schema.js";
 
 export type ProjectLocation =
   | { forge: "github"; repo: string }
   | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined; webhookSecretEnv?: string | undefined };
+
+/** Which upstream events an edge reacts to. */
+export type EdgeEvent = "tag" | "release" | "pull_request";
+
+export interface Foundation {
+  id: string;
+  name: string;
+  url: string | undefined;
+}
+
+/** What a v2 map says about a project besides where it lives (all optional). */
+export interface ProjectMeta {
+  foundation?: string | undefined;
+  homepage?: string | undefined;
+  description?: string | undefined;
+  contact?: string | undefined;
+  ci?: string | undefined;
+  /** purl patterns of what it releases, e.g. pkg:pypi/nova */
+  artifacts?: string[] | undefined;
+}
 
 export interface Project {
   id: string;
@@ -11,55 +31,81 @@ export interface Project {
   trigger: MapTrigger | undefined;
   /** How this project, as an upstream, wants failures reported. */
   report: MapReport | undefined;
+  meta?: ProjectMeta;
 }
 
-export interface MapOptions {
-  /** GITLAB_URL's host (with port, if any) */
-  gitlabHost?: string | undefined;
+/** "`downstream` depends on `upstream`": when and how an upstream event triggers the downstream. */
+export interface Edge {
+  upstream: string;
+  downstream: string;
+  filter: TagFilter;
+  prereleases: boolean | undefined;
+  on: ReadonlySet<EdgeEvent>;
+  after_check?: string | undefined;
+  timeout?: string | undefined;
+  report?: MapReport | undefined;
+  /** Set when `on` has pull_request: whether forks' pull requests are tested too. */
+  pull_requests?: { forks: boolean } | undefined;
+  cascade: boolean;
 }
 
 export interface Dependant {
   project: Project;
-  edge: MapEdge;
+  edge: Edge;
+}
+
+export interface MapParts {
+  foundations: Foundation[];
+  projects: Project[];
+  edges: Edge[];
+  cascadeHopLimit: number;
+}
+
+export const DEFAULT_CASCADE_HOP_LIMIT = 5;
+
+export interface MapOptions {
+  /** GITLAB_URL's host (with port, if any): a project naming it is on the default host, as its webhooks say */
+  gitlabHost?: string | undefined;
 }
 
 /** The validated map, indexed for the questions the flow asks. Immutable once built. */
 export class DependencyMap {
   private readonly byId = new Map<string, Project>();
   private readonly byLocation = new Map<string, Project[]>();
-  private readonly dependants = new Map<string, Dependant[]>();
+  private readonly dependants = new Map<string, { dependant: Dependant; matches: TagMatcher }[]>();
+  private readonly upstreams = new Map<string, Edge[]>();
+  private readonly foundationById = new Map<string, Foundation>();
+  readonly cascadeHopLimit: number;
 
-  private constructor(projects: Project[], edges: { from: string; to: string; edge: MapEdge }[]) {
-    for (const p of projects) {
+  private constructor(parts: MapParts) {
+    this.cascadeHopLimit = parts.cascadeHopLimit;
+    for (const f of parts.foundations) this.foundationById.set(f.id, f);
+    for (const p of parts.projects) {
       this.byId.set(p.id, p);
       const key = locationKey(p.location);
-      this.byLocation.set(key, [...(this.byLocation.get(key) ?? []), p]);
+      const at = this.byLocation.get(key);
+      if (at) at.push(p);
+      else this.byLocation.set(key, [p]);
     }
-    for (const { from, to, edge } of edges) {
-      const project = this.byId.get(to);
-      if (project) this.dependants.set(from, [...(this.dependants.get(from) ?? []), { project, edge }]);
+    for (const edge of parts.edges) {
+      const project = this.byId.get(edge.downstream);
+      if (!project) continue;
+      const entry = { dependant: { project, edge }, matches: compileFilter(edge.filter, edge.prereleases) };
+      const list = this.dependants.get(edge.upstream);
+      if (list) list.push(entry);
+      else this.dependants.set(edge.upstream, [entry]);
+      const ups = this.upstreams.get(edge.downstream);
+      if (ups) ups.push(edge);
+      else this.upstreams.set(edge.downstream, [edge]);
     }
   }
 
-  /** `gitlabHost`: GITLAB_URL's host; a project naming it is on the default host (as its webhooks say). */
-  static fromV1(map: MapV1, options: MapOptions = {}): DependencyMap {
-    const defaultHost = options.gitlabHost?.toLowerCase();
-    const hostOf = (host: string | undefined) => (host === undefined || host.toLowerCase() === defaultHost ? undefined : host.toLowerCase());
-    const projects: Project[] = map.projects.map((p) => ({
-      id: p.id,
-      location: p.github !== undefined
-        ? { forge: "github", repo: p.github }
-        : typeof p.gitlab === "string"
-          ? { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined }
-          : {
-            forge: "gitlab", project: p.gitlab!.project, host: hostOf(p.gitlab!.host),
-            tokenEnv: p.gitlab!.token_env, webhookSecretEnv: p.gitlab!.webhook_secret_env,
-          },
-      trigger: p.trigger,
-      report: p.report,
-    }));
-    const edges = map.projects.flatMap((p) => (p.depends_on ?? []).map((edge) => ({ from: edge.project, to: p.id, edge })));
-    return new DependencyMap(projects, edges);
+  static build(parts: MapParts): DependencyMap {
+    return new DependencyMap(parts);
+  }
+
+  get size(): number {
+    return this.byId.size;
   }
 
   /** Every project, in map order. */
@@ -67,8 +113,12 @@ export class DependencyMap {
     return [...this.byId.values()];
   }
 
-  get size(): number {
-    return this.byId.size;
+  foundations(): Foundation[] {
+    return [...this.foundationById.values()];
+  }
+
+  foundation(id: string): Foundation | undefined {
+    return this.foundationById.get(id);
   }
 
   project(id: string): Project | undefined {
@@ -81,18 +131,32 @@ export class DependencyMap {
   }
 
   /** The edge by which `downstreamId` depends on `upstreamId`. */
-  edge(upstreamId: string, downstreamId: string): MapEdge | undefined {
-    return this.dependants.get(upstreamId)?.find((d) => d.project.id === downstreamId)?.edge;
+  edge(upstreamId: string, downstreamId: string): Edge | undefined {
+    return this.dependants.get(upstreamId)?.find((d) => d.dependant.project.id === downstreamId)?.dependant.edge;
   }
 
-  /** Dependants that test `upstreamId`'s pull requests (`pull_requests` on the edge). */
+  /** Every edge out of `upstreamId`, whatever its filter, in map order. */
+  allDependants(upstreamId: string): Dependant[] {
+    return (this.dependants.get(upstreamId) ?? []).map((d) => d.dependant);
+  }
+
+  /** The edges into `downstreamId`: its upstreams. */
+  upstreamsOf(downstreamId: string): Edge[] {
+    return this.upstreams.get(downstreamId) ?? [];
+  }
+
+  /** Dependants that test `upstreamId`'s pull requests (`on: [pull_request]`). */
   pullRequestDependants(upstreamId: string): Dependant[] {
-    return (this.dependants.get(upstreamId) ?? []).filter((d) => d.edge.pull_requests !== undefined && d.edge.pull_requests !== false);
+    return this.allDependants(upstreamId).filter((d) => d.edge.on.has("pull_request"));
   }
 
-  /** Dependants of `upstreamId` whose tag pattern matches `tag`, in map order. */
-  dependantsFor(upstreamId: string, tag: string): Dependant[] {
-    return (this.dependants.get(upstreamId) ?? []).filter((d) => matchTag(d.edge.tags, tag));
+  /** Dependants of `upstreamId` whose edge reacts to `event` and whose filter matches `tag`, in map order. */
+  dependantsFor(upstreamId: string, tag: string, event: "tag" | "release" = "tag"): Dependant[] {
+    const out: Dependant[] = [];
+    for (const d of this.dependants.get(upstreamId) ?? []) {
+      if (d.dependant.edge.on.has(event) && d.matches(tag)) out.push(d.dependant);
+    }
+    return out;
   }
 }
 

@@ -1,65 +1,137 @@
-import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
-import { MapV1 } from "./schema.js";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { LineCounter, parseDocument, type Document } from "yaml";
+import { checkGraph } from "./check-graph.js";
 import { checkReferences, type MapProblem } from "./check-references.js";
-import { DependencyMap, type MapOptions } from "./graph.js";
+import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, type MapOptions } from "./graph.js";
+import { fromV1, fromV2, type Fragment } from "./normalise.js";
+import { MapV1, MapV2 } from "./schema.js";
+
+/** A problem at a place in a file, as `FILE:LINE:COL: message`. */
+export interface LocatedProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export const formatProblem = (p: LocatedProblem) => `${p.file}:${p.line}:${p.column}: ${p.message}`;
 
 export class MapError extends Error {
   override name = "MapError";
   constructor(
-    readonly file: string,
-    readonly problems: { line: number; column: number; message: string }[],
+    readonly source: string,
+    readonly problems: LocatedProblem[],
   ) {
-    super(
-      `Invalid dependency map ${file}:\n` +
-        problems.map((p) => `  ${file}:${p.line}:${p.column}: ${p.message}`).join("\n"),
-    );
+    super(`Invalid dependency map ${source}:\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
   }
 }
 
-/** Reads and validates a map file; throws MapError naming file, line and problem. */
-export function loadMapFile(file: string, options: MapOptions = {}): DependencyMap {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new MapError(file, [
-      { line: 0, column: 0, message: `cannot be read (${(error as Error).message}); set OPENCI_MAP to your map file` },
-    ]);
-  }
-  return parseMap(text, file, options);
+export interface LoadedMap {
+  map: DependencyMap;
+  /** Not errors, but worth a look: orphaned projects, empty foundations, cascades that cannot happen. */
+  warnings: LocatedProblem[];
+  files: string[];
 }
 
+/** One map text, as the relay's tests and the harness give it. Throws MapError. */
 export function parseMap(text: string, file = "<map>", options: MapOptions = {}): DependencyMap {
+  return parseMapFiles([{ file, text }], file, options).map;
+}
+
+/** The map at `path`: one YAML file, or every .yml/.yaml file below a directory (e.g. one per foundation). */
+export function loadMap(path: string, options: MapOptions = {}): LoadedMap {
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory() ? yamlFilesIn(path) : [path];
+  } catch (error) {
+    throw new MapError(path, [{ file: path, line: 0, column: 0, message: `cannot be read (${(error as Error).message}); set OPENCI_MAP to your map file or folder` }]);
+  }
+  if (files.length === 0) throw new MapError(path, [{ file: path, line: 0, column: 0, message: "holds no .yml or .yaml file" }]);
+  const texts = files.map((file) => {
+    try {
+      return { file, text: readFileSync(file, "utf8") };
+    } catch (error) {
+      throw new MapError(path, [{ file, line: 0, column: 0, message: `cannot be read (${(error as Error).message})` }]);
+    }
+  });
+  return parseMapFiles(texts, path, options);
+}
+
+/** Kept for callers that want only the map (index.ts before map sources existed). */
+export function loadMapFile(file: string, options: MapOptions = {}): DependencyMap {
+  return loadMap(file, options).map;
+}
+
+function yamlFilesIn(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort((a, b) => relative(dir, a).localeCompare(relative(dir, b)));
+}
+
+interface Parsed {
+  fragment: Fragment | undefined;
+  problems: LocatedProblem[];
+  locate: (path: readonly PropertyKey[]) => { line: number; column: number };
+}
+
+/** Parses, merges and checks map texts; every problem of every file at once. */
+export function parseMapFiles(texts: { file: string; text: string }[], source: string, options: MapOptions = {}): LoadedMap {
+  const parsed = new Map(texts.map(({ file, text }) => [file, parseOne(text, file, options)]));
+  const problems = [...parsed.values()].flatMap((p) => p.problems);
+  const fragments = [...parsed.values()].flatMap((p) => (p.fragment ? [p.fragment] : []));
+  const place = (p: MapProblem): LocatedProblem => ({ file: p.file, ...parsed.get(p.file)!.locate(p.path), message: describe(p.path, p.message) });
+
+  problems.push(...checkReferences(fragments).map(place));
+  const cascadeHopLimit = fragments.find((f) => f.cascadeHopLimit !== undefined)?.cascadeHopLimit ?? DEFAULT_CASCADE_HOP_LIMIT;
+  const graph = problems.length === 0 ? checkGraph(fragments, cascadeHopLimit) : { errors: [], warnings: [] };
+  problems.push(...graph.errors.map(place));
+  if (problems.length > 0) throw new MapError(source, problems);
+  return {
+    map: DependencyMap.build({
+      foundations: fragments.flatMap((f) => f.foundations.map((x) => x.value)),
+      projects: fragments.flatMap((f) => f.projects.map((x) => x.value)),
+      edges: fragments.flatMap((f) => f.edges.map((x) => x.value)),
+      cascadeHopLimit,
+    }),
+    warnings: graph.warnings.map(place),
+    files: texts.map((t) => t.file),
+  };
+}
+
+function parseOne(text: string, file: string, options: MapOptions): Parsed {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const locate = (path: readonly PropertyKey[]) => locateIn(doc, lineCounter, path);
   if (doc.errors.length > 0) {
-    throw new MapError(
-      file,
-      doc.errors.map((e) => {
+    return {
+      fragment: undefined, locate,
+      problems: doc.errors.map((e) => {
         const pos = e.linePos?.[0] ?? { line: 0, col: 0 };
-        return { line: pos.line, column: pos.col, message: `YAML: ${e.message.split("\n")[0]}` };
+        return { file, line: pos.line, column: pos.col, message: `YAML: ${e.message.split("\n")[0]}` };
       }),
-    );
+    };
   }
+  const data: unknown = doc.toJS();
+  const version = (data as { version?: unknown } | null)?.version;
+  if (version !== undefined && version !== 1 && version !== 2) {
+    return { fragment: undefined, locate, problems: [{ file, ...locate(["version"]), message: "version: must be 1 or 2 (or left out for 1)" }] };
+  }
+  const result = version === 2 ? MapV2.safeParse(data) : MapV1.safeParse(data);
+  if (!result.success) {
+    return {
+      fragment: undefined, locate,
+      problems: result.error.issues.map((issue) => ({ file, ...locate(issue.path), message: describe(issue.path, hintV2(issue.message, version)) })),
+    };
+  }
+  const fragment = version === 2 ? fromV2(result.data as MapV2, file, options) : fromV1(result.data as MapV1, file, options);
+  return { fragment, locate, problems: [] };
+}
 
-  const where = (path: readonly PropertyKey[]) => locate(doc, lineCounter, path);
-  const parsed = MapV1.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new MapError(
-      file,
-      parsed.error.issues.map((issue) => ({ ...where(issue.path), message: describe(issue.path, issue.message) })),
-    );
-  }
-
-  const problems: MapProblem[] = checkReferences(parsed.data);
-  if (problems.length > 0) {
-    throw new MapError(
-      file,
-      problems.map((p) => ({ ...where(p.path), message: describe(p.path, p.message) })),
-    );
-  }
-  return DependencyMap.fromV1(parsed.data, options);
+/** A v1 file using a v2 key gets told how to have it. */
+function hintV2(message: string, version: unknown): string {
+  return version !== 2 && /Unrecognized key/.test(message) ? `${message} (format v2 keys need 'version: 2' at the top)` : message;
 }
 
 function describe(path: readonly PropertyKey[], message: string): string {
@@ -68,11 +140,7 @@ function describe(path: readonly PropertyKey[], message: string): string {
 }
 
 /** Line and column of the deepest node that exists along `path`. */
-function locate(
-  doc: ReturnType<typeof parseDocument>,
-  lineCounter: LineCounter,
-  path: readonly PropertyKey[],
-): { line: number; column: number } {
+function locateIn(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } {
   for (let depth = path.length; depth >= 0; depth--) {
     const node = doc.getIn(path.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
     if (node?.range) {

@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
 
-/** Dependency map, format v1. Every field is documented in README.md ("The dependency map"). */
-
+/**
+ * The dependency map: format v1 (projects and their upstreams) and format v2 (foundations, project
+ * metadata, richer edge filters, cascades). Every field is documented in README.md ("The dependency
+ * map"); schema/openci-map.schema.json is generated from this file (`npm run schema`).
+ */
 
 const GithubRepo = z.string().regex(GITHUB_REPO, "must be 'owner/repo', e.g. acme/lib");
 
@@ -13,13 +16,10 @@ const EnvName = z
 const GitlabLocation = z.union([
   z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project', e.g. group/tool"),
   z.strictObject({
-    /** Another GitLab instance than GITLAB_URL's; omitted: GITLAB_URL's. */
-    host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name, e.g. gitlab.example.org").optional(),
+    host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "must be a host name, e.g. gitlab.example.org").optional().describe("Another GitLab instance than GITLAB_URL's; omitted: GITLAB_URL's."),
     project: z.string().regex(GITLAB_PATH, "must be a GitLab project path 'group/project'"),
-    /** The variable holding an API token for that host (default GITLAB_TOKEN). */
-    token_env: EnvName.optional(),
-    /** The variable holding this project's webhook secret token, accepted besides GITLAB_WEBHOOK_SECRET. */
-    webhook_secret_env: EnvName.optional(),
+    token_env: EnvName.optional().describe("The variable holding an API token for that host (default GITLAB_TOKEN)."),
+    webhook_secret_env: EnvName.optional().describe("The variable holding this project's webhook secret token, accepted besides GITLAB_WEBHOOK_SECRET."),
   }),
 ]);
 
@@ -28,14 +28,10 @@ const Duration = z
   .regex(/^\d+(s|m|h|d)$/, "must be a duration such as 30m, 6h or 1d");
 
 const Trigger = z.strictObject({
-  /** GitHub Actions: the workflow file name (or id) to dispatch with workflow_dispatch. */
-  workflow: z.union([z.string().min(1), z.number().int().positive()]).optional(),
-  /** GitHub: send a repository_dispatch with this event_type instead of a workflow_dispatch. */
-  event_type: z.string().min(1).max(100, "must be at most 100 characters (GitHub's limit)").optional(),
-  /** The branch or tag the downstream pipeline runs on. */
-  ref: z.string().min(1).optional(),
-  /** GitLab: the variable holding a pipeline trigger token; without it the API token creates the pipeline. */
-  token_env: EnvName.optional(),
+  workflow: z.union([z.string().min(1), z.number().int().positive()]).optional().describe("GitHub Actions: the workflow file name (or id) to dispatch with workflow_dispatch."),
+  event_type: z.string().min(1).max(100, "must be at most 100 characters (GitHub's limit)").optional().describe("GitHub: send a repository_dispatch with this event_type instead of a workflow_dispatch."),
+  ref: z.string().min(1).optional().describe("The branch or tag the downstream pipeline runs on."),
+  token_env: EnvName.optional().describe("GitLab: the variable holding a pipeline trigger token; without it the API token creates the pipeline."),
 });
 
 const Report = z.strictObject({
@@ -44,13 +40,11 @@ const Report = z.strictObject({
 
 const Edge = z.strictObject({
   project: z.string().min(1),
-  /** Glob matched against the upstream tag name (e.g. "v*"); every tag when omitted. */
-  tags: z.string().min(1).default("*"),
+  tags: z.string().min(1).default("*").describe("Glob matched against the upstream tag name (e.g. \"v*\"); every tag when omitted."),
   after_check: z.string().min(1).optional(),
   timeout: Duration.optional(),
   report: Report.optional(),
-  /** Also test the upstream's pull requests once their checks pass; forks only with `{ forks: true }`. */
-  pull_requests: z.union([z.boolean(), z.strictObject({ forks: z.boolean() })]).optional(),
+  pull_requests: z.union([z.boolean(), z.strictObject({ forks: z.boolean() })]).optional().describe("Also test the upstream's pull requests once their checks pass; forks only with `{ forks: true }`."),
 });
 
 const Project = z.strictObject({
@@ -72,3 +66,68 @@ export type MapProject = z.infer<typeof Project>;
 export type MapEdge = z.infer<typeof Edge>;
 export type MapTrigger = z.infer<typeof Trigger>;
 export type MapReport = z.infer<typeof Report>;
+
+/* ----- format v2 ---------------------------------------------------------------------------- */
+
+const Id = z.string().min(1).max(200);
+const Url = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+const Foundation = z.strictObject({
+  id: Id.regex(/^[a-z0-9][a-z0-9-]*$/, "must be lower-case letters, digits and '-', e.g. openinfra"),
+  name: z.string().min(1).max(200),
+  url: Url.optional(),
+});
+
+/** A package URL (purl) pattern, e.g. pkg:pypi/nova or pkg:oci/kolla/nova-api; `*` matches any run of characters. */
+const Purl = z.string().regex(/^pkg:[a-z][a-z0-9.+-]*\/[^\s]+$/, "must be a package URL pattern such as pkg:pypi/nova or pkg:oci/kolla/nova-api");
+
+export const CI_SYSTEMS = ["github-actions", "gitlab-ci", "zuul", "jenkins", "prow", "tekton", "circleci", "travis", "azure-pipelines", "buildkite", "other"] as const;
+export const EDGE_EVENTS = ["tag", "release", "pull_request"] as const;
+
+const EdgeV2 = z.strictObject({
+  project: z.string().min(1).describe("The upstream's id: this project depends on it."),
+  tags: z.string().min(1).optional().describe("Glob on the upstream tag (\"v*\"); or `tag_regex`; or `semver`: at most one of the three."),
+  tag_regex: z.string().min(1).max(500).optional().describe("A regular expression the whole tag must match (anchored for you), e.g. v[0-9]+[.][0-9]+[.][0-9]+"),
+  semver: z.string().min(1).max(200).optional().describe("A semver range on the tag (a leading \"v\" is ignored), e.g. \">=2.0.0 <3\"."),
+  prereleases: z.boolean().optional().describe("Whether prerelease tags (1.2.0-rc.1) count; default: yes for globs and regexes, no for semver."),
+  on: z.array(z.enum(EDGE_EVENTS)).min(1).optional().describe("Which upstream events trigger: default [tag, release]."),
+  forks: z.boolean().optional().describe("With `on: [pull_request]`: also pull requests from forks."),
+  after_check: z.string().min(1).optional(),
+  timeout: Duration.optional(),
+  report: Report.optional(),
+  cascade: z.boolean().optional().describe("When this downstream's run passes, trigger its own cascading dependants with the same upstream context."),
+});
+
+const ProjectV2 = z.strictObject({
+  id: Id.describe("A unique id, e.g. nova or kubernetes/kubernetes."),
+  foundation: z.string().min(1).describe("The id of the project's foundation, from 'foundations'."),
+  github: GithubRepo.optional().describe("Where it lives on GitHub: owner/repo."),
+  gitlab: GitlabLocation.optional().describe("Where it lives on GitLab: group/project, or { host, project, token_env, webhook_secret_env }."),
+  homepage: Url.optional().describe("The project's home page."),
+  description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
+  contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),
+  ci: z.enum(CI_SYSTEMS).optional().describe("The CI system the project runs."),
+  artifacts: z.array(Purl).optional().describe("What it releases, as package URL patterns: pkg:pypi/nova, pkg:oci/kolla/nova-api."),
+  trigger: Trigger.optional(),
+  report: Report.optional(),
+  depends_on: z.array(EdgeV2).optional(),
+});
+
+const Settings = z.strictObject({
+  cascade_hop_limit: z.number().int().min(1).max(20).optional().describe("The longest cascade chain (downstream hops from the first upstream); default 5."),
+});
+
+export const MapV2 = z.strictObject({
+  version: z.literal(2).describe("Format v2: foundations, project metadata, tag_regex/semver filters, on, cascade."),
+  settings: Settings.optional(),
+  foundations: z.array(Foundation).optional(),
+  projects: z.array(ProjectV2).optional(),
+});
+
+export type MapV2 = z.infer<typeof MapV2>;
+export type MapProjectV2 = z.infer<typeof ProjectV2>;
+export type MapEdgeV2 = z.infer<typeof EdgeV2>;
+export type MapFoundation = z.infer<typeof Foundation>;
+
+/** Either format, told apart by `version` (absent or 1: v1). */
+export const AnyMap = z.union([MapV1, MapV2]);

@@ -22,7 +22,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     log.info({ repo: event.repo, tag: event.tag }, "tag on a repository the map does not list");
     return { upstreams: 0, triggers: 0 };
   }
-  const work = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag), deps, log));
+  const work = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log));
   if (work.length === 0) {
     log.info({ repo: event.repo, tag: event.tag }, "tag matched no dependant");
     return { upstreams: upstreams.length, triggers: 0 };

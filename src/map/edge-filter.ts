@@ -1,0 +1,71 @@
+import picomatch from "picomatch";
+import semver from "semver";
+
+/** How an edge chooses the upstream tags it reacts to. */
+export type TagFilter =
+  | { kind: "glob"; pattern: string }
+  | { kind: "regex"; pattern: string }
+  | { kind: "semver"; range: string };
+
+export type TagMatcher = (tag: string) => boolean;
+
+/** The semver version a tag names ("v1.2.3" and "1.2.3" alike), or null. */
+export function tagVersion(tag: string): semver.SemVer | null {
+  return semver.parse(tag.replace(/^v(?=\d)/, ""), { loose: true });
+}
+
+const isPrerelease = (tag: string) => (tagVersion(tag)?.prerelease.length ?? 0) > 0;
+
+/**
+ * Compiles a filter once. Globs match the whole tag (`**` crosses '/', dots are ordinary
+ * characters); regexes must match the whole tag; semver ranges match tags that are versions.
+ * `prereleases` (default: yes for globs and regexes, no for semver) decides whether 1.2.0-rc.1 counts.
+ */
+export function compileFilter(filter: TagFilter, prereleases?: boolean): TagMatcher {
+  switch (filter.kind) {
+    case "glob": {
+      const glob = picomatch(filter.pattern, { dot: true });
+      return prereleases === false ? (tag) => glob(tag) && !isPrerelease(tag) : glob;
+    }
+    case "regex": {
+      const re = new RegExp(`^(?:${filter.pattern})$`, "u");
+      return prereleases === false ? (tag) => re.test(tag) && !isPrerelease(tag) : (tag) => re.test(tag);
+    }
+    case "semver": {
+      const range = new semver.Range(filter.range, { loose: true, includePrerelease: prereleases === true });
+      return (tag) => {
+        const version = tagVersion(tag);
+        return version !== null && range.test(version);
+      };
+    }
+  }
+}
+
+/** Why a filter cannot be compiled, or undefined when it can. */
+export function filterProblem(filter: TagFilter): string | undefined {
+  switch (filter.kind) {
+    case "glob":
+      return undefined;
+    case "regex":
+      try {
+        new RegExp(filter.pattern, "u");
+        return undefined;
+      } catch (error) {
+        return `is not a valid regular expression (${(error as Error).message})`;
+      }
+    case "semver":
+      return semver.validRange(filter.range, { loose: true }) === null ? "is not a valid semver range, e.g. \">=2.0.0 <3\" or \"^1.4\"" : undefined;
+  }
+}
+
+/** The filter as written, for explanations: `tags "v*"`, `tag_regex "…"`, `semver ">=2 <3"`. */
+export function describeFilter(filter: TagFilter): string {
+  switch (filter.kind) {
+    case "glob":
+      return `tags "${filter.pattern}"`;
+    case "regex":
+      return `tag_regex "${filter.pattern}"`;
+    case "semver":
+      return `semver "${filter.range}"`;
+  }
+}

@@ -1,0 +1,86 @@
+import type { Edge, EdgeEvent, Foundation, MapOptions, Project, ProjectLocation } from "./graph.js";
+import type { TagFilter } from "./edge-filter.js";
+import type { MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
+
+type Path = (string | number)[];
+
+/** A project or an edge, with where it was written (for problems found after merging files). */
+export interface Placed<T> {
+  value: T;
+  file: string;
+  path: Path;
+  /** what the file said, for checks a schema cannot express */
+  raw: MapEdge | MapEdgeV2 | MapProject | MapProjectV2 | undefined;
+}
+
+/** One map file, in the relay's terms. */
+export interface Fragment {
+  file: string;
+  version: 1 | 2;
+  foundations: Placed<Foundation>[];
+  projects: Placed<Project>[];
+  edges: Placed<Edge>[];
+  cascadeHopLimit: number | undefined;
+}
+
+function location(p: MapProject | MapProjectV2, options: MapOptions): ProjectLocation | undefined {
+  if (p.github !== undefined) return { forge: "github", repo: p.github };
+  if (p.gitlab === undefined) return undefined;
+  if (typeof p.gitlab === "string") return { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined };
+  const host = p.gitlab.host?.toLowerCase();
+  return {
+    forge: "gitlab", project: p.gitlab.project, host: host === options.gitlabHost?.toLowerCase() ? undefined : host,
+    tokenEnv: p.gitlab.token_env, webhookSecretEnv: p.gitlab.webhook_secret_env,
+  };
+}
+
+/** A project without a forge is reported by the checks; here it gets a placeholder so it can still be referenced. */
+const NOWHERE: ProjectLocation = { forge: "github", repo: "-/-" };
+
+export function fromV1(map: MapV1, file: string, options: MapOptions = {}): Fragment {
+  const projects = map.projects.map((p, i) => ({
+    value: { id: p.id, location: location(p, options) ?? NOWHERE, trigger: p.trigger, report: p.report },
+    file, path: ["projects", i], raw: p,
+  }));
+  const edges = map.projects.flatMap((p, i) => (p.depends_on ?? []).map((e, j) => ({
+    value: edgeV1(p.id, e), file, path: ["projects", i, "depends_on", j], raw: e,
+  })));
+  return { file, version: 1, foundations: [], projects, edges, cascadeHopLimit: undefined };
+}
+
+function edgeV1(downstream: string, e: MapEdge): Edge {
+  const prs = e.pull_requests === undefined || e.pull_requests === false ? undefined : { forks: e.pull_requests !== true && e.pull_requests.forks };
+  return {
+    upstream: e.project, downstream, filter: { kind: "glob", pattern: e.tags }, prereleases: undefined,
+    on: new Set<EdgeEvent>(prs ? ["tag", "release", "pull_request"] : ["tag", "release"]),
+    after_check: e.after_check, timeout: e.timeout, report: e.report, pull_requests: prs, cascade: false,
+  };
+}
+
+export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Fragment {
+  const foundations = (map.foundations ?? []).map((f, i) => ({ value: { id: f.id, name: f.name, url: f.url }, file, path: ["foundations", i], raw: undefined }));
+  const list = map.projects ?? [];
+  const projects = list.map((p, i) => ({
+    value: {
+      id: p.id, location: location(p, options) ?? NOWHERE, trigger: p.trigger, report: p.report,
+      meta: { foundation: p.foundation, homepage: p.homepage, description: p.description, contact: p.contact, ci: p.ci, artifacts: p.artifacts },
+    },
+    file, path: ["projects", i], raw: p,
+  }));
+  const edges = list.flatMap((p, i) => (p.depends_on ?? []).map((e, j) => ({
+    value: edgeV2(p.id, e), file, path: ["projects", i, "depends_on", j], raw: e,
+  })));
+  return { file, version: 2, foundations, projects, edges, cascadeHopLimit: map.settings?.cascade_hop_limit };
+}
+
+function edgeV2(downstream: string, e: MapEdgeV2): Edge {
+  const filter: TagFilter = e.semver !== undefined
+    ? { kind: "semver", range: e.semver }
+    : e.tag_regex !== undefined ? { kind: "regex", pattern: e.tag_regex } : { kind: "glob", pattern: e.tags ?? "*" };
+  const on = new Set<EdgeEvent>(e.on ?? ["tag", "release"]);
+  return {
+    upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
+    after_check: e.after_check, timeout: e.timeout, report: e.report,
+    pull_requests: on.has("pull_request") ? { forks: e.forks === true } : undefined, cascade: e.cascade === true,
+  };
+}

@@ -22,6 +22,20 @@ const isPrerelease = (tag: string) => (tagVersion(tag)?.prerelease.length ?? 0) 
  * `prereleases` (default: yes for globs and regexes, no for semver) decides whether 1.2.0-rc.1 counts.
  */
 export function compileFilter(filter: TagFilter, prereleases?: boolean): TagMatcher {
+  // Maps repeat a handful of filters across thousands of edges: compile each once.
+  const key = `${filter.kind}\u0000${filter.kind === "semver" ? filter.range : filter.pattern}\u0000${prereleases}`;
+  let matcher = compiled.get(key);
+  if (matcher === undefined) {
+    matcher = compile(filter, prereleases);
+    compiled.set(key, matcher);
+  }
+  return matcher;
+}
+
+const compiled = new Map<string, TagMatcher>();
+const problems = new Map<string, string | undefined>();
+
+function compile(filter: TagFilter, prereleases: boolean | undefined): TagMatcher {
   switch (filter.kind) {
     case "glob": {
       const glob = picomatch(filter.pattern, { dot: true });
@@ -43,6 +57,12 @@ export function compileFilter(filter: TagFilter, prereleases?: boolean): TagMatc
 
 /** Why a filter cannot be compiled, or undefined when it can. */
 export function filterProblem(filter: TagFilter): string | undefined {
+  const key = `${filter.kind}\u0000${filter.kind === "semver" ? filter.range : filter.pattern}`;
+  if (!problems.has(key)) problems.set(key, problemOf(filter));
+  return problems.get(key);
+}
+
+function problemOf(filter: TagFilter): string | undefined {
   switch (filter.kind) {
     case "glob":
       return undefined;

@@ -153,8 +153,13 @@ export class DependencyMap {
   /** Dependants of `upstreamId` whose edge reacts to `event` and whose filter matches `tag`, in map order. */
   dependantsFor(upstreamId: string, tag: string, event: "tag" | "release" = "tag"): Dependant[] {
     const out: Dependant[] = [];
+    // Edges share a few compiled filters: each is asked once per tag.
+    const verdicts = new Map<TagMatcher, boolean>();
     for (const d of this.dependants.get(upstreamId) ?? []) {
-      if (d.dependant.edge.on.has(event) && d.matches(tag)) out.push(d.dependant);
+      if (!d.dependant.edge.on.has(event)) continue;
+      let ok = verdicts.get(d.matches);
+      if (ok === undefined) verdicts.set(d.matches, (ok = d.matches(tag)));
+      if (ok) out.push(d.dependant);
     }
     return out;
   }

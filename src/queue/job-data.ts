@@ -30,6 +30,11 @@ export const TriggerJob = z.object({
   attempt: z.number().int().min(0).default(0),
   /** A re-run: the downstream run to retry where the forge can (GitLab retries the pipeline); else a new trigger. */
   retryOf: z.string().optional(),
+  /**
+   * A cascade: triggered because the run of the project before it passed. `id` is the relay run id
+   * that started the chain; `path` the projects from the upstream that tagged to this downstream.
+   */
+  chain: z.object({ id: z.string(), path: z.array(z.string()).min(2) }).optional(),
 });
 export type TriggerJob = z.infer<typeof TriggerJob>;
 

@@ -26,6 +26,8 @@ export interface Work {
   project: Project;
   /** the edge's after_check, if any */
   gate: string | undefined;
+  /** set for a cascade: the chain it continues */
+  chain?: TriggerJob["chain"];
 }
 
 /**
@@ -34,13 +36,14 @@ export interface Work {
  */
 export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: TriggerOrigin, sha: string, work: Work[], log: Logger) {
   const enqueuedAt = new Date().toISOString();
-  const jobs = work.map(({ upstream, project, gate }) => {
+  const jobs = work.map(({ upstream, project, gate, chain }) => {
     const up: UpstreamRef = {
       projectId: upstream.id, forge: origin.forge, ...(origin.host ? { host: origin.host } : {}), repo: origin.repo, installationId: origin.installationId, tag: origin.ref, sha,
     };
     const runId = triggerJobId({ upstreamId: upstream.id, tag: origin.ref, sha, downstreamId: project.id });
     const data: TriggerJob = {
       runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: origin.deliveryId, enqueuedAt, attempt: 0,
+      ...(chain ? { chain } : {}),
     };
     return { up, project, data, gate };
   });

@@ -5,6 +5,7 @@ import { runReport } from "../report/check-text.js";
 import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { TriggerRecord } from "../report/trigger-records.js";
+import { cascadeFrom } from "./cascade.js";
 import type { WorkerDeps } from "./deps.js";
 
 const RELAY_RUN_ID = /\btrigger-[0-9a-f]{32}\b/g;
@@ -38,6 +39,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     targetOf(up),
     runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
+  if (event.state === "completed" && event.conclusion === "success") await cascadeFrom(trigger, deps, log);
   return { correlated: true };
 }
 

@@ -1,0 +1,38 @@
+import type { Logger } from "pino";
+import type { TriggerJob } from "../queue/job-data.js";
+import type { WorkerDeps } from "./deps.js";
+import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
+
+/**
+ * A downstream run passed: its own dependants whose edge says `cascade: true` are triggered with
+ * the context of the upstream that tagged (its commit shows them too). One chain id through the
+ * whole chain, at most the map's hop limit from that upstream, never the same project twice.
+ * Trigger ids stay (upstream, tag, commit, downstream), so a project reached twice runs once.
+ */
+export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Logger): Promise<string[]> {
+  const map = deps.map();
+  const upstream = map.project(trigger.upstream.projectId);
+  if (!upstream) return [];
+  const path = trigger.chain?.path ?? [trigger.upstream.projectId, trigger.downstreamId];
+  const chainId = trigger.chain?.id ?? trigger.runId;
+  const work: Work[] = [];
+  for (const { project, edge } of map.allDependants(trigger.downstreamId)) {
+    if (!edge.cascade) continue;
+    if (path.includes(project.id)) {
+      log.info({ chain: chainId, path, downstream: project.id }, "cascade stops: the project is already in this chain");
+    } else if (path.length > map.cascadeHopLimit) {
+      log.warn({ chain: chainId, path, downstream: project.id, limit: map.cascadeHopLimit }, "cascade stops at the hop limit");
+    } else if (!deps.forges.supports(project.location)) {
+      log.warn({ chain: chainId, downstream: project.id }, "downstreams on this forge are not relayed yet: not cascaded");
+    } else {
+      work.push({ upstream, project, gate: undefined, chain: { id: chainId, path: [...path, project.id] } });
+    }
+  }
+  if (work.length === 0) return [];
+  const up = trigger.upstream;
+  const forge = deps.forges.forPlace(map, up);
+  const origin = { forge: up.forge, host: up.host, repo: up.repo, ref: up.tag, installationId: up.installationId, deliveryId: trigger.deliveryId };
+  const { now } = await enqueueTriggers(deps, forge, origin, up.sha, work, log);
+  log.info({ chain: chainId, from: trigger.downstreamId, downstreams: now }, "cascade: triggers enqueued");
+  return now;
+}

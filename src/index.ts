@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { ConfigError, parseEnv } from "./config/env.js";
 import { createLogger } from "./log.js";
-import { MapError, formatProblem, loadMap } from "./map/load.js";
+import { MapError, formatProblem, loadMap, parseMapFiles } from "./map/load.js";
+import { describeMapRepo } from "./map/map-repo.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded.js";
 import { redactUrl } from "./redis/connection.js";
 import { startRelay } from "./relay.js";
@@ -11,9 +12,10 @@ async function main(): Promise<void> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = parseEnv(process.env);
   const log = createLogger(config.logLevel);
-  const { map, warnings, files } = loadMap(config.mapPath, { gitlabHost: new URL(config.gitlabUrl).host });
+  const mapOptions = { gitlabHost: new URL(config.gitlabUrl).host };
+  const { map, warnings, files, texts } = config.mapPath ? loadMap(config.mapPath, mapOptions) : parseMapFiles([], "(no local map)", mapOptions);
   for (const w of warnings) log.warn({ map: w.file }, `dependency map: ${formatProblem(w)}`);
-  log.info({ map: config.mapPath, files: files.length, projects: map.size }, "dependency map loaded");
+  log.info({ map: config.mapPath ?? null, repo: config.mapRepo ? describeMapRepo(config.mapRepo) : null, files: files.length, projects: map.size }, "dependency map loaded");
 
   let embedded: EmbeddedRedis | undefined;
   if (!config.redisUrl) {
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
 
   let relay;
   try {
-    relay = await startRelay({ config, map, redisUrl, log });
+    relay = await startRelay({ config, map, localMap: texts, redisUrl, log });
   } catch (error) {
     await embedded?.stop();
     throw error;

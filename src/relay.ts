@@ -14,6 +14,8 @@ import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
+import { LiveMap, type MapText } from "./map/live-map.js";
+import { adoptStoredMap, followStoredMap } from "./map/map-store.js";
 import { gitlabWebhooks, type GitlabWebhookOptions } from "./web/gitlab-webhooks.js";
 import { rerunsApi } from "./web/reruns-api.js";
 import { healthHandler } from "./web/health.js";
@@ -22,7 +24,10 @@ import { startWorkers, type Workers } from "./workers/start.js";
 
 export interface RelayOptions {
   config: Config;
+  /** the map read from OPENCI_MAP at start */
   map: DependencyMap;
+  /** its texts, merged again with the metadata repository's files (OPENCI_MAP_REPO) */
+  localMap?: MapText[];
   redisUrl: string;
   log: Logger;
 }
@@ -34,11 +39,21 @@ export interface Relay {
 }
 
 /** Wires the roles: `web` receives and enqueues, `worker` fans out, triggers and reports, `all` does both. */
-export async function startRelay({ config, map, redisUrl, log }: RelayOptions): Promise<Relay> {
+export async function startRelay({ config, map: initialMap, localMap = [], redisUrl, log }: RelayOptions): Promise<Relay> {
   const redis = createRedis(redisUrl, "client");
   redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
   await waitForRedis(redis, redisUrl);
   const queues = createQueues(redis, log);
+  const live = new LiveMap(initialMap, localMap, { gitlabHost: new URL(config.gitlabUrl).host });
+  const map = () => live.get();
+  let subscriber: ReturnType<typeof createRedis> | undefined;
+  if (config.mapRepo) {
+    // Every process follows the metadata repository's last good version, whoever read it.
+    subscriber = createRedis(redisUrl, "worker");
+    subscriber.on("error", (err) => log.warn({ err: err.message }, "redis subscriber error"));
+    await adoptStoredMap(redis, live, log);
+    await followStoredMap(subscriber, redis, live, log);
+  }
 
   const RelayProbot = Probot.defaults({
     appId: config.appId,
@@ -61,8 +76,8 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
       probot = app;
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));
-      addHandler(rerunsApi(queues, () => map, log, config.adminToken, { checks, views }));
-      githubWebhooks(queues, log, { appId: Number(config.appId) })(app, { addHandler, cwd: process.cwd() });
+      addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
+      githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();
   }
@@ -82,12 +97,17 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
       },
     });
     workers = startWorkers(workerRedis, {
-      map: () => map, queues, checks, records: new TriggerRecords(redis), views,
+      map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(redis), views,
       gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
     });
   }
 
-  log.info({ role: config.role, projects: map.size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");
+  if (config.mapRepo && config.role !== "web") {
+    // The scheduler's first run is at once; a restart meanwhile starts from the stored last good version.
+    await queues.events.upsertJobScheduler("map-refresh", { every: config.mapRefreshMs }, { name: "map-refresh", data: { reason: "periodic" } });
+  }
+
+  log.info({ role: config.role, projects: map().size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");
   return {
     url: server ? `http://${server.host}:${server.port}` : undefined,
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
@@ -97,9 +117,10 @@ export async function startRelay({ config, map, redisUrl, log }: RelayOptions): 
       await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);
       pacer.close();
       await within(queues.close(), redisUp ? STOP_GRACE_MS : 500);
-      await within(Promise.all([redis.quit(), workerRedis?.quit()]), 500);
+      await within(Promise.all([redis.quit(), workerRedis?.quit(), subscriber?.quit()]), 500);
       redis.disconnect();
       workerRedis?.disconnect();
+      subscriber?.disconnect();
     },
   };
 }
@@ -118,14 +139,14 @@ function githubWebUrl(config: Config): string {
 }
 
 /** GITLAB_WEBHOOK_SECRET for every project, and each map project's own secret (`webhook_secret_env`). */
-function gitlabWebhookOptions(config: Config, map: DependencyMap): GitlabWebhookOptions {
-  const secretEnvs = map.projects().flatMap((p) => (p.location.forge === "gitlab" && p.location.webhookSecretEnv ? [p.location.webhookSecretEnv] : []));
+function gitlabWebhookOptions(config: Config, map: () => DependencyMap): GitlabWebhookOptions {
   return {
     secret: config.gitlabWebhookSecret,
     defaultHost: new URL(config.gitlabUrl).host,
-    hasProjectSecrets: secretEnvs.length > 0,
+    mapRepo: config.mapRepo,
+    hasProjectSecrets: () => map().projects().some((p) => p.location.forge === "gitlab" && p.location.webhookSecretEnv !== undefined),
     projectSecret: (path, host) => {
-      const location = map.projectsAt({ forge: "gitlab", project: path, host })[0]?.location;
+      const location = map().projectsAt({ forge: "gitlab", project: path, host })[0]?.location;
       const name = location?.forge === "gitlab" ? location.webhookSecretEnv : undefined;
       return name ? config.env[name] || undefined : undefined;
     },

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseMapRepo, type MapRepoSpec } from "../map/map-repo.js";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 const ROLES = ["all", "web", "worker"] as const;
@@ -40,7 +41,17 @@ const EnvSchema = z.object({
       .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379")
       .optional(),
   ),
-  OPENCI_MAP: z.string().min(1).default("openci-map.yml"),
+  OPENCI_MAP: optionalText,
+  OPENCI_MAP_REPO: optionalText.pipe(
+    z.string()
+      .regex(/^(?:(?:github|gitlab):)?[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)+@[^:\s]+:[^\s]*$/, "must be [github:|gitlab:]owner/repo@ref:folder/, e.g. openci/metadata@main:maps/")
+      .optional(),
+  ),
+  OPENCI_MAP_REFRESH_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(1000, "must be at least 1000")
+    .default(600_000),
   OPENCI_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }).default("all"),
   GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+/, "must be the GitLab root URL, e.g. https://gitlab.com").default("https://gitlab.com"),
   GITLAB_TOKEN: optionalText,
@@ -79,7 +90,12 @@ export interface Config {
   host: string | undefined;
   logLevel: LogLevel;
   redisUrl: string | undefined;
-  mapPath: string;
+  /** OPENCI_MAP: a map file or folder; undefined when only OPENCI_MAP_REPO is set. */
+  mapPath: string | undefined;
+  /** OPENCI_MAP_REPO: a metadata repository whose map files are read through the API. */
+  mapRepo: MapRepoSpec | undefined;
+  /** How often the metadata repository is read again (besides on each push to it). */
+  mapRefreshMs: number;
   role: Role;
   /** GitLab root (the API is at /api/v4) and its token; a project on another host names its token variable in the map. */
   gitlabUrl: string;
@@ -142,7 +158,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL,
-    mapPath: e.OPENCI_MAP,
+    mapPath: e.OPENCI_MAP ?? (e.OPENCI_MAP_REPO ? undefined : "openci-map.yml"),
+    mapRepo: e.OPENCI_MAP_REPO ? parseMapRepo(e.OPENCI_MAP_REPO) : undefined,
+    mapRefreshMs: e.OPENCI_MAP_REFRESH_MS,
     role: e.OPENCI_ROLE,
     writeIntervalMs: e.OPENCI_WRITE_INTERVAL_MS,
     gitlabUrl: e.GITLAB_URL.replace(/\/+$/, ""),

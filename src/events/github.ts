@@ -58,3 +58,11 @@ export function normaliseGithubTag(delivery: Delivery, now: Date = new Date()): 
       return null;
   }
 }
+
+/** A push to a branch (not a deletion): the metadata repository's map files may have changed. */
+export function normaliseBranchPush(delivery: Delivery): { repo: string; branch: string; sha: string } | null {
+  if (delivery.name !== "push") return null;
+  const p = parsePayload(PushPayload, delivery.payload, "push");
+  if (!p.ref.startsWith("refs/heads/") || p.deleted === true || ZERO_SHA.test(p.after)) return null;
+  return { repo: p.repository.full_name, branch: p.ref.slice("refs/heads/".length), sha: p.after };
+}

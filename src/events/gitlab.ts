@@ -119,3 +119,18 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
 function check(repo: string, sha: string, name: string, conclusion: CheckConclusion, d: GitlabDelivery, host: { host?: string }): GitlabWork {
   return { name: "check", data: { forge: "gitlab", ...host, repo, sha, name, conclusion, deliveryId: d.deliveryId } };
 }
+
+const PushHook = z.object({
+  object_kind: z.literal("push"),
+  ref: z.string().max(300),
+  after: SHA,
+  project: Project,
+});
+
+/** `Push Hook` to a branch (not a deletion): the metadata repository's map files may have changed. */
+export function normaliseGitlabBranchPush(event: string, body: unknown): { repo: string; branch: string; sha: string } | null {
+  if (event !== "Push Hook") return null;
+  const p = parsePayload(PushHook, body, "Push Hook");
+  if (!p.ref.startsWith("refs/heads/") || ZERO_SHA.test(p.after)) return null;
+  return { repo: p.project.path_with_namespace, branch: p.ref.slice("refs/heads/".length), sha: p.after };
+}

@@ -154,6 +154,26 @@ export class GithubForge implements Forge {
     };
   }
 
+  async readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    const hints: Hints = { 404: () => `The app cannot see ${repo}: install it there (contents: read).`, 422: () => `'${ref}' is not a branch, tag or commit of ${repo}.` };
+    const commit = await forgeCall(`reading ${ref} of ${repo}`, async () =>
+      (await gh.request("GET /repos/{owner}/{repo}/commits/{ref}", { owner, repo: name, ref })).data, hints);
+    const tree = await forgeCall(`listing the files of ${repo}@${commit.sha.slice(0, 7)}`, async () =>
+      (await gh.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", { owner, repo: name, tree_sha: commit.commit.tree.sha, recursive: "1" })).data, hints);
+    if (tree.truncated) throw new ForgeError(`${repo} has too many files to list in one tree`, "config", { hint: "Keep the maps in a smaller repository or folder." });
+    const prefix = dir.replace(/^\/+|\/+$/g, "");
+    const wanted = tree.tree.filter((e) => e.type === "blob" && /\.ya?ml$/.test(e.path ?? "") && (prefix === "" || (e.path ?? "").startsWith(`${prefix}/`) || e.path === prefix));
+    const files = [];
+    for (const entry of wanted) {
+      const blob = await forgeCall(`reading ${entry.path} of ${repo}`, async () =>
+        (await gh.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", { owner, repo: name, file_sha: entry.sha! })).data, hints);
+      files.push({ path: entry.path!, text: Buffer.from(blob.content, "base64").toString("utf8") });
+    }
+    return { sha: commit.sha, files };
+  }
+
   /** GitHub re-runs are new dispatches (a new relay run id the run's title carries): nothing to retry in place. */
   retryRun(): Promise<undefined> {
     return Promise.resolve(undefined);

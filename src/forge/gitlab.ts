@@ -202,6 +202,22 @@ export class GitlabForge implements Forge {
     return mapped && { completed: mapped.state === "completed", conclusion: mapped.conclusion };
   }
 
+  async readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }> {
+    const api = this.client();
+    const hints = { 404: `${repo}, '${ref}' or '${dir}' was not found, or the token cannot read ${repo} (it needs read_repository).` };
+    const commit = await call(`reading ${ref} of ${repo}`, () => api.Commits.show(repo, ref), hints);
+    const sha = String(commit.id);
+    const prefix = dir.replace(/^\/+|\/+$/g, "");
+    const tree = await call(`listing the files of ${repo}@${sha.slice(0, 7)}`, () =>
+      api.Repositories.allRepositoryTrees(repo, { ...(prefix ? { path: prefix } : {}), ref: sha, recursive: true, perPage: 100, maxPages: 50 }), hints);
+    const files = [];
+    for (const entry of tree.filter((e) => e.type === "blob" && /\.ya?ml$/.test(String(e.path)))) {
+      const text = await call(`reading ${entry.path} of ${repo}`, () => api.RepositoryFiles.showRaw(repo, String(entry.path), sha), hints);
+      files.push({ path: String(entry.path), text: typeof text === "string" ? text : await (text as Blob).text() });
+    }
+    return { sha, files };
+  }
+
   openPullRequests(): Promise<never> {
     return Promise.reject(new ForgeError("testing merge requests of GitLab upstreams (pull_requests on an edge) is not supported", "config"));
   }

@@ -94,6 +94,11 @@ export interface Forge {
    * itself; `known` are ids a previous call returned. Never adds a second comment with the marker.
    */
   upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds>;
+  /**
+   * The YAML files (.yml, .yaml) below `dir` ("" for all) at `ref` (a branch, tag or commit), and
+   * the commit `ref` names: how map files are read from a metadata repository.
+   */
+  readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }>;
   /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
   reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }

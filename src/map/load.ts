@@ -33,6 +33,8 @@ export interface LoadedMap {
   /** Not errors, but worth a look: orphaned projects, empty foundations, cascades that cannot happen. */
   warnings: LocatedProblem[];
   files: string[];
+  /** the texts read, to merge again with other sources */
+  texts: { file: string; text: string }[];
 }
 
 /** One map text, as the relay's tests and the harness give it. Throws MapError. */
@@ -102,6 +104,7 @@ export function parseMapFiles(texts: { file: string; text: string }[], source: s
     }),
     warnings: graph.warnings.map(placeNear),
     files: texts.map((t) => t.file),
+    texts,
   };
 }
 

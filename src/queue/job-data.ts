@@ -55,3 +55,12 @@ export const PollJob = z.object({
   round: z.number().int().min(1),
 });
 export type PollJob = z.infer<typeof PollJob>;
+
+/** Read the metadata repository's maps again: at start, periodically, or for a push to it. */
+export const MapRefreshJob = z.object({
+  reason: z.enum(["start", "periodic", "push"]),
+  /** the pushed commit, for a push */
+  sha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  deliveryId: z.string().optional(),
+});
+export type MapRefreshJob = z.infer<typeof MapRefreshJob>;

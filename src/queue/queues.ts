@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import type { PollJob, ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
+import type { MapRefreshJob, PollJob, ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -35,8 +35,11 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
   },
 };
 
+/** What the events queue carries: normalised webhook events, and map refreshes. */
+type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob;
+
 export interface Queues {
-  events: Queue<TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent>;
+  events: Queue<EventJob>;
   trigger: Queue<TriggerJob | TimeoutJob | PollJob>;
   report: Queue<ReportJob>;
   close(): Promise<void>;
@@ -48,7 +51,7 @@ export function createQueues(connection: Redis, log: Logger): Queues {
     q.on("error", (err) => log.error({ err, queue: name }, "queue error"));
     return q;
   };
-  const queues = { events: make<TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob>("trigger"), report: make<ReportJob>("report") };
+  const queues = { events: make<EventJob>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob>("trigger"), report: make<ReportJob>("report") };
   return {
     ...queues,
     close: async () => {

@@ -144,3 +144,16 @@ export function gateFailedReport(up: UpstreamRef, project: Project | undefined, 
     detailsUrl: undefined, externalId: runId,
   };
 }
+
+/** The merged map no longer allows this trigger (the edge was removed since it was queued): nothing ran. */
+export function refusedReport(up: UpstreamRef, downstreamId: string, runId: string, reason: string): StatusReport {
+  return {
+    name: checkName(downstreamId),
+    status: "completed",
+    conclusion: "skipped",
+    title: `Not triggered: the dependency map does not allow it`,
+    summary: `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`).\n\n${reason}\n\nRelay run id: \`${runId}\``,
+    detailsUrl: undefined,
+    externalId: runId,
+  };
+}

@@ -1,6 +1,8 @@
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
-import { normaliseGithubTag, type Delivery } from "../events/github.js";
+import { normaliseBranchPush, normaliseGithubTag, type Delivery } from "../events/github.js";
+import type { MapRepoSpec } from "../map/map-repo.js";
+import type { MapRefreshJob } from "../queue/job-data.js";
 import { PayloadError } from "../events/parse-payload.js";
 import type { CheckEvent } from "../events/check-event.js";
 import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
@@ -23,11 +25,16 @@ type Normalised =
   | { name: "run"; data: RunEvent }
   | { name: "check"; data: CheckEvent }
   | { name: "rerun"; data: RerunEvent }
-  | { name: "pull-head"; data: PullHeadEvent };
+  | { name: "pull-head"; data: PullHeadEvent }
+  | { name: "map-refresh"; data: MapRefreshJob & { repo: string } };
 
 /** What one delivery means to the relay: nothing, one event, or (a check suite) a result and a ready pull-request head. */
-function normalise(delivery: Delivery, appId: number): Normalised[] {
+function normalise(delivery: Delivery, appId: number, mapRepo: MapRepoSpec | undefined): Normalised[] {
   const events: (Normalised | null)[] = [];
+  const push = mapRepo?.forge === "github" ? normaliseBranchPush(delivery) : null;
+  if (push && push.repo.toLowerCase() === mapRepo!.repo.toLowerCase() && push.branch === mapRepo!.ref) {
+    events.push({ name: "map-refresh", data: { reason: "push", sha: push.sha, deliveryId: delivery.id, repo: push.repo } });
+  }
   const run = normaliseGithubRun(delivery) ?? normaliseGithubCheckSuite(delivery, appId);
   events.push(run ? { name: "run", data: run } : null);
   const pullHead = normaliseGithubPullHead(delivery, appId);
@@ -45,14 +52,14 @@ function normalise(delivery: Delivery, appId: number): Normalised[] {
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
  * gets its 2xx only after the event is in Redis; all forge calls happen in the workers.
  */
-export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, options: { appId: number }): ApplicationFunction {
+export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, options: { appId: number; mapRepo?: MapRepoSpec | undefined }): ApplicationFunction {
   return (app) => {
     app.on([...GITHUB_EVENTS], async (context) => {
       const deliveryLog = log.child({ deliveryId: context.id, event: context.name });
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
       let events: Normalised[];
       try {
-        events = normalise(delivery, options.appId);
+        events = normalise(delivery, options.appId, options.mapRepo);
       } catch (error) {
         if (!(error instanceof PayloadError)) throw error;
         deliveryLog.warn({ reason: error.message }, "delivery ignored: payload rejected");

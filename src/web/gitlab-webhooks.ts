@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readBody, reply, sameSecret } from "./http.js";
-import { normaliseGitlab } from "../events/gitlab.js";
+import { normaliseGitlab, normaliseGitlabBranchPush } from "../events/gitlab.js";
+import type { MapRepoSpec } from "../map/map-repo.js";
 import { PayloadError } from "../events/parse-payload.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
@@ -20,7 +21,9 @@ export interface GitlabWebhookOptions {
   /** The secret of the map project at this place (its `webhook_secret_env`), if it has one. */
   projectSecret: (path: string, host: string | undefined) => string | undefined;
   /** Whether any map project has its own secret (else a wrong global token is refused unread). */
-  hasProjectSecrets: boolean;
+  hasProjectSecrets: () => boolean;
+  /** OPENCI_MAP_REPO: a push to it reads the maps again */
+  mapRepo?: MapRepoSpec | undefined;
 }
 
 /**
@@ -35,7 +38,7 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
     const token = String(req.headers["x-gitlab-token"] ?? "");
     const globalOk = o.secret !== undefined && sameSecret(token, o.secret);
-    if (!globalOk && !o.hasProjectSecrets) return refuse(req, res, log, o.secret === undefined);
+    if (!globalOk && !o.hasProjectSecrets()) return refuse(req, res, log, o.secret === undefined);
     const raw = await readBody(req, globalOk ? MAX_BODY : UNVERIFIED_MAX_BODY);
     if (raw === undefined && !globalOk) return refuse(req, res, log, false);
     if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
@@ -54,6 +57,11 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const deliveryId = String(req.headers["idempotency-key"] ?? req.headers["x-gitlab-event-uuid"] ?? createHash("sha256").update(raw).digest("hex"));
     const deliveryLog = log.child({ deliveryId, event, forge: "gitlab" });
     try {
+      const push = o.mapRepo?.forge === "gitlab" && host === undefined ? normaliseGitlabBranchPush(event, body) : null;
+      if (push && push.repo.toLowerCase() === o.mapRepo!.repo.toLowerCase() && push.branch === o.mapRepo!.ref) {
+        await queues.events.add("map-refresh", { reason: "push", sha: push.sha, deliveryId }, { jobId: deliveryJobId("gitlab", `${deliveryId}/map`) });
+        deliveryLog.info({ repo: push.repo, sha: push.sha }, "metadata repository pushed: maps will be read again");
+      }
       for (const work of normaliseGitlab({ event, body, deliveryId, host })) {
         const jobId = deliveryJobId("gitlab", work.name === "check" ? `${deliveryId}/check` : deliveryId);
         await queues.events.add(work.name, work.data, { jobId });

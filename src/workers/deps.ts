@@ -2,6 +2,8 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ForgeRegistry } from "../forge/registry.js";
 import type { DependencyMap } from "../map/graph.js";
+import type { LiveMap } from "../map/live-map.js";
+import type { MapRepoSpec } from "../map/map-repo.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore } from "../report/check-store.js";
 import type { Gates } from "../report/gates.js";
@@ -21,4 +23,7 @@ export interface WorkerDeps {
   log: Logger;
   /** how often downstream runs without a webhook to the relay are polled */
   pollIntervalMs: number;
+  /** the live map and the metadata repository it is refreshed from, when OPENCI_MAP_REPO is set */
+  live?: LiveMap | undefined;
+  mapRepo?: MapRepoSpec | undefined;
 }

@@ -5,7 +5,7 @@ import type { Forge, TriggerResult } from "../forge/types.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
-import { dispatchedReport, triggerFailedReport } from "../report/check-text.js";
+import { dispatchedReport, refusedReport, triggerFailedReport } from "../report/check-text.js";
 import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { repoOf, type Project } from "../map/graph.js";
@@ -16,7 +16,7 @@ import { schedulePoll } from "./poll.js";
  * Starts one downstream pipeline. The outcome is recorded in Redis before the job completes, and
  * checked before calling the forge, so a retried or re-added job never triggers twice.
  */
-export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): Promise<TriggerResult> {
+export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): Promise<TriggerResult | { refused: string }> {
   const data = TriggerJob.parse(job.data);
   const project = deps.map().project(data.downstreamId);
   const target = targetOf(data.upstream);
@@ -25,6 +25,12 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   try {
     if (!project) {
       throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
+    }
+    const refusal = consent(deps, data);
+    if (refusal) {
+      log.warn({ downstream: project.id, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${refusal}`);
+      await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, refusal), data.attempt);
+      return { refused: refusal };
     }
     const recorded = await deps.records.get(data.runId);
     let result: TriggerResult;
@@ -72,4 +78,18 @@ async function retried(forge: Forge, project: Project, runId: string, log: Logge
     log.warn({ err: e }, "the run cannot be retried: triggering a new one");
     return undefined;
   }
+}
+
+/**
+ * Only what the merged map allows runs, whatever queued it: the edge from the upstream (or, in a
+ * cascade, from the project before in the chain, marked cascade) must still be there. Returns
+ * why not, or undefined.
+ */
+function consent(deps: WorkerDeps, data: TriggerJob): string | undefined {
+  const map = deps.map();
+  const from = data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
+  const edge = map.edge(from, data.downstreamId);
+  if (!edge) return `'${data.downstreamId}' does not depend on '${from}' in the dependency map (any more).`;
+  if (data.chain && !edge.cascade) return `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
+  return undefined;
 }

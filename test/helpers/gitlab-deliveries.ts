@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 
 /** A fresh copy of a documented GitLab webhook example from fixtures/gitlab/ ({ headers, body }). */
-export function gitlabFixture(name: "pipeline" | "tag_push" | "job"): { headers: Record<string, string>; body: any } {
+export function gitlabFixture(name: "pipeline" | "tag_push" | "job" | "push"): { headers: Record<string, string>; body: any } {
   return JSON.parse(readFileSync(new URL(`../../fixtures/gitlab/${name}.json`, import.meta.url), "utf8"));
 }
 

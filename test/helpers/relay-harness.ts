@@ -4,7 +4,7 @@ import { createLogger } from "../../src/log.js";
 import { parseMap } from "../../src/map/load.js";
 import { startRelay, type Relay } from "../../src/relay.js";
 import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
-import { FakeGitlab } from "../fakes/gitlab/fake-gitlab.js";
+import { FakeGitlab, type FakeGitlabOptions } from "../fakes/gitlab/fake-gitlab.js";
 import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
 import { appPrivateKey } from "./keys.js";
@@ -20,6 +20,8 @@ export interface HarnessOptions {
   gitlabProjects?: string[];
   /** GitLab project → its pipeline trigger token */
   gitlabTriggerTokens?: Record<string, string>;
+  /** GitLab project → branch → head commit and files */
+  gitlabContents?: FakeGitlabOptions["contents"];
   env?: Record<string, string>;
 }
 
@@ -31,7 +33,7 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 export async function startHarness(o: HarnessOptions) {
   let redis = await startTestRedis();
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
-  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens }) : undefined;
+  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens, contents: o.gitlabContents }) : undefined;
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
   const relays: Relay[] = [];
@@ -53,7 +55,7 @@ export async function startHarness(o: HarnessOptions) {
     ...o.env,
     ...env,
     });
-    const relay = await startRelay({ config, map: parseMap(o.map, "<map>", { gitlabHost: new URL(config.gitlabUrl).host }), redisUrl: redis.url, log: log.child({ relay: relays.length }) });
+    const relay = await startRelay({ config, map: parseMap(o.map, "<map>", { gitlabHost: new URL(config.gitlabUrl).host }), localMap: [{ file: "<map>", text: o.map }], redisUrl: redis.url, log: log.child({ relay: relays.length }) });
     relays.push(relay);
     return relay;
   };

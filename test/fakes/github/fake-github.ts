@@ -1,4 +1,4 @@
-import { createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenApiValidator } from "./openapi.js";
@@ -19,6 +19,8 @@ export interface FakeRepo {
   branches?: string[];
   /** commit sha → the pull requests associated with it (open ones have it as their head) */
   pulls?: Record<string, { number: number; merged: boolean; fork?: boolean }[]>;
+  /** branch → its head commit and files (path → text), for the metadata repository */
+  contents?: Record<string, { sha: string; files: Record<string, string> }>;
   /** commit sha → the check suites on it */
   suites?: Record<string, { appId: number; status: string; conclusion: string | null; runs?: number }[]>;
 }
@@ -195,6 +197,28 @@ export class FakeGithub {
       this.tokens.set(token, id);
       return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
     },
+    "repos/get-commit": ({ params }) => {
+      const contents = this.repo(params).contents ?? {};
+      const head = contents[params.ref!] ?? Object.values(contents).find((c) => c.sha === params.ref);
+      if (!head) return [422, { message: `No commit found for SHA: ${params.ref}` }];
+      return [200, { sha: head.sha, node_id: "C_x", commit: { message: "update maps", tree: { sha: `tree-${head.sha}` } }, html_url: `https://example.invalid/commit/${head.sha}`, parents: [] }];
+    },
+    "git/get-tree": ({ params }) => {
+      const head = Object.values(this.repo(params).contents ?? {}).find((c) => `tree-${c.sha}` === params.tree_sha || c.sha === params.tree_sha);
+      if (!head) return [404, { message: "Not Found" }];
+      const tree = Object.entries(head.files).map(([path, text]) => ({ path, mode: "100644", type: "blob", sha: blobSha(head.sha, path), size: text.length }));
+      return [200, { sha: params.tree_sha, url: "https://example.invalid", tree, truncated: false }];
+    },
+    "git/get-blob": ({ params }) => {
+      for (const head of Object.values(this.repo(params).contents ?? {})) {
+        for (const [path, text] of Object.entries(head.files)) {
+          if (blobSha(head.sha, path) === params.file_sha) {
+            return [200, { sha: params.file_sha, node_id: "B_x", size: text.length, url: "https://example.invalid", content: Buffer.from(text).toString("base64"), encoding: "base64" }];
+          }
+        }
+      }
+      return [404, { message: "Not Found" }];
+    },
     "git/get-ref": ({ params }) => {
       const name = params.ref!.replace(/^tags\//, "");
       const object = this.repo(params).tags?.[name];
@@ -343,4 +367,9 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
     return;
   }
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(body));
+}
+
+/** A stable blob id for a file at a commit (40 hex, like git's). */
+function blobSha(commit: string, path: string): string {
+  return createHash("sha1").update(`${commit}:${path}`).digest("hex");
 }

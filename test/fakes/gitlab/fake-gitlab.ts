@@ -110,6 +110,8 @@ const routes: DocRoute[] = readdirSync(new URL("./api/", import.meta.url))
   });
 
 export interface FakeGitlabOptions {
+  /** project → branch → its head commit and files (path → text), for metadata repositories */
+  contents?: Record<string, Record<string, { sha: string; files: Record<string, string> }>>;
   token: string;
   projects: string[];
   /** project → its pipeline trigger token */
@@ -158,6 +160,11 @@ export class FakeGitlab {
     this.faults.push({ doc, status, headers: o.headers ?? {}, body: o.body ?? { message: `${status}` }, times: o.times ?? 1 });
   }
 
+  /** Moves a branch of a project to a new commit with these files. */
+  setContents(project: string, branch: string, head: { sha: string; files: Record<string, string> }): void {
+    ((this.o.contents ??= {})[project] ??= {})[branch] = head;
+  }
+
   /** The latest status named `name` on a commit. */
   status(project: string, sha: string, name: string): FakeCommitStatus | undefined {
     return this.statuses.filter((s) => s.project === project && s.sha === sha && s.name === name).at(-1);
@@ -202,11 +209,12 @@ export class FakeGitlab {
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers }).end(JSON.stringify(fault.body));
       return;
     }
-    const [status, answer] = this.answer(route.doc, project, params);
-    send(res, status, answer);
+    const [status, answer, type] = this.answer(route.doc, project, params);
+    if (type) res.writeHead(status, { "content-type": type }).end(String(answer));
+    else send(res, status, answer);
   }
 
-  private answer(doc: string, project: string, params: Record<string, any>): [number, unknown] {
+  private answer(doc: string, project: string, params: Record<string, any>): [number, unknown, string?] {
     switch (doc) {
       case "create_pipeline":
       case "trigger_pipeline": {
@@ -248,6 +256,22 @@ export class FakeGitlab {
       case "get_tag": {
         const sha = this.o.tags?.[project]?.[String(params.tag_name)];
         return sha ? [200, { name: params.tag_name, target: sha, message: null, protected: false, commit: { id: sha, short_id: sha.slice(0, 8) } }] : [404, { message: "404 Tag Not Found" }];
+      }
+      case "get_commit": {
+        const head = this.head(project, String(params.sha));
+        return head ? [200, { id: head.sha, short_id: head.sha.slice(0, 11), title: "update maps", message: "update maps", parent_ids: [], web_url: `${this.url}/${project}/-/commit/${head.sha}` }] : [404, { message: "404 Commit Not Found" }];
+      }
+      case "list_repository_tree": {
+        const head = this.head(project, String(params.ref ?? "main"));
+        if (!head) return [404, { message: "404 Tree Not Found" }];
+        const prefix = String(params.path ?? "").replace(/\/+$/, "");
+        const files = Object.keys(head.files).filter((p) => prefix === "" || p.startsWith(`${prefix}/`));
+        if (params.recursive !== "true" && params.recursive !== true) this.problems.push("list_repository_tree: the fake answers recursive listings only");
+        return [200, files.map((p) => ({ id: p, name: p.split("/").at(-1), type: "blob", path: p, mode: "100644" }))];
+      }
+      case "get_raw_file": {
+        const text = this.head(project, String(params.ref ?? "main"))?.files[String(params.file_path)];
+        return text === undefined ? [404, { message: "404 File Not Found" }] : [200, text, "text/plain; charset=utf-8"];
       }
       case "set_commit_status":
         return this.setStatus(project, params);
@@ -311,6 +335,11 @@ export class FakeGitlab {
     Object.assign(status, { status: state, target_url: params.target_url ?? status.target_url, description: params.description ?? status.description });
     (this.statusHistory[`${project}@${status.sha} ${name}`] ??= []).push(state);
     return [201, this.statusJson(status)];
+  }
+
+  private head(project: string, ref: string): { sha: string; files: Record<string, string> } | undefined {
+    const branches = this.o.contents?.[project] ?? {};
+    return branches[ref] ?? Object.values(branches).find((b) => b.sha === ref);
   }
 
   private pipeline(project: string, id: unknown): FakePipeline | undefined {

@@ -1,0 +1,65 @@
+import type { Logger } from "pino";
+import { classifyHttpError } from "../forge/errors.js";
+import type { StatusReport } from "../forge/types.js";
+import { MapError, formatProblem } from "../map/load.js";
+import { describeMapRepo } from "../map/map-repo.js";
+import { readStoredMap, storeMap } from "../map/map-store.js";
+import type { MapRefreshJob } from "../queue/job-data.js";
+import type { WorkerDeps } from "./deps.js";
+
+
+const CHECK_NAME = "openci: map";
+const MAX_SUMMARY = 60_000;
+
+/**
+ * Reads the metadata repository's map files through the forge API, merges them with the local
+ * map and validates the whole. A good version becomes the live map of every process; a bad one
+ * is not taken (the last good map stays), its problems are logged and shown on that commit as a
+ * failed check (GitHub) or status (GitLab).
+ */
+export async function processMapRefresh(data: MapRefreshJob, deps: WorkerDeps, log: Logger): Promise<{ taken: boolean; sha?: string }> {
+  const spec = deps.mapRepo;
+  const live = deps.live;
+  if (!spec || !live) return { taken: false };
+  const forge = deps.forges.forPlace(deps.map(), { forge: spec.forge, repo: spec.repo });
+  const { sha, files } = await forge.readFiles(spec.repo, data.sha ?? spec.ref, spec.dir).catch((error: unknown) => {
+    throw classifyHttpError(error, `reading the maps of ${describeMapRepo(spec)}`);
+  });
+  if (data.reason !== "push" && sha === (await readStoredMap(deps.redis))?.sha) return { taken: false, sha };
+  const texts = files.map((f) => ({ file: `${spec.repo}@${sha.slice(0, 7)}:${f.path}`, text: f.text }));
+  const target = { repo: spec.repo, sha, ref: spec.ref };
+  try {
+    const { map, warnings } = live.build(texts);
+    await storeMap(deps.redis, { sha, files: texts });
+    live.use(map, sha);
+    for (const w of warnings) log.warn({ sha }, `dependency map: ${formatProblem(w)}`);
+    log.info({ repo: describeMapRepo(spec), sha, files: texts.length, projects: map.size, reason: data.reason }, "dependency map: new version taken");
+    await report(deps, spec.forge, target, {
+      conclusion: "success", title: `Map taken: ${map.size} projects from ${texts.length} file${texts.length === 1 ? "" : "s"}`,
+      summary: warnings.length > 0 ? `Warnings:\n\n\`\`\`\n${warnings.map(formatProblem).join("\n")}\n\`\`\``.slice(0, MAX_SUMMARY) : "No problems.",
+    }, log);
+    return { taken: true, sha };
+  } catch (error) {
+    if (!(error instanceof MapError)) throw error;
+    for (const p of error.problems) log.error({ sha }, `dependency map: ${formatProblem(p)}`);
+    log.error({ repo: describeMapRepo(spec), sha, problems: error.problems.length }, "dependency map: new version refused, the last good map stays active");
+    await report(deps, spec.forge, target, {
+      conclusion: "failure", title: `Map refused: ${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}; the relay keeps the last good map`,
+      summary: `\`\`\`\n${error.problems.map(formatProblem).join("\n")}\n\`\`\``.slice(0, MAX_SUMMARY),
+    }, log);
+    return { taken: false, sha };
+  }
+}
+
+/** The verdict on the metadata commit; a forge that refuses it does not undo the map. */
+async function report(
+  deps: WorkerDeps, forge: "github" | "gitlab", target: { repo: string; sha: string; ref: string },
+  verdict: Pick<StatusReport, "conclusion" | "title" | "summary">, log: Logger,
+): Promise<void> {
+  const status: StatusReport = { name: CHECK_NAME, status: "completed", detailsUrl: undefined, externalId: `map-${target.sha}`, ...verdict };
+  try {
+    await deps.forges.forPlace(deps.map(), { forge, repo: target.repo }).reportStatus(target, status, undefined);
+  } catch (error) {
+    log.warn({ err: classifyHttpError(error, "reporting the map's verdict") }, "could not show the map's verdict on its commit");
+  }
+}

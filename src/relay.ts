@@ -47,8 +47,9 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   const live = new LiveMap(initialMap, localMap, { gitlabHost: new URL(config.gitlabUrl).host });
   const map = () => live.get();
   let subscriber: ReturnType<typeof createRedis> | undefined;
-  if (config.mapRepo) {
-    // Every process follows the metadata repository's last good version, whoever read it.
+  {
+    // Every process follows the stored sources (the metadata repository's last good version, the
+    // downstreams' declarations), whoever read them.
     subscriber = createRedis(redisUrl, "worker");
     subscriber.on("error", (err) => log.warn({ err: err.message }, "redis subscriber error"));
     await adoptStoredMap(redis, live, log);

@@ -66,3 +66,37 @@ export function normaliseBranchPush(delivery: Delivery): { repo: string; branch:
   if (!p.ref.startsWith("refs/heads/") || p.deleted === true || ZERO_SHA.test(p.after)) return null;
   return { repo: p.repository.full_name, branch: p.ref.slice("refs/heads/".length), sha: p.after };
 }
+
+const Repositories = z.array(z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") })).max(10_000);
+const InstallPayload = z.object({ installation: z.object({ id: z.number().int().positive() }), repositories: Repositories.optional(), repositories_added: Repositories.optional() });
+const DeclarationPush = z.object({
+  ref: z.string().max(300),
+  after: z.string().regex(/^[0-9a-f]{40}$/),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO), default_branch: z.string().optional() }),
+  commits: z.array(z.object({ added: z.array(z.string()).optional(), modified: z.array(z.string()).optional(), removed: z.array(z.string()).optional() })).optional(),
+  installation: Installation,
+});
+
+/**
+ * Where a downstream's own declaration may have appeared or changed: the app installed on
+ * repositories (`installation.created`, `installation_repositories.added`), or a push to the
+ * default branch touching `path`.
+ */
+export function normaliseDeclarationSources(delivery: Delivery, path: string): { repo: string; sha?: string; installationId?: number }[] {
+  switch (delivery.name) {
+    case "installation":
+    case "installation_repositories": {
+      const p = parsePayload(InstallPayload, delivery.payload, delivery.name);
+      return (p.repositories ?? p.repositories_added ?? []).map((r) => ({ repo: r.full_name, installationId: p.installation.id }));
+    }
+    case "push": {
+      const p = parsePayload(DeclarationPush, delivery.payload, "push");
+      const branch = p.repository.default_branch;
+      if (branch === undefined || p.ref !== `refs/heads/${branch}` || ZERO_SHA.test(p.after)) return [];
+      const touched = (p.commits ?? []).some((c) => [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])].includes(path));
+      return touched ? [{ repo: p.repository.full_name, sha: p.after, ...(p.installation ? { installationId: p.installation.id } : {}) }] : [];
+    }
+    default:
+      return [];
+  }
+}

@@ -124,7 +124,8 @@ const PushHook = z.object({
   object_kind: z.literal("push"),
   ref: z.string().max(300),
   after: SHA,
-  project: Project,
+  project: Project.extend({ default_branch: z.string().optional() }),
+  commits: z.array(z.object({ added: z.array(z.string()).optional(), modified: z.array(z.string()).optional(), removed: z.array(z.string()).optional() })).optional(),
 });
 
 /** `Push Hook` to a branch (not a deletion): the metadata repository's map files may have changed. */
@@ -133,4 +134,14 @@ export function normaliseGitlabBranchPush(event: string, body: unknown): { repo:
   const p = parsePayload(PushHook, body, "Push Hook");
   if (!p.ref.startsWith("refs/heads/") || ZERO_SHA.test(p.after)) return null;
   return { repo: p.project.path_with_namespace, branch: p.ref.slice("refs/heads/".length), sha: p.after };
+}
+
+/** `Push Hook` to the default branch touching a downstream's declaration at `path`. */
+export function normaliseGitlabDeclarationPush(event: string, body: unknown, path: string): { repo: string; sha: string } | null {
+  if (event !== "Push Hook") return null;
+  const p = parsePayload(PushHook, body, "Push Hook");
+  const branch = p.project.default_branch;
+  if (branch === undefined || p.ref !== `refs/heads/${branch}` || ZERO_SHA.test(p.after)) return null;
+  const touched = (p.commits ?? []).some((c) => [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])].includes(path));
+  return touched ? { repo: p.project.path_with_namespace, sha: p.after } : null;
 }

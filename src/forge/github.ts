@@ -174,6 +174,20 @@ export class GithubForge implements Forge {
     return { sha: commit.sha, files };
   }
 
+  async readFile(repo: string, path: string, ref?: string): Promise<string | undefined> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    try {
+      const { data } = await gh.request("GET /repos/{owner}/{repo}/contents/{path}", { owner, repo: name, path, ...(ref ? { ref } : {}) });
+      if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return undefined;
+      return Buffer.from(data.content, "base64").toString("utf8");
+    } catch (error) {
+      const e = classifyHttpError(error, `reading ${path} of ${repo}`);
+      if (e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
   /** GitHub re-runs are new dispatches (a new relay run id the run's title carries): nothing to retry in place. */
   retryRun(): Promise<undefined> {
     return Promise.resolve(undefined);

@@ -218,6 +218,16 @@ export class GitlabForge implements Forge {
     return { sha, files };
   }
 
+  async readFile(repo: string, path: string, ref?: string): Promise<string | undefined> {
+    try {
+      const text = await call(`reading ${path} of ${repo}`, () => this.client().RepositoryFiles.showRaw(repo, path, ref ?? "HEAD"));
+      return typeof text === "string" ? text : await (text as Blob).text();
+    } catch (error) {
+      if (error instanceof ForgeError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
   openPullRequests(): Promise<never> {
     return Promise.reject(new ForgeError("testing merge requests of GitLab upstreams (pull_requests on an edge) is not supported", "config"));
   }

@@ -99,6 +99,8 @@ export interface Forge {
    * the commit `ref` names: how map files are read from a metadata repository.
    */
   readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }>;
+  /** One file on the default branch (or `ref`); undefined when there is no such file. */
+  readFile(repo: string, path: string, ref?: string): Promise<string | undefined>;
   /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
   reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }

@@ -1,5 +1,6 @@
 import type { DependencyMap, MapOptions } from "./graph.js";
-import { parseMapFiles, type LoadedMap } from "./load.js";
+import { MapError, parseMapFiles, type DeclarationText, type LoadedMap } from "./load.js";
+import type { MapSources } from "./map-store.js";
 
 export interface MapText {
   file: string;
@@ -8,12 +9,12 @@ export interface MapText {
 
 /**
  * The map the relay uses now. Its sources (the local files of OPENCI_MAP, the files of the
- * metadata repository) are merged and validated together; a version that fails is never taken,
- * so the last good map stays active.
+ * metadata repository, downstreams' own declarations) are merged and validated together; a
+ * version that fails is never taken, so the last good map stays active.
  */
 export class LiveMap {
   private current: DependencyMap;
-  private repoVersion: string | undefined;
+  private sourcesVersion: string | undefined;
 
   constructor(initial: DependencyMap, private readonly local: MapText[], private readonly options: MapOptions) {
     this.current = initial;
@@ -23,18 +24,26 @@ export class LiveMap {
     return this.current;
   }
 
-  /** The metadata repository commit the active map was read from, if any. */
+  /** The version of the stored sources the active map was built from, if any. */
   get version(): string | undefined {
-    return this.repoVersion;
+    return this.sourcesVersion;
   }
 
-  /** Merges the local files with a repository's; throws MapError naming every problem. */
-  build(repoFiles: MapText[]): LoadedMap {
-    return parseMapFiles([...this.local, ...repoFiles], "the merged map", this.options);
+  /** Merges the local files with a repository's and the declarations; throws MapError naming every problem. */
+  build(repoFiles: MapText[], declarations: DeclarationText[] = []): LoadedMap {
+    return parseMapFiles([...this.local, ...repoFiles], "the merged map", this.options, declarations);
   }
 
-  use(map: DependencyMap, version: string | undefined): void {
-    this.current = map;
-    this.repoVersion = version;
+  /** Builds from stored sources and uses the result; undefined (and the map unchanged) when they do not merge. */
+  adopt(sources: MapSources): LoadedMap | undefined {
+    try {
+      const loaded = this.build(sources.repo?.files ?? [], sources.declarations);
+      this.current = loaded.map;
+      this.sourcesVersion = sources.version;
+      return loaded;
+    } catch (error) {
+      if (error instanceof MapError) return undefined;
+      throw error;
+    }
   }
 }

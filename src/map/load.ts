@@ -4,9 +4,9 @@ import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { checkGraph } from "./check-graph.js";
 import { checkReferences, type MapProblem } from "./check-references.js";
-import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, type MapOptions } from "./graph.js";
-import { fromV1, fromV2, type Fragment } from "./normalise.js";
-import { MapV1, MapV2 } from "./schema.js";
+import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, type MapOptions, type ProjectLocation } from "./graph.js";
+import { fromDeclaration, fromV1, fromV2, type Fragment } from "./normalise.js";
+import { Declaration, MapV1, MapV2 } from "./schema.js";
 
 /** A problem at a place in a file, as `FILE:LINE:COL: message`. */
 export interface LocatedProblem {
@@ -35,6 +35,8 @@ export interface LoadedMap {
   files: string[];
   /** the texts read, to merge again with other sources */
   texts: { file: string; text: string }[];
+  /** problems of downstream declarations that were left out */
+  refusedDeclarations: LocatedProblem[];
 }
 
 /** One map text, as the relay's tests and the harness give it. Throws MapError. */
@@ -75,6 +77,8 @@ function yamlFilesIn(dir: string): string[] {
 
 interface Parsed {
   fragment: Fragment | undefined;
+  /** a declaration, parsed */
+  data?: unknown;
   problems: LocatedProblem[];
   /** exactly where `path` is written (parses the file again with `yaml`: for errors) */
   locate: (path: readonly PropertyKey[]) => { line: number; column: number };
@@ -82,8 +86,17 @@ interface Parsed {
   near: (path: readonly PropertyKey[]) => { line: number; column: number };
 }
 
+/** A downstream repository's own declaration, read from the repository at `location`. */
+export interface DeclarationText {
+  file: string;
+  text: string;
+  location: ProjectLocation;
+}
+
 /** Parses, merges and checks map texts; every problem of every file at once. */
-export function parseMapFiles(texts: { file: string; text: string }[], source: string, options: MapOptions = {}): LoadedMap {
+export function parseMapFiles(
+  texts: { file: string; text: string }[], source: string, options: MapOptions = {}, declarations: DeclarationText[] = [],
+): LoadedMap {
   const parsed = new Map(texts.map(({ file, text }) => [file, parseOne(text, file, options)]));
   const problems = [...parsed.values()].flatMap((p) => p.problems);
   const fragments = [...parsed.values()].flatMap((p) => (p.fragment ? [p.fragment] : []));
@@ -95,25 +108,71 @@ export function parseMapFiles(texts: { file: string; text: string }[], source: s
   const graph = problems.length === 0 ? checkGraph(fragments, cascadeHopLimit) : { errors: [], warnings: [] };
   problems.push(...graph.errors.map(place));
   if (problems.length > 0) throw new MapError(source, problems);
+
+  // Downstreams' own declarations join a valid map one by one: a bad one is left out with its
+  // problems, and never takes the rest of the map down with it.
+  const refused: LocatedProblem[] = [];
+  let all = fragments;
+  let warnings = graph.warnings.map(placeNear);
+  for (const d of declarations) {
+    const attempt = withDeclaration(all, d, options);
+    if ("problems" in attempt) {
+      refused.push(...attempt.problems);
+      continue;
+    }
+    const located = attempt.locate;
+    parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: located, near: located });
+    const merged = [...all.map((f) => withoutEdgesOf(f, attempt.fragment)), attempt.fragment];
+    const found = [...checkReferences(merged), ...checkGraph(merged, cascadeHopLimit).errors];
+    if (found.length > 0) {
+      refused.push(...found.map((p) => (p.file === d.file ? place(p) : { file: d.file, line: 1, column: 1, message: describe(p.path, `${p.message} (in ${p.file}, with this declaration)`) })));
+      parsed.delete(d.file);
+      continue;
+    }
+    all = merged;
+    warnings = checkGraph(all, cascadeHopLimit).warnings.map(placeNear);
+  }
   return {
     map: DependencyMap.build({
-      foundations: fragments.flatMap((f) => f.foundations.map((x) => x.value)),
-      projects: fragments.flatMap((f) => f.projects.map((x) => x.value)),
-      edges: fragments.flatMap((f) => f.edges.map((x) => x.value)),
+      foundations: all.flatMap((f) => f.foundations.map((x) => x.value)),
+      // a declared project has replaced its map entry: its own trigger and metadata win
+      projects: all.flatMap((f) => f.projects.map((x) => x.value)),
+      edges: all.flatMap((f) => f.edges.map((x) => x.value)),
       cascadeHopLimit,
     }),
-    warnings: graph.warnings.map(placeNear),
+    warnings,
     files: texts.map((t) => t.file),
     texts,
+    refusedDeclarations: refused,
   };
 }
 
-/**
- * js-yaml reads a map about 15 times faster than `yaml` (0.3 s against 5 s for 100,000 edges),
- * but only `yaml` keeps where each node was: it is asked only when there is a problem to place.
- * Both read YAML 1.2's core schema (no dates, no merge keys), so they see the same values.
- */
-function parseOne(text: string, file: string, options: MapOptions): Parsed {
+/** The declaration as a fragment, checked on its own; or its problems. */
+function withDeclaration(fragments: Fragment[], d: DeclarationText, options: MapOptions):
+  { fragment: Fragment; locate: Parsed["locate"] } | { problems: LocatedProblem[] } {
+  const one = parseOne(d.text, d.file, options, Declaration);
+  if (one.problems.length > 0 || !one.data) return { problems: one.problems };
+  const key = locationKey(d.location);
+  const existing = fragments.flatMap((f) => f.projects).find((p) => locationKey(p.value.location) === key)?.value;
+  const fragment = fromDeclaration(one.data as Declaration, d.file, d.location, existing);
+  if (existing && (one.data as Declaration).id !== undefined && (one.data as Declaration).id !== existing.id) {
+    return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: this repository is '${existing.id}' in the map; leave 'id' out or use that` }] };
+  }
+  return { fragment, locate: one.locate };
+}
+
+/** A fragment without the map's edges into the declared project that the declaration declares again (its own win). */
+function withoutEdgesOf(f: Fragment, declaration: Fragment): Fragment {
+  const id = declaration.projects[0]!.value.id;
+  const redeclared = new Set(declaration.edges.map((e) => e.value.upstream));
+  return {
+    ...f,
+    projects: f.projects.filter((p) => p.value.id !== id),
+    edges: f.edges.filter((e) => e.value.downstream !== id || !redeclared.has(e.value.upstream)),
+  };
+}
+
+function parseOne(text: string, file: string, options: MapOptions, declaration?: typeof Declaration): Parsed {
   let positions: { doc: Document; lineCounter: LineCounter } | undefined;
   const precise = () => {
     if (!positions) {
@@ -151,6 +210,13 @@ function parseOne(text: string, file: string, options: MapOptions): Parsed {
       fragment: undefined, locate, near,
       problems: problems.length > 0 ? problems : [{ file, line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1, message: `YAML: ${(error as { reason?: string }).reason ?? (error as Error).message}` }],
     };
+  }
+  if (declaration) {
+    const result = declaration.safeParse(data);
+    if (!result.success) {
+      return { fragment: undefined, locate, near, problems: result.error.issues.map((issue) => ({ file, ...locate(issue.path), message: describe(issue.path, issue.message) })) };
+    }
+    return { fragment: undefined, data: result.data, locate, near, problems: [] };
   }
   const version = (data as { version?: unknown } | null)?.version;
   if (version !== undefined && version !== 1 && version !== 2) {

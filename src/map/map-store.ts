@@ -2,10 +2,12 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { key } from "../queue/names.js";
 import type { LiveMap, MapText } from "./live-map.js";
-import { MapError } from "./load.js";
+import type { DeclarationText } from "./load.js";
 
 const STORED = key("map-repo", "last-good");
-export const MAP_UPDATED_CHANNEL = key("map-repo", "updated");
+const DECLARATIONS = key("map", "declarations");
+const VERSION = key("map", "version");
+export const MAP_UPDATED_CHANNEL = key("map", "updated");
 
 /** The last good files of the metadata repository, shared by every relay process through Redis. */
 export interface StoredMap {
@@ -13,38 +15,59 @@ export interface StoredMap {
   files: MapText[];
 }
 
+/** What every process merges with its local files: the repository's last good files and the declarations. */
+export interface MapSources {
+  version: string;
+  repo: StoredMap | undefined;
+  declarations: DeclarationText[];
+}
+
 export async function readStoredMap(redis: Redis): Promise<StoredMap | undefined> {
   const raw = await redis.get(STORED);
   return raw ? (JSON.parse(raw) as StoredMap) : undefined;
 }
 
-/** Keeps the new good version and tells every process (web and workers) to take it. */
-export async function storeMap(redis: Redis, stored: StoredMap): Promise<void> {
+export async function readSources(redis: Redis): Promise<MapSources> {
+  const [version, repo, declarations] = await Promise.all([redis.get(VERSION), readStoredMap(redis), redis.hgetall(DECLARATIONS)]);
+  return {
+    version: version ?? "0",
+    repo,
+    declarations: Object.values(declarations).map((raw) => JSON.parse(raw) as DeclarationText).sort((a, b) => a.file.localeCompare(b.file)),
+  };
+}
+
+/** Keeps the repository's new good version and tells every process (web and workers) to take it. */
+export async function storeMap(redis: Redis, stored: StoredMap): Promise<string> {
   await redis.set(STORED, JSON.stringify(stored));
-  await redis.publish(MAP_UPDATED_CHANNEL, stored.sha);
+  return announce(redis);
 }
 
-/** Takes the stored version into this process's live map, unless it is the one in use. */
+/** Keeps (or, for undefined, forgets) a downstream's declaration, by the place it was read from. */
+export async function storeDeclaration(redis: Redis, place: string, declaration: DeclarationText | undefined): Promise<string> {
+  if (declaration) await redis.hset(DECLARATIONS, place, JSON.stringify(declaration));
+  else await redis.hdel(DECLARATIONS, place);
+  return announce(redis);
+}
+
+async function announce(redis: Redis): Promise<string> {
+  const version = String(await redis.incr(VERSION));
+  await redis.publish(MAP_UPDATED_CHANNEL, version);
+  return version;
+}
+
+/** Takes the stored sources into this process's live map, unless they are the ones in use. */
 export async function adoptStoredMap(redis: Redis, live: LiveMap, log: Logger): Promise<void> {
-  const stored = await readStoredMap(redis);
-  if (!stored || stored.sha === live.version) return;
-  try {
-    const { map } = live.build(stored.files);
-    live.use(map, stored.sha);
-    log.info({ sha: stored.sha, projects: map.size }, "dependency map: took the metadata repository's version");
-  } catch (error) {
-    if (!(error instanceof MapError)) throw error;
-    log.error({ sha: stored.sha, problems: error.problems.length }, "dependency map: the stored version does not merge with the local files; keeping the active map");
-  }
+  const sources = await readSources(redis);
+  if (sources.version === "0" || sources.version === live.version) return;
+  const loaded = live.adopt(sources);
+  if (loaded) log.info({ version: sources.version, sha: sources.repo?.sha, declarations: sources.declarations.length, projects: loaded.map.size }, "dependency map: took the stored version");
+  else log.error({ version: sources.version }, "dependency map: the stored sources do not merge with the local files; keeping the active map");
 }
 
-/** Follows the versions other processes store. Returns a function that stops following. */
-export async function followStoredMap(subscriber: Redis, redis: Redis, live: LiveMap, log: Logger): Promise<() => Promise<void>> {
+/** Follows the versions other processes store. */
+export async function followStoredMap(subscriber: Redis, redis: Redis, live: LiveMap, log: Logger): Promise<void> {
   subscriber.on("message", (channel) => {
     if (channel === MAP_UPDATED_CHANNEL) void adoptStoredMap(redis, live, log).catch((err: unknown) => log.warn({ err }, "dependency map: could not take the new version"));
   });
   await subscriber.subscribe(MAP_UPDATED_CHANNEL);
-  return async () => {
-    await subscriber.unsubscribe(MAP_UPDATED_CHANNEL).catch(() => undefined);
-  };
 }

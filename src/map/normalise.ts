@@ -1,6 +1,6 @@
 import type { Edge, EdgeEvent, Foundation, MapOptions, Project, ProjectLocation } from "./graph.js";
 import type { TagFilter } from "./edge-filter.js";
-import type { MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
+import type { Declaration, MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
 
 type Path = (string | number)[];
 
@@ -82,5 +82,28 @@ function edgeV2(downstream: string, e: MapEdgeV2): Edge {
     upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
     after_check: e.after_check, timeout: e.timeout, report: e.report,
     pull_requests: on.has("pull_request") ? { forks: e.forks === true } : undefined, cascade: e.cascade === true,
+  };
+}
+
+/**
+ * A downstream's declaration as a fragment: one project at the repository's own location (the
+ * id it has in the map, when it is there) and its edges. `existing` is that map project.
+ */
+export function fromDeclaration(d: Declaration, file: string, where: ProjectLocation, existing: Project | undefined): Fragment {
+  const id = existing?.id ?? d.id ?? (where.forge === "github" ? where.repo : where.project);
+  const project: Project = {
+    id, location: where, trigger: d.trigger, report: d.report ?? existing?.report,
+    meta: {
+      ...existing?.meta, foundation: d.foundation ?? existing?.meta?.foundation, homepage: d.homepage ?? existing?.meta?.homepage,
+      description: d.description ?? existing?.meta?.description, contact: d.contact ?? existing?.meta?.contact,
+      ci: d.ci ?? existing?.meta?.ci, artifacts: d.artifacts ?? existing?.meta?.artifacts,
+    },
+  };
+  const raw = { ...d, id, ...(where.forge === "github" ? { github: where.repo } : { gitlab: where.project }) } as MapProjectV2;
+  return {
+    file, version: 2, foundations: [],
+    projects: [{ value: project, file, path: [], raw }],
+    edges: d.depends_on.map((e, j) => ({ value: edgeV2(id, e), file, path: ["depends_on", j], raw: e })),
+    cascadeHopLimit: undefined,
   };
 }

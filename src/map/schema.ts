@@ -129,5 +129,18 @@ export type MapProjectV2 = z.infer<typeof ProjectV2>;
 export type MapEdgeV2 = z.infer<typeof EdgeV2>;
 export type MapFoundation = z.infer<typeof Foundation>;
 
+/**
+ * A downstream repository's own declaration (`.github/openci.yml`, `.gitlab/openci.yml`): "we
+ * depend on these, trigger us like this". It speaks only for the repository it is in.
+ */
+export const Declaration = ProjectV2.omit({ github: true, gitlab: true }).extend({
+  version: z.literal(2).optional().describe("Declarations use format v2's fields."),
+  id: Id.optional().describe("This project's id in the map; default: its id there, else owner/repo."),
+  foundation: z.string().min(1).optional(),
+  trigger: Trigger.describe("How this repository's pipeline starts."),
+  depends_on: z.array(EdgeV2).min(1, "declare at least one upstream").describe("The upstreams this repository depends on."),
+});
+export type Declaration = z.infer<typeof Declaration>;
+
 /** Either format, told apart by `version` (absent or 1: v1). */
 export const AnyMap = z.union([MapV1, MapV2]);

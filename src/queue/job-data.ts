@@ -64,3 +64,16 @@ export const MapRefreshJob = z.object({
   deliveryId: z.string().optional(),
 });
 export type MapRefreshJob = z.infer<typeof MapRefreshJob>;
+
+/** Read a downstream's own declaration again (.github/openci.yml, .gitlab/openci.yml). */
+export const DeclarationJob = z.object({
+  forge: z.enum(["github", "gitlab"]),
+  host: z.string().optional(),
+  repo: z.string().min(1),
+  reason: z.enum(["installed", "push"]),
+  /** the pushed commit, for a push */
+  sha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  installationId: z.number().int().positive().optional(),
+  deliveryId: z.string().optional(),
+});
+export type DeclarationJob = z.infer<typeof DeclarationJob>;

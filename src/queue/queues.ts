@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import type { MapRefreshJob, PollJob, ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
+import type { DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -36,7 +36,7 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 };
 
 /** What the events queue carries: normalised webhook events, and map refreshes. */
-type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob;
+type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob;
 
 export interface Queues {
   events: Queue<EventJob>;

@@ -1,8 +1,9 @@
 import type { ApplicationFunction } from "probot";
 import type { Logger } from "pino";
-import { normaliseBranchPush, normaliseGithubTag, type Delivery } from "../events/github.js";
+import { normaliseBranchPush, normaliseDeclarationSources, normaliseGithubTag, type Delivery } from "../events/github.js";
+import { DECLARATION_PATH } from "../map/declaration-path.js";
 import type { MapRepoSpec } from "../map/map-repo.js";
-import type { MapRefreshJob } from "../queue/job-data.js";
+import type { DeclarationJob, MapRefreshJob } from "../queue/job-data.js";
 import { PayloadError } from "../events/parse-payload.js";
 import type { CheckEvent } from "../events/check-event.js";
 import { normaliseGithubCheckRun, normaliseGithubRerun } from "../events/github-check.js";
@@ -18,6 +19,7 @@ import type { Queues } from "../queue/queues.js";
 export const GITHUB_EVENTS = [
   "create", "push", "release.published", "workflow_run", "check_suite.completed",
   "check_run.completed", "check_run.rerequested", "check_run.requested_action",
+  "installation.created", "installation_repositories.added",
 ] as const;
 
 type Normalised =
@@ -26,7 +28,8 @@ type Normalised =
   | { name: "check"; data: CheckEvent }
   | { name: "rerun"; data: RerunEvent }
   | { name: "pull-head"; data: PullHeadEvent }
-  | { name: "map-refresh"; data: MapRefreshJob & { repo: string } };
+  | { name: "map-refresh"; data: MapRefreshJob & { repo: string } }
+  | { name: "declaration"; data: DeclarationJob };
 
 /** What one delivery means to the relay: nothing, one event, or (a check suite) a result and a ready pull-request head. */
 function normalise(delivery: Delivery, appId: number, mapRepo: MapRepoSpec | undefined): Normalised[] {
@@ -45,6 +48,9 @@ function normalise(delivery: Delivery, appId: number, mapRepo: MapRepoSpec | und
   events.push(check ? { name: "check", data: check } : null);
   const tag = normaliseGithubTag(delivery);
   events.push(tag ? { name: "tag", data: tag } : null);
+  for (const d of normaliseDeclarationSources(delivery, DECLARATION_PATH.github)) {
+    events.push({ name: "declaration", data: { forge: "github", reason: d.sha ? "push" : "installed", deliveryId: delivery.id, ...d } });
+  }
   return events.filter((e): e is Normalised => e !== null);
 }
 
@@ -68,7 +74,8 @@ export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, opti
       if (events.length === 0) return;
       // The first event keeps the delivery's own job id; a second one from the same delivery gets its kind appended.
       await queues.events.addBulk(events.map((e, i) => ({
-        name: e.name, data: e.data, opts: { jobId: deliveryJobId("github", i === 0 ? context.id : `${context.id}/${e.name}`) },
+        name: e.name, data: e.data,
+        opts: { jobId: deliveryJobId("github", i === 0 ? context.id : e.name === "declaration" ? `${context.id}/declaration/${e.data.repo}` : `${context.id}/${e.name}`) },
       })));
       deliveryLog.info({ repo: events[0]!.data.repo, kinds: events.map((e) => e.name) }, "event enqueued");
     });

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readBody, reply, sameSecret } from "./http.js";
-import { normaliseGitlab, normaliseGitlabBranchPush } from "../events/gitlab.js";
+import { normaliseGitlab, normaliseGitlabBranchPush, normaliseGitlabDeclarationPush } from "../events/gitlab.js";
+import { DECLARATION_PATH } from "../map/declaration-path.js";
 import type { MapRepoSpec } from "../map/map-repo.js";
 import { PayloadError } from "../events/parse-payload.js";
 import { deliveryJobId } from "../queue/job-ids.js";
@@ -61,6 +62,13 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
       if (push && push.repo.toLowerCase() === o.mapRepo!.repo.toLowerCase() && push.branch === o.mapRepo!.ref) {
         await queues.events.add("map-refresh", { reason: "push", sha: push.sha, deliveryId }, { jobId: deliveryJobId("gitlab", `${deliveryId}/map`) });
         deliveryLog.info({ repo: push.repo, sha: push.sha }, "metadata repository pushed: maps will be read again");
+      }
+      const declared = normaliseGitlabDeclarationPush(event, body, DECLARATION_PATH.gitlab);
+      if (declared) {
+        await queues.events.add("declaration", { forge: "gitlab", ...(host ? { host } : {}), repo: declared.repo, reason: "push", sha: declared.sha, deliveryId }, {
+          jobId: deliveryJobId("gitlab", `${deliveryId}/declaration`),
+        });
+        deliveryLog.info({ repo: declared.repo }, "declaration changed: it will be read again");
       }
       for (const work of normaliseGitlab({ event, body, deliveryId, host })) {
         const jobId = deliveryJobId("gitlab", work.name === "check" ? `${deliveryId}/check` : deliveryId);

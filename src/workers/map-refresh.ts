@@ -3,7 +3,7 @@ import { classifyHttpError } from "../forge/errors.js";
 import type { StatusReport } from "../forge/types.js";
 import { MapError, formatProblem } from "../map/load.js";
 import { describeMapRepo } from "../map/map-repo.js";
-import { readStoredMap, storeMap } from "../map/map-store.js";
+import { adoptStoredMap, readSources, readStoredMap, storeMap } from "../map/map-store.js";
 import type { MapRefreshJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
 
@@ -29,9 +29,9 @@ export async function processMapRefresh(data: MapRefreshJob, deps: WorkerDeps, l
   const texts = files.map((f) => ({ file: `${spec.repo}@${sha.slice(0, 7)}:${f.path}`, text: f.text }));
   const target = { repo: spec.repo, sha, ref: spec.ref };
   try {
-    const { map, warnings } = live.build(texts);
+    const { map, warnings } = live.build(texts, (await readSources(deps.redis)).declarations);
     await storeMap(deps.redis, { sha, files: texts });
-    live.use(map, sha);
+    await adoptStoredMap(deps.redis, live, log);
     for (const w of warnings) log.warn({ sha }, `dependency map: ${formatProblem(w)}`);
     log.info({ repo: describeMapRepo(spec), sha, files: texts.length, projects: map.size, reason: data.reason }, "dependency map: new version taken");
     await report(deps, spec.forge, target, {

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
+import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
@@ -12,6 +12,7 @@ import { openGate } from "./gate.js";
 import { processPoll } from "./poll.js";
 import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
+import { processDeclaration } from "./declaration.js";
 import { processMapRefresh } from "./map-refresh.js";
 import { processRerun } from "./rerun.js";
 import { processRun } from "./run-result.js";
@@ -57,6 +58,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
           return processPullHead(PullHeadEvent.parse(job.data), deps, log);
         case "map-refresh":
           return processMapRefresh(MapRefreshJob.parse(job.data), deps, log);
+        case "declaration":
+          return processDeclaration(DeclarationJob.parse(job.data), deps, log);
         default:
           return fanOut(TagEvent.parse(job.data), deps, log);
       }

@@ -76,7 +76,7 @@ describe("a metadata repository of maps (OPENCI_MAP_REPO)", () => {
 
     // octo left the map: the tag triggers nothing
     expect(dispatches(h)).toHaveLength(0);
-    expect(h.logs.filter((l) => l.includes("took the metadata repository's version")).length).toBeGreaterThanOrEqual(1);
+    expect(h.logs.filter((l) => l.includes("dependency map: took the stored version")).length).toBeGreaterThanOrEqual(1);
     expect(web.url).toBeDefined();
   });
 });

@@ -11,7 +11,9 @@ export type GithubFixture =
   | "check_run.completed"
   | "check_run.rerequested"
   | "check_run.requested_action"
-  | "check_suite.completed";
+  | "check_suite.completed"
+  | "installation.created"
+  | "installation_repositories.added";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

@@ -197,6 +197,16 @@ export class FakeGithub {
       this.tokens.set(token, id);
       return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
     },
+    "repos/get-content": ({ params, query }) => {
+      const contents = this.repo(params).contents ?? {};
+      const head = contents[query.get("ref") ?? ""] ?? Object.values(contents)[0];
+      const text = head?.files[params.path!];
+      if (text === undefined) return [404, { message: "Not Found" }];
+      return [200, {
+        type: "file", encoding: "base64", size: text.length, name: params.path!.split("/").at(-1), path: params.path, content: Buffer.from(text).toString("base64"),
+        sha: blobSha(head!.sha, params.path!), url: "https://example.invalid", git_url: null, html_url: null, download_url: null, _links: { self: "https://example.invalid", git: null, html: null },
+      }];
+    },
     "repos/get-commit": ({ params }) => {
       const contents = this.repo(params).contents ?? {};
       const head = contents[params.ref!] ?? Object.values(contents).find((c) => c.sha === params.ref);

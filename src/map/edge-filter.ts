@@ -69,10 +69,12 @@ function problemOf(filter: TagFilter): string | undefined {
     case "regex":
       try {
         new RegExp(filter.pattern, "u");
-        return undefined;
       } catch (error) {
         return `is not a valid regular expression (${(error as Error).message})`;
       }
+      return repeatsAmbiguousGroup(filter.pattern)
+        ? "repeats a group that itself repeats or has alternatives, which can take exponential time on a long tag; use a character class, a glob or a semver range"
+        : undefined;
     case "semver":
       return semver.validRange(filter.range, { loose: true }) === null ? "is not a valid semver range, e.g. \">=2.0.0 <3\" or \"^1.4\"" : undefined;
   }
@@ -88,4 +90,38 @@ export function describeFilter(filter: TagFilter): string {
     case "semver":
       return `semver "${filter.range}"`;
   }
+}
+
+/**
+ * Whether a regex repeats (`*`, `+`, `{n,}`, `{n,m}`) a group that contains a repetition or an
+ * alternation: the shapes that backtrack catastrophically (`(a+)+`, `(a|ab)*`). JavaScript has no
+ * linear-time engine, and any map or declaration may carry a tag_regex, so such shapes are refused.
+ */
+export function repeatsAmbiguousGroup(pattern: string): boolean {
+  const groups: { risky: boolean }[] = [];
+  const quantifierAt = (i: number) => {
+    const c = pattern[i];
+    if (c === "*" || c === "+") return true;
+    if (c !== "{") return false;
+    const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+    return m !== null && m[2] !== undefined && (m[3] === "" || Number(m[3]) > 1);
+  };
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") {
+      i++;
+    } else if (c === "[") {
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+    } else if (c === "(") {
+      groups.push({ risky: false });
+    } else if (c === ")") {
+      const inner = groups.pop();
+      const repeated = quantifierAt(i + 1);
+      if (inner?.risky && repeated) return true;
+      if (groups.length > 0 && (inner?.risky || repeated)) groups[groups.length - 1]!.risky = true;
+    } else if (c === "|" || quantifierAt(i)) {
+      if (groups.length > 0) groups[groups.length - 1]!.risky = true;
+    }
+  }
+  return false;
 }

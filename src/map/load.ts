@@ -153,21 +153,32 @@ function withDeclaration(fragments: Fragment[], d: DeclarationText, options: Map
   const one = parseOne(d.text, d.file, options, Declaration);
   if (one.problems.length > 0 || !one.data) return { problems: one.problems };
   const key = locationKey(d.location);
-  const existing = fragments.flatMap((f) => f.projects).find((p) => locationKey(p.value.location) === key)?.value;
+  const projects = fragments.flatMap((f) => f.projects);
+  const existing = projects.find((p) => locationKey(p.value.location) === key)?.value;
   const fragment = fromDeclaration(one.data as Declaration, d.file, d.location, existing);
   if (existing && (one.data as Declaration).id !== undefined && (one.data as Declaration).id !== existing.id) {
     return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: this repository is '${existing.id}' in the map; leave 'id' out or use that` }] };
   }
+  // A declaration speaks for its own repository only: an id another place holds is refused.
+  const id = fragment.projects[0]!.value.id;
+  const holder = projects.find((p) => p.value.id === id && locationKey(p.value.location) !== key);
+  if (holder) {
+    return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: '${id}' is another repository's id in the map (${holder.file}); give this repository its own 'id'` }] };
+  }
   return { fragment, locate: one.locate };
 }
 
-/** A fragment without the map's edges into the declared project that the declaration declares again (its own win). */
+/**
+ * A fragment without the declared repository's map entry (the declaration replaces it; matched by
+ * location) and without the map's edges into it that the declaration declares again (its own win).
+ */
 function withoutEdgesOf(f: Fragment, declaration: Fragment): Fragment {
-  const id = declaration.projects[0]!.value.id;
+  const declared = declaration.projects[0]!.value;
+  const id = declared.id;
   const redeclared = new Set(declaration.edges.map((e) => e.value.upstream));
   return {
     ...f,
-    projects: f.projects.filter((p) => p.value.id !== id),
+    projects: f.projects.filter((p) => locationKey(p.value.location) !== locationKey(declared.location)),
     edges: f.edges.filter((e) => e.value.downstream !== id || !redeclared.has(e.value.upstream)),
   };
 }

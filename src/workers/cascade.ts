@@ -12,7 +12,8 @@ import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
 export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Logger): Promise<string[]> {
   const map = deps.map();
   const upstream = map.project(trigger.upstream.projectId);
-  if (!upstream) return [];
+  // A pull request's head (maybe a fork's code) is tested only by dependants that asked for it.
+  if (!upstream || trigger.upstream.tag.startsWith("pull/")) return [];
   const path = trigger.chain?.path ?? [trigger.upstream.projectId, trigger.downstreamId];
   const chainId = trigger.chain?.id ?? trigger.runId;
   const work: Work[] = [];

@@ -37,7 +37,7 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
   const listed = map.projectsAt(data.forge === "github" ? { forge: "github", repo: data.repo } : { forge: "gitlab", project: data.repo, host: data.host })[0]?.location;
   const location: ProjectLocation = data.forge === "github"
     ? { forge: "github", repo: data.repo }
-    : { forge: "gitlab", project: data.repo, host: data.host, tokenEnv: listed?.forge === "gitlab" ? listed.tokenEnv : undefined };
+    : listed?.forge === "gitlab" ? listed : { forge: "gitlab", project: data.repo, host: data.host, tokenEnv: undefined };
   const declaration = { file: `${data.forge}:${data.repo}/${path}`, text, location };
   const others = sources.declarations.filter((d) => placeKey(where(d.location)) !== place);
   const refused = deps.live

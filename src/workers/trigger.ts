@@ -90,6 +90,10 @@ function consent(deps: WorkerDeps, data: TriggerJob): string | undefined {
   const from = data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
   const edge = map.edge(from, data.downstreamId);
   if (!edge) return `'${data.downstreamId}' does not depend on '${from}' in the dependency map (any more).`;
-  if (data.chain && !edge.cascade) return `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
-  return undefined;
+  if (data.chain) return edge.cascade ? undefined : `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
+  const ref = data.upstream.tag;
+  if (ref.startsWith("pull/")) return edge.on.has("pull_request") ? undefined : `'${data.downstreamId}' no longer tests pull requests of '${from}' in the dependency map.`;
+  const wanted = map.dependantsFor(from, ref, "tag").some((d) => d.project.id === data.downstreamId)
+    || map.dependantsFor(from, ref, "release").some((d) => d.project.id === data.downstreamId);
+  return wanted ? undefined : `the edge from '${from}' to '${data.downstreamId}' no longer matches ${ref} in the dependency map.`;
 }

@@ -43,6 +43,15 @@ depends_on:
     expect(map.allDependants("acme/operator").map((d) => [d.project.id, d.edge.cascade])).toEqual([["tool", true]]);
   });
 
+  it("speak only for their own repository: another repository's id is refused", () => {
+    const { map, refusedDeclarations } = load(decl("evil/x", "id: kubernetes\ntrigger: { event_type: x }\ndepends_on: [{ project: containerd }]\n"));
+
+    expect(refusedDeclarations.map((p) => p.message)).toEqual(["id: 'kubernetes' is another repository's id in the map (map.yml); give this repository its own 'id'"]);
+    expect(map.project("kubernetes")?.location).toEqual({ forge: "github", repo: "kubernetes/kubernetes" });
+    expect(map.projectsAt({ forge: "github", repo: "evil/x" })).toEqual([]);
+    expect(map.dependantsFor("containerd", "v1.7.0").map((d) => d.project.id)).toEqual(["kata"]);
+  });
+
   it("leave out a declaration with problems, say which, and keep the rest of the map", () => {
     const { map, refusedDeclarations } = load(
       decl("acme/a", "trigger: { event_type: openci }\ndepends_on: [{ project: ghost }]\n"),

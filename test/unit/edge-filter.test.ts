@@ -53,4 +53,18 @@ describe("tag filters", () => {
     expect(filterProblem(range("two point oh"))).toMatch(/^is not a valid semver range/);
     expect(filterProblem(range(">=2 <3"))).toBeUndefined();
   });
+
+  it.each([
+    ["(v|\\d|\\.|[0-9a-z.])+x", true],
+    ["(a+)+", true],
+    ["([a-z]+)*", true],
+    ["(a|ab){2,}", true],
+    ["v\\d+\\.\\d+(\\.\\d+)?", false],
+    ["v(\\d+\\.){2}\\d+", false],
+    ["stable/(2024|2025)\\.\\d", false],
+  ])("refuses a regex that can backtrack for ever: %s → %s", (pattern, refused) => {
+    const problem = filterProblem(regex(pattern));
+
+    expect(problem === undefined ? false : problem.startsWith("repeats a group")).toBe(refused);
+  });
 });

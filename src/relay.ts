@@ -47,13 +47,14 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   const live = new LiveMap(initialMap, localMap, { gitlabHost: new URL(config.gitlabUrl).host });
   const map = () => live.get();
   let subscriber: ReturnType<typeof createRedis> | undefined;
+  let stopFollowing: (() => void) | undefined;
   {
     // Every process follows the stored sources (the metadata repository's last good version, the
     // downstreams' declarations), whoever read them.
     subscriber = createRedis(redisUrl, "worker");
     subscriber.on("error", (err) => log.warn({ err: err.message }, "redis subscriber error"));
     await adoptStoredMap(redis, live, log);
-    await followStoredMap(subscriber, redis, live, log);
+    stopFollowing = await followStoredMap(subscriber, redis, live, log, Math.min(config.mapRefreshMs, 60_000));
   }
 
   const RelayProbot = Probot.defaults({
@@ -113,6 +114,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     url: server ? `http://${server.host}:${server.port}` : undefined,
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
+      stopFollowing?.();
       await server?.stop();
       const redisUp = redis.status === "ready";
       await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);

@@ -126,6 +126,7 @@ const PushHook = z.object({
   after: SHA,
   project: Project.extend({ default_branch: z.string().optional() }),
   commits: z.array(z.object({ added: z.array(z.string()).optional(), modified: z.array(z.string()).optional(), removed: z.array(z.string()).optional() })).optional(),
+  total_commits_count: z.number().int().optional(),
 });
 
 /** `Push Hook` to a branch (not a deletion): the metadata repository's map files may have changed. */
@@ -142,6 +143,8 @@ export function normaliseGitlabDeclarationPush(event: string, body: unknown, pat
   const p = parsePayload(PushHook, body, "Push Hook");
   const branch = p.project.default_branch;
   if (branch === undefined || p.ref !== `refs/heads/${branch}` || ZERO_SHA.test(p.after)) return null;
-  const touched = (p.commits ?? []).some((c) => [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])].includes(path));
+  // GitLab lists at most 20 commits of a push: with more, the file may have changed unseen.
+  const unseen = (p.total_commits_count ?? 0) > (p.commits ?? []).length;
+  const touched = unseen || (p.commits ?? []).some((c) => [...(c.added ?? []), ...(c.modified ?? []), ...(c.removed ?? [])].includes(path));
   return touched ? { repo: p.project.path_with_namespace, sha: p.after } : null;
 }

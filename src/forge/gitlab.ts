@@ -209,7 +209,7 @@ export class GitlabForge implements Forge {
     const sha = String(commit.id);
     const prefix = dir.replace(/^\/+|\/+$/g, "");
     const tree = await call(`listing the files of ${repo}@${sha.slice(0, 7)}`, () =>
-      api.Repositories.allRepositoryTrees(repo, { ...(prefix ? { path: prefix } : {}), ref: sha, recursive: true, perPage: 100, maxPages: 50 }), hints);
+      api.Repositories.allRepositoryTrees(repo, { ...(prefix ? { path: prefix } : {}), ref: sha, recursive: true, perPage: 100, maxPages: 1000 }), hints);
     const files = [];
     for (const entry of tree.filter((e) => e.type === "blob" && /\.ya?ml$/.test(String(e.path)))) {
       const text = await call(`reading ${entry.path} of ${repo}`, () => api.RepositoryFiles.showRaw(repo, String(entry.path), sha), hints);

@@ -109,11 +109,26 @@ export function parseMapFiles(
   problems.push(...graph.errors.map(place));
   if (problems.length > 0) throw new MapError(source, problems);
 
-  // Downstreams' own declarations join a valid map one by one: a bad one is left out with its
-  // problems, and never takes the rest of the map down with it.
+  // Downstreams' own declarations join a valid map: all at once when they fit together (one check
+  // of the whole map), else one by one, so a bad one is left out with its problems and never
+  // takes the rest of the map down with it.
   const refused: LocatedProblem[] = [];
   let all = fragments;
   let warnings = graph.warnings.map(placeNear);
+  const together = declarations.map((d) => ({ d, attempt: withDeclaration(fragments, d, options) }));
+  const fitting = together.flatMap(({ d, attempt }) => ("fragment" in attempt ? [{ d, attempt }] : []));
+  if (fitting.length > 0 && fitting.length === declarations.length) {
+    let merged = fragments;
+    for (const { attempt } of fitting) merged = merged.map((f) => withoutEdgesOf(f, attempt.fragment));
+    merged = [...merged, ...fitting.map(({ attempt }) => attempt.fragment)];
+    const checked = checkReferences(merged).length === 0 ? checkGraph(merged, cascadeHopLimit) : undefined;
+    if (checked && checked.errors.length === 0) {
+      for (const { d, attempt } of fitting) parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: attempt.locate, near: attempt.locate });
+      all = merged;
+      warnings = checked.warnings.map(placeNear);
+      declarations = [];
+    }
+  }
   for (const d of declarations) {
     const attempt = withDeclaration(all, d, options);
     if ("problems" in attempt) {

@@ -55,8 +55,34 @@ async function announce(redis: Redis): Promise<string> {
   return version;
 }
 
-/** Takes the stored sources into this process's live map, unless they are the ones in use. */
+const inFlight = new WeakMap<LiveMap, { done: Promise<void>; again: boolean }>();
+
+/**
+ * Takes the stored sources into this process's live map, unless they are the ones in use. A burst
+ * of announcements makes one rebuild (and one more if something came while it ran), not one each.
+ */
 export async function adoptStoredMap(redis: Redis, live: LiveMap, log: Logger): Promise<void> {
+  const running = inFlight.get(live);
+  if (running) {
+    running.again = true;
+    return running.done;
+  }
+  const state = { done: Promise.resolve(), again: false };
+  inFlight.set(live, state);
+  state.done = (async () => {
+    try {
+      do {
+        state.again = false;
+        await adoptOnce(redis, live, log);
+      } while (state.again);
+    } finally {
+      inFlight.delete(live);
+    }
+  })();
+  return state.done;
+}
+
+async function adoptOnce(redis: Redis, live: LiveMap, log: Logger): Promise<void> {
   const sources = await readSources(redis);
   if (sources.version === "0" || sources.version === live.version) return;
   const loaded = live.adopt(sources);
@@ -64,10 +90,20 @@ export async function adoptStoredMap(redis: Redis, live: LiveMap, log: Logger): 
   else log.error({ version: sources.version }, "dependency map: the stored sources do not merge with the local files; keeping the active map");
 }
 
-/** Follows the versions other processes store. */
-export async function followStoredMap(subscriber: Redis, redis: Redis, live: LiveMap, log: Logger): Promise<void> {
+/**
+ * Follows the versions other processes store: on each announcement, after (re)subscribing (an
+ * announcement may have come meanwhile), and every `everyMs` in case one was lost. Returns a
+ * function that stops the timer.
+ */
+export async function followStoredMap(subscriber: Redis, redis: Redis, live: LiveMap, log: Logger, everyMs: number): Promise<() => void> {
+  const adopt = () => void adoptStoredMap(redis, live, log).catch((err: unknown) => log.warn({ err }, "dependency map: could not take the new version"));
   subscriber.on("message", (channel) => {
-    if (channel === MAP_UPDATED_CHANNEL) void adoptStoredMap(redis, live, log).catch((err: unknown) => log.warn({ err }, "dependency map: could not take the new version"));
+    if (channel === MAP_UPDATED_CHANNEL) adopt();
   });
+  subscriber.on("ready", adopt);
   await subscriber.subscribe(MAP_UPDATED_CHANNEL);
+  adopt();
+  const timer = setInterval(adopt, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -21,7 +21,8 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
   const place = placeKey(data);
   const map = deps.map();
   const forge = deps.forges.forPlace(map, data);
-  const text = await forge.readFile(data.repo, path, data.sha).catch((error: unknown) => {
+  // The default branch's head, never a commit a payload names: only what is on the branch counts.
+  const text = await forge.readFile(data.repo, path).catch((error: unknown) => {
     throw classifyHttpError(error, `reading ${path} of ${data.repo}`);
   });
   const sources = await readSources(deps.redis);
@@ -38,7 +39,7 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
   const location: ProjectLocation = data.forge === "github"
     ? { forge: "github", repo: data.repo }
     : listed?.forge === "gitlab" ? listed : { forge: "gitlab", project: data.repo, host: data.host, tokenEnv: undefined };
-  const declaration = { file: `${data.forge}:${data.repo}/${path}`, text, location };
+  const declaration = { file: `${data.forge}:${data.host ? `${data.host}/` : ""}${data.repo}/${path}`, text, location };
   const others = sources.declarations.filter((d) => placeKey(where(d.location)) !== place);
   const refused = deps.live
     ? deps.live.build(sources.repo?.files ?? [], [...others, declaration]).refusedDeclarations.filter((p) => p.file === declaration.file)

@@ -1,14 +1,18 @@
 import type { Logger } from "pino";
-import { classifyHttpError } from "../forge/errors.js";
+import { ForgeError, classifyHttpError } from "../forge/errors.js";
 import type { StatusReport } from "../forge/types.js";
 import { MapError, formatProblem } from "../map/load.js";
-import { describeMapRepo } from "../map/map-repo.js";
+import type { LiveMap } from "../map/live-map.js";
+import { describeMapRepo, type MapRepoSpec } from "../map/map-repo.js";
+import { key } from "../queue/names.js";
 import { adoptStoredMap, readSources, readStoredMap, storeMap } from "../map/map-store.js";
 import type { MapRefreshJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
 
 
 const CHECK_NAME = "openci: map";
+const REFRESH_LOCK = key("map-repo", "refreshing");
+const REFUSED_SHA = key("map-repo", "refused");
 const MAX_SUMMARY = 60_000;
 
 /**
@@ -21,11 +25,24 @@ export async function processMapRefresh(data: MapRefreshJob, deps: WorkerDeps, l
   const spec = deps.mapRepo;
   const live = deps.live;
   if (!spec || !live) return { taken: false };
+  // One refresh at a time across all processes, each reading the branch's head (never a commit a
+  // payload names: only what is on the branch counts), so the last to run has the newest map.
+  const lock = await deps.redis.set(REFRESH_LOCK, String(process.pid), "PX", 120_000, "NX");
+  if (lock !== "OK") throw new ForgeError("another process is reading the maps", "transient", { retryAfterMs: 2000 });
+  try {
+    return await refresh(spec, live, data, deps, log);
+  } finally {
+    await deps.redis.del(REFRESH_LOCK);
+  }
+}
+
+async function refresh(spec: MapRepoSpec, live: LiveMap, data: MapRefreshJob, deps: WorkerDeps, log: Logger): Promise<{ taken: boolean; sha?: string }> {
   const forge = deps.forges.forPlace(deps.map(), { forge: spec.forge, repo: spec.repo });
-  const { sha, files } = await forge.readFiles(spec.repo, data.sha ?? spec.ref, spec.dir).catch((error: unknown) => {
+  const { sha, files } = await forge.readFiles(spec.repo, spec.ref, spec.dir).catch((error: unknown) => {
     throw classifyHttpError(error, `reading the maps of ${describeMapRepo(spec)}`);
   });
-  if (data.reason !== "push" && sha === (await readStoredMap(deps.redis))?.sha) return { taken: false, sha };
+  // Nothing new: the version in use, or one already refused (its verdict is on its commit).
+  if (sha === (await readStoredMap(deps.redis))?.sha || sha === (await deps.redis.get(REFUSED_SHA))) return { taken: false, sha };
   const texts = files.map((f) => ({ file: `${spec.repo}@${sha.slice(0, 7)}:${f.path}`, text: f.text }));
   const target = { repo: spec.repo, sha, ref: spec.ref };
   try {
@@ -43,6 +60,7 @@ export async function processMapRefresh(data: MapRefreshJob, deps: WorkerDeps, l
     if (!(error instanceof MapError)) throw error;
     for (const p of error.problems) log.error({ sha }, `dependency map: ${formatProblem(p)}`);
     log.error({ repo: describeMapRepo(spec), sha, problems: error.problems.length }, "dependency map: new version refused, the last good map stays active");
+    await deps.redis.set(REFUSED_SHA, sha);
     await report(deps, spec.forge, target, {
       conclusion: "failure", title: `Map refused: ${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}; the relay keeps the last good map`,
       summary: `\`\`\`\n${error.problems.map(formatProblem).join("\n")}\n\`\`\``.slice(0, MAX_SUMMARY),

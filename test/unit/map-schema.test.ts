@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "@jest/globals";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { parse } from "yaml";
 import { mapJsonSchemaText } from "../../src/map/json-schema.js";
 
@@ -13,7 +14,9 @@ describe("schema/openci-map.schema.json", () => {
   });
 
   it("accepts the shipped maps and rejects what the relay rejects, for editors", () => {
-    const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(committed));
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    const validate = ajv.compile(JSON.parse(committed));
 
     expect(validate(fixture("v1-example.yml"))).toBe(true);
     expect(validate(fixture("cross-community.yml"))).toBe(true);

@@ -4,8 +4,8 @@ import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { checkGraph } from "./check-graph.js";
 import { checkReferences, type MapProblem } from "./check-references.js";
-import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, type MapOptions, type ProjectLocation } from "./graph.js";
-import { fromDeclaration, fromV1, fromV2, type Fragment } from "./normalise.js";
+import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
+import { fromDeclaration, fromV1, fromV2, type Fragment, type Placed } from "./normalise.js";
 import { Declaration, MapV1, MapV2 } from "./schema.js";
 
 /** A problem at a place in a file, as `FILE:LINE:COL: message`. */
@@ -115,12 +115,11 @@ export function parseMapFiles(
   const refused: LocatedProblem[] = [];
   let all = fragments;
   let warnings = graph.warnings.map(placeNear);
-  const together = declarations.map((d) => ({ d, attempt: withDeclaration(fragments, d, options) }));
+  const index = indexProjects(fragments);
+  const together = declarations.map((d) => ({ d, attempt: withDeclaration(index, d, options) }));
   const fitting = together.flatMap(({ d, attempt }) => ("fragment" in attempt ? [{ d, attempt }] : []));
   if (fitting.length > 0 && fitting.length === declarations.length) {
-    let merged = fragments;
-    for (const { attempt } of fitting) merged = merged.map((f) => withoutEdgesOf(f, attempt.fragment));
-    merged = [...merged, ...fitting.map(({ attempt }) => attempt.fragment)];
+    const merged = [...withoutDeclared(fragments, fitting.map(({ attempt }) => attempt.fragment)), ...fitting.map(({ attempt }) => attempt.fragment)];
     const checked = checkReferences(merged).length === 0 ? checkGraph(merged, cascadeHopLimit) : undefined;
     if (checked && checked.errors.length === 0) {
       for (const { d, attempt } of fitting) parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: attempt.locate, near: attempt.locate });
@@ -130,14 +129,14 @@ export function parseMapFiles(
     }
   }
   for (const d of declarations) {
-    const attempt = withDeclaration(all, d, options);
+    const attempt = withDeclaration(indexProjects(all), d, options);
     if ("problems" in attempt) {
       refused.push(...attempt.problems);
       continue;
     }
     const located = attempt.locate;
     parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: located, near: located });
-    const merged = [...all.map((f) => withoutEdgesOf(f, attempt.fragment)), attempt.fragment];
+    const merged = [...withoutDeclared(all, [attempt.fragment]), attempt.fragment];
     const found = [...checkReferences(merged), ...checkGraph(merged, cascadeHopLimit).errors];
     if (found.length > 0) {
       refused.push(...found.map((p) => (p.file === d.file ? place(p) : { file: d.file, line: 1, column: 1, message: describe(p.path, `${p.message} (in ${p.file}, with this declaration)`) })));
@@ -162,21 +161,35 @@ export function parseMapFiles(
   };
 }
 
+interface ProjectIndex {
+  byLocation: Map<string, Placed<Project>>;
+  byId: Map<string, Placed<Project>>;
+}
+
+function indexProjects(fragments: Fragment[]): ProjectIndex {
+  const index: ProjectIndex = { byLocation: new Map(), byId: new Map() };
+  for (const p of fragments.flatMap((f) => f.projects)) {
+    if (!index.byLocation.has(locationKey(p.value.location))) index.byLocation.set(locationKey(p.value.location), p);
+    if (!index.byId.has(p.value.id)) index.byId.set(p.value.id, p);
+  }
+  return index;
+}
+
 /** The declaration as a fragment, checked on its own; or its problems. */
-function withDeclaration(fragments: Fragment[], d: DeclarationText, options: MapOptions):
+function withDeclaration(index: ProjectIndex, d: DeclarationText, options: MapOptions):
   { fragment: Fragment; locate: Parsed["locate"] } | { problems: LocatedProblem[] } {
   const one = parseOne(d.text, d.file, options, Declaration);
   if (one.problems.length > 0 || !one.data) return { problems: one.problems };
   const key = locationKey(d.location);
-  const projects = fragments.flatMap((f) => f.projects);
-  const existing = projects.find((p) => locationKey(p.value.location) === key)?.value;
+  const existing = index.byLocation.get(key)?.value;
   const fragment = fromDeclaration(one.data as Declaration, d.file, d.location, existing);
   if (existing && (one.data as Declaration).id !== undefined && (one.data as Declaration).id !== existing.id) {
     return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: this repository is '${existing.id}' in the map; leave 'id' out or use that` }] };
   }
   // A declaration speaks for its own repository only: an id another place holds is refused.
   const id = fragment.projects[0]!.value.id;
-  const holder = projects.find((p) => p.value.id === id && locationKey(p.value.location) !== key);
+  const sameId = index.byId.get(id);
+  const holder = sameId && locationKey(sameId.value.location) !== key ? sameId : undefined;
   if (holder) {
     return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: '${id}' is another repository's id in the map (${holder.file}); give this repository its own 'id'` }] };
   }
@@ -184,18 +197,18 @@ function withDeclaration(fragments: Fragment[], d: DeclarationText, options: Map
 }
 
 /**
- * A fragment without the declared repository's map entry (the declaration replaces it; matched by
- * location) and without the map's edges into it that the declaration declares again (its own win).
+ * The fragments without the declared repositories' map entries (a declaration replaces its entry;
+ * matched by location) and without the map's edges into them that they declare again (their own
+ * win). One pass over the map, however many declarations.
  */
-function withoutEdgesOf(f: Fragment, declaration: Fragment): Fragment {
-  const declared = declaration.projects[0]!.value;
-  const id = declared.id;
-  const redeclared = new Set(declaration.edges.map((e) => e.value.upstream));
-  return {
+function withoutDeclared(fragments: Fragment[], declared: Fragment[]): Fragment[] {
+  const places = new Set(declared.map((d) => locationKey(d.projects[0]!.value.location)));
+  const pairs = new Set(declared.flatMap((d) => d.edges.map((e) => `${e.value.upstream}\u0000${e.value.downstream}`)));
+  return fragments.map((f) => ({
     ...f,
-    projects: f.projects.filter((p) => locationKey(p.value.location) !== locationKey(declared.location)),
-    edges: f.edges.filter((e) => e.value.downstream !== id || !redeclared.has(e.value.upstream)),
-  };
+    projects: f.projects.filter((p) => !places.has(locationKey(p.value.location))),
+    edges: f.edges.filter((e) => !pairs.has(`${e.value.upstream}\u0000${e.value.downstream}`)),
+  }));
 }
 
 function parseOne(text: string, file: string, options: MapOptions, declaration?: typeof Declaration): Parsed {

@@ -36,16 +36,22 @@ const startHarness = useHarness();
 const dispatchesTo = (h: Harness, repo: string) => h.github.calls("actions/create-workflow-dispatch").filter((c) => `${c.params.owner}/${c.params.repo}` === repo);
 const running = (h: Harness, name: string) => waitFor(`${name} running`, () => downstreamChecks(h.github).find((c) => c.name === name && c.status === "in_progress"));
 
+/** The tag; octo passes; acme/app (cascaded) passes; lib/c (cascaded) runs. */
+async function passAlongTheChain(h: Harness) {
+  await h.send("create.tag");
+  const octo = await running(h, "openci: octo");
+  await sendRun(h, { repo: "octo-org/octo-repo", id: runIdOf(octo), conclusion: "success" });
+  const app = await running(h, "openci: acme/app");
+  await sendRun(h, { repo: "acme/app", id: runIdOf(app), conclusion: "success" });
+  await running(h, "openci: lib/c");
+  return { octo, app };
+}
+
 describe("cascades", () => {
   it("trigger a passing downstream's cascading dependants with the tagging upstream's context, once each", async () => {
     const h = await startHarness({ map: map(), repos: repos() });
-    await h.send("create.tag");
-    const octo = await running(h, "openci: octo");
 
-    await sendRun(h, { repo: "octo-org/octo-repo", id: runIdOf(octo), conclusion: "success" });
-    const app = await running(h, "openci: acme/app");
-    await sendRun(h, { repo: "acme/app", id: runIdOf(app), conclusion: "success" });
-    await running(h, "openci: lib/c");
+    const { octo, app } = await passAlongTheChain(h);
     await settle(300);
 
     const [toApp] = dispatchesTo(h, "acme/app");
@@ -70,12 +76,8 @@ describe("cascades", () => {
 
   it("runs a chain exactly as long as the hop limit (hello → octo → acme/app → lib/c: 3 of 3); longer maps are refused at load", async () => {
     const h = await startHarness({ map: map(3).replace("{ project: octo, cascade: true }", "{ project: octo }"), repos: repos() });
-    await h.send("create.tag");
-    const octo = await running(h, "openci: octo");
-    await sendRun(h, { repo: "octo-org/octo-repo", id: runIdOf(octo), conclusion: "success" });
-    const app = await running(h, "openci: acme/app");
-    await sendRun(h, { repo: "acme/app", id: runIdOf(app), conclusion: "success" });
-    await running(h, "openci: lib/c");
+
+    await passAlongTheChain(h);
 
     expect(dispatchesTo(h, "lib/c")).toHaveLength(1);
   });

@@ -3,16 +3,9 @@ import { jobCount } from "../helpers/queue-counts.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on: [{ project: hello }]
-`;
+const MAP = GITHUB_TO_GITHUB_MAP;
 const repos = () => ({ [UPSTREAM]: upstreamRepo(), "acme/app": acmeAppRepo() });
 const startHarness = useHarness();
 

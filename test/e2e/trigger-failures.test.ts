@@ -4,17 +4,9 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on:
-      - project: hello
-`;
+const MAP = GITHUB_TO_GITHUB_MAP;
 const repos = (app: Partial<FakeRepo> = {}): Record<string, FakeRepo> => ({
   [UPSTREAM]: upstreamRepo(),
   "acme/app": { ...acmeAppRepo(), ...app },

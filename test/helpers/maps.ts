@@ -10,3 +10,14 @@ projects:
     trigger: { ref: main }
     depends_on: [{ project: hello }]
 `;
+
+/** The fixtures' GitHub upstream (`hello`) and acme/app, dispatched with ci.yml on main for every tag. */
+export const GITHUB_TO_GITHUB_MAP = `
+projects:
+  - id: hello
+    github: ${UPSTREAM}
+  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on: [{ project: hello }]
+`;

@@ -5,7 +5,7 @@ import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "../events/github-run.js";
 import { upsertGithubComment } from "./github-comments.js";
-import type { CommentIds, CommentMode, Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+import type { CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
 
 export interface GithubForgeOptions {
   apps: GithubApps;
@@ -200,6 +200,17 @@ export class GithubForge implements Forge {
       gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", { owner, repo: name, run_id: Number(runId), filter: "latest", per_page: 100 }),
     );
     return data.jobs.filter((j) => j.conclusion === "failure" || j.conclusion === "timed_out").map((j) => j.name);
+  }
+
+  async runArtifacts(repo: string, runId: string): Promise<RunArtifact[]> {
+    const gh = await this.o.apps.clientForRepo(repo, "trigger");
+    const [owner, name] = splitRepo(repo);
+    const { data } = await forgeCall(`listing the artifacts of run ${runId} in ${repo}`, () =>
+      gh.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts", { owner, repo: name, run_id: Number(runId), per_page: 100 }),
+    );
+    return data.artifacts.filter((a) => !a.expired).map((a) => ({
+      name: a.name, url: `${this.o.webUrl}/${repo}/actions/runs/${runId}/artifacts/${a.id}`, size: a.size_in_bytes,
+    }));
   }
 
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {

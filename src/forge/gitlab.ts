@@ -7,7 +7,7 @@ import { relayRequesterFn } from "./gitlab-requester.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
 import type {
-  CheckConclusion, CommentIds, CommentMode, Forge, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
+  CheckConclusion, CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
 } from "./types.js";
 
 export interface GitlabForgeOptions {
@@ -91,6 +91,16 @@ export class GitlabForge implements Forge {
       startedAt: (pipeline.started_at as string | null) ?? undefined,
       updatedAt: (pipeline.finished_at as string | null) ?? (pipeline.updated_at as string | null) ?? undefined,
     };
+  }
+
+  async runArtifacts(repo: string, runId: string): Promise<RunArtifact[]> {
+    const jobs = await call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
+      this.client().Jobs.all(repo, { pipelineId: Number(runId) }));
+    return jobs.flatMap((j) => {
+      const file = j.artifacts_file as { filename?: string; size?: number } | null | undefined;
+      if (!file?.filename || typeof j.web_url !== "string") return [];
+      return [{ name: `${String(j.name)}/${file.filename}`, url: `${j.web_url}/artifacts/download`, ...(typeof file.size === "number" ? { size: file.size } : {}) }];
+    });
   }
 
   async failedJobs(repo: string, runId: string): Promise<string[]> {

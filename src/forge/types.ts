@@ -26,6 +26,12 @@ export interface RunStatus {
   updatedAt: string | undefined;
 }
 
+export interface RunArtifact {
+  name: string;
+  url: string;
+  size?: number | undefined;
+}
+
 export type CheckStatus = "queued" | "in_progress" | "completed";
 export type CheckConclusion =
   | "success"
@@ -89,6 +95,8 @@ export interface Forge {
   retryRun(project: Project, runId: string): Promise<TriggerResult | undefined>;
   /** Names of the jobs of a downstream run that failed (for the upstream summary). */
   failedJobs(repo: string, runId: string): Promise<string[]>;
+  /** What a downstream run left behind: GitHub Actions artifacts, GitLab jobs' artifacts archives (pages people can open). */
+  runArtifacts(repo: string, runId: string): Promise<RunArtifact[]>;
   /**
    * Creates or edits the one comment marked `marker` on the commit's pull requests or the commit
    * itself; `known` are ids a previous call returned. Never adds a second comment with the marker.

@@ -35,8 +35,17 @@ export const TriggerJob = z.object({
    * that started the chain; `path` the projects from the upstream that tagged to this downstream.
    */
   chain: z.object({ id: z.string(), path: z.array(z.string()).min(2) }).optional(),
+  /** A re-run: the relay run id it runs again (the history links the two). */
+  rerunOf: z.string().optional(),
 });
 export type TriggerJob = z.infer<typeof TriggerJob>;
+
+/** One CDEvent (the record `cid`) to deliver to one subscriber. Secrets are read at delivery, never queued. */
+export const SinkJob = z.object({
+  sinkId: z.string().min(1),
+  cid: z.string().min(1),
+});
+export type SinkJob = z.infer<typeof SinkJob>;
 
 export const ReportJob = z.object({
   checkKey: z.string(),

@@ -43,6 +43,11 @@ export function rerunJobId(previousRunId: string, deliveryId: string): string {
   return `trigger-${digest("rerun", previousRunId, deliveryId)}`;
 }
 
+/** One delivery of one record to one subscriber. */
+export function sinkJobId(sinkId: string, cid: string): string {
+  return `sink-${digest(sinkId, cid)}`;
+}
+
 export function pollJobId(relayRunId: string, round: number): string {
   return `poll-${relayRunId}-${round}`;
 }

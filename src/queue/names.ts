@@ -11,6 +11,8 @@ export const QUEUES = {
   trigger: "trigger",
   /** upstream decoration: check runs (later statuses and comments) */
   report: "report",
+  /** CDEvents deliveries to subscribers (HTTP sinks); failed ones stay as dead letters until re-driven */
+  sinks: "sinks",
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import type { DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
+import type { DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, SinkJob, TagEvent, TimeoutJob, TriggerJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -33,6 +33,13 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
     removeOnComplete: { age: 1 * DAY_S, count: 100_000 },
     removeOnFail: { age: 14 * DAY_S },
   },
+  sinks: {
+    // attempts per sink (its `attempts`, default 10) are set when a delivery is queued
+    backoff: { type: "exponential", delay: 2000 },
+    removeOnComplete: { age: 7 * DAY_S, count: 100_000 },
+    // dead letters: kept until re-driven (openci-relay sinks redrive)
+    removeOnFail: false,
+  },
 };
 
 /** What the events queue carries: normalised webhook events, and map refreshes. */
@@ -42,6 +49,7 @@ export interface Queues {
   events: Queue<EventJob>;
   trigger: Queue<TriggerJob | TimeoutJob | PollJob>;
   report: Queue<ReportJob>;
+  sinks: Queue<SinkJob>;
   close(): Promise<void>;
 }
 
@@ -51,7 +59,9 @@ export function createQueues(connection: Redis, log: Logger): Queues {
     q.on("error", (err) => log.error({ err, queue: name }, "queue error"));
     return q;
   };
-  const queues = { events: make<EventJob>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob>("trigger"), report: make<ReportJob>("report") };
+  const queues = {
+    events: make<EventJob>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob>("trigger"), report: make<ReportJob>("report"), sinks: make<SinkJob>("sinks"),
+  };
   return {
     ...queues,
     close: async () => {

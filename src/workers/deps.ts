@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ForgeRegistry } from "../forge/registry.js";
+import type { Recorder } from "../history/recorder.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { LiveMap } from "../map/live-map.js";
 import type { MapRepoSpec } from "../map/map-repo.js";
@@ -19,6 +20,8 @@ export interface WorkerDeps {
   gates: Gates;
   views: CommitViews;
   forges: ForgeRegistry;
+  /** the immutable history (and, through it, the CDEvents subscribers) */
+  history: Recorder;
   redis: Redis;
   log: Logger;
   /** how often downstream runs without a webhook to the relay are polled */

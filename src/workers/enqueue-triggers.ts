@@ -60,7 +60,10 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
       gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
     );
   }
-  for (const { data, gate } of gated) await deps.gates.wait(origin, sha, gate!, data);
+  for (const { data, gate } of gated) {
+    await deps.gates.wait(origin, sha, gate!, data);
+    await deps.history.gate(data, gate!, "waiting");
+  }
   for (const gate of new Set(gated.map((j) => j.gate!))) {
     const state = await forge.checkState(origin.repo, sha, gate, origin.ref);
     if (state?.completed) await openGate(deps, { forge: origin.forge, host: origin.host, repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);

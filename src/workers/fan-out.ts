@@ -38,6 +38,12 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     log.error({ err: e, hint: e.hint }, "tag cannot be resolved: nothing triggered");
     throw new UnrecoverableError(e.message);
   }
+  for (const upstream of new Set(work.map((w) => w.upstream))) {
+    await deps.history.release({
+      upstream, forge: event.forge, host: event.host, repo: event.repo, tag: event.tag, sha,
+      source: event.forge === "gitlab" ? "tag_push" : event.source,
+    });
+  }
   const { now, gated } = await enqueueTriggers(deps, forge, { ...event, ref: event.tag }, sha, work, log);
   log.info({ repo: event.repo, tag: event.tag, sha, downstreams: now, gated }, "triggers enqueued");
   return { upstreams: upstreams.length, triggers: now.length + gated.length, sha };

@@ -17,6 +17,7 @@ export async function openGate(
 ): Promise<{ released: number; skipped: number }> {
   const waiting = await deps.gates.take(check, check.sha, check.name);
   if (waiting.length === 0) return { released: 0, skipped: 0 };
+  for (const t of waiting) await deps.history.gate(t, check.name, check.conclusion === "success" ? "passed" : "failed", check.conclusion);
   if (check.conclusion === "success") {
     await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
     log.info({ repo: check.repo, sha: check.sha, gate: check.name, downstreams: waiting.map((t) => t.downstreamId) }, "gate passed: triggers enqueued");

@@ -31,6 +31,9 @@ export async function processPullHead(event: PullHeadEvent, deps: WorkerDeps, lo
     const allowed = work.filter((w) => !pr.fork || w.forks);
     if (allowed.length === 0) continue;
     const origin = { forge: event.forge, repo: event.repo, ref: `pull/${pr.number}`, installationId: event.installationId, deliveryId: event.deliveryId };
+    for (const upstream of new Set(allowed.map((w) => w.upstream))) {
+      await deps.history.release({ upstream, forge: event.forge, repo: event.repo, tag: origin.ref, sha: event.sha, source: "pull_request" });
+    }
     const { now, gated } = await enqueueTriggers(deps, forge, origin, event.sha, allowed, log);
     log.info({ repo: event.repo, pull: pr.number, fork: pr.fork, downstreams: now, gated }, "pull request triggers enqueued");
     triggered.push(...now, ...gated);

@@ -31,6 +31,7 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
       deliveryId: event.deliveryId, enqueuedAt: new Date().toISOString(),
       // Where the forge can run the same run again (GitLab: retry the pipeline), it does.
       retryOf: record?.result.runId,
+      rerunOf: runId,
     };
     await deps.queues.trigger.add("trigger", next, { jobId: next.runId });
     const up = next.upstream;

@@ -26,9 +26,17 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
     return { correlated: true };
   }
-  const failedJobs = event.source !== "check_suite" && event.state === "completed" && event.conclusion === "failure"
-    ? await deps.forges.forLocation(project.location).failedJobs(event.repo, event.runId).catch((err: unknown) => {
+  const forge = deps.forges.forLocation(project.location);
+  const ended = event.source !== "check_suite" && event.state === "completed";
+  const failedJobs = ended && event.conclusion === "failure"
+    ? await forge.failedJobs(event.repo, event.runId).catch((err: unknown) => {
       log.warn({ err }, "could not list the failing jobs");
+      return [];
+    })
+    : [];
+  const artifacts = ended
+    ? await forge.runArtifacts(event.repo, event.runId).catch((err: unknown) => {
+      log.warn({ err }, "could not list the run's artifacts");
       return [];
     })
     : [];
@@ -38,6 +46,9 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     checkKey({ upstream: up, sha: up.sha, name: trigger.checkName }),
     targetOf(up),
     runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
+  await deps.history.run(trigger, {
+    forge: event.forge, repo: event.repo, runId: event.runId, state: event.state, conclusion: event.conclusion, url: event.webUrl || undefined, source: event.source,
+  }, failedJobs, artifacts);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
   if (event.state === "completed" && event.conclusion === "success") await cascadeFrom(trigger, deps, log);
   return { correlated: true };

@@ -18,16 +18,17 @@ import { processRerun } from "./rerun.js";
 import { processRun } from "./run-result.js";
 import { processTimeout } from "./timeout.js";
 import { processTrigger } from "./trigger.js";
+import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
 
 export interface Workers {
   /** Waits for active jobs unless `force`; a forced close hands them back through stalled-job recovery. */
   close(force?: boolean): Promise<void>;
 }
 
-const CONCURRENCY = { events: 4, trigger: 16, report: 16 } as const;
+const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
 
 /** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
-export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
+export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps }): Workers {
   const make = (name: keyof typeof QUEUES, processor: Processor) => {
     const worker = new Worker(QUEUES[name], processor, {
       connection,
@@ -76,6 +77,7 @@ export function startWorkers(connection: Redis, deps: WorkerDeps): Workers {
       }
     }),
     make("report", (job, token) => processReport(job, token, deps, jobLog("report", job))),
+    make("sinks", (job) => processDelivery(job, deps.delivery, jobLog("sinks", job))),
   ];
   return {
     close: async (force = false) => {

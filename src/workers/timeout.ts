@@ -17,6 +17,13 @@ export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Lo
   const published = await publishCheck(
     deps, key, targetOf(up),
     timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl), trigger.attempt);
-  if (published) log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
+  if (published) {
+    log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
+    const record = await deps.records.get(trigger.runId);
+    await deps.history.run(trigger, {
+      forge: record?.forge ?? "github", repo: record?.downstreamRepo ?? trigger.downstreamId, runId: record?.result.runId,
+      state: "completed", conclusion: "timed_out", url: current?.report.detailsUrl, source: "timeout",
+    });
+  }
   return { timedOut: published };
 }

@@ -30,6 +30,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     if (refusal) {
       log.warn({ downstream: project.id, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${refusal}`);
       await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, refusal), data.attempt);
+      await deps.history.trigger(data, "refused", { reason: refusal });
       return { refused: refusal };
     }
     const recorded = await deps.records.get(data.runId);
@@ -48,6 +49,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       });
       log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
     }
+    await deps.history.trigger(data, "triggered", { result });
     await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result), data.attempt);
     const timeout = deps.map().edge(data.upstream.projectId, project.id)?.timeout ?? DEFAULT_TIMEOUT;
     await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
@@ -62,6 +64,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     }
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
     await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
+    await deps.history.trigger(data, "failed", { reason: e.hint ? `${e.message}. ${e.hint}` : e.message });
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
   }
 }

@@ -75,6 +75,8 @@ export class FakeGithub {
   readonly comments: Comment[] = [];
   /** check suite id → its check runs, for CI that reports through checks */
   readonly suiteRuns: Record<number, { name: string; external_id: string; title: string }[]> = {};
+  /** workflow run id → its artifacts, for the artifacts listing */
+  readonly runArtifacts: Record<number, { name: string; size: number }[]> = {};
   /** workflow run id → its jobs, for the jobs listing */
   readonly runJobs: Record<number, { name: string; conclusion: string | null }[]> = {};
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
@@ -274,6 +276,16 @@ export class FakeGithub {
         html_url: `http://${this.host}/${params.owner}/${params.repo}/actions/runs/${runId}/job/${runId * 100 + i}`,
       }));
       return [200, { total_count: jobs.length, jobs }];
+    },
+    "actions/list-workflow-run-artifacts": ({ params }) => {
+      const runId = Number(params.run_id);
+      const base = `http://${this.host}/api/v3/repos/${params.owner}/${params.repo}/actions/artifacts`;
+      const artifacts = (this.runArtifacts[runId] ?? []).map((a, i) => ({
+        id: runId * 10 + i, node_id: `A_${runId}_${i}`, name: a.name, size_in_bytes: a.size, url: `${base}/${runId * 10 + i}`,
+        archive_download_url: `${base}/${runId * 10 + i}/zip`, expired: false,
+        created_at: "2026-11-20T10:00:00Z", expires_at: "2027-02-18T10:00:00Z", updated_at: "2026-11-20T10:00:00Z",
+      }));
+      return [200, { total_count: artifacts.length, artifacts }];
     },
     "repos/list-pull-requests-associated-with-commit": ({ params }) => {
       const pulls = this.repo(params).pulls?.[params.commit_sha!] ?? [];

@@ -36,7 +36,8 @@ export interface FakePipeline {
   /** GitLab's `tag` flag: a pipeline of a tag */
   tag: boolean;
   variables: { key: string; value: string }[];
-  jobs: { name: string; status: string }[];
+  /** `artifacts`: the file name of the job's artifacts archive, if it has one */
+  jobs: { name: string; status: string; artifacts?: string }[];
   /** `trigger` when started with a pipeline trigger token, else `api` */
   source: string;
   retried: number;
@@ -251,7 +252,10 @@ export class FakeGitlab {
         const pipeline = this.pipeline(project, params.pipeline_id);
         const scope = ([] as unknown[]).concat(params.scope ?? []);
         const jobs = (pipeline?.jobs ?? []).filter((j) => scope.length === 0 || scope.includes(j.status));
-        return [200, jobs.map((j, i) => ({ id: i + 1, name: j.name, status: j.status, stage: "test" }))];
+        return [200, jobs.map((j, i) => ({
+          id: i + 1, name: j.name, status: j.status, stage: "test", web_url: `${this.url}/${project}/-/jobs/${i + 1}`,
+          artifacts_file: j.artifacts ? { filename: j.artifacts, size: 1000 + i } : null,
+        }))];
       }
       case "get_tag": {
         const sha = this.o.tags?.[project]?.[String(params.tag_name)];

@@ -1,0 +1,96 @@
+import { CarBlockIterator, CarWriter } from "@ipld/car";
+import type { CID } from "multiformats/cid";
+import { block, checkBlock, decode, linksOf, parseCid } from "./cid.js";
+import type { HistoryStore } from "./history-store.js";
+
+/** Links per manifest page: keeps every block well under IPFS's 1 MiB block limit. */
+const PAGE = 1000;
+
+export interface ExportPlan {
+  root: CID;
+  records: number;
+  /** writes the CAR: the root, its pages, then every record */
+  write(sink: (chunk: Uint8Array) => Promise<void> | void): Promise<void>;
+}
+
+/**
+ * The history since `sinceMs` as a CARv1 file any IPFS tool imports (`ipfs dag import`): its root
+ * is a manifest (dag-json) linking pages of the exported records, so importing pins all of them.
+ * The same history exports to the same root.
+ */
+export async function planExport(store: HistoryStore, sinceMs: number): Promise<ExportPlan> {
+  const seen = new Set<string>();
+  const cids: string[] = [];
+  let until = "0";
+  for await (const e of store.logSince(sinceMs)) {
+    until = e.id;
+    if (!seen.has(e.cid)) cids.push(e.cid), seen.add(e.cid);
+  }
+  const pages: { cid: CID; bytes: Uint8Array }[] = [];
+  for (let i = 0; i < cids.length; i += PAGE) {
+    pages.push(await block({ kind: "openci-export-page", records: cids.slice(i, i + PAGE).map((c) => parseCid(c)!) }));
+  }
+  const root = await block({
+    kind: "openci-export", v: 1, since: new Date(sinceMs).toISOString(), until, records: cids.length, pages: pages.map((p) => p.cid),
+  });
+  return {
+    root: root.cid,
+    records: cids.length,
+    write: async (sink) => {
+      const { writer, out } = CarWriter.create([root.cid]);
+      const piping = (async () => {
+        for await (const chunk of out) await sink(chunk);
+      })();
+      await writer.put(root);
+      for (const p of pages) await writer.put(p);
+      for (let i = 0; i < cids.length; i += 500) {
+        const part = cids.slice(i, i + 500);
+        const found = await store.many(part);
+        for (const c of part) {
+          const bytes = found.get(c);
+          if (bytes) await writer.put({ cid: parseCid(c)!, bytes });
+        }
+      }
+      await writer.close();
+      await piping;
+    },
+  };
+}
+
+export interface VerifyReport {
+  roots: string[];
+  blocks: number;
+  /** blocks whose bytes do not hash to their CID (changed), or are not canonical dag-json */
+  tampered: { cid: string; problem: string }[];
+  /** blocks the export's manifest lists but the file does not hold */
+  missing: string[];
+  /** links of records to earlier records outside the export (before --since): not a problem */
+  outside: number;
+}
+
+/** Reads a CAR file, recomputes every block's CID, and checks the manifest against the blocks. */
+export async function verifyCar(input: AsyncIterable<Uint8Array>): Promise<VerifyReport> {
+  const reader = await CarBlockIterator.fromIterable(input);
+  const roots = (await reader.getRoots()).map((c) => c.toString());
+  const present = new Set<string>();
+  const listed = new Set<string>(roots);
+  const linked = new Set<string>();
+  const tampered: VerifyReport["tampered"] = [];
+  let blocks = 0;
+  for await (const { cid, bytes } of reader) {
+    blocks++;
+    const id = cid.toString();
+    present.add(id);
+    const problem = await checkBlock(cid, bytes);
+    if (problem) {
+      tampered.push({ cid: id, problem });
+      continue;
+    }
+    const value = decode<{ kind?: string }>(bytes);
+    const manifest = value.kind === "openci-export" || value.kind === "openci-export-page";
+    for (const l of linksOf(value)) (manifest ? listed : linked).add(l.toString());
+  }
+  const missing = [...listed].filter((c) => !present.has(c));
+  const outside = [...linked].filter((c) => !present.has(c)).length;
+  return { roots, blocks, tampered, missing, outside };
+}

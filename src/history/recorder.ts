@@ -1,0 +1,155 @@
+import type { Queue } from "bullmq";
+import type { Logger } from "pino";
+import type { CID } from "multiformats/cid";
+import type { CheckConclusion, TriggerResult } from "../forge/types.js";
+import type { Project } from "../map/graph.js";
+import type { SinkJob, TriggerJob } from "../queue/job-data.js";
+import { sinkJobId, triggerJobId } from "../queue/job-ids.js";
+import type { Sinks } from "../sinks/sinks.js";
+import { toCDEvent } from "./cdevent.js";
+import type { AppendOptions, HistoryStore } from "./history-store.js";
+import { projectsOf, type Artifact, type HistoryRecord, type ReleaseRecord } from "./record.js";
+
+/** How many artifacts of one failed run are published as test outputs. */
+const MAX_TEST_OUTPUTS = 20;
+
+export interface RecorderOptions {
+  store: HistoryStore;
+  sinks: Sinks;
+  queue: Pick<Queue<SinkJob>, "addBulk">;
+  /** the first retry delay of a failed delivery (then doubling) */
+  sinkRetryMs: number;
+  log: Logger;
+}
+
+export interface RunState {
+  forge: "github" | "gitlab";
+  repo: string;
+  runId?: string | undefined;
+  state: "queued" | "in_progress" | "completed";
+  conclusion?: CheckConclusion | undefined;
+  url?: string | undefined;
+  source: string;
+}
+
+/**
+ * Turns what the flow sees and does into history records, each appended once (by an idempotency
+ * key, so retries and redeliveries add nothing) and queued for every subscriber that wants it.
+ */
+export class Recorder {
+  constructor(private readonly o: RecorderOptions) {}
+
+  get store(): HistoryStore {
+    return this.o.store;
+  }
+
+  async release(r: {
+    upstream: Project; forge: "github" | "gitlab"; host?: string | undefined; repo: string; tag: string; sha: string;
+    source: ReleaseRecord["source"];
+  }): Promise<CID> {
+    const record: ReleaseRecord = {
+      v: 1, kind: "release", at: now(), project: r.upstream.id, forge: r.forge, ...(r.host ? { host: r.host } : {}), repo: r.repo,
+      tag: r.tag, sha: r.sha, source: r.source, artifacts: r.source === "pull_request" ? [] : releaseArtifacts(r.upstream, r.tag),
+    };
+    return this.append(record, { key: releaseKey(r.upstream.id, r.tag, r.sha), release: { project: r.upstream.id, tag: r.tag, sha: r.sha } });
+  }
+
+  async trigger(t: TriggerJob, outcome: "triggered" | "refused" | "failed", detail: { result?: TriggerResult; reason?: string } = {}): Promise<CID> {
+    const after = (await this.o.store.byKey(gateKey(t.runId, "passed")))
+      ?? (t.rerunOf ? await this.o.store.byKey(triggerKey(t.rerunOf)) : undefined)
+      ?? (t.chain ? await this.o.store.head(chainParentRunId(t)) : undefined);
+    return this.append({
+      v: 1, kind: "trigger", at: now(), release: await this.releaseOf(t), after,
+      upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, attempt: t.attempt,
+      ...(t.chain ? { chain: { id: t.chain.id, path: t.chain.path } } : {}),
+      outcome,
+      ...(detail.result ? { pipeline: { kind: detail.result.kind, ...(detail.result.runId ? { id: detail.result.runId } : {}), url: detail.result.webUrl } } : {}),
+      ...(detail.reason ? { reason: detail.reason } : {}),
+    }, { key: triggerKey(t.runId), release: releaseRef(t) });
+  }
+
+  /** A downstream run's new state; a failed run's artifacts are also published as test outputs. */
+  async run(t: TriggerJob, run: RunState, failedJobs: string[] = [], artifacts: Artifact[] = []): Promise<CID> {
+    const release = await this.releaseOf(t);
+    const cid = await this.append({
+      v: 1, kind: "run", at: now(), release, trigger: await this.o.store.byKey(triggerKey(t.runId)), previous: await this.o.store.head(t.runId),
+      upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, forge: run.forge, repo: run.repo,
+      ...(run.runId ? { runId: run.runId } : {}), state: run.state, ...(run.conclusion ? { conclusion: run.conclusion } : {}),
+      ...(run.url ? { url: run.url } : {}), failedJobs, artifacts, source: run.source,
+    }, { key: `run|${t.runId}|${run.runId ?? ""}|${run.state}|${run.conclusion ?? ""}`, release: releaseRef(t), head: t.runId });
+    if (run.state === "completed" && (run.conclusion === "failure" || run.conclusion === "timed_out")) {
+      for (const a of artifacts.slice(0, MAX_TEST_OUTPUTS)) {
+        await this.append({
+          v: 1, kind: "test-output", at: now(), release, result: cid, upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId,
+          name: a.name, url: a.url, format: formatOf(a.name),
+        }, { key: `output|${t.runId}|${run.runId ?? ""}|${a.name}|${a.url}`, release: releaseRef(t) });
+      }
+    }
+    return cid;
+  }
+
+  async gate(t: TriggerJob, check: string, decision: "waiting" | "passed" | "failed", conclusion?: CheckConclusion): Promise<CID> {
+    return this.append({
+      v: 1, kind: "gate", at: now(), release: await this.releaseOf(t), upstream: t.upstream.projectId, downstream: t.downstreamId,
+      run: t.runId, check, decision, ...(conclusion ? { conclusion } : {}),
+    }, { key: gateKey(t.runId, decision), release: releaseRef(t) });
+  }
+
+  private async releaseOf(t: TriggerJob): Promise<CID | undefined> {
+    return this.o.store.byKey(releaseKey(t.upstream.projectId, t.upstream.tag, t.upstream.sha));
+  }
+
+  /**
+   * Appends, then queues the record for its subscribers, also when it was appended before: a job
+   * that died between the two queues it on its retry (delivery job ids make that a no-op otherwise).
+   */
+  private async append(record: HistoryRecord, opts: AppendOptions): Promise<CID> {
+    const { cid, created } = await this.o.store.append(record, opts);
+    const id = cid.toString();
+    const type = toCDEvent(id, record, "/").context.type;
+    const sinks = this.o.sinks.matching(type, projectsOf(record));
+    if (sinks.length > 0) {
+      await this.o.queue.addBulk(sinks.map((s) => ({
+        name: "deliver", data: { sinkId: s.id, cid: id },
+        opts: { jobId: sinkJobId(s.id, id), attempts: s.attempts, backoff: { type: "exponential", delay: this.o.sinkRetryMs } },
+      })));
+    }
+    if (created) this.o.log.debug({ cid: id, kind: record.kind, sinks: sinks.map((s) => s.id) }, "history record appended");
+    return cid;
+  }
+}
+
+const now = () => new Date().toISOString();
+const releaseKey = (project: string, tag: string, sha: string) => `release|${project}|${tag}|${sha}`;
+const triggerKey = (runId: string) => `trigger|${runId}`;
+const gateKey = (runId: string, decision: string) => `gate|${runId}|${decision}`;
+
+function releaseRef(t: TriggerJob) {
+  return { project: t.upstream.projectId, tag: t.upstream.tag, sha: t.upstream.sha };
+}
+
+/** In a cascade, the relay run of the project before this one (whose passing run caused it). */
+function chainParentRunId(t: TriggerJob): string {
+  const path = t.chain!.path;
+  return triggerJobId({ upstreamId: t.upstream.projectId, tag: t.upstream.tag, sha: t.upstream.sha, downstreamId: path[path.length - 2]! });
+}
+
+/**
+ * The release's package URLs: the project's artifact patterns without wildcards, at the tag's
+ * version (a leading "v" before a digit dropped): pkg:pypi/nova + 29.0.1 → pkg:pypi/nova@29.0.1.
+ */
+export function releaseArtifacts(project: Pick<Project, "meta">, tag: string): string[] {
+  const version = encodeURIComponent(tag.replace(/^v(?=\d)/, ""));
+  return (project.meta?.artifacts ?? []).filter((p) => !p.includes("*")).map((p) => `${p}@${version}`);
+}
+
+function formatOf(name: string): string {
+  if (/\.zip$/i.test(name) || !/\.[a-z0-9]+$/i.test(name)) return "application/zip";
+  if (/\.(log|txt)$/i.test(name)) return "text/plain";
+  if (/\.xml$/i.test(name)) return "application/xml";
+  if (/\.json$/i.test(name)) return "application/json";
+  if (/\.html?$/i.test(name)) return "text/html";
+  if (/\.png$/i.test(name)) return "image/png";
+  if (/\.tar\.gz$|\.tgz$/i.test(name)) return "application/gzip";
+  return "application/octet-stream";
+}

@@ -21,6 +21,13 @@ import { rerunsApi } from "./web/reruns-api.js";
 import { healthHandler } from "./web/health.js";
 import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
+import { HistoryStore } from "./history/history-store.js";
+import { Recorder } from "./history/recorder.js";
+import { Sinks } from "./sinks/sinks.js";
+import { SinkStats } from "./sinks/sink-stats.js";
+import { historyApi } from "./web/history-api.js";
+import { EventStream } from "./web/event-stream.js";
+import { sinksApi } from "./web/sinks-api.js";
 
 export interface RelayOptions {
   config: Config;
@@ -68,6 +75,12 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
   const checks = new CheckStore(redis);
   const views = new CommitViews(redis, checks);
+  const history = new HistoryStore(redis);
+  const sinks = new Sinks(config.sinks, map, config.env);
+  const stats = new SinkStats(redis);
+  const eventSource = config.publicUrl ?? "/openci-relay";
+  for (const s of sinks.list().filter((x) => !x.secret)) log.warn({ sink: s.id, set: s.secretFrom }, "subscriber has no secret: its deliveries fail until the variable is set");
+  let stream: EventStream | undefined;
   let server: Server | undefined;
   let probot: Probot | undefined;
   if (config.role !== "worker") {
@@ -79,6 +92,10 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));
       addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
+      stream = new EventStream(history, () => createRedis(redisUrl, "worker"), eventSource, log);
+      addHandler(stream.handler());
+      addHandler(historyApi(history, map));
+      addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
       githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo })(app, { addHandler, cwd: process.cwd() });
     });
     await server.start();
@@ -101,6 +118,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     workers = startWorkers(workerRedis, {
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(redis), views,
       gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
+      history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log }),
+      delivery: { history, sinks, stats, eventSource },
     });
   }
 
@@ -115,6 +134,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
       stopFollowing?.();
+      stream?.close();
       await server?.stop();
       const redisUp = redis.status === "ready";
       await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);

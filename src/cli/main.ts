@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { GRAPH_FORMATS, type GraphFormat } from "../map/render-graph.js";
 import { explainCommand, graphCommand, schemaCommand, validateCommand } from "./map-commands.js";
 import { rerunCommand } from "./rerun.js";
+import { exportCommand, verifyCommand } from "./history.js";
+import { sinksCommand } from "./sinks.js";
 
 const HELP = `openci-relay: the OpenCI Relay command line
 
@@ -22,19 +24,33 @@ Usage:
       Runs downstreams of an upstream commit again through a running relay
       (POST /api/v1/reruns). With --downstream, that one; without, every failed one.
       A GitLab downstream pipeline is retried in place; a GitHub one is dispatched anew.
+  openci-relay export [--since DATE] [--output FILE] [--url URL] > history.car
+      The running relay's history (every record since DATE, default all) as a CAR file that
+      IPFS tools import (ipfs dag import history.car). A summary goes to stderr.
+  openci-relay verify FILE.car
+      Recomputes the CID of every block of an export and checks the export's manifest: exit 0
+      when intact, 1 when a block was changed or is missing.
+  openci-relay sinks [--url URL]
+      Each CDEvents subscriber: deliveries, pending, failed attempts and dead letters.
+  openci-relay sinks redrive [--sink ID] [--cid CID] [--url URL]
+      Queues dead letters again (all, one subscriber's, or one record's), attempts reset.
 
-Environment (rerun):
+Environment (rerun, export, sinks):
   OPENCI_URL          the relay's address (default http://127.0.0.1:$PORT, PORT default 3000)
-  OPENCI_ADMIN_TOKEN  the relay's admin token (the same value the relay runs with)
+  OPENCI_ADMIN_TOKEN  the relay's admin token (the same value the relay runs with; not needed by export)
 
 Exit codes: 0 done (validate: the map is valid), 1 the map is invalid, a project is unknown,
-or the relay refused or could not be reached, 2 wrong usage.
+or the relay refused or could not be reached, or (verify) the export was changed, 2 wrong usage.
 `;
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
 /** Runs the CLI; returns the exit code. Output goes to `out`, errors to `err`. */
-export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+export async function main(
+  argv: string[], env: NodeJS.ProcessEnv, out: (s: string) => void, err: (s: string) => void,
+  /** binary output (export to stdout) */
+  writeBytes: (b: Uint8Array) => Promise<void> = async (b) => out(Buffer.from(b).toString("latin1")),
+): Promise<number> {
   const io: Io = { out, err };
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -77,6 +93,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (s: stri
           strict: true,
         });
         return await rerunCommand(values, env, out, err);
+      }
+      case "export": {
+        const { values, positionals } = parseArgs({
+          args: rest, allowPositionals: true, strict: true,
+          options: { since: { type: "string" }, output: { type: "string", short: "o" }, url: { type: "string" } },
+        });
+        if (positionals.length > 0) return usage("takes no FILE: use --output FILE, or redirect stdout");
+        return await exportCommand(values, env, writeBytes, err);
+      }
+      case "verify": {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true });
+        return positionals.length === 1 ? await verifyCommand(positionals[0]!, out, err) : usage("give one FILE.car");
+      }
+      case "sinks": {
+        const { values, positionals } = parseArgs({
+          args: rest, allowPositionals: true, strict: true,
+          options: { sink: { type: "string" }, cid: { type: "string" }, url: { type: "string" } },
+        });
+        if (positionals.length > 1) return usage("give at most one action: redrive");
+        return await sinksCommand(positionals[0], values, env, out, err);
       }
       default:
         err(`openci-relay: unknown command '${command}'. Run 'openci-relay --help'.\n`);

@@ -1,3 +1,5 @@
+import { callRelay, relayBase } from "./relay-client.js";
+
 /** `openci-relay rerun`: asks a running relay to run downstreams again (POST /api/v1/reruns). */
 export async function rerunCommand(
   o: { upstream?: string | undefined; sha?: string | undefined; downstream?: string | undefined; url?: string | undefined },
@@ -13,16 +15,14 @@ export async function rerunCommand(
     err("openci-relay rerun: set OPENCI_ADMIN_TOKEN to the relay's admin token.\n");
     return 2;
   }
-  const base = (o.url ?? env.OPENCI_URL ?? `http://127.0.0.1:${env.PORT || 3000}`).replace(/\/+$/, "");
-  let res: Response;
-  try {
-    res = await fetch(`${base}/api/v1/reruns`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ upstream: o.upstream, sha: o.sha, ...(o.downstream ? { downstream: o.downstream } : {}) }),
-    });
-  } catch (error) {
-    err(`openci-relay rerun: cannot reach the relay at ${base} (${(error as Error).cause ?? (error as Error).message}). Set OPENCI_URL or --url.\n`);
+  const base = relayBase(o.url, env);
+  const res = await callRelay("rerun", base, "/api/v1/reruns", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ upstream: o.upstream, sha: o.sha, ...(o.downstream ? { downstream: o.downstream } : {}) }),
+  });
+  if (typeof res === "string") {
+    err(res);
     return 1;
   }
   const body = (await res.json().catch(() => ({}))) as { error?: string; problems?: string[] };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseMapRepo, type MapRepoSpec } from "../map/map-repo.js";
+import { parseEnvSinks, type EnvSinkSpec } from "../sinks/sink-spec.js";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 const ROLES = ["all", "web", "worker"] as const;
@@ -67,6 +68,13 @@ const EnvSchema = z.object({
     .min(0, "must be 0 (no limit) or more")
     .default(25),
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
+  OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
+  OPENCI_SINKS: optionalText,
+  OPENCI_SINK_RETRY_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(10, "must be at least 10")
+    .default(2000),
   OPENCI_WRITE_INTERVAL_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -110,6 +118,12 @@ export interface Config {
   gitlabPipelinesPerMinute: number;
   /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
   adminToken: string | undefined;
+  /** Where people and tools reach the relay; also the `source` of its CDEvents ("/openci-relay" when unset). */
+  publicUrl: string | undefined;
+  /** CDEvents subscribers from OPENCI_SINKS (more may come from the map's `subscribers`). */
+  sinks: EnvSinkSpec[];
+  /** The first retry delay of a failed delivery to a subscriber (then doubling). */
+  sinkRetryMs: number;
   /** The environment, for the variables the map names (GitLab tokens, trigger tokens, webhook secrets). */
   env: NodeJS.ProcessEnv;
 }
@@ -142,6 +156,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     problems.push("PRIVATE_KEY does not look like a PEM private key (expected '-----BEGIN RSA PRIVATE KEY-----')");
   }
 
+  const sinks = parseEnvSinks(e?.OPENCI_SINKS);
+  problems.push(...sinks.problems);
+
   if (problems.length > 0 || e === undefined || privateKey === undefined) {
     throw new ConfigError(
       `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nSee .env.example for every variable.`,
@@ -169,6 +186,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
     gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
     adminToken: e.OPENCI_ADMIN_TOKEN,
+    publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),
+    sinks: sinks.sinks,
+    sinkRetryMs: e.OPENCI_SINK_RETRY_MS,
     env,
   };
 }

@@ -57,6 +57,16 @@ export function checkReferences(fragments: Fragment[]): MapProblem[] {
     if (raw.forks !== undefined && !e.value.on.has("pull_request")) at(e, "'forks' only matters with 'on: [pull_request]'", "forks");
   }
 
+  const sinks = new Map<string, Placed<unknown>>();
+  for (const s of fragments.flatMap((fr) => fr.subscribers ?? [])) {
+    const first = sinks.get(s.value.id);
+    if (first) at(s, `duplicate subscriber id '${s.value.id}' (first used by ${where(first, s.file)})`, "id");
+    else sinks.set(s.value.id, s);
+    (s.value.projects ?? []).forEach((id, i) => {
+      if (!projects.has(id)) at(s, `unknown project '${id}': add it to 'projects' or fix the id`, "projects", i);
+    });
+  }
+
   const limits = fragments.filter((f) => f.cascadeHopLimit !== undefined);
   if (new Set(limits.map((f) => f.cascadeHopLimit)).size > 1) {
     for (const f of limits.slice(1)) {

@@ -1,4 +1,5 @@
 import { compileFilter, type TagFilter, type TagMatcher } from "./edge-filter.js";
+import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { MapReport, MapTrigger } from "./schema.js";
 
 export type ProjectLocation =
@@ -59,6 +60,8 @@ export interface MapParts {
   projects: Project[];
   edges: Edge[];
   cascadeHopLimit: number;
+  /** CDEvents subscribers the map names (format v2 `subscribers`) */
+  subscribers?: SinkSpec[];
 }
 
 export const DEFAULT_CASCADE_HOP_LIMIT = 5;
@@ -76,9 +79,11 @@ export class DependencyMap {
   private readonly upstreams = new Map<string, Edge[]>();
   private readonly foundationById = new Map<string, Foundation>();
   readonly cascadeHopLimit: number;
+  private readonly sinks: readonly SinkSpec[];
 
   private constructor(parts: MapParts) {
     this.cascadeHopLimit = parts.cascadeHopLimit;
+    this.sinks = parts.subscribers ?? [];
     for (const f of parts.foundations) this.foundationById.set(f.id, f);
     for (const p of parts.projects) {
       this.byId.set(p.id, p);
@@ -111,6 +116,11 @@ export class DependencyMap {
   /** Every project, in map order. */
   projects(): Project[] {
     return [...this.byId.values()];
+  }
+
+  /** The map's CDEvents subscribers (their secrets are named, never written). */
+  subscribers(): readonly SinkSpec[] {
+    return this.sinks;
   }
 
   foundations(): Foundation[] {

@@ -153,6 +153,7 @@ export function parseMapFiles(
       projects: all.flatMap((f) => f.projects.map((x) => x.value)),
       edges: all.flatMap((f) => f.edges.map((x) => x.value)),
       cascadeHopLimit,
+      subscribers: all.flatMap((f) => (f.subscribers ?? []).map((x) => x.value)),
     }),
     warnings,
     files: texts.map((t) => t.file),

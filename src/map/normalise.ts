@@ -1,5 +1,6 @@
 import type { Edge, EdgeEvent, Foundation, MapOptions, Project, ProjectLocation } from "./graph.js";
 import type { TagFilter } from "./edge-filter.js";
+import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { Declaration, MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
 
 type Path = (string | number)[];
@@ -21,6 +22,8 @@ export interface Fragment {
   projects: Placed<Project>[];
   edges: Placed<Edge>[];
   cascadeHopLimit: number | undefined;
+  /** CDEvents subscribers (format v2) */
+  subscribers?: Placed<SinkSpec>[];
 }
 
 function location(p: MapProject | MapProjectV2, options: MapOptions): ProjectLocation | undefined {
@@ -70,7 +73,8 @@ export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Frag
   const edges = list.flatMap((p, i) => (p.depends_on ?? []).map((e, j) => ({
     value: edgeV2(p.id, e), file, path: ["projects", i, "depends_on", j], raw: e,
   })));
-  return { file, version: 2, foundations, projects, edges, cascadeHopLimit: map.settings?.cascade_hop_limit };
+  const subscribers = (map.subscribers ?? []).map((s, i) => ({ value: s, file, path: ["subscribers", i], raw: undefined }));
+  return { file, version: 2, foundations, projects, edges, cascadeHopLimit: map.settings?.cascade_hop_limit, subscribers };
 }
 
 function edgeV2(downstream: string, e: MapEdgeV2): Edge {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SinkSpec } from "../sinks/sink-spec.js";
 import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
 
 /**
@@ -122,6 +123,9 @@ export const MapV2 = z.strictObject({
   settings: Settings.optional(),
   foundations: z.array(Foundation).optional(),
   projects: z.array(ProjectV2).optional(),
+  subscribers: z.array(SinkSpec.extend({
+    secret_env: SinkSpec.shape.secret_env.unwrap().describe("The variable holding the secret the deliveries are signed with (HMAC-SHA256); secrets are never written in the map."),
+  })).optional().describe("HTTP endpoints that receive the relay's CDEvents (signed; retried, then dead-lettered)."),
 });
 
 export type MapV2 = z.infer<typeof MapV2>;

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { readBody, reply, sameSecret } from "./http.js";
+import { readBody, reply } from "./http.js";
+import { admitted } from "./admin-auth.js";
 import { z } from "zod";
 import type { RerunEvent } from "../events/rerun-event.js";
 import { repoOf, type DependencyMap } from "../map/graph.js";
@@ -35,15 +36,7 @@ export function rerunsApi(
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if ((req.url ?? "").split("?")[0] !== RERUNS_PATH) return false;
     if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
-    if (adminToken === undefined) {
-      req.resume();
-      return reply(res, 403, { error: "re-runs through the API are off: set OPENCI_ADMIN_TOKEN on the relay and send it as 'Authorization: Bearer <token>'" });
-    }
-    const given = /^Bearer (.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1] ?? "";
-    if (!sameSecret(given, adminToken)) {
-      req.resume();
-      return reply(res, 401, { error: "send OPENCI_ADMIN_TOKEN as 'Authorization: Bearer <token>'" });
-    }
+    if (!admitted(req, res, adminToken, "re-runs")) return true;
     const raw = await readBody(req, MAX_BODY);
     if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
     let json: unknown;

@@ -1,0 +1,60 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { verifyCar } from "../history/car.js";
+import { callRelay, relayBase } from "./relay-client.js";
+
+type Out = (s: string) => void;
+
+/**
+ * `openci-relay export [--since DATE] [--output FILE]`: the running relay's history as a CAR file
+ * (GET /api/v1/history.car), to stdout or FILE; a summary goes to stderr.
+ */
+export async function exportCommand(
+  o: { since?: string | undefined; url?: string | undefined; output?: string | undefined },
+  env: NodeJS.ProcessEnv, writeBytes: (b: Uint8Array) => Promise<void>, err: Out,
+): Promise<number> {
+  if (o.since !== undefined && Number.isNaN(Date.parse(o.since))) {
+    err(`openci-relay export: --since must be a date or date-time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z. Run 'openci-relay --help'.\n`);
+    return 2;
+  }
+  const base = relayBase(o.url, env);
+  const query = o.since !== undefined ? `?since=${encodeURIComponent(new Date(Date.parse(o.since)).toISOString())}` : "";
+  const res = await callRelay("export", base, `/api/v1/history.car${query}`);
+  if (typeof res === "string") return err(res), 1;
+  if (res.status !== 200 || !res.body) {
+    const body = (await res.json().catch(() => ({}))) as { error?: string };
+    err(`openci-relay export: the relay answered ${res.status}: ${body.error ?? res.statusText}\n`);
+    return 1;
+  }
+  const file = o.output ? createWriteStream(o.output) : undefined;
+  let bytes = 0;
+  for await (const chunk of res.body) {
+    bytes += chunk.length;
+    if (file) {
+      if (!file.write(chunk)) await once(file, "drain");
+    } else {
+      await writeBytes(chunk);
+    }
+  }
+  if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  err(`exported ${res.headers.get("x-openci-records") ?? "?"} records (${bytes} bytes), root ${res.headers.get("x-openci-root") ?? "?"}${o.output ? ` to ${o.output}` : ""}\n`);
+  return 0;
+}
+
+/** `openci-relay verify FILE.car`: recomputes every CID; exit 0 when intact, 1 when anything was changed or is missing. */
+export async function verifyCommand(file: string, out: Out, err: Out): Promise<number> {
+  let report;
+  try {
+    report = await verifyCar(createReadStream(file));
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    err(`openci-relay verify: ${e.code === "ENOENT" ? `no file ${file}` : `${file} is not a readable CAR file (${e.message})`}\n`);
+    return 1;
+  }
+  for (const t of report.tampered) err(`${file}: block ${t.cid}: ${t.problem}\n`);
+  for (const m of report.missing) err(`${file}: block ${m} is listed by the export but missing\n`);
+  const ok = report.tampered.length === 0 && report.missing.length === 0;
+  out(`${ok ? "ok" : "FAILED"}: ${report.blocks} blocks, ${report.tampered.length} changed, ${report.missing.length} missing; root ${report.roots.join(", ")}`
+    + `${report.outside > 0 ? `; ${report.outside} links to earlier records outside this export` : ""}\n`);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,64 @@
+import { createHmac } from "node:crypto";
+import { UnrecoverableError, type Job } from "bullmq";
+import type { Logger } from "pino";
+import { toCDEvent } from "../history/cdevent.js";
+import { binaryMessage } from "../history/cloudevent.js";
+import type { HistoryStore } from "../history/history-store.js";
+import { SinkJob } from "../queue/job-data.js";
+import type { SinkStats } from "./sink-stats.js";
+import type { Sinks } from "./sinks.js";
+
+export const SIGNATURE_HEADER = "x-openci-signature-256";
+export const DELIVERY_HEADER = "x-openci-delivery";
+const TIMEOUT_MS = 10_000;
+
+export interface DeliveryDeps {
+  history: HistoryStore;
+  sinks: Sinks;
+  stats: SinkStats;
+  /** the CDEvents `source` of the relay's events */
+  eventSource: string;
+}
+
+/** `sha256=<hex HMAC-SHA256 of the body with the sink's secret>`, as GitHub signs its webhooks. */
+export function sign(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+/**
+ * POSTs one CDEvent to one subscriber in CloudEvents binary mode, signed. Anything but a 2xx is
+ * retried with backoff; after the sink's attempts the job stays failed: a dead letter, listed and
+ * re-driven with `openci-relay sinks`.
+ */
+export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger): Promise<{ status: number }> {
+  const { sinkId, cid } = SinkJob.parse(job.data);
+  const sink = deps.sinks.get(sinkId);
+  if (!sink) throw new UnrecoverableError(`subscriber '${sinkId}' is no longer configured (OPENCI_SINKS or the map's subscribers)`);
+  if (!sink.secret) throw new UnrecoverableError(`subscriber '${sinkId}' has no secret: set ${sink.secretFrom}`);
+  const record = await deps.history.get(cid);
+  if (!record) throw new UnrecoverableError(`record ${cid} is not in the history`);
+
+  const { headers, body } = binaryMessage(toCDEvent(cid, record, deps.eventSource));
+  let status: number;
+  try {
+    const res = await fetch(sink.url, {
+      method: "POST",
+      headers: { ...headers, [SIGNATURE_HEADER]: sign(sink.secret, body), [DELIVERY_HEADER]: String(job.id), "user-agent": "openci-relay" },
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    status = res.status;
+    await res.body?.cancel();
+  } catch (error) {
+    await deps.stats.failedAttempt(sinkId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+    throw new Error(`POST ${sink.url} failed: ${(error as Error).message}`);
+  }
+  if (status < 200 || status > 299) {
+    await deps.stats.failedAttempt(sinkId, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+    throw new Error(`POST ${sink.url} answered ${status}`);
+  }
+  await deps.stats.delivered(sinkId);
+  log.debug({ sink: sinkId, cid, status }, "event delivered");
+  return { status };
+}

@@ -124,7 +124,8 @@ export const MapV2 = z.strictObject({
   foundations: z.array(Foundation).optional(),
   projects: z.array(ProjectV2).optional(),
   subscribers: z.array(SinkSpec.extend({
-    secret_env: SinkSpec.shape.secret_env.unwrap().describe("The variable holding the secret the deliveries are signed with (HMAC-SHA256); secrets are never written in the map."),
+    secret_env: z.string({ error: "is required: name the variable holding the subscriber's secret (secrets are never written in the map)" })
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "must name an environment variable").describe("The variable holding the secret the deliveries are signed with (HMAC-SHA256); secrets are never written in the map."),
   })).optional().describe("HTTP endpoints that receive the relay's CDEvents (signed; retried, then dead-lettered)."),
 });
 

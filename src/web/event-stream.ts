@@ -72,10 +72,14 @@ export class EventStream {
   private async join(req: IncomingMessage, res: ServerResponse, resume: string | undefined, project: string | undefined): Promise<void> {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     res.write("retry: 3000\n\n");
-    const position = await this.ensureReading();
-    const client: Client = { res, project, lastSent: resume ?? position, backlog: resume ? [] : undefined };
+    if (!this.running) this.position = await this.store.lastLogId();
+    const client: Client = { res, project, lastSent: resume ?? this.position, backlog: resume ? [] : undefined };
     this.clients.add(client);
     req.on("close", () => this.clients.delete(client));
+    if (!this.running) {
+      this.running = true;
+      void this.readLoop();
+    }
     if (!resume) return;
     // Replay from the log, then what arrived live meanwhile: each id once, in order.
     try {
@@ -91,16 +95,6 @@ export class EventStream {
     const live = client.backlog ?? [];
     client.backlog = undefined;
     for (const e of live) await this.send(client, e, await this.render(e));
-  }
-
-  /** Starts the shared reader if needed; returns the log position new live clients start after. */
-  private async ensureReading(): Promise<string> {
-    if (!this.running) {
-      this.running = true;
-      this.position = await this.store.lastLogId();
-      void this.readLoop();
-    }
-    return this.position;
   }
 
   private async readLoop(): Promise<void> {

@@ -3,6 +3,7 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { downstreamChecks } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITLAB_MAP } from "../helpers/maps.js";
+import { releaseWhen } from "../helpers/history.js";
 
 const MAP = GITHUB_TO_GITLAB_MAP;
 const startHarness = useHarness();
@@ -14,9 +15,10 @@ describe("a GitHub tag triggers a GitLab pipeline", () => {
     await h.send("create.tag");
     const pipeline = await waitFor("a pipeline", () => h.gitlab!.pipelines[0]);
     const running = await waitFor("the check in progress", () => downstreamChecks(h.github).find((c) => c.status === "in_progress"));
-    pipeline.jobs = [{ name: "unit", status: "failed" }, { name: "lint", status: "success" }];
+    pipeline.jobs = [{ name: "unit", status: "failed", artifacts: "junit.xml" }, { name: "lint", status: "success" }];
     pipeline.status = "failed";
     const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));
+    const release = await releaseWhen(h, "hello", "simple-tag", { "gl/tool": "failed" });
 
     expect(pipeline).toMatchObject({ project: "group/tool", ref: "main" });
     expect(Object.fromEntries(pipeline.variables.map((v) => [v.key, v.value]))).toMatchObject({
@@ -30,6 +32,10 @@ describe("a GitHub tag triggers a GitLab pipeline", () => {
     expect(comment).toMatchObject({ repo: UPSTREAM, on: `commit-${COMMIT}` });
     expect(comment.body).toContain("gl/tool");
     expect(h.github.comments).toHaveLength(1);
+    expect(release.downstreams[0]).toMatchObject({
+      failedJobs: ["unit"], url: `${h.gitlab!.url}/group/tool/-/pipelines/${pipeline.id}`,
+      artifacts: [{ name: "unit/junit.xml", url: `${h.gitlab!.url}/group/tool/-/jobs/1/artifacts/download`, size: 1000 }],
+    });
   });
 
   it("uses the pipeline trigger token the map names, with the same variables", async () => {

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "@jest/globals";
+import { ConfigError, parseEnv } from "../../src/config/env.js";
+import { MapError, parseMap } from "../../src/map/load.js";
+import { Sinks } from "../../src/sinks/sinks.js";
+import { appPrivateKey } from "../helpers/keys.js";
+
+const valid = { APP_ID: "123", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s" };
+const MAP = (subscribers: string) => `version: 2
+foundations: [{ id: lf, name: LF }]
+projects:
+  - { id: nova, foundation: lf, github: openstack/nova }
+  - { id: kolla, foundation: lf, github: openstack/kolla, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: nova }] }
+subscribers:
+${subscribers}`;
+
+function envError(env: Record<string, string>): string {
+  try {
+    parseEnv({ ...valid, ...env });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message;
+    throw e;
+  }
+  throw new Error("accepted");
+}
+
+function mapProblems(text: string): string[] {
+  try {
+    parseMap(text, "map.yml");
+  } catch (e) {
+    if (e instanceof MapError) return e.problems.map((p) => `${p.line}:${p.column}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe("subscribers in OPENCI_SINKS", () => {
+  it("are read with their defaults", () => {
+    const c = parseEnv({ ...valid, OPENCI_SINKS: '[{"id":"ops","url":"https://ops.example/cdevents","secret_env":"OPS_SECRET","events":["pipelinerun.finished"]}]' });
+
+    expect(c.sinks).toEqual([{ id: "ops", url: "https://ops.example/cdevents", secret_env: "OPS_SECRET", events: ["pipelinerun.finished"] }]);
+    expect(c.sinkRetryMs).toBe(2000);
+    expect(parseEnv(valid).sinks).toEqual([]);
+  });
+
+  it.each([
+    ["not JSON", "[{id:", "OPENCI_SINKS is not JSON"],
+    ["no secret", '[{"id":"ops","url":"https://ops.example"}]', "OPENCI_SINKS[0] needs exactly one of secret and secret_env"],
+    ["a short secret", '[{"id":"ops","url":"https://ops.example","secret":"short"}]', "OPENCI_SINKS[0.secret] must be at least 16 characters"],
+    ["an unknown event", '[{"id":"ops","url":"https://ops.example","secret_env":"X","events":["build.exploded"]}]', "OPENCI_SINKS[0.events.0] must be one of artifact.published"],
+    ["a duplicate id", '[{"id":"a","url":"https://a.example","secret_env":"X"},{"id":"a","url":"https://b.example","secret_env":"Y"}]', "OPENCI_SINKS[1].id 'a' is used twice"],
+    ["a URL that is not http", '[{"id":"a","url":"ftp://a.example","secret_env":"X"}]', "OPENCI_SINKS[0.url] must be an http(s) URL"],
+  ])("refuse %s with what to fix", (_name, value, message) => {
+    expect(envError({ OPENCI_SINKS: value })).toContain(message);
+  });
+});
+
+describe("subscribers in the map", () => {
+  it("join the sinks of OPENCI_SINKS, which win on the same id, with their secrets from the environment", () => {
+    const map = parseMap(MAP(`  - { id: ops, url: "https://map.example/ops", secret_env: OPS_SECRET }
+  - { id: kolla-watch, url: "https://kolla.example/hook", secret_env: KOLLA_SECRET, events: [pipelinerun.finished], projects: [kolla] }
+`), "map.yml");
+    const sinks = new Sinks([{ id: "ops", url: "https://env.example/ops", secret: "0123456789abcdef" }], () => map, { KOLLA_SECRET: "kolla-secret" });
+
+    expect(sinks.list().map((s) => [s.id, s.url, s.from, s.secret])).toEqual([
+      ["ops", "https://env.example/ops", "env", "0123456789abcdef"],
+      ["kolla-watch", "https://kolla.example/hook", "map", "kolla-secret"],
+    ]);
+    expect(sinks.matching("dev.cdevents.pipelinerun.finished.0.3.0", ["nova", "kolla"]).map((s) => s.id)).toEqual(["ops", "kolla-watch"]);
+    expect(sinks.matching("dev.cdevents.pipelinerun.queued.0.3.0", ["nova", "kolla"]).map((s) => s.id)).toEqual(["ops"]);
+    expect(sinks.matching("dev.cdevents.pipelinerun.finished.0.3.0", ["nova"]).map((s) => s.id)).toEqual(["ops"]);
+  });
+
+  it("are checked like the rest of the map: secrets only by name, known projects, one entry per id", () => {
+    expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret: "hunter2hunter2hunter2" }\n`))).toEqual([
+      "7:5: subscribers[0].secret_env: is required: name the variable holding the subscriber's secret (secrets are never written in the map)",
+      '7:5: subscribers[0]: Unrecognized key: "secret"',
+    ]);
+    expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret_env: A, projects: [nova, nowhere] }\n  - { id: a, url: "https://b.example", secret_env: B }\n`))).toEqual([
+      expect.stringContaining("subscribers[0].projects[1]: unknown project 'nowhere'"),
+      expect.stringContaining("subscribers[1].id: duplicate subscriber id 'a'"),
+    ]);
+  });
+});

@@ -38,7 +38,12 @@ export async function releaseWithAFailure(h: Harness) {
   h.github.runArtifacts[octoRun] = [{ name: "junit-report", size: 2048 }, { name: "logs", size: 512 }];
   await sendRun(h, { id: octoRun, conclusion: "failure" });
   await sendRun(h, { id: acmeRun, repo: "acme/app", conclusion: "success" });
-  const release = await releaseWhen(h, "hello", "simple-tag", { octo: "failed", "acme/app": "passed" });
+  await releaseWhen(h, "hello", "simple-tag", { octo: "failed", "acme/app": "passed" });
+  // The failed run's artifacts are published (as test outputs) right after its result.
+  const release = await waitFor("octo's test outputs", async () => {
+    const { body } = await getJson(h, "/api/v1/releases/hello/simple-tag");
+    return body.downstreams.find((d: any) => d.project === "octo").records.length === 4 ? body : undefined;
+  });
   const cids: string[] = [release.release.cid, ...release.downstreams.flatMap((d: any) => d.records)];
   return { release, cids, octoRun, acmeRun };
 }

@@ -28,6 +28,9 @@ import { SinkStats } from "./sinks/sink-stats.js";
 import { historyApi } from "./web/history-api.js";
 import { EventStream } from "./web/event-stream.js";
 import { sinksApi } from "./web/sinks-api.js";
+import { dashboard } from "./web/dashboard/routes.js";
+import { adminViews } from "./web/admin.js";
+import { countDeliveries, metricsHandler } from "./web/metrics-route.js";
 
 export interface RelayOptions {
   config: Config;
@@ -96,9 +99,12 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(stream.handler());
       addHandler(historyApi(history, map));
       addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
+      addHandler(metricsHandler(queues, redis));
+      addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));
+      addHandler(dashboard({ store: history, map, queues, log }));
       githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo })(app, { addHandler, cwd: process.cwd() });
     });
-    await server.start();
+    countDeliveries(await server.start());
   }
 
   let workers: Workers | undefined;

@@ -1,4 +1,5 @@
 import { createRequesterFn, getMatchingRateLimiter, type RateLimiters } from "@gitbeaker/requester-utils";
+import { countForgeCall } from "../metrics.js";
 
 /**
  * An HTTP error from GitLab in the shape classifyHttpError reads: the status, the headers (so a
@@ -27,8 +28,15 @@ async function requestOnce(endpoint: string, options: Record<string, unknown> = 
   const base = prefixUrl === undefined || prefixUrl.endsWith("/") ? prefixUrl : `${prefixUrl}/`;
   const url = new URL(endpoint, base);
   url.search = searchParams ?? "";
-  const response = await fetch(url, { ...init, method });
+  let response: Response;
+  try {
+    response = await fetch(url, { ...init, method });
+  } catch (error) {
+    countForgeCall("gitlab", undefined);
+    throw error;
+  }
   const headers = Object.fromEntries(response.headers.entries());
+  countForgeCall("gitlab", response.status, headers);
   if (!response.ok) throw new GitlabHttpError(response.status, { headers, data: { message: await errorMessage(response) } });
   if (asStream) return { body: response.body as never, headers, status: response.status };
   const type = (headers["content-type"] ?? "").split(";")[0]!.trim();

@@ -66,6 +66,7 @@ export class HistoryStore {
       ...projectsOf(record).map((p) => k("project", digest(p))),
       k("release", digest(o.release.project, o.release.tag)),
       k("commit", digest(o.release.project, o.release.sha)),
+      k("kind", record.kind),
     ];
     const keys = [k("key", digest(o.key)), k("record", cid.toString()), k("seq"), LOG, ...(o.head ? [k("head", o.head)] : []), ...indexes];
     const [stored, created] = (await this.redis.eval(APPEND, keys.length, ...keys, cid.toString(), Buffer.from(bytes), o.head ? "1" : "0")) as [string, number];
@@ -104,6 +105,15 @@ export class HistoryStore {
     return out;
   }
 
+  /** Records by CID, decoded, in the order asked (unknown CIDs left out). */
+  async records(cids: string[]): Promise<{ cid: string; record: HistoryRecord }[]> {
+    const found = await this.many(cids);
+    return cids.flatMap((cid) => {
+      const bytes = found.get(cid);
+      return bytes ? [{ cid, record: decode<HistoryRecord>(bytes) }] : [];
+    });
+  }
+
   /** Every record of an upstream release (all commits the tag named), oldest first. */
   async ofRelease(project: string, tag: string): Promise<string[]> {
     return this.redis.zrange(k("release", digest(project, tag)), 0, -1);
@@ -112,6 +122,11 @@ export class HistoryStore {
   /** Every record of an upstream commit (all tags and pull requests at it), oldest first. */
   async ofCommit(project: string, sha: string): Promise<string[]> {
     return this.redis.zrange(k("commit", digest(project, sha)), 0, -1);
+  }
+
+  /** The newest records of one kind (e.g. the latest releases), newest first. */
+  async recent(kind: HistoryRecord["kind"], limit: number): Promise<string[]> {
+    return this.redis.zrevrange(k("kind", kind), 0, limit - 1);
   }
 
   /** A project's records, newest first, `before` a sequence number (exclusive); `next` continues. */

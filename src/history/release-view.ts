@@ -17,6 +17,8 @@ export interface RunView {
   cid: string;
   records: string[];
   chain: { id: string; path: string[] } | undefined;
+  /** the `after_check` it waits for (or waited for) */
+  gate: string | undefined;
   updatedAt: string;
 }
 
@@ -51,7 +53,7 @@ export function foldRuns(records: { cid: string; record: HistoryRecord }[]): { r
     if (!v) {
       v = {
         project: r.downstream, run: r.run, attempt: 0, status: "queued", conclusion: undefined, url: undefined, failedJobs: [], artifacts: [],
-        cid, records: [], chain: undefined, updatedAt: r.at,
+        cid, records: [], chain: undefined, gate: undefined, updatedAt: r.at,
       };
       runs.set(r.run, v);
     }
@@ -61,6 +63,7 @@ export function foldRuns(records: { cid: string; record: HistoryRecord }[]): { r
     v.updatedAt = r.at;
     switch (r.kind) {
       case "gate":
+        v.gate = r.check;
         v.status = r.decision === "waiting" ? "gated" : r.decision === "failed" ? "skipped" : v.status === "gated" ? "queued" : v.status;
         if (r.decision === "failed") v.conclusion = "skipped";
         break;

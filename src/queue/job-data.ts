@@ -35,6 +35,8 @@ export const TriggerJob = z.object({
    * that started the chain; `path` the projects from the upstream that tagged to this downstream.
    */
   chain: z.object({ id: z.string(), path: z.array(z.string()).min(2) }).optional(),
+  /** When the upstream delivery that caused it arrived (for the tag → trigger latency). */
+  receivedAt: z.iso.datetime().optional(),
   /** A re-run: the relay run id it runs again (the history links the two). */
   rerunOf: z.string().optional(),
 });

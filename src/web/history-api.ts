@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DependencyMap } from "../map/graph.js";
 import { planExport } from "../history/car.js";
-import { decode, parseCid } from "../history/cid.js";
+import { parseCid } from "../history/cid.js";
 import type { HistoryStore } from "../history/history-store.js";
-import type { HistoryRecord } from "../history/record.js";
 import { foldRuns } from "../history/release-view.js";
 import { reply } from "./http.js";
 
@@ -31,7 +30,7 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
       case "releases": {
         if (segments.length !== 2 || !segments[0] || !segments[1]) return reply(res, 400, { error: "use /api/v1/releases/{projectId}/{tag}, each URL-encoded" });
         const [project, tag] = segments as [string, string];
-        const records = await load(store, await store.ofRelease(project, tag));
+        const records = await store.records(await store.ofRelease(project, tag));
         if (records.length === 0) return notFound(res, map, project, `no release ${tag} of '${project}' in the history`);
         const { releases, downstreams } = foldRuns(records);
         return reply(res, 200, { project, tag, release: releases[releases.length - 1] ?? null, releases, downstreams });
@@ -40,7 +39,7 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
         if (segments.length !== 2 || !segments[0]) return reply(res, 400, { error: "use /api/v1/commits/{projectId}/{sha}, the project id URL-encoded" });
         const [project, sha] = segments as [string, string];
         if (!/^[0-9a-f]{40}$/.test(sha)) return reply(res, 400, { error: "sha must be a full 40-character commit SHA (lower-case hex)" });
-        const records = await load(store, await store.ofCommit(project, sha));
+        const records = await store.records(await store.ofCommit(project, sha));
         if (records.length === 0) return notFound(res, map, project, `no records of commit ${sha} of '${project}'`);
         const { releases, downstreams } = foldRuns(records);
         return reply(res, 200, { project, sha, refs: [...new Set(releases.map((r) => r.tag))], releases, downstreams });
@@ -70,7 +69,7 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
         if (before === null || (before !== undefined && before < 1)) return reply(res, 400, { error: "before must be a positive whole number: the 'next' of the previous page" });
         const page = await store.ofProject(project, limit, before);
         if (page.items.length === 0 && before === undefined) return notFound(res, map, project, `no history of '${project}' yet`, { project, items: [], next: null });
-        const records = await load(store, page.items.map((i) => i.cid));
+        const records = await store.records(page.items.map((i) => i.cid));
         const items = page.items.map((i, n) => ({ cid: i.cid, seq: i.seq, record: records[n]?.record }));
         return reply(res, 200, { project, items, next: page.next ?? null });
       }
@@ -91,14 +90,6 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
     }
     return false;
   };
-}
-
-async function load(store: HistoryStore, cids: string[]): Promise<{ cid: string; record: HistoryRecord }[]> {
-  const found = await store.many(cids);
-  return cids.flatMap((cid) => {
-    const bytes = found.get(cid);
-    return bytes ? [{ cid, record: decode<HistoryRecord>(bytes) }] : [];
-  });
 }
 
 /** 404 for a project the map does not know; a known project with nothing yet gets `empty` (or a 404 saying so). */

@@ -15,7 +15,7 @@ import { rerunTargets } from "../report/rerun-targets.js";
 export const RERUNS_PATH = "/api/v1/reruns";
 const MAX_BODY = 64 * 1024;
 
-const RerunRequest = z.strictObject({
+export const RerunRequest = z.strictObject({
   /** the upstream project's id in the map */
   upstream: z.string().min(1),
   /** the upstream commit whose downstreams run again */
@@ -49,26 +49,40 @@ export function rerunsApi(
     if (!parsed.success) {
       return reply(res, 400, { error: "invalid request", problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"} ${i.message}`) });
     }
-    const { upstream: upstreamId, sha, downstream } = parsed.data;
-    const upstream = map().project(upstreamId);
-    if (!upstream) return reply(res, 404, { error: `no project '${upstreamId}' in the dependency map` });
-    if (downstream !== undefined && map().edge(upstreamId, downstream) === undefined) {
-      return reply(res, 404, { error: `'${downstream}' does not depend on '${upstreamId}' in the dependency map` });
-    }
-    const location = upstream.location;
-    const event: RerunEvent = {
-      forge: location.forge,
-      ...(location.forge === "gitlab" && location.host ? { host: location.host } : {}),
-      repo: repoOf(upstream),
-      sha,
-      scope: downstream === undefined ? { kind: "failed" } : { kind: "downstream", downstreamId: downstream },
-      deliveryId: `api-${randomUUID()}`,
-    };
-    const { nothing } = await rerunTargets(state, event);
-    if (nothing) return reply(res, nothing.status, { error: nothing.reason });
-    const jobId = deliveryJobId("api", event.deliveryId);
-    await queues.events.add("rerun", event, { jobId });
-    log.info({ upstream: upstreamId, sha, downstream: downstream ?? "(every failed one)", jobId }, "re-run requested through the API");
-    return reply(res, 202, { queued: true, job: jobId, upstream: upstreamId, sha, downstream: downstream ?? null });
+    const answer = await requestRerun(queues, map, log, state, parsed.data);
+    return reply(res, answer.status, answer.body);
   };
+}
+
+export type RerunRequest = z.infer<typeof RerunRequest>;
+
+/**
+ * Queues a re-run after checking it against the map and what was triggered: 202 with the job, or
+ * 404/409 saying why not. Shared by the JSON API and the dashboard's Re-run buttons.
+ */
+export async function requestRerun(
+  queues: Pick<Queues, "events">, map: () => DependencyMap, log: Logger, state: { checks: CheckStore; views: CommitViews },
+  request: RerunRequest,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { upstream: upstreamId, sha, downstream } = request;
+  const upstream = map().project(upstreamId);
+  if (!upstream) return { status: 404, body: { error: `no project '${upstreamId}' in the dependency map` } };
+  if (downstream !== undefined && map().edge(upstreamId, downstream) === undefined) {
+    return { status: 404, body: { error: `'${downstream}' does not depend on '${upstreamId}' in the dependency map` } };
+  }
+  const location = upstream.location;
+  const event: RerunEvent = {
+    forge: location.forge,
+    ...(location.forge === "gitlab" && location.host ? { host: location.host } : {}),
+    repo: repoOf(upstream),
+    sha,
+    scope: downstream === undefined ? { kind: "failed" } : { kind: "downstream", downstreamId: downstream },
+    deliveryId: `api-${randomUUID()}`,
+  };
+  const { nothing } = await rerunTargets(state, event);
+  if (nothing) return { status: nothing.status, body: { error: nothing.reason } };
+  const jobId = deliveryJobId("api", event.deliveryId);
+  await queues.events.add("rerun", event, { jobId });
+  log.info({ upstream: upstreamId, sha, downstream: downstream ?? "(every failed one)", jobId }, "re-run requested through the API");
+  return { status: 202, body: { queued: true, job: jobId, upstream: upstreamId, sha, downstream: downstream ?? null } };
 }

@@ -19,6 +19,8 @@ export interface TriggerOrigin {
   ref: string;
   installationId?: number | undefined;
   deliveryId: string;
+  /** when the delivery arrived */
+  receivedAt?: string | undefined;
 }
 
 export interface Work {
@@ -43,6 +45,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
     const runId = triggerJobId({ upstreamId: upstream.id, tag: origin.ref, sha, downstreamId: project.id });
     const data: TriggerJob = {
       runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: origin.deliveryId, enqueuedAt, attempt: 0,
+      ...(origin.receivedAt ? { receivedAt: origin.receivedAt } : {}),
       ...(chain ? { chain } : {}),
     };
     return { up, project, data, gate };

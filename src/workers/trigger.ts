@@ -11,6 +11,7 @@ import { publishCheck } from "../report/publish.js";
 import { repoOf, type Project } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
 import { schedulePoll } from "./poll.js";
+import { tagToTrigger, triggers } from "../metrics.js";
 
 /**
  * Starts one downstream pipeline. The outcome is recorded in Redis before the job completes, and
@@ -31,6 +32,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       log.warn({ downstream: project.id, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${refusal}`);
       await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, refusal), data.attempt);
       await deps.history.trigger(data, "refused", { reason: refusal });
+      triggers.inc({ outcome: "refused" });
       return { refused: refusal };
     }
     const recorded = await deps.records.get(data.runId);
@@ -48,6 +50,8 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
         trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
       });
       log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
+      triggers.inc({ outcome: "triggered" });
+      if (data.receivedAt && data.attempt === 0) tagToTrigger.observe((Date.now() - Date.parse(data.receivedAt)) / 1000);
     }
     await deps.history.trigger(data, "triggered", { result });
     await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result), data.attempt);
@@ -64,6 +68,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     }
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
     await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
+    triggers.inc({ outcome: "failed" });
     await deps.history.trigger(data, "failed", { reason: e.hint ? `${e.message}. ${e.hint}` : e.message });
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
   }

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * The relay's Prometheus metrics, one registry per process (GET /metrics on the web role). Counters
+ * are counted where things happen; queue and Redis gauges are read when scraped.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: "openci_" });
+
+export const deliveries = new Counter({
+  name: "openci_webhook_deliveries_total",
+  help: "Webhook deliveries received, by forge, event and outcome (enqueued, ignored, rejected, failed)",
+  labelNames: ["forge", "event", "outcome"] as const,
+  registers: [registry],
+});
+
+export const tagToTrigger = new Histogram({
+  name: "openci_tag_to_trigger_seconds",
+  help: "From receiving an upstream tag delivery to the downstream pipeline being triggered",
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+  registers: [registry],
+});
+
+export const forgeCalls = new Counter({
+  name: "openci_forge_api_calls_total",
+  help: "Forge API requests, by forge and HTTP status class (2xx, 4xx, 5xx, network)",
+  labelNames: ["forge", "status"] as const,
+  registers: [registry],
+});
+
+export const rateLimitRemaining = new Gauge({
+  name: "openci_forge_rate_limit_remaining",
+  help: "The rate-limit budget the forge last reported as left (GitHub x-ratelimit-remaining, GitLab RateLimit-Remaining)",
+  labelNames: ["forge"] as const,
+  registers: [registry],
+});
+
+export const triggers = new Counter({
+  name: "openci_triggers_total",
+  help: "Downstream triggers, by outcome (triggered, refused, failed)",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
+/** Records one forge response: its status class and the rate-limit budget it reports. */
+export function countForgeCall(forge: "github" | "gitlab", status: number | undefined, headers: Record<string, unknown> = {}): void {
+  forgeCalls.inc({ forge, status: status === undefined ? "network" : `${Math.floor(status / 100)}xx` });
+  const remaining = headers["x-ratelimit-remaining"] ?? headers["ratelimit-remaining"];
+  if (remaining !== undefined && !Number.isNaN(Number(remaining))) rateLimitRemaining.set({ forge }, Number(remaining));
+}

@@ -1,0 +1,64 @@
+/** The dashboard's only style sheet and script: small enough to inline or serve from memory, no build step. */
+export const DASHBOARD_CSS = `
+:root { --fg:#1b1f24; --muted:#57606a; --bg:#fff; --line:#d0d7de; --pass:#116329; --pass-bg:#dafbe1; --fail:#a40e26; --fail-bg:#ffebe9;
+  --run:#0550ae; --run-bg:#ddf4ff; --wait:#6e5400; --wait-bg:#fff8c5; --off:#57606a; --off-bg:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+header { display:flex; flex-wrap:wrap; gap:.5rem 1.2rem; align-items:center; padding:.6rem 1rem; border-bottom:1px solid var(--line); }
+header .brand { font-weight:700; color:var(--fg); text-decoration:none; }
+nav a { margin-right:.8rem; } nav a[aria-current=page] { font-weight:700; text-decoration:none; color:var(--fg); }
+.live { margin-left:auto; font-size:.85rem; color:var(--muted); }
+main { padding:1rem; max-width:100%; }
+footer { padding:1rem; color:var(--muted); font-size:.85rem; border-top:1px solid var(--line); }
+a { color:#0550ae; }
+h1 { font-size:1.35rem; margin:.2rem 0 .8rem; } h2 { font-size:1.1rem; margin:1.4rem 0 .5rem; }
+.scroll { overflow-x:auto; -webkit-overflow-scrolling:touch; }
+table { border-collapse:collapse; margin:.4rem 0 1rem; }
+caption { text-align:left; color:var(--muted); padding:.3rem 0; }
+th, td { border:1px solid var(--line); padding:.35rem .55rem; vertical-align:top; text-align:left; }
+thead th { background:#f6f8fa; font-weight:600; }
+th.group { background:#f6f8fa; font-size:.85rem; text-transform:uppercase; letter-spacing:.03em; color:var(--muted); }
+td.cell { white-space:nowrap; }
+.status { display:inline-block; padding:.05rem .45rem; border-radius:1rem; font-size:.85rem; font-weight:600; white-space:nowrap; }
+.s-passed { color:var(--pass); background:var(--pass-bg); }
+.s-failed, .s-error, .s-refused { color:var(--fail); background:var(--fail-bg); }
+.s-in_progress, .s-queued { color:var(--run); background:var(--run-bg); }
+.s-gated, .s-timed_out { color:var(--wait); background:var(--wait-bg); }
+.s-cancelled, .s-skipped, .s-neutral { color:var(--off); background:var(--off-bg); }
+.muted { color:var(--muted); } .small { font-size:.85rem; }
+form.filters { display:flex; flex-wrap:wrap; gap:.6rem; align-items:end; margin-bottom:.8rem; }
+form.filters label { display:flex; flex-direction:column; font-size:.85rem; color:var(--muted); }
+select, input, button { font:inherit; padding:.25rem .4rem; }
+button { cursor:pointer; }
+dl.meta { display:grid; grid-template-columns:max-content 1fr; gap:.2rem .8rem; } dl.meta dt { color:var(--muted); }
+svg.graph { max-width:100%; height:auto; border:1px solid var(--line); border-radius:.4rem; }
+ul.plain { padding-left:1.1rem; }
+.sr { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
+`;
+
+/** Live updates: on each event of the stream, fetch <main> again and swap it in (a quarter second later, once per burst). */
+export const LIVE_JS = `(() => {
+  if (!window.EventSource || !document.getElementById("main")) return;
+  const status = document.getElementById("live");
+  const url = new URL(location.href);
+  url.searchParams.set("fragment", "main");
+  let timer, busy = false;
+  const refresh = async () => {
+    if (busy) { timer = setTimeout(refresh, 250); return; }
+    busy = true;
+    try {
+      const res = await fetch(url, { headers: { accept: "text/html" } });
+      if (res.ok) {
+        const main = document.getElementById("main");
+        main.innerHTML = await res.text();
+        main.dataset.updated = String(Date.now());
+        status.textContent = "updated " + new Date().toLocaleTimeString();
+      }
+    } finally { busy = false; }
+  };
+  const es = new EventSource("/api/v1/events");
+  es.onopen = () => { status.textContent = "live"; };
+  es.onerror = () => { status.textContent = "reconnecting…"; };
+  es.onmessage = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
+})();
+`;

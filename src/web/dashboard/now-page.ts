@@ -1,0 +1,27 @@
+import type { ReleaseColumn } from "./data.js";
+import { href, html, type Html } from "./html.js";
+import type { Page } from "./layout.js";
+import { runLink } from "./matrix-page.js";
+
+export interface QueueCounts {
+  /** trigger jobs not yet started (waiting, delayed by a rate limit or a retry) */
+  toTrigger: number;
+}
+
+/** "Now / next": what runs now, what is queued, what waits on a gate. */
+export function nowPage(releases: ReleaseColumn[], queues: QueueCounts): Page {
+  const rows = releases.flatMap((r) => r.downstreams.map((d) => ({ r, d })));
+  const section = (title: string, list: typeof rows, empty: string, extra: (x: (typeof rows)[number]) => Html | string) => html`
+<h2>${title} <span class="muted">(${list.length})</span></h2>
+${list.length === 0 ? html`<p class="muted">${empty}</p>` : html`<div class="scroll"><table><caption>${title}</caption>
+<thead><tr><th scope="col">Downstream</th><th scope="col">For</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Detail</th></tr></thead>
+<tbody>${list.map((x) => html`<tr><th scope="row"><a href="${href("projects", x.d.project)}">${x.d.project}</a></th>
+<td><a href="${href("releases", x.r.release.project, x.r.release.tag)}">${x.r.release.project} ${x.r.release.tag}</a></td>
+<td>${runLink(x.d)}</td><td><time datetime="${x.d.updatedAt}">${x.d.updatedAt.slice(11, 19)}</time></td><td>${extra(x)}</td></tr>`)}</tbody></table></div>`}`;
+  const main = html`<h1>Now / next</h1>
+${section("Running now", rows.filter((x) => x.d.status === "in_progress"), "Nothing is running.", () => "")}
+${section("Queued next", rows.filter((x) => x.d.status === "queued"), "Nothing is queued.", () => "dispatched, waiting for the downstream to start")}
+<p class="small muted">${queues.toTrigger} trigger job(s) waiting to be sent to their forge (paced, rate-limited or retrying).</p>
+${section("Waiting on a gate", rows.filter((x) => x.d.status === "gated"), "No downstream waits on a gate.", (x) => x.d.gate ? html`after <code>${x.d.gate}</code> succeeds` : "")}`;
+  return { title: "Now / next", main, current: "now" };
+}

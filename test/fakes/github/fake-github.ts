@@ -70,7 +70,7 @@ export class FakeGithub {
   /** Requests the spec rejects, or that the fake has no answer for: a test fails if any remain. */
   readonly problems: string[] = [];
   /** workflow runs created by dispatches with return_run_details, in order */
-  readonly dispatchedRuns: { repo: string; runId: number }[] = [];
+  readonly dispatchedRuns: { repo: string; runId: number; relayRunId?: string }[] = [];
   readonly checkRuns: CheckRun[] = [];
   readonly comments: Comment[] = [];
   /** check suite id → its check runs, for CI that reports through checks */
@@ -255,7 +255,7 @@ export class FakeGithub {
       if (body.return_run_details !== true) return [204, undefined];
       const runId = this.nextId++;
       const base = `${params.owner}/${params.repo}`;
-      this.dispatchedRuns.push({ repo: base, runId });
+      this.dispatchedRuns.push({ repo: base, runId, relayRunId: body.inputs?.openci_run_id });
       return [200, {
         workflow_run_id: runId,
         run_url: `http://${this.host}/api/v3/repos/${base}/actions/runs/${runId}`,

@@ -1,0 +1,156 @@
+import { randomUUID } from "node:crypto";
+import { repoOf, type DependencyMap } from "../src/map/graph.js";
+import { sendGithubDelivery } from "../test/helpers/deliveries.js";
+import { githubFixture } from "../test/helpers/fixtures.js";
+import type { FakeGithub } from "../test/fakes/github/fake-github.js";
+import type { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
+import { commitOf } from "./forge-sandbox.js";
+
+/** The releases the demo tags, across foundations, in order. */
+export const DEMO_TAGS = [
+  { project: "kubernetes", tag: "v1.31.0" },
+  { project: "containerd", tag: "v2.1.0" },
+  { project: "nova", tag: "29.0.1" },
+  { project: "odl-odlparent", tag: "v14.0.0" },
+  { project: "dpdk", tag: "v24.11" },
+];
+
+/** How the downstreams' first runs end: most pass; these fail (with the failing job), or never report and time out. */
+const FAILS: Record<string, { job: string; upstream?: string }> = {
+  "cri-o": { job: "e2e-node (kubernetes)" },
+  "kata-containers": { job: "cri-containerd-k8s", upstream: "containerd" },
+  "odl-netconf": { job: "netconf-it" },
+};
+const NEVER_REPORTS = new Set(["functest"]);
+/** The demo's map gives this edge a short timeout, so a time-out shows within a minute. */
+export const DEMO_TIMEOUT = { downstream: "functest", upstream: "kolla-ansible", timeout: "40s" };
+/** This failed downstream is re-run from the relay's API a little later, and passes. */
+const RERUN = { upstream: "kubernetes", downstream: "cri-o" };
+
+export interface ScriptOptions {
+  relayUrl: string;
+  map: DependencyMap;
+  github: FakeGithub;
+  gitlab: FakeGitlab;
+  webhookSecret: string;
+  adminToken: string;
+  installationOf: (repo: string) => number | undefined;
+  log: (line: string) => void;
+  /** milliseconds between steps (scaled down in tests) */
+  pace: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Plays the demo: upstream tags across foundations; the sandbox plays each triggered downstream
+ * (GitHub runs reported by workflow_run webhooks, GitLab pipelines read by the relay's polling):
+ * most pass, some fail, one times out, one failure is re-run and passes. Resolves when done.
+ */
+export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<void> {
+  const played = new Set<string>();
+  /** how often each (downstream, upstream, tag) was triggered: the second time is a re-run */
+  const attempts = new Map<string, number>();
+  let nextRunId = 7_000_000;
+  let reran = false;
+  const pending: Promise<void>[] = [];
+
+  /** A GitHub downstream run's life: queued → in progress → its conclusion (reported by webhook). */
+  const playRun = async (repo: string, relayRunId: string, runId: number, projectId: string, upstream: string, attempt: number) => {
+    const send = (action: string, status: string, conclusion: string | null) => {
+      const p = githubFixture("workflow_run.completed");
+      p.action = action;
+      Object.assign(p.workflow_run, {
+        id: runId, status, conclusion, display_title: `openci ${relayRunId}`, name: "CI",
+        html_url: `https://github.com/${repo}/actions/runs/${runId}`, run_started_at: new Date().toISOString(), updated_at: new Date().toISOString(),
+      });
+      p.repository.full_name = repo;
+      p.repository.name = repo.split("/")[1];
+      p.repository.owner.login = repo.split("/")[0];
+      p.installation = { id: o.installationOf(repo) ?? 1, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+      return sendGithubDelivery(o.relayUrl, "workflow_run", p, { secret: o.webhookSecret });
+    };
+    await sleep(o.pace);
+    await send("in_progress", "in_progress", null);
+    if (NEVER_REPORTS.has(projectId)) return;
+    await sleep(o.pace * (2 + (runId % 3)));
+    const fail = attempt === 0 ? FAILS[projectId] : undefined;
+    const failing = fail && (fail.upstream === undefined || fail.upstream === upstream);
+    if (failing) o.github.runJobs[runId] = [{ name: fail.job, conclusion: "failure" }, { name: "lint", conclusion: "success" }];
+    o.github.runArtifacts[runId] = failing ? [{ name: "test-logs", size: 48_213 }, { name: "junit-report", size: 9_604 }] : [{ name: "build-logs", size: 20_480 }];
+    await send("completed", "completed", failing ? "failure" : "success");
+    o.log(`  ${failing ? "✗" : "✓"} ${projectId} ${failing ? `failed (${fail.job})` : "passed"} for ${upstream}`);
+    if (failing && projectId === RERUN.downstream && upstream === RERUN.upstream && !reran) {
+      reran = true;
+      pending.push((async () => {
+        await sleep(o.pace * 3);
+        const sha = commitOf(repoOf(o.map.project(RERUN.upstream)!), "v1.31.0");
+        const res = await fetch(`${o.relayUrl}/api/v1/reruns`, {
+          method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${o.adminToken}` },
+          body: JSON.stringify({ upstream: RERUN.upstream, sha, downstream: RERUN.downstream }),
+        });
+        o.log(`  ↻ re-running ${RERUN.downstream} for ${RERUN.upstream} v1.31.0 (${res.status})`);
+      })());
+    }
+  };
+
+  /** Watches the sandbox for triggers the relay sent and plays each once. */
+  const watch = async () => {
+    while (!signal.aborted) {
+      for (const call of o.github.requests) {
+        const body = call.body as { inputs?: Record<string, string>; client_payload?: Record<string, string> } | undefined;
+        const ctx = call.operationId === "actions/create-workflow-dispatch" ? body?.inputs : call.operationId === "repos/create-dispatch-event" ? body?.client_payload : undefined;
+        const relayRunId = ctx?.openci_run_id;
+        if (!relayRunId || played.has(relayRunId)) continue;
+        played.add(relayRunId);
+        const repo = `${call.params.owner}/${call.params.repo}`;
+        const project = o.map.projectsAt({ forge: "github", repo })[0];
+        const runId = o.github.dispatchedRuns.find((r) => r.relayRunId === relayRunId)?.runId ?? nextRunId++;
+        const seenKey = `${project?.id ?? repo}|${ctx!.openci_upstream}|${ctx!.openci_tag}`;
+        const attempt = attempts.get(seenKey) ?? 0;
+        attempts.set(seenKey, attempt + 1);
+        o.log(`  → ${project?.id ?? repo} triggered by ${ctx!.openci_upstream} ${ctx!.openci_tag}`);
+        pending.push(playRun(repo, relayRunId, runId, project?.id ?? repo, ctx!.openci_upstream ?? "", attempt));
+      }
+      for (const pipeline of o.gitlab.pipelines) {
+        const key = `gitlab-${pipeline.id}`;
+        if (played.has(key)) continue;
+        played.add(key);
+        o.log(`  → ${pipeline.project} pipeline ${pipeline.id} created`);
+        pending.push((async () => {
+          await sleep(o.pace);
+          pipeline.status = "running";
+          await sleep(o.pace * 3);
+          pipeline.jobs = [{ name: "deploy", status: "success", artifacts: "deploy-logs.tar.gz" }, { name: "functest", status: "success" }];
+          pipeline.status = "success";
+          o.log(`  ✓ ${pipeline.project} pipeline ${pipeline.id} passed`);
+        })());
+      }
+      await sleep(100);
+    }
+  };
+
+  const watching = watch();
+  for (const { project, tag } of DEMO_TAGS) {
+    if (signal.aborted) break;
+    const p = o.map.project(project);
+    if (!p || p.location.forge !== "github") continue;
+    const repo = p.location.repo;
+    o.log(`${project} tags ${tag}`);
+    const payload = githubFixture("create.tag");
+    payload.ref = tag;
+    payload.repository.full_name = repo;
+    payload.repository.name = repo.split("/")[1];
+    payload.repository.owner.login = repo.split("/")[0];
+    payload.installation = { id: o.installationOf(repo) ?? 1, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+    await sendGithubDelivery(o.relayUrl, "create", payload, { secret: o.webhookSecret, id: randomUUID() });
+    await sleep(o.pace * 4);
+  }
+  // Let cascades, the re-run and the time-out play out.
+  const deadline = Date.now() + o.pace * 40;
+  while (!signal.aborted && Date.now() < deadline) {
+    await Promise.all(pending.splice(0));
+    await sleep(o.pace);
+  }
+  void watching;
+}

@@ -19,6 +19,7 @@ import { adoptStoredMap, followStoredMap } from "./map/map-store.js";
 import { gitlabWebhooks, type GitlabWebhookOptions } from "./web/gitlab-webhooks.js";
 import { rerunsApi } from "./web/reruns-api.js";
 import { healthHandler } from "./web/health.js";
+import { guard, type Handler } from "./web/http.js";
 import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
 import { HistoryStore } from "./history/history-store.js";
@@ -90,7 +91,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     // Probot's Server treats port 0 as "use 3000"; pick the free port ourselves.
     const port = config.port === 0 ? await freePort() : config.port;
     server = new Server({ Probot: RelayProbot, port, host: config.host, log, enableStaticFiles: false });
-    await server.load((app, { addHandler }) => {
+    await server.load((app, { addHandler: add }) => {
+      const addHandler = (h: Handler) => add(guard(h, log));
       probot = app;
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));

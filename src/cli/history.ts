@@ -53,7 +53,8 @@ export async function verifyCommand(file: string, out: Out, err: Out): Promise<n
   }
   for (const t of report.tampered) err(`${file}: block ${t.cid}: ${t.problem}\n`);
   for (const m of report.missing) err(`${file}: block ${m} is listed by the export but missing\n`);
-  const ok = report.tampered.length === 0 && report.missing.length === 0;
+  for (const u of report.unlisted) err(`${file}: block ${u} is not listed by the export's manifest\n`);
+  const ok = report.tampered.length === 0 && report.missing.length === 0 && report.unlisted.length === 0;
   out(`${ok ? "ok" : "FAILED"}: ${report.blocks} blocks, ${report.tampered.length} changed, ${report.missing.length} missing; root ${report.roots.join(", ")}`
     + `${report.outside > 0 ? `; ${report.outside} links to earlier records outside this export` : ""}\n`);
   return ok ? 0 : 1;

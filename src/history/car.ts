@@ -9,8 +9,8 @@ const PAGE = 1000;
 export interface ExportPlan {
   root: CID;
   records: number;
-  /** writes the CAR: the root, its pages, then every record */
-  write(sink: (chunk: Uint8Array) => Promise<void> | void): Promise<void>;
+  /** writes the CAR: the root, its pages, then every record; rejects when `signal` aborts (the reader left) */
+  write(sink: (chunk: Uint8Array) => Promise<void> | void, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -36,23 +36,31 @@ export async function planExport(store: HistoryStore, sinceMs: number): Promise<
   return {
     root: root.cid,
     records: cids.length,
-    write: async (sink) => {
+    write: async (sink, signal) => {
       const { writer, out } = CarWriter.create([root.cid]);
+      const aborted = new Promise<never>((_, reject) => {
+        const stop = () => reject(new Error("export aborted: the reader went away"));
+        if (signal?.aborted) stop();
+        signal?.addEventListener("abort", stop);
+      });
+      aborted.catch(() => undefined);
       const piping = (async () => {
         for await (const chunk of out) await sink(chunk);
       })();
-      await writer.put(root);
-      for (const p of pages) await writer.put(p);
+      // A put waits until the reader takes the block: never longer than the reader stays.
+      const put = (b: { cid: CID; bytes: Uint8Array }) => Promise.race([writer.put(b), piping.then(() => undefined), aborted]);
+      await put(root);
+      for (const p of pages) await put(p);
       for (let i = 0; i < cids.length; i += 500) {
         const part = cids.slice(i, i + 500);
         const found = await store.many(part);
         for (const c of part) {
           const bytes = found.get(c);
-          if (bytes) await writer.put({ cid: parseCid(c)!, bytes });
+          if (bytes) await put({ cid: parseCid(c)!, bytes });
         }
       }
-      await writer.close();
-      await piping;
+      await Promise.race([writer.close(), aborted]);
+      await Promise.race([piping, aborted]);
     },
   };
 }
@@ -66,6 +74,8 @@ export interface VerifyReport {
   missing: string[];
   /** links of records to earlier records outside the export (before --since): not a problem */
   outside: number;
+  /** blocks in the file the manifest does not list (not from an export, or added later) */
+  unlisted: string[];
 }
 
 /** Reads a CAR file, recomputes every block's CID, and checks the manifest against the blocks. */
@@ -86,11 +96,18 @@ export async function verifyCar(input: AsyncIterable<Uint8Array>): Promise<Verif
       tampered.push({ cid: id, problem });
       continue;
     }
-    const value = decode<{ kind?: string }>(bytes);
+    let value: { kind?: string };
+    try {
+      value = decode<{ kind?: string }>(bytes);
+    } catch (error) {
+      tampered.push({ cid: id, problem: `cannot be read: ${(error as Error).message}` });
+      continue;
+    }
     const manifest = value.kind === "openci-export" || value.kind === "openci-export-page";
     for (const l of linksOf(value)) (manifest ? listed : linked).add(l.toString());
   }
   const missing = [...listed].filter((c) => !present.has(c));
   const outside = [...linked].filter((c) => !present.has(c)).length;
-  return { roots, blocks, tampered, missing, outside };
+  const unlisted = [...present].filter((c) => !listed.has(c));
+  return { roots, blocks, tampered, missing, outside, unlisted };
 }

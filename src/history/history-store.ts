@@ -18,12 +18,21 @@ export interface AppendOptions {
   release: ReleaseRef;
   /** a relay run id: the record becomes that run's latest state (what its next state links to) */
   head?: string | undefined;
+  /**
+   * With `head`: the CID the record's `previous` names ("" for none). When the run's head has moved
+   * meanwhile (another state came in), nothing is appended and `conflict` is set: build again.
+   */
+  expectHead?: string | undefined;
+  /** more names for the record (first writer wins), e.g. a run's completion */
+  aliases?: string[] | undefined;
 }
 
 export interface Appended {
   cid: CID;
   /** false when the key had been appended already: `cid` is that record's */
   created: boolean;
+  /** the run's head moved (see AppendOptions.expectHead): nothing was appended */
+  conflict?: boolean;
 }
 
 /** One entry of the history log: the order records were appended in. */
@@ -34,21 +43,29 @@ export interface LogEntry {
   seq: number;
 }
 
-// KEYS: 1 idempotency key, 2 record, 3 sequence, 4 log stream, [5 head when ARGV[3] = '1'], then index sorted sets.
-// ARGV: 1 cid, 2 bytes, 3 head flag. Returns {cid, created(0|1)}.
+// KEYS: 1 idempotency key, 2 record, 3 sequence, 4 log stream, [5 head when ARGV[3] = '1'], then
+// ARGV[5] alias keys, then index sorted sets.
+// ARGV: 1 cid, 2 bytes, 3 head flag, 4 expected head ("" none), 5 alias count.
+// Returns {cid, 1} appended, {cid, 0} appended before under this key, {head, 2} the head moved.
 const APPEND = `
 local existing = redis.call('GET', KEYS[1])
 if existing then return {existing, 0} end
+local i = 5
+if ARGV[3] == '1' then
+  local current = redis.call('GET', KEYS[5]) or ''
+  if current ~= ARGV[4] then return {current, 2} end
+  i = 6
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local seq = redis.call('INCR', KEYS[3])
 redis.call('XADD', KEYS[4], '*', 'cid', ARGV[1], 'seq', seq)
-local first = 5
-if ARGV[3] == '1' then
-  redis.call('SET', KEYS[5], ARGV[1])
-  first = 6
+if ARGV[3] == '1' then redis.call('SET', KEYS[5], ARGV[1]) end
+for a = 1, tonumber(ARGV[5]) do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX')
+  i = i + 1
 end
-for i = first, #KEYS do redis.call('ZADD', KEYS[i], seq, ARGV[1]) end
+for j = i, #KEYS do redis.call('ZADD', KEYS[j], seq, ARGV[1]) end
 return {ARGV[1], 1}`;
 
 /**
@@ -68,9 +85,13 @@ export class HistoryStore {
       k("commit", digest(o.release.project, o.release.sha)),
       k("kind", record.kind),
     ];
-    const keys = [k("key", digest(o.key)), k("record", cid.toString()), k("seq"), LOG, ...(o.head ? [k("head", o.head)] : []), ...indexes];
-    const [stored, created] = (await this.redis.eval(APPEND, keys.length, ...keys, cid.toString(), Buffer.from(bytes), o.head ? "1" : "0")) as [string, number];
-    return { cid: parseCid(stored)!, created: created === 1 };
+    const aliases = (o.aliases ?? []).map((a) => k("key", digest(a)));
+    const keys = [k("key", digest(o.key)), k("record", cid.toString()), k("seq"), LOG, ...(o.head ? [k("head", o.head)] : []), ...aliases, ...indexes];
+    const [stored, status] = (await this.redis.eval(
+      APPEND, keys.length, ...keys, cid.toString(), Buffer.from(bytes), o.head ? "1" : "0", o.expectHead ?? "", aliases.length,
+    )) as [string, number];
+    if (status === 2) return { cid, created: false, conflict: true };
+    return { cid: parseCid(stored)!, created: status === 1 };
   }
 
   /** The record appended under an idempotency key, if any. */

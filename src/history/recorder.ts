@@ -57,7 +57,7 @@ export class Recorder {
   async trigger(t: TriggerJob, outcome: "triggered" | "refused" | "failed", detail: { result?: TriggerResult; reason?: string } = {}): Promise<CID> {
     const after = (await this.o.store.byKey(gateKey(t.runId, "passed")))
       ?? (t.rerunOf ? await this.o.store.byKey(triggerKey(t.rerunOf)) : undefined)
-      ?? (t.chain ? await this.o.store.head(chainParentRunId(t)) : undefined);
+      ?? (t.chain ? await this.o.store.byKey(doneKey(t.chain.from ?? chainParentRunId(t))) : undefined);
     return this.append({
       v: 1, kind: "trigger", at: now(), release: await this.releaseOf(t), after,
       upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, attempt: t.attempt,
@@ -68,15 +68,29 @@ export class Recorder {
     }, { key: triggerKey(t.runId), release: releaseRef(t) });
   }
 
-  /** A downstream run's new state; a failed run's artifacts are also published as test outputs. */
-  async run(t: TriggerJob, run: RunState, failedJobs: string[] = [], artifacts: Artifact[] = []): Promise<CID> {
+  /**
+   * A downstream run's new state, linked to its previous state (the chain of a run's states is
+   * built under a compare-and-set on its head, so concurrent webhooks never fork it); a failed
+   * run's artifacts are also published as test outputs. `triggered`: what the forge returned, so
+   * a state that arrives before the trigger's own record still links to one.
+   */
+  async run(t: TriggerJob, run: RunState, failedJobs: string[] = [], artifacts: Artifact[] = [], triggered?: TriggerResult): Promise<CID> {
     const release = await this.releaseOf(t);
-    const cid = await this.append({
-      v: 1, kind: "run", at: now(), release, trigger: await this.o.store.byKey(triggerKey(t.runId)), previous: await this.o.store.head(t.runId),
-      upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, forge: run.forge, repo: run.repo,
-      ...(run.runId ? { runId: run.runId } : {}), state: run.state, ...(run.conclusion ? { conclusion: run.conclusion } : {}),
-      ...(run.url ? { url: run.url } : {}), failedJobs, artifacts, source: run.source,
-    }, { key: `run|${t.runId}|${run.runId ?? ""}|${run.state}|${run.conclusion ?? ""}`, release: releaseRef(t), head: t.runId });
+    const trigger = (await this.o.store.byKey(triggerKey(t.runId))) ?? (triggered ? await this.trigger(t, "triggered", { result: triggered }) : undefined);
+    const key = `run|${t.runId}|${run.runId ?? ""}|${run.state}|${run.conclusion ?? ""}`;
+    const done = run.state === "completed" ? [doneKey(t.runId)] : [];
+    let cid: CID | undefined;
+    for (let attempt = 0; cid === undefined; attempt++) {
+      const previous = await this.o.store.head(t.runId);
+      const appended = await this.appendIfHead({
+        v: 1, kind: "run", at: now(), release, trigger, previous,
+        upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, forge: run.forge, repo: run.repo,
+        ...(run.runId ? { runId: run.runId } : {}), state: run.state, ...(run.conclusion ? { conclusion: run.conclusion } : {}),
+        ...(run.url ? { url: run.url } : {}), failedJobs, artifacts, source: run.source,
+      }, { key, release: releaseRef(t), head: t.runId, expectHead: previous?.toString() ?? "", aliases: done });
+      if (appended !== undefined) cid = appended;
+      else if (attempt >= 20) throw new Error(`the history of run ${t.runId} keeps moving: state ${run.state} not recorded, will retry`);
+    }
     if (run.state === "completed" && (run.conclusion === "failure" || run.conclusion === "timed_out")) {
       for (const a of artifacts.slice(0, MAX_TEST_OUTPUTS)) {
         await this.append({
@@ -104,7 +118,15 @@ export class Recorder {
    * that died between the two queues it on its retry (delivery job ids make that a no-op otherwise).
    */
   private async append(record: HistoryRecord, opts: AppendOptions): Promise<CID> {
-    const { cid, created } = await this.o.store.append(record, opts);
+    const cid = await this.appendIfHead(record, opts);
+    if (cid === undefined) throw new Error(`history: ${opts.key} conflicted without a head`);
+    return cid;
+  }
+
+  /** As append; undefined (nothing appended) when `opts.expectHead` is no longer the run's head. */
+  private async appendIfHead(record: HistoryRecord, opts: AppendOptions): Promise<CID | undefined> {
+    const { cid, created, conflict } = await this.o.store.append(record, opts);
+    if (conflict) return undefined;
     const id = cid.toString();
     const type = toCDEvent(id, record, "/").context.type;
     const sinks = this.o.sinks.matching(type, projectsOf(record));
@@ -123,6 +145,8 @@ const now = () => new Date().toISOString();
 const releaseKey = (project: string, tag: string, sha: string) => `release|${project}|${tag}|${sha}`;
 const triggerKey = (runId: string) => `trigger|${runId}`;
 const gateKey = (runId: string, decision: string) => `gate|${runId}|${decision}`;
+/** a run's completed state, whatever its conclusion: what a cascade from it links to */
+const doneKey = (runId: string) => `done|${runId}`;
 
 function releaseRef(t: TriggerJob) {
   return { project: t.upstream.projectId, tag: t.upstream.tag, sha: t.upstream.sha };

@@ -34,7 +34,11 @@ export const TriggerJob = z.object({
    * A cascade: triggered because the run of the project before it passed. `id` is the relay run id
    * that started the chain; `path` the projects from the upstream that tagged to this downstream.
    */
-  chain: z.object({ id: z.string(), path: z.array(z.string()).min(2) }).optional(),
+  chain: z.object({
+    id: z.string(), path: z.array(z.string()).min(2),
+    /** the relay run of the project before this one, whose passing run caused this trigger */
+    from: z.string().optional(),
+  }).optional(),
   /** When the upstream delivery that caused it arrived (for the tag → trigger latency). */
   receivedAt: z.iso.datetime().optional(),
   /** A re-run: the relay run id it runs again (the history links the two). */

@@ -17,6 +17,12 @@ export class Gates {
     await this.redis.multi().hset(k, trigger.runId, JSON.stringify(trigger)).expire(k, TTL_S).exec();
   }
 
+  /** The triggers waiting for this check, left waiting. */
+  async peek(place: Place, sha: string, checkName: string): Promise<TriggerJob[]> {
+    const all = await this.redis.hgetall(this.k(place, sha, checkName));
+    return Object.values(all).map((raw) => TriggerJob.parse(JSON.parse(raw)));
+  }
+
   /** Removes and returns the triggers waiting for this check; each is handed out once. */
   async take(place: Place, sha: string, checkName: string): Promise<TriggerJob[]> {
     const k = this.k(place, sha, checkName);

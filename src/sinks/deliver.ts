@@ -10,6 +10,7 @@ import type { Sinks } from "./sinks.js";
 
 export const SIGNATURE_HEADER = "x-openci-signature-256";
 export const DELIVERY_HEADER = "x-openci-delivery";
+export const TIMESTAMP_HEADER = "x-openci-timestamp";
 const TIMEOUT_MS = 10_000;
 
 export interface DeliveryDeps {
@@ -20,9 +21,12 @@ export interface DeliveryDeps {
   eventSource: string;
 }
 
-/** `sha256=<hex HMAC-SHA256 of the body with the sink's secret>`, as GitHub signs its webhooks. */
-export function sign(secret: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+/**
+ * `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" with the sink's secret>`: the timestamp (Unix
+ * seconds, also sent as X-OpenCI-Timestamp) is signed too, so a receiver can refuse old replays.
+ */
+export function sign(secret: string, timestamp: number, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
 }
 
 /**
@@ -40,10 +44,14 @@ export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger)
 
   const { headers, body } = binaryMessage(toCDEvent(cid, record, deps.eventSource));
   let status: number;
+  const timestamp = Math.floor(Date.now() / 1000);
   try {
     const res = await fetch(sink.url, {
       method: "POST",
-      headers: { ...headers, [SIGNATURE_HEADER]: sign(sink.secret, body), [DELIVERY_HEADER]: String(job.id), "user-agent": "openci-relay" },
+      headers: {
+        ...headers, [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: sign(sink.secret, timestamp, body),
+        [DELIVERY_HEADER]: String(job.id), "user-agent": "openci-relay",
+      },
       body,
       redirect: "manual",
       signal: AbortSignal.timeout(TIMEOUT_MS),

@@ -40,8 +40,9 @@ export function parseEnvSinks(text: string | undefined): { sinks: EnvSinkSpec[];
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    return { sinks: [], problems: [`OPENCI_SINKS is not JSON (${(error as Error).message}): write a JSON array such as [{"id":"ops","url":"https://ops.example/cdevents","secret_env":"OPS_SINK_SECRET"}]`] };
+  } catch {
+    // JSON.parse's message quotes the text, which may hold a secret: not repeated here.
+    return { sinks: [], problems: [`OPENCI_SINKS is not JSON: write a JSON array such as [{"id":"ops","url":"https://ops.example/cdevents","secret_env":"OPS_SINK_SECRET"}]`] };
   }
   const parsed = z.array(EnvSinkSpec).safeParse(json);
   if (!parsed.success) {

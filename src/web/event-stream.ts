@@ -12,6 +12,10 @@ export const EVENTS_PATH = "/api/v1/events";
 const HEARTBEAT_MS = 15_000;
 const BLOCK_MS = 5_000;
 const ID = /^\d+-\d+$/;
+/** Clients per process; more get 503 and come back (EventSource retries). */
+const MAX_CLIENTS = 500;
+/** A live client that has this much unread is dropped (it reconnects with Last-Event-ID and catches up). */
+const MAX_BUFFERED = 1 << 20;
 
 interface Client {
   res: ServerResponse;
@@ -21,6 +25,8 @@ interface Client {
   /** while replaying from Last-Event-ID, live entries wait here */
   backlog: LogEntry[] | undefined;
 }
+
+type Rendered = { json: string; projects: string[] } | undefined;
 
 /**
  * `GET /api/v1/events`: the history as it is appended, as Server-Sent Events, each a CloudEvent
@@ -54,9 +60,19 @@ export class EventStream {
       const url = new URL(req.url ?? "/", "http://relay");
       if (url.pathname !== EVENTS_PATH) return false;
       if (req.method !== "GET") return reply(res, 405, { error: "use GET" });
-      const resume = String(req.headers["last-event-id"] ?? url.searchParams.get("lastEventId") ?? "").trim();
+      let resume = String(req.headers["last-event-id"] ?? url.searchParams.get("lastEventId") ?? "").trim();
       if (resume !== "" && !ID.test(resume)) return reply(res, 400, { error: "Last-Event-ID must be an event id this stream sent, e.g. 1764635000000-0" });
-      await this.join(req, res, resume || undefined, url.searchParams.get("project") ?? undefined);
+      if (this.clients.size >= MAX_CLIENTS) {
+        res.setHeader("retry-after", "10");
+        return reply(res, 503, { error: "too many event stream clients on this relay: retry later" });
+      }
+      // Redis is asked before the answer starts, so a Redis error is still a clean 5xx.
+      const last = await this.store.lastLogId();
+      if (!this.running) this.position = last;
+      // An id past the end of the log: the log was replaced (restored, flushed); everything is new.
+      if (resume !== "" && compareIds(resume, last) > 0) resume = "0-0";
+      if (req.destroyed) return true;
+      this.join(req, res, resume || undefined, url.searchParams.get("project") ?? undefined);
       return true;
     };
   }
@@ -69,10 +85,9 @@ export class EventStream {
     this.reader?.disconnect();
   }
 
-  private async join(req: IncomingMessage, res: ServerResponse, resume: string | undefined, project: string | undefined): Promise<void> {
+  private join(req: IncomingMessage, res: ServerResponse, resume: string | undefined, project: string | undefined): void {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
     res.write("retry: 3000\n\n");
-    if (!this.running) this.position = await this.store.lastLogId();
     const client: Client = { res, project, lastSent: resume ?? this.position, backlog: resume ? [] : undefined };
     this.clients.add(client);
     req.on("close", () => this.clients.delete(client));
@@ -80,36 +95,51 @@ export class EventStream {
       this.running = true;
       void this.readLoop();
     }
-    if (!resume) return;
-    // Replay from the log, then what arrived live meanwhile: each id once, in order.
+    if (resume) void this.replay(client, resume);
+  }
+
+  /** Everything after `resume` from the log, then what arrived live meanwhile: each id once, in order. */
+  private async replay(client: Client, resume: string): Promise<void> {
     try {
       for (let after = resume; ;) {
         const page = await this.store.logAfter(after, 500);
         if (page.length === 0) break;
-        for (const e of page) await this.send(client, e, await this.render(e));
+        for (const e of page) {
+          await this.send(client, e, await this.render(e));
+          if (client.res.writableNeedDrain) await new Promise((r) => client.res.once("drain", r));
+          if (client.res.destroyed) return;
+        }
         after = page[page.length - 1]!.id;
       }
+      // Live entries that came meanwhile, oldest first; new ones keep queueing until the backlog is empty.
+      while (client.backlog!.length > 0) {
+        const e = client.backlog!.shift()!;
+        await this.send(client, e, await this.render(e));
+      }
+      client.backlog = undefined;
     } catch (err) {
-      this.log.warn({ err }, "event stream replay failed");
+      // The client reconnects with its Last-Event-ID and gets the rest: no gap.
+      this.log.warn({ err: (err as Error).message }, "event stream replay failed: closing the stream");
+      this.clients.delete(client);
+      client.res.end();
     }
-    const live = client.backlog ?? [];
-    client.backlog = undefined;
-    for (const e of live) await this.send(client, e, await this.render(e));
   }
 
   private async readLoop(): Promise<void> {
-    this.reader ??= this.connect();
-    this.reader.on("error", () => undefined);
+    if (!this.reader) {
+      this.reader = this.connect();
+      this.reader.on("error", () => undefined);
+    }
     while (!this.closed && this.clients.size > 0) {
       try {
         const entries = await HistoryStore.readLog(this.reader, this.position, BLOCK_MS);
         for (const e of entries) {
-          this.position = e.id;
           const rendered = await this.render(e);
           for (const c of this.clients) {
             if (c.backlog) c.backlog.push(e);
             else await this.send(c, e, rendered);
           }
+          this.position = e.id;
         }
       } catch (err) {
         if (this.closed) break;
@@ -120,17 +150,28 @@ export class EventStream {
     this.running = false;
   }
 
-  private async render(e: LogEntry): Promise<{ json: string; projects: string[] } | undefined> {
+  private async render(e: LogEntry): Promise<Rendered> {
     const bytes = await this.store.bytes(e.cid);
     if (!bytes) return undefined;
-    const record = decode<HistoryRecord>(bytes);
-    return { json: structuredJson(toCDEvent(e.cid, record, this.source)), projects: projectsOf(record) };
+    try {
+      const record = decode<HistoryRecord>(bytes);
+      return { json: structuredJson(toCDEvent(e.cid, record, this.source)), projects: projectsOf(record) };
+    } catch (err) {
+      this.log.error({ err, cid: e.cid }, "history record cannot be rendered as an event: skipped");
+      return undefined;
+    }
   }
 
-  private async send(c: Client, e: LogEntry, rendered: { json: string; projects: string[] } | undefined): Promise<void> {
+  private async send(c: Client, e: LogEntry, rendered: Rendered): Promise<void> {
     if (!rendered || compareIds(e.id, c.lastSent) <= 0) return;
     c.lastSent = e.id;
     if (c.project !== undefined && !rendered.projects.includes(c.project)) return;
+    if (!c.backlog && c.res.writableLength > MAX_BUFFERED) {
+      // Not reading: let it go rather than hold the stream for it.
+      this.clients.delete(c);
+      c.res.destroy();
+      return;
+    }
     c.res.write(`id: ${e.id}\ndata: ${rendered.json}\n\n`);
   }
 }
@@ -138,6 +179,7 @@ export class EventStream {
 /** Orders stream ids `<ms>-<n>` ("$" and "0" sort first). */
 function compareIds(a: string, b: string): number {
   if (!ID.test(b)) return 1;
+  if (!ID.test(a)) return -1;
   const [am, an] = a.split("-").map(Number) as [number, number];
   const [bm, bn] = b.split("-").map(Number) as [number, number];
   return am - bm || an - bn;

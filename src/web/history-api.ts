@@ -51,12 +51,12 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
         const id = cid.toString();
         const bytes = await store.bytes(id);
         if (!bytes) return reply(res, 404, { error: `no record ${id}` });
-        const immutable = { etag: `"${id}"`, "cache-control": "public, max-age=31536000, immutable" };
+        const immutable = { "cache-control": "public, max-age=31536000, immutable", vary: "accept" };
         if (url.searchParams.get("format") === "dag-json" || String(req.headers.accept ?? "").includes(DAG_JSON_TYPE)) {
-          res.writeHead(200, { "content-type": DAG_JSON_TYPE, ...immutable }).end(Buffer.from(bytes));
+          res.writeHead(200, { "content-type": DAG_JSON_TYPE, etag: `"${id}"`, ...immutable }).end(Buffer.from(bytes));
           return true;
         }
-        res.writeHead(200, { "content-type": "application/json", ...immutable })
+        res.writeHead(200, { "content-type": "application/json", etag: `"${id}.json"`, ...immutable })
           .end(`{"cid":${JSON.stringify(id)},"record":${Buffer.from(bytes).toString("utf8")}}`);
         return true;
       }
@@ -68,9 +68,9 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
         if (limit === null || limit < 1 || limit > MAX_LIMIT) return reply(res, 400, { error: `limit must be a whole number from 1 to ${MAX_LIMIT}` });
         if (before === null || (before !== undefined && before < 1)) return reply(res, 400, { error: "before must be a positive whole number: the 'next' of the previous page" });
         const page = await store.ofProject(project, limit, before);
-        if (page.items.length === 0 && before === undefined) return notFound(res, map, project, `no history of '${project}' yet`, { project, items: [], next: null });
-        const records = await store.records(page.items.map((i) => i.cid));
-        const items = page.items.map((i, n) => ({ cid: i.cid, seq: i.seq, record: records[n]?.record }));
+        if (page.items.length === 0) return notFound(res, map, project, `no history of '${project}' yet`, { project, items: [], next: null });
+        const records = new Map((await store.records(page.items.map((i) => i.cid))).map((r) => [r.cid, r.record]));
+        const items = page.items.map((i) => ({ cid: i.cid, seq: i.seq, record: records.get(i.cid) ?? null }));
         return reply(res, 200, { project, items, next: page.next ?? null });
       }
       case "history.car": {
@@ -83,8 +83,17 @@ export function historyApi(store: HistoryStore, map: () => DependencyMap) {
           "x-openci-root": plan.root.toString(), "x-openci-records": String(plan.records), "cache-control": "no-store",
         });
         if (req.method === "HEAD") return res.end(), true;
-        await plan.write((chunk) => new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(err) : resolve()))));
-        res.end();
+        const gone = new AbortController();
+        res.once("close", () => gone.abort());
+        try {
+          await plan.write(async (chunk) => {
+            if (!res.write(chunk)) await new Promise<void>((resolve) => { res.once("drain", resolve); gone.signal.addEventListener("abort", () => resolve()); });
+          }, gone.signal);
+          res.end();
+        } catch (error) {
+          // Headers are out: all that is left is to cut the download short (a CAR reader sees it end early).
+          if (!gone.signal.aborted) res.destroy(error as Error);
+        }
         return true;
       }
     }

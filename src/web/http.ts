@@ -23,6 +23,25 @@ export function readBody(req: IncomingMessage, max: number): Promise<string | un
   });
 }
 
+export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean | void> | boolean | void;
+
+/**
+ * A route that fails after its answer began (a stream, a download) cannot get a 500 any more:
+ * the connection is cut and the error logged, instead of the server's 500 throwing again.
+ */
+export function guard(handler: Handler, log: { error(o: object, msg: string): void }): Handler {
+  return async (req, res) => {
+    try {
+      return await handler(req, res);
+    } catch (err) {
+      if (!res.headersSent) throw err;
+      log.error({ err, url: req.url }, "request failed after its answer began: connection closed");
+      res.destroy();
+      return true;
+    }
+  };
+}
+
 /** A JSON answer; returns true, as route handlers do when they took the request. */
 export function reply(res: ServerResponse, status: number, body: unknown): true {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));

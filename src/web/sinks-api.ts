@@ -29,7 +29,7 @@ export function sinksApi(queue: Queue<SinkJob>, sinks: Sinks, stats: SinkStats, 
     if (!admitted(req, res, adminToken, "subscribers")) return true;
     if (path === SINKS_PATH) {
       if (req.method !== "GET") return reply(res, 405, { error: "use GET" });
-      const dead = await queue.getFailed(0, MAX_LISTED - 1);
+      const dead = await allFailed(queue);
       const pending = await queue.getJobs(["waiting", "delayed", "active", "prioritized"], 0, MAX_LISTED - 1);
       const list = await Promise.all(sinks.list().map(async (s) => ({
         id: s.id, url: s.url, from: s.from, events: s.events ? [...s.events] : "all", projects: s.projects ? [...s.projects] : "all",
@@ -55,11 +55,21 @@ export function sinksApi(queue: Queue<SinkJob>, sinks: Sinks, stats: SinkStats, 
     if (!parsed.success) return reply(res, 400, { error: "invalid request", problems: parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"} ${i.message}`) });
     const { sink, cid } = parsed.data;
     if (sink !== undefined && !sinks.get(sink)) return reply(res, 404, { error: `no subscriber '${sink}' (OPENCI_SINKS or the map's subscribers)` });
-    const chosen = (await queue.getFailed(0, MAX_LISTED - 1)).filter((j) => (sink === undefined || j.data.sinkId === sink) && (cid === undefined || j.data.cid === cid));
+    const chosen = (await allFailed(queue)).filter((j) => (sink === undefined || j.data.sinkId === sink) && (cid === undefined || j.data.cid === cid));
     for (const job of chosen) await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
     log.info({ sink: sink ?? "(all)", cid: cid ?? "(all)", redriven: chosen.length }, "dead letters re-driven");
     return reply(res, 202, { redriven: chosen.length, jobs: chosen.map((j) => j.id) });
   };
+}
+
+/** Every dead letter, page by page (a sink's may sit behind another's). */
+async function allFailed(queue: Queue<SinkJob>): Promise<Job<SinkJob>[]> {
+  const out: Job<SinkJob>[] = [];
+  for (let start = 0; ; start += MAX_LISTED) {
+    const page = await queue.getFailed(start, start + MAX_LISTED - 1);
+    out.push(...page.filter((j): j is Job<SinkJob> => j !== undefined && j !== null));
+    if (page.length < MAX_LISTED) return out;
+  }
 }
 
 function describeDead(j: Job<SinkJob>) {

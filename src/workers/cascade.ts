@@ -26,7 +26,7 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
     } else if (!deps.forges.supports(project.location)) {
       log.warn({ chain: chainId, downstream: project.id }, "downstreams on this forge are not relayed yet: not cascaded");
     } else {
-      work.push({ upstream, project, gate: undefined, chain: { id: chainId, path: [...path, project.id] } });
+      work.push({ upstream, project, gate: undefined, chain: { id: chainId, path: [...path, project.id], from: trigger.runId } });
     }
   }
   if (work.length === 0) return [];

@@ -15,11 +15,19 @@ export async function openGate(
   check: Pick<CheckEvent, "forge" | "host" | "repo" | "sha" | "name" | "conclusion">,
   log: Logger,
 ): Promise<{ released: number; skipped: number }> {
+  // Recorded before they are handed out (idempotent), so a retry after a failure here records them still.
+  const decision = check.conclusion === "success" ? "passed" : "failed";
+  for (const t of await deps.gates.peek(check, check.sha, check.name)) await deps.history.gate(t, check.name, decision, check.conclusion);
   const waiting = await deps.gates.take(check, check.sha, check.name);
   if (waiting.length === 0) return { released: 0, skipped: 0 };
-  for (const t of waiting) await deps.history.gate(t, check.name, check.conclusion === "success" ? "passed" : "failed", check.conclusion);
   if (check.conclusion === "success") {
-    await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
+    try {
+      await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
+    } catch (error) {
+      // Not handed out after all: back to waiting, for the retry of this job.
+      for (const t of waiting) await deps.gates.wait(check, check.sha, check.name, t);
+      throw error;
+    }
     log.info({ repo: check.repo, sha: check.sha, gate: check.name, downstreams: waiting.map((t) => t.downstreamId) }, "gate passed: triggers enqueued");
     return { released: waiting.length, skipped: 0 };
   }

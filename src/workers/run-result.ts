@@ -48,7 +48,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
   await deps.history.run(trigger, {
     forge: event.forge, repo: event.repo, runId: event.runId, state: event.state, conclusion: event.conclusion, url: event.webUrl || undefined, source: event.source,
-  }, failedJobs, artifacts);
+  }, failedJobs, artifacts, record.result);
   log.info({ downstream: project.id, runId: event.runId, state: event.state, conclusion: event.conclusion }, "downstream run reported upstream");
   if (event.state === "completed" && event.conclusion === "success") await cascadeFrom(trigger, deps, log);
   return { correlated: true };

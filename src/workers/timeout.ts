@@ -12,18 +12,25 @@ export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Lo
   const up = trigger.upstream;
   const key = checkKey({ upstream: up, sha: up.sha, name: trigger.checkName });
   const current = await deps.checks.get(key);
-  if (current?.report.status === "completed") return { timedOut: false };
+  const record = async () => {
+    const triggered = await deps.records.get(trigger.runId);
+    await deps.history.run(trigger, {
+      forge: triggered?.forge ?? "github", repo: triggered?.downstreamRepo ?? trigger.downstreamId, runId: triggered?.result.runId,
+      state: "completed", conclusion: "timed_out", url: current?.report.detailsUrl, source: "timeout",
+    });
+  };
+  if (current?.report.status === "completed") {
+    // A retry of this job after the check was already timed out: the history gets it (once) all the same.
+    if (current.report.conclusion === "timed_out" && current.report.externalId === trigger.runId) await record();
+    return { timedOut: false };
+  }
   const project = deps.map().project(trigger.downstreamId);
   const published = await publishCheck(
     deps, key, targetOf(up),
     timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl), trigger.attempt);
   if (published) {
     log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
-    const record = await deps.records.get(trigger.runId);
-    await deps.history.run(trigger, {
-      forge: record?.forge ?? "github", repo: record?.downstreamRepo ?? trigger.downstreamId, runId: record?.result.runId,
-      state: "completed", conclusion: "timed_out", url: current?.report.detailsUrl, source: "timeout",
-    });
+    await record();
   }
   return { timedOut: published };
 }

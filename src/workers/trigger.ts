@@ -23,42 +23,35 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   const target = targetOf(data.upstream);
   const check = checkKey({ upstream: data.upstream, sha: data.upstream.sha, name: data.checkName });
 
+  let outcome: { refused: string } | { result: TriggerResult; project: Project };
   try {
     if (!project) {
       throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
     }
     const refusal = consent(deps, data);
     if (refusal) {
-      log.warn({ downstream: project.id, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${refusal}`);
-      await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, refusal), data.attempt);
-      await deps.history.trigger(data, "refused", { reason: refusal });
-      triggers.inc({ outcome: "refused" });
-      return { refused: refusal };
-    }
-    const recorded = await deps.records.get(data.runId);
-    let result: TriggerResult;
-    if (recorded) {
-      result = recorded.result;
-      log.info({ downstream: project.id }, "already triggered: not calling the forge again");
+      outcome = { refused: refusal };
     } else {
-      const forge = deps.forges.forLocation(project.location);
-      result = (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
-        ?? await forge.triggerPipeline(project, {
-          upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
+      const recorded = await deps.records.get(data.runId);
+      let result: TriggerResult;
+      if (recorded) {
+        result = recorded.result;
+        log.info({ downstream: project.id }, "already triggered: not calling the forge again");
+      } else {
+        const forge = deps.forges.forLocation(project.location);
+        result = (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
+          ?? await forge.triggerPipeline(project, {
+            upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
+          });
+        await deps.records.save({
+          trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
         });
-      await deps.records.save({
-        trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
-      });
-      log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
-      triggers.inc({ outcome: "triggered" });
-      if (data.receivedAt && data.attempt === 0) tagToTrigger.observe((Date.now() - Date.parse(data.receivedAt)) / 1000);
+        log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
+        triggers.inc({ outcome: "triggered" });
+        if (data.receivedAt && data.attempt === 0) tagToTrigger.observe((Date.now() - Date.parse(data.receivedAt)) / 1000);
+      }
+      outcome = { result, project };
     }
-    await deps.history.trigger(data, "triggered", { result });
-    await publishCheck(deps, check, target, dispatchedReport(data.upstream, project, data.runId, result), data.attempt);
-    const timeout = deps.map().edge(data.upstream.projectId, project.id)?.timeout ?? DEFAULT_TIMEOUT;
-    await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
-    if (result.runId !== undefined && deps.forges.polls(project.location)) await schedulePoll(deps, data.runId, 1);
-    return result;
   } catch (error) {
     const e = classifyHttpError(error, `triggering ${data.downstreamId}`);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -67,11 +60,27 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
       throw e;
     }
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
-    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
     triggers.inc({ outcome: "failed" });
     await deps.history.trigger(data, "failed", { reason: e.hint ? `${e.message}. ${e.hint}` : e.message });
+    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
   }
+
+  // What follows only records and decorates: its errors are retried, and never make a started pipeline "failed".
+  if ("refused" in outcome) {
+    log.warn({ downstream: data.downstreamId, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${outcome.refused}`);
+    await deps.history.trigger(data, "refused", { reason: outcome.refused });
+    await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, outcome.refused), data.attempt);
+    triggers.inc({ outcome: "refused" });
+    return outcome;
+  }
+  const { result } = outcome;
+  await deps.history.trigger(data, "triggered", { result });
+  await publishCheck(deps, check, target, dispatchedReport(data.upstream, outcome.project, data.runId, result), data.attempt);
+  const timeout = deps.map().edge(data.upstream.projectId, outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
+  await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
+  if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
+  return result;
 }
 
 /** A re-run where the forge retries the run in place; undefined (trigger anew) where it cannot or will not. */

@@ -39,7 +39,9 @@ describe("CDEvents to subscribers", () => {
     expect(events.map((e) => e.event.context.id).sort()).toEqual([...cids].sort());
     for (const { d, event } of events) {
       expect(cdeventProblems(event)).toEqual([]);
-      expect(d.headers["x-openci-signature-256"]).toBe(`sha256=${createHmac("sha256", SECRET).update(d.body).digest("hex")}`);
+      const timestamp = Number(d.headers["x-openci-timestamp"]);
+      expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(60);
+      expect(d.headers["x-openci-signature-256"]).toBe(`sha256=${createHmac("sha256", SECRET).update(`${timestamp}.${d.body}`).digest("hex")}`);
       expect(d.headers).toMatchObject({ "ce-specversion": "1.0", "ce-id": event.context.id, "ce-type": event.context.type, "ce-source": "https://openci.example.org", "ce-subject": event.subject.id });
     }
     const types = events.map((e) => e.event.context.type);

@@ -100,6 +100,7 @@ describe("the history of a release, through the query API", () => {
 
     await h.send("create.tag");
     await h.send("push.tag", (p) => { p.after = COMMIT; });
+    await h.send("release.published", (p) => { p.release.tag_name = "simple-tag"; });
     await settle(500);
     const again = await getJson(h, "/api/v1/releases/hello/simple-tag");
 

@@ -23,11 +23,11 @@ export interface Demo {
 }
 
 /** The cross-community map, with one edge's timeout shortened so the demo shows a time-out within a minute. */
-function demoMapText(): string {
+function demoMapText(pace: number): string {
   const text = readFileSync(MAP_FILE, "utf8");
   const edge = `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true }`;
-  if (!text.includes(edge)) return text;
-  return text.replace(edge, `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true, timeout: ${DEMO_TIMEOUT.timeout} }`);
+  const seconds = Math.max(3, Math.round((DEMO_TIMEOUT.steps * pace) / 1000));
+  return text.replace(edge, `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true, timeout: ${seconds}s }`);
 }
 
 /**
@@ -36,7 +36,8 @@ function demoMapText(): string {
  */
 export async function startDemo(o: { port?: number; pace?: number; quiet?: boolean } = {}): Promise<Demo> {
   const say = o.quiet ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
-  const mapText = demoMapText();
+  const pace = o.pace ?? 1000;
+  const mapText = demoMapText(pace);
   const map = parseMap(mapText, "fixtures/maps/cross-community.yml");
   const privateKey = appPrivateKey();
   const tags = DEMO_TAGS.flatMap((t) => {
@@ -60,7 +61,7 @@ export async function startDemo(o: { port?: number; pace?: number; quiet?: boole
   const abort = new AbortController();
   const played = playDemo({
     relayUrl: relay.url!, map, github: sandbox.github, gitlab: sandbox.gitlab, webhookSecret: WEBHOOK_SECRET, adminToken: DEMO_ADMIN_TOKEN,
-    installationOf: sandbox.installationOf, log: say, pace: o.pace ?? 1000,
+    installationOf: sandbox.installationOf, log: say, pace,
   }, abort.signal).then(() => void say(`\nThe scripted releases have played; the relay keeps running at ${url}/ (Ctrl-C stops it).`));
   return {
     url: relay.url!,

@@ -22,8 +22,8 @@ const FAILS: Record<string, { job: string; upstream?: string }> = {
   "odl-netconf": { job: "netconf-it" },
 };
 const NEVER_REPORTS = new Set(["functest"]);
-/** The demo's map gives this edge a short timeout, so a time-out shows within a minute. */
-export const DEMO_TIMEOUT = { downstream: "functest", upstream: "kolla-ansible", timeout: "40s" };
+/** The demo's map gives this edge a short timeout (40 steps), so a time-out shows within a minute. */
+export const DEMO_TIMEOUT = { downstream: "functest", upstream: "kolla-ansible", steps: 40 };
 /** This failed downstream is re-run from the relay's API a little later, and passes. */
 const RERUN = { upstream: "kubernetes", downstream: "cri-o" };
 
@@ -53,6 +53,7 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
   const attempts = new Map<string, number>();
   let nextRunId = 7_000_000;
   let reran = false;
+  let lastTrigger = Date.now();
   const pending: Promise<void>[] = [];
 
   /** A GitHub downstream run's life: queued → in progress → its conclusion (reported by webhook). */
@@ -103,6 +104,7 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
         const relayRunId = ctx?.openci_run_id;
         if (!relayRunId || played.has(relayRunId)) continue;
         played.add(relayRunId);
+        lastTrigger = Date.now();
         const repo = `${call.params.owner}/${call.params.repo}`;
         const project = o.map.projectsAt({ forge: "github", repo })[0];
         const runId = o.github.dispatchedRuns.find((r) => r.relayRunId === relayRunId)?.runId ?? nextRunId++;
@@ -147,8 +149,8 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
     await sleep(o.pace * 4);
   }
   // Let cascades, the re-run and the time-out play out.
-  const deadline = Date.now() + o.pace * 40;
-  while (!signal.aborted && Date.now() < deadline) {
+  // Done once nothing new was triggered for longer than the demo's time-out.
+  while (!signal.aborted && Date.now() < lastTrigger + o.pace * (DEMO_TIMEOUT.steps + 20)) {
     await Promise.all(pending.splice(0));
     await sleep(o.pace);
   }

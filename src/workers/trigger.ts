@@ -77,7 +77,9 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   const { result } = outcome;
   await deps.history.trigger(data, "triggered", { result });
   await publishCheck(deps, check, target, dispatchedReport(data.upstream, outcome.project, data.runId, result), data.attempt);
-  const timeout = deps.map().edge(data.upstream.projectId, outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
+  // A cascaded trigger runs by the edge from the project before it in the chain, not from the tagging upstream.
+  const from = data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
+  const timeout = deps.map().edge(from, outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
   if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
   return result;

@@ -32,7 +32,7 @@ select, input, button { font:inherit; padding:.25rem .4rem; }
 button { cursor:pointer; }
 dl.meta { display:grid; grid-template-columns:max-content 1fr; gap:.2rem .8rem; } dl.meta dt { color:var(--muted); }
 svg.graph { max-width:100%; height:auto; border:1px solid var(--line); border-radius:.4rem; }
-ul.plain { padding-left:1.1rem; }
+ul.plain { padding-left:1.1rem; margin:0; }
 .sr { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
 `;
 

@@ -39,7 +39,7 @@ export function projectPage(map: DependencyMap, id: string, releases: ReleaseCol
   ${meta.artifacts?.length ? html`<dt>Releases</dt><dd>${meta.artifacts.map((a) => html`<code>${a}</code> `)}</dd>` : ""}
 </dl>
 <h2>Dependency graph</h2>
-${graphSvg(map, id, (x) => latest(x)?.status as DownstreamStatus | undefined)}
+${graphSvg(map, id, (x) => nodeStatus(map, id, x, latest))}
 <h2>Upstreams</h2>
 ${table(["Upstream", "When", "Latest result here"], map.upstreamsOf(id).map((e) => [
   html`<a href="${href("projects", e.upstream)}">${e.upstream}</a>`,
@@ -67,6 +67,16 @@ export function projectsIndex(map: DependencyMap): Page {
   const main = html`<h1>Projects</h1>${[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([f, ids]) => html`
 <h2>${map.foundation(f)?.name ?? f}</h2><ul class="plain">${ids.sort().map((id) => html`<li><a href="${href("projects", id)}">${id}</a> <span class="small muted">${map.allDependants(id).length} dependants, ${map.upstreamsOf(id).length} upstreams</span></li>`)}</ul>`)}`;
   return { title: "Projects", main, current: "projects" };
+}
+
+/**
+ * A node's colour in the graph around `center`: an upstream by how `center` did on its releases,
+ * `center` by its latest run, a dependant by how it did on `center`'s releases (else its latest).
+ */
+function nodeStatus(map: DependencyMap, center: string, id: string, latest: ReturnType<typeof latestOutcomes>): DownstreamStatus | undefined {
+  if (id === center) return latest(center)?.status;
+  if (map.upstreamsOf(center).some((e) => e.upstream === id)) return latest(center, id)?.status;
+  return (latest(id, center) ?? latest(id))?.status;
 }
 
 function outcome(d: ReturnType<ReturnType<typeof latestOutcomes>>): Html | string {

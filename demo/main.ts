@@ -51,7 +51,7 @@ export async function startDemo(o: { port?: number; pace?: number; quiet?: boole
     GHE_HOST: sandbox.github.host, GHE_PROTOCOL: "http",
     GITLAB_URL: sandbox.gitlab.url, GITLAB_TOKEN: DEMO_GITLAB_TOKEN,
     PORT: String(o.port ?? 3000), HOST: "127.0.0.1", REDIS_URL: redis.url,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
     OPENCI_WRITE_INTERVAL_MS: "100", OPENCI_POLL_INTERVAL_MS: "1000", OPENCI_ADMIN_TOKEN: DEMO_ADMIN_TOKEN,
   });
   const relay = await startRelay({ config, map, localMap: [{ file: "fixtures/maps/cross-community.yml", text: mapText }], redisUrl: redis.url, log: createLogger(config.logLevel) });

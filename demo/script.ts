@@ -73,7 +73,10 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
     };
     await sleep(o.pace);
     await send("in_progress", "in_progress", null);
-    if (NEVER_REPORTS.has(projectId)) return;
+    if (NEVER_REPORTS.has(projectId)) {
+      o.log(`  ⏱ ${projectId} never reports back: the relay times it out (its edge's timeout)`);
+      return;
+    }
     await sleep(o.pace * (2 + (runId % 3)));
     const fail = attempt === 0 ? FAILS[projectId] : undefined;
     const failing = fail && (fail.upstream === undefined || fail.upstream === upstream);

@@ -1,5 +1,3 @@
-import { afterAll, beforeAll } from "@jest/globals";
-import { Redis } from "ioredis";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,17 +27,3 @@ function wrap(redis: EmbeddedRedis): TestRedis {
   };
 }
 
-/** A private Redis for one test file, and a client to it: `redis()` inside the tests. */
-export function useTestRedisClient(): () => Redis {
-  let server: TestRedis | undefined;
-  let client: Redis | undefined;
-  beforeAll(async () => {
-    server = await startTestRedis();
-    client = new Redis(server.url);
-  });
-  afterAll(async () => {
-    client?.disconnect();
-    await server?.cleanup();
-  });
-  return () => client!;
-}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { StatusReport } from "../../src/forge/types.js";
 import { CheckStore } from "../../src/report/check-store.js";
-import { useTestRedisClient } from "../helpers/redis.js";
+import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const redis = useTestRedisClient();
 

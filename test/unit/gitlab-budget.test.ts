@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { PipelineBudget } from "../../src/forge/gitlab-budget.js";
-import { useTestRedisClient } from "../helpers/redis.js";
+import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const redis = useTestRedisClient();
 

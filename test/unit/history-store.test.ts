@@ -4,7 +4,7 @@ import { HistoryStore } from "../../src/history/history-store.js";
 import { block, checkBlock, cidOf, encode } from "../../src/history/cid.js";
 import { planExport, verifyCar } from "../../src/history/car.js";
 import type { HistoryRecord } from "../../src/history/record.js";
-import { useTestRedisClient } from "../helpers/redis.js";
+import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const redis = useTestRedisClient();

@@ -31,7 +31,8 @@ import { EventStream } from "./web/event-stream.js";
 import { sinksApi } from "./web/sinks-api.js";
 import { dashboard } from "./web/dashboard/routes.js";
 import { adminViews } from "./web/admin.js";
-import { countDeliveries, metricsHandler } from "./web/metrics-route.js";
+import { metricsHandler } from "./web/metrics-route.js";
+import { gateIntake } from "./web/intake-gate.js";
 
 export interface RelayOptions {
   config: Config;
@@ -54,6 +55,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   const redis = createRedis(redisUrl, "client");
   redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
   await waitForRedis(redis, redisUrl);
+  await warnUnlessNoEviction(redis, log);
   const queues = createQueues(redis, log);
   const live = new LiveMap(initialMap, localMap, { gitlabHost: new URL(config.gitlabUrl).host });
   const map = () => live.get();
@@ -106,7 +108,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(dashboard({ store: history, map, queues, log }));
       githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo })(app, { addHandler, cwd: process.cwd() });
     });
-    countDeliveries(await server.start());
+    gateIntake(await server.start(), redis, log);
   }
 
   let workers: Workers | undefined;
@@ -124,7 +126,9 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       },
     });
     workers = startWorkers(workerRedis, {
-      map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(redis), views,
+      // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
+      // instead of failing: a pipeline the forge started is recorded, never started twice.
+      map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
       gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log }),
       delivery: { history, sinks, stats, eventSource },
@@ -163,6 +167,21 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<v
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
+}
+
+/**
+ * Queues and the history must never be evicted: a job or a record Redis drops under memory
+ * pressure is lost without a trace. Says so loudly at start (managed Redis may hide CONFIG).
+ */
+async function warnUnlessNoEviction(redis: ReturnType<typeof createRedis>, log: Logger): Promise<void> {
+  try {
+    const [, policy] = (await redis.config("GET", "maxmemory-policy")) as [string, string];
+    if (policy !== "noeviction") {
+      log.warn({ policy }, `Redis maxmemory-policy is '${policy}', not 'noeviction': under memory pressure Redis would drop queued jobs and history records. Set 'maxmemory-policy noeviction'.`);
+    }
+  } catch (err) {
+    log.info({ err: (err as Error).message }, "could not read Redis's maxmemory-policy (CONFIG is disabled?): make sure it is 'noeviction'");
+  }
 }
 
 function githubWebUrl(config: Config): string {

@@ -23,6 +23,9 @@ export const CONCLUSION_FROM_GITHUB_RUN: Record<GithubRunConclusion, CheckConclu
   startup_failure: "failure",
 };
 
+/** Times are only shown: one that is not RFC 3339 is left out rather than failing the event later. */
+const Timestamp = z.iso.datetime({ offset: true }).optional().catch(undefined);
+
 const WorkflowRunPayload = z.object({
   action: z.string(),
   workflow_run: z.object({
@@ -32,8 +35,8 @@ const WorkflowRunPayload = z.object({
     status: z.string().nullable(),
     conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
     html_url: z.string(),
-    run_started_at: z.string().optional(),
-    updated_at: z.string().optional(),
+    run_started_at: Timestamp,
+    updated_at: Timestamp,
   }),
   repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name") }),
   installation: z.object({ id: z.number().int().positive() }).optional(),
@@ -68,8 +71,8 @@ const CheckSuitePayload = z.object({
     head_sha: z.string().regex(/^[0-9a-f]{40}$/),
     conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
     app: z.object({ id: z.number().int(), slug: z.string().optional() }).nullable().optional(),
-    created_at: z.string().optional(),
-    updated_at: z.string().optional(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
   }),
   repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name"), html_url: z.string() }),
   installation: z.object({ id: z.number().int().positive() }).optional(),

@@ -1,11 +1,9 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import { Gauge, Registry } from "prom-client";
-import { deliveries, registry } from "../metrics.js";
+import { registry } from "../metrics.js";
 import type { Queues } from "../queue/queues.js";
-import { GITLAB_WEBHOOK_PATH } from "./gitlab-webhooks.js";
 
-const GITHUB_WEBHOOK_PATH = "/api/github/webhooks";
 const STATES = ["waiting", "active", "delayed", "prioritized", "completed", "failed"] as const;
 
 /** `GET /metrics`: Prometheus text; queue sizes and Redis health are read at scrape time. */
@@ -32,21 +30,4 @@ export function metricsHandler(queues: Queues, redis: Redis) {
     res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" }).end(text);
     return true;
   };
-}
-
-/**
- * Counts every webhook delivery by forge, event and how it was answered (accepted, rejected,
- * failed), including the ones refused before any handler runs (a bad signature, a body too large).
- */
-export function countDeliveries(server: Server): void {
-  server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "").split("?")[0];
-    const forge = path === GITHUB_WEBHOOK_PATH ? "github" : path === GITLAB_WEBHOOK_PATH ? "gitlab" : undefined;
-    if (!forge || req.method !== "POST") return;
-    const event = String(req.headers[forge === "github" ? "x-github-event" : "x-gitlab-event"] ?? "unknown").slice(0, 60);
-    res.once("finish", () => {
-      const s = res.statusCode;
-      deliveries.inc({ forge, event, outcome: s < 300 ? "accepted" : s < 500 ? "rejected" : "failed" });
-    });
-  });
 }

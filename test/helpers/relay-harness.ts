@@ -23,6 +23,8 @@ export interface HarnessOptions {
   /** GitLab project → branch → head commit and files */
   gitlabContents?: FakeGitlabOptions["contents"];
   env?: Record<string, string>;
+  /** Redis with every write fsynced to its AOF, so a SIGKILL loses nothing acknowledged (fault tests) */
+  durableRedis?: boolean;
 }
 
 export const GITLAB_TOKEN = "glpat-test-token";
@@ -31,7 +33,7 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 
 /** The relay over real HTTP with a private Redis and a fake GitHub, wired as `npm start` wires them. */
 export async function startHarness(o: HarnessOptions) {
-  let redis = await startTestRedis();
+  let redis = await startTestRedis({ durable: o.durableRedis });
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
   const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens, contents: o.gitlabContents }) : undefined;
   const logs: string[] = [];

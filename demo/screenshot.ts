@@ -10,7 +10,7 @@ const browser = await launchChromium();
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 for (const [path, file] of [["/", "docs/dashboard.png"], ["/projects/kubernetes", "docs/project-graph.png"], ["/releases/kubernetes/v1.31.0", "docs/release.png"]] as const) {
   await page.goto(`${demo.url}${path}`);
-  await page.locator("#live", { hasText: "live" }).waitFor();
+  await page.locator("#live", { hasText: /^live$/ }).waitFor();
   await page.screenshot({ path: file, fullPage: true });
   process.stdout.write(`${file}\n`);
 }

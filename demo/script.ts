@@ -89,11 +89,16 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
       pending.push((async () => {
         await sleep(o.pace * 3);
         const sha = commitOf(repoOf(o.map.project(RERUN.upstream)!), "v1.31.0");
-        const res = await fetch(`${o.relayUrl}/api/v1/reruns`, {
-          method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${o.adminToken}` },
-          body: JSON.stringify({ upstream: RERUN.upstream, sha, downstream: RERUN.downstream }),
-        });
-        o.log(`  ↻ re-running ${RERUN.downstream} for ${RERUN.upstream} v1.31.0 (${res.status})`);
+        // 409 until the relay has taken the failure in: ask again, as a person would.
+        for (let tries = 0; tries < 60 && !signal.aborted; tries++) {
+          const res = await fetch(`${o.relayUrl}/api/v1/reruns`, {
+            method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${o.adminToken}` },
+            body: JSON.stringify({ upstream: RERUN.upstream, sha, downstream: RERUN.downstream }),
+          });
+          if (res.status === 202) return o.log(`  ↻ re-running ${RERUN.downstream} for ${RERUN.upstream} v1.31.0`);
+          if (res.status !== 409) throw new Error(`the demo's re-run was refused: ${res.status} ${await res.text()}`);
+          await sleep(o.pace);
+        }
       })());
     }
   };

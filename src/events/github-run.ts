@@ -23,6 +23,9 @@ export const CONCLUSION_FROM_GITHUB_RUN: Record<GithubRunConclusion, CheckConclu
   startup_failure: "failure",
 };
 
+/** Links people will follow from the dashboard and the checks: http(s) only. */
+const WebUrl = z.url({ protocol: /^https?$/, error: "is not an http(s) URL" });
+
 /** Times are only shown: one that is not RFC 3339 is left out rather than failing the event later. */
 const Timestamp = z.iso.datetime({ offset: true }).optional().catch(undefined);
 
@@ -34,7 +37,7 @@ const WorkflowRunPayload = z.object({
     display_title: z.string().optional(),
     status: z.string().nullable(),
     conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
-    html_url: z.string(),
+    html_url: WebUrl,
     run_started_at: Timestamp,
     updated_at: Timestamp,
   }),
@@ -74,7 +77,7 @@ const CheckSuitePayload = z.object({
     created_at: Timestamp,
     updated_at: Timestamp,
   }),
-  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name"), html_url: z.string() }),
+  repository: z.object({ full_name: z.string().regex(GITHUB_REPO, "is not an owner/repo name"), html_url: WebUrl }),
   installation: z.object({ id: z.number().int().positive() }).optional(),
 });
 

@@ -17,7 +17,9 @@ const SHA = z.string().regex(/^[0-9a-f]{40}$/);
 const ZERO_SHA = /^0{40}$/;
 /** Git forbids most of these in ref names; a payload carrying them is not a real tag. */
 const TAG_REF = z.string().max(266).regex(/^refs\/tags\/[^\s~^:?*[\\]+$/, "is not a tag ref (refs/tags/<name>)");
-const Project = z.object({ path_with_namespace: PATH, web_url: z.string() });
+/** Links people will follow from the dashboard and the checks: http(s) only. */
+const WebUrl = z.url({ protocol: /^https?$/, error: "is not an http(s) URL" });
+const Project = z.object({ path_with_namespace: PATH, web_url: WebUrl });
 
 const TagPushHook = z.object({
   object_kind: z.literal("tag_push"),
@@ -35,7 +37,7 @@ const PipelineHook = z.object({
     ref: z.string().max(255).optional(),
     tag: z.boolean().optional(),
     sha: SHA.optional(),
-    url: z.string().optional(),
+    url: WebUrl.optional(),
     created_at: GitlabTime.nullable().optional(),
     finished_at: GitlabTime.nullable().optional(),
   }),

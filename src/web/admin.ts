@@ -15,6 +15,19 @@ import { readBody } from "./http.js";
 import { RerunRequest, requestRerun } from "./reruns-api.js";
 
 export const QUEUES_PATH = "/admin/queues";
+
+/** The request comes from the relay's own pages: Sec-Fetch-Site says so, or else Origin names this host. */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined) return site === "same-origin";
+  const origin = req.headers.origin;
+  if (origin === undefined) return true; // not a browser's cross-site form (those carry Origin or Sec-Fetch-Site)
+  try {
+    return new URL(String(origin)).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
 const RERUN_FORM_PATH = "/admin/reruns";
 
 /**
@@ -38,6 +51,9 @@ export function adminViews(o: {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0]!;
     if (path !== QUEUES_PATH && !path.startsWith(`${QUEUES_PATH}/`) && path !== RERUN_FORM_PATH) return false;
+    // Never framed (clickjacking of the board or the buttons).
+    res.setHeader("x-frame-options", "DENY");
+    res.setHeader("content-security-policy", "frame-ancestors 'none'");
     if (!admitted(req, res, o.adminToken, "the admin views")) return true;
     if (path !== RERUN_FORM_PATH) {
       app(req as express.Request, res as express.Response);
@@ -45,6 +61,12 @@ export function adminViews(o: {
     }
     if (req.method !== "POST") {
       res.writeHead(405, { allow: "POST" }).end();
+      return true;
+    }
+    // A browser sends the cached admin password with any form post, a forged cross-site one too.
+    if (!sameOrigin(req)) {
+      req.resume();
+      res.writeHead(403, { "content-type": "text/plain; charset=utf-8" }).end("Re-runs from the dashboard must come from the dashboard itself (cross-site request refused).");
       return true;
     }
     const body = new URLSearchParams((await readBody(req, 16 * 1024)) ?? "");

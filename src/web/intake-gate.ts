@@ -5,6 +5,8 @@ import { deliveries } from "../metrics.js";
 import { GITLAB_WEBHOOK_PATH } from "./gitlab-webhooks.js";
 
 const GITHUB_WEBHOOK_PATH = "/api/github/webhooks";
+const GITHUB_EVENT_NAMES = new Set(["create", "push", "release", "workflow_run", "check_suite", "check_run", "installation", "installation_repositories", "ping"]);
+const GITLAB_EVENT_NAMES = new Set(["Tag Push Hook", "Push Hook", "Pipeline Hook", "Job Hook", "Merge Request Hook", "Note Hook", "Release Hook"]);
 /** GitHub's own cap on a webhook payload. */
 export const MAX_DELIVERY_BYTES = 25 * 1024 * 1024;
 
@@ -21,7 +23,9 @@ export function gateIntake(server: Server, redis: Redis, log: Logger): void {
     const path = (req.url ?? "").split("?")[0];
     const forge = path === GITHUB_WEBHOOK_PATH ? "github" : path === GITLAB_WEBHOOK_PATH ? "gitlab" : undefined;
     if (forge && req.method === "POST") {
-      const event = String(req.headers[forge === "github" ? "x-github-event" : "x-gitlab-event"] ?? "unknown").slice(0, 60);
+      const named = String(req.headers[forge === "github" ? "x-github-event" : "x-gitlab-event"] ?? "");
+      // Label values only from a fixed set: the header is the sender's, before any signature check.
+      const event = (forge === "github" ? GITHUB_EVENT_NAMES : GITLAB_EVENT_NAMES).has(named) ? named : "other";
       res.once("finish", () => {
         const s = res.statusCode;
         deliveries.inc({ forge, event, outcome: s < 300 ? "accepted" : s < 500 ? "rejected" : "failed" });

@@ -45,7 +45,8 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
     const runId = triggerJobId({ upstreamId: upstream.id, tag: origin.ref, sha, downstreamId: project.id });
     const data: TriggerJob = {
       runId, upstream: up, downstreamId: project.id, checkName: checkName(project.id), deliveryId: origin.deliveryId, enqueuedAt, attempt: 0,
-      ...(origin.receivedAt ? { receivedAt: origin.receivedAt } : {}),
+      // The tag → trigger latency is the relay's own: a gate's wait is not counted.
+      ...(origin.receivedAt && gate === undefined ? { receivedAt: origin.receivedAt } : {}),
       ...(chain ? { chain } : {}),
     };
     return { up, project, data, gate };

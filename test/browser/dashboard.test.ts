@@ -25,7 +25,7 @@ describe("the dashboard in a real browser", () => {
 
     await page.goto(`${h.url}/`);
     await page.locator('td[data-downstream="octo"][data-status="queued"]').waitFor();
-    await page.locator("#live", { hasText: "live" }).waitFor();
+    await page.locator("#live", { hasText: /^live$/ }).waitFor();
     await page.evaluate("window.notReloaded = true");
     h.github.runJobs[octoRun] = [{ name: "unit tests", conclusion: "failure" }];
     await sendRun(h, { id: octoRun, conclusion: "failure" });

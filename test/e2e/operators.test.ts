@@ -60,5 +60,25 @@ describe("the dashboard's pages", () => {
     expect((await get("/releases/hello/v0")).status).toBe(404);
     expect((await get("/releases/hello/simple-tag")).text).toContain("1 of 2</strong> downstreams passed");
     expect((await get(`/projects/${encodeURIComponent("<script>")}`)).text).not.toContain("<code><script>");
+    const headers = (await fetch(`${h.url}/`)).headers;
+    expect(headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  });
+
+  it("refuses a cross-site Re-run form post even with the admin password (CSRF), and takes the dashboard's own", async () => {
+    const h = await startHarness({ map: hellosDependantsMap(), repos: hellosDependantsRepos(), env: { OPENCI_ADMIN_TOKEN: "admin-token-0123456789" } });
+    await releaseWithAFailure(h);
+    const auth = `Basic ${Buffer.from("ops:admin-token-0123456789").toString("base64")}`;
+    const form = new URLSearchParams({ upstream: "hello", sha: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", downstream: "octo" });
+    const post = (headers: Record<string, string>) => fetch(`${h.url}/admin/reruns`, { method: "POST", headers: { authorization: auth, "content-type": "application/x-www-form-urlencoded", ...headers }, body: form });
+
+    const crossSite = await post({ "sec-fetch-site": "cross-site", origin: "https://evil.example" });
+    const foreignOrigin = await post({ origin: "https://evil.example" });
+    const sameSite = await post({ "sec-fetch-site": "same-origin", origin: h.url });
+
+    expect([crossSite.status, foreignOrigin.status]).toEqual([403, 403]);
+    expect(crossSite.headers.get("x-frame-options")).toBe("DENY");
+    expect(sameSite.status).toBe(202);
+    expect(await sameSite.text()).toContain("Re-run queued");
   });
 });

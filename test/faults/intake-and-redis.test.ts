@@ -116,23 +116,32 @@ describe("hostile input", () => {
       trick({ ref: ["v1"], ref_type: "tag", repository: { full_name: UPSTREAM } }),
       trick({ ref: "v1 ; rm -rf /", ref_type: "tag", repository: { full_name: UPSTREAM } }),
     ];
+    const run = trick({ action: "completed", workflow_run: { id: 9, status: "completed", conclusion: "failure", html_url: "javascript:alert(document.domain)" }, repository: { full_name: "acme/app" } });
 
     const statuses = {
       oversized: await post(h, huge, { "x-github-event": "create", "x-hub-signature-256": signed("x") }),
       malformed: await post(h, "{not json", { "x-github-event": "create", "x-hub-signature-256": signed("{not json") }),
       unknownEvent: await post(h, "{}", { "x-github-event": "star", "x-hub-signature-256": signed("{}") }),
       tricky: await Promise.all(tricky.map((b) => post(h, b, { "x-github-event": "create", "x-hub-signature-256": signed(b) }))),
+      scriptLink: await post(h, run, { "x-github-event": "workflow_run", "x-hub-signature-256": signed(run) }),
       unsignedGitlab: (await fetch(`${h.url}/api/gitlab/webhooks`, { method: "POST", headers: { "x-gitlab-event": "Tag Push Hook", "x-gitlab-token": "wrong" }, body: "{}" })).status,
+      signedGitlab: (await fetch(`${h.url}/api/gitlab/webhooks`, { method: "POST", headers: { "x-gitlab-event": "Tag Push Hook", "x-gitlab-token": "gitlab-hook-secret-123" }, body: "{}" })).status,
+      junkEvent: await post(h, "{}", { "x-github-event": "junk-event-name-1234" }),
     };
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
     await settle(500);
-    const all = [statuses.oversized, statuses.malformed, statuses.unknownEvent, ...statuses.tricky, statuses.unsignedGitlab];
+    const all = [statuses.oversized, statuses.malformed, statuses.unknownEvent, ...statuses.tricky, statuses.scriptLink, statuses.unsignedGitlab, statuses.signedGitlab, statuses.junkEvent];
     const logs = h.logs.join("");
 
     expect(all.every((s) => s > 0 && s < 500) || statuses.oversized === -1).toBe(true);
     expect([statuses.oversized === 413 || statuses.oversized === -1, statuses.malformed, statuses.unknownEvent, statuses.unsignedGitlab]).toEqual([true, 400, 200, 401]);
     expect(statuses.tricky.every((s) => s === 200)).toBe(true);
     expect(await jobCount(h.redisUrl, "events", ["waiting", "active", "completed", "delayed"])).toBe(0);
-    expect(h.logs.filter((l) => l.includes("payload rejected")).length).toBe(tricky.length);
+    // the tricky ones, the script link, and the (well signed) empty GitLab tag push
+    expect(h.logs.filter((l) => l.includes("payload rejected")).length).toBe(tricky.length + 2);
+    expect([statuses.scriptLink, statuses.signedGitlab]).toEqual([200, 200]);
+    expect(metrics).toContain('openci_webhook_deliveries_total{forge="github",event="other",outcome="rejected"} 1');
+    expect(metrics).not.toContain("junk-event-name");
     for (const secret of [WEBHOOK_SECRET, GITLAB_TOKEN, "admin-token-0123456789", "gitlab-hook-secret-123", appPrivateKey().split("\n")[1]!]) {
       expect(logs).not.toContain(secret);
     }

@@ -36,29 +36,45 @@ ul.plain { padding-left:1.1rem; margin:0; }
 .sr { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
 `;
 
-/** Live updates: on each event of the stream, fetch <main> again and swap it in (a quarter second later, once per burst). */
+/**
+ * Live updates: on events of the stream, fetch <main> again (at most a quarter second after the
+ * first of a burst) and swap it in, keeping each table's scroll position, and waiting while
+ * someone is using a control on the page. The stream starts from the page's own log position, so
+ * nothing between rendering and connecting is missed, and it reconnects when closed.
+ */
 export const LIVE_JS = `(() => {
-  if (!window.EventSource || !document.getElementById("main")) return;
+  const main = document.getElementById("main");
+  if (!window.EventSource || !main) return;
   const status = document.getElementById("live");
   const url = new URL(location.href);
   url.searchParams.set("fragment", "main");
-  let timer, busy = false;
+  let timer = null, busy = false, es = null, lastId = main.dataset.lastEventId || "", retry = 1000;
+  if (!/^\\d+-\\d+$/.test(lastId)) lastId = "";
+  const using = () => { const a = document.activeElement; return a && a !== document.body && main.contains(a) && /^(SELECT|INPUT|TEXTAREA|BUTTON)$/.test(a.tagName); };
   const refresh = async () => {
-    if (busy) { timer = setTimeout(refresh, 250); return; }
+    timer = null;
+    if (busy || using()) { timer = setTimeout(refresh, 500); return; }
     busy = true;
     try {
       const res = await fetch(url, { headers: { accept: "text/html" } });
-      if (res.ok) {
-        const main = document.getElementById("main");
-        main.innerHTML = await res.text();
-        main.dataset.updated = String(Date.now());
-        status.textContent = "updated " + new Date().toLocaleTimeString();
-      }
-    } finally { busy = false; }
+      if (!res.ok) return;
+      const html = await res.text();
+      const scrolls = [...main.querySelectorAll(".scroll")].map((el) => el.scrollLeft);
+      main.innerHTML = html;
+      [...main.querySelectorAll(".scroll")].forEach((el, i) => { el.scrollLeft = scrolls[i] || 0; });
+      main.dataset.updated = String(Date.now());
+    } catch { /* the next event tries again */ } finally { busy = false; }
   };
-  const es = new EventSource("/api/v1/events");
-  es.onopen = () => { status.textContent = "live"; };
-  es.onerror = () => { status.textContent = "reconnecting…"; };
-  es.onmessage = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
+  const say = (text) => { if (status.textContent !== text) status.textContent = text; };
+  const connect = () => {
+    es = new EventSource("/api/v1/events" + (lastId ? "?lastEventId=" + encodeURIComponent(lastId) : ""));
+    es.onopen = () => { retry = 1000; say("live"); };
+    es.onmessage = (e) => { if (e.lastEventId) lastId = e.lastEventId; if (!timer) timer = setTimeout(refresh, 250); };
+    es.onerror = () => {
+      say("reconnecting…");
+      if (es.readyState === 2) { es.close(); setTimeout(connect, retry + Math.random() * retry); retry = Math.min(retry * 2, 30000); }
+    };
+  };
+  connect();
 })();
 `;

@@ -13,16 +13,16 @@ export interface ReleaseColumn {
 export async function recentReleases(store: HistoryStore, limit: number): Promise<ReleaseColumn[]> {
   const cids = await store.recent("release", limit * 3);
   const seen = new Set<string>();
-  const out: ReleaseColumn[] = [];
+  const picked: { cid: string; release: ReleaseRecord }[] = [];
   for (const { cid, record } of await store.records(cids)) {
     if (record.kind !== "release") continue;
     const key = `${record.project}\u0000${record.tag}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ cid, release: record, downstreams: (await releaseDetail(store, record.project, record.tag)).downstreams });
-    if (out.length >= limit) break;
+    picked.push({ cid, release: record });
+    if (picked.length >= limit) break;
   }
-  return out;
+  return Promise.all(picked.map(async (p) => ({ ...p, downstreams: (await releaseDetail(store, p.release.project, p.release.tag)).downstreams })));
 }
 
 export async function releaseDetail(store: HistoryStore, project: string, tag: string) {

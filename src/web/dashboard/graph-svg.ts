@@ -44,7 +44,7 @@ export function graphSvg(map: DependencyMap, projectId: string, latest: (id: str
 <rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="6" fill="${fill}" stroke="${stroke}" stroke-width="${id === projectId ? 3 : 1.5}"/>
 <text x="${p.x + W / 2}" y="${p.y + H / 2 + 5}" text-anchor="middle" font-size="13" fill="#1b1f24">${label}${status ? ` · ${STATUS[status].label}` : ""}</text></g></a>`;
   };
-  return html`<svg class="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-labelledby="graph-title graph-desc">
+  return html`<svg class="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="group" aria-labelledby="graph-title graph-desc">
 <title id="graph-title">Dependency graph around ${projectId}</title>
 <desc id="graph-desc">${upstreams.length} upstreams (left), ${first.length} dependants and ${second.length} of theirs (right), coloured by their latest outcome.</desc>
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#57606a"/></marker></defs>

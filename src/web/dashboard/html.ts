@@ -26,6 +26,17 @@ function render(v: unknown): string {
   return escapeHtml(String(v));
 }
 
+/** A URL fit for an href: http(s) only (a `javascript:` link from a forge's payload never becomes a link). */
+export function safeUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A link into the relay: path segments URL-encoded (project ids hold '/'). */
 export function href(...segments: string[]): string {
   return "/" + segments.map((s) => encodeURIComponent(s)).join("/");

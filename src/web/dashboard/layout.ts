@@ -1,4 +1,4 @@
-import { html, type Html } from "./html.js";
+import { Html, html } from "./html.js";
 import { DASHBOARD_CSS } from "./assets.js";
 
 export interface Page {
@@ -10,7 +10,7 @@ export interface Page {
 }
 
 /** The page shell: plain HTML that reads without JavaScript; live.js swaps <main> as events arrive. */
-export function layout(page: Page): Html {
+export function layout(page: Page, lastEventId = ""): Html {
   const nav = (id: Page["current"], path: string, label: string) =>
     html`<a href="${path}"${id === page.current ? html` aria-current="page"` : ""}>${label}</a>`;
   return html`<!doctype html>
@@ -19,7 +19,7 @@ export function layout(page: Page): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${page.title} · OpenCI Relay</title>
-<style>${DASHBOARD_CSS}</style>
+<style>${new Html(DASHBOARD_CSS)}</style>
 <script src="/assets/live.js" defer></script>
 </head>
 <body>
@@ -28,7 +28,7 @@ export function layout(page: Page): Html {
   <nav aria-label="Main">${nav("matrix", "/", "Releases")} ${nav("now", "/now", "Now / next")} ${nav("projects", "/projects", "Projects")} <a href="/admin/queues">Queues</a></nav>
   <span id="live" role="status" aria-live="polite" class="live">live updates off</span>
 </header>
-<main id="main">${page.main}</main>
+<main id="main" data-last-event-id="${lastEventId}">${page.main}</main>
 <footer>Cross-community CI status · <a href="/api/v1/events">event stream</a> · <a href="/metrics">metrics</a></footer>
 </body>
 </html>`;

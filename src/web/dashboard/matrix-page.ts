@@ -1,7 +1,7 @@
 import type { DependencyMap } from "../../map/graph.js";
 import type { DownstreamView } from "../../history/release-view.js";
 import type { ReleaseColumn } from "./data.js";
-import { href, html, type Html } from "./html.js";
+import { href, html, safeUrl, type Html } from "./html.js";
 import type { Page } from "./layout.js";
 import { statusBadge } from "./status.js";
 
@@ -23,7 +23,7 @@ export function matrixPage(map: DependencyMap, releases: ReleaseColumn[], query:
   for (const id of rows) groups.set(foundationOf(id), [...(groups.get(foundationOf(id)) ?? []), id]);
   const cell = (c: ReleaseColumn, id: string): Html => {
     const d = c.downstreams.find((x) => x.project === id);
-    if (!d || !rowShown(id, c)) return html`<td class="cell muted"><span aria-label="not a dependant of this release">—</span></td>`;
+    if (!d || !rowShown(id, c)) return html`<td class="cell muted"><span aria-hidden="true">—</span><span class="sr">not a dependant of this release</span></td>`;
     return html`<td class="cell" data-release="${c.cid}" data-downstream="${id}" data-status="${d.status}">${runLink(d)}</td>`;
   };
 
@@ -49,7 +49,8 @@ ${ids.map((id) => html`<tr><th scope="row"><a href="${href("projects", id)}">${i
 export function runLink(d: Pick<DownstreamView, "status" | "url" | "failedJobs">): Html {
   const badge = statusBadge(d.status);
   const title = d.failedJobs.length > 0 ? `failing: ${d.failedJobs.join(", ")}` : undefined;
-  return d.url ? html`<a href="${d.url}"${title ? html` title="${title}"` : ""}>${badge}</a>` : badge;
+  const url = safeUrl(d.url);
+  return url ? html`<a href="${url}"${title ? html` title="${title}"` : ""}>${badge}</a>` : badge;
 }
 
 function filters(map: DependencyMap, foundation: string | undefined, project: string | undefined): Html {

@@ -4,7 +4,7 @@ import type { HistoryRecord } from "../../history/record.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
 import type { ReleaseColumn } from "./data.js";
 import { graphSvg } from "./graph-svg.js";
-import { href, html, type Html } from "./html.js";
+import { href, html, safeUrl, type Html } from "./html.js";
 import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
 
@@ -33,7 +33,7 @@ export function projectPage(map: DependencyMap, id: string, releases: ReleaseCol
   <dt>Where</dt><dd>${project.location.forge}: ${repoOf(project)}</dd>
   ${meta.foundation ? html`<dt>Foundation</dt><dd>${map.foundation(meta.foundation)?.name ?? meta.foundation}</dd>` : ""}
   ${meta.description ? html`<dt>About</dt><dd>${meta.description}</dd>` : ""}
-  ${meta.homepage ? html`<dt>Home page</dt><dd><a href="${meta.homepage}">${meta.homepage}</a></dd>` : ""}
+  ${meta.homepage ? html`<dt>Home page</dt><dd>${safeUrl(meta.homepage) ? html`<a href="${safeUrl(meta.homepage)}">${meta.homepage}</a>` : meta.homepage}</dd>` : ""}
   ${meta.contact ? html`<dt>Contact</dt><dd>${meta.contact}</dd>` : ""}
   ${meta.ci ? html`<dt>CI</dt><dd>${meta.ci}</dd>` : ""}
   ${meta.artifacts?.length ? html`<dt>Releases</dt><dd>${meta.artifacts.map((a) => html`<code>${a}</code> `)}</dd>` : ""}

@@ -1,6 +1,6 @@
 import type { DependencyMap } from "../../map/graph.js";
 import type { ReleaseView } from "../../history/release-view.js";
-import { href, html } from "./html.js";
+import { href, html, safeUrl } from "./html.js";
 import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
 import { statusBadge } from "./status.js";
@@ -29,10 +29,10 @@ export function releasePage(map: DependencyMap, view: Omit<ReleaseView, "project
 <td>${map.foundation(map.project(d.project)?.meta?.foundation ?? "")?.name ?? "—"}</td>
 <td>${runLink(d)}</td>
 <td>${d.failedJobs.length > 0 ? html`<ul class="plain">${d.failedJobs.map((j) => html`<li>${j}</li>`)}</ul>` : "—"}</td>
-<td>${d.artifacts.length > 0 ? html`<ul class="plain">${d.artifacts.map((a) => html`<li><a href="${a.url}">${a.name}</a></li>`)}</ul>` : "—"}</td>
+<td>${d.artifacts.length > 0 ? html`<ul class="plain">${d.artifacts.map((a) => html`<li>${safeUrl(a.url) ? html`<a href="${safeUrl(a.url)}">${a.name}</a>` : a.name}</li>`)}</ul>` : "—"}</td>
 <td>${d.attempts.length > 1 ? d.attempts.map((a, i) => html`${i > 0 ? ", " : ""}${statusBadge(a.status)}`) : "1"}</td>
 <td><a class="small" href="/api/v1/records/${d.cid}"><code>${d.cid.slice(0, 16)}…</code></a></td>
-<td>${RERUNNABLE.has(d.status) ? html`<form method="post" action="/admin/reruns"><input type="hidden" name="upstream" value="${project}"><input type="hidden" name="sha" value="${release.sha}"><input type="hidden" name="downstream" value="${d.project}"><button type="submit" title="needs the admin token">Re-run</button></form>` : ""}</td>
+<td>${RERUNNABLE.has(d.status) && !d.chain ? html`<form method="post" action="/admin/reruns"><input type="hidden" name="upstream" value="${project}"><input type="hidden" name="sha" value="${release.sha}"><input type="hidden" name="downstream" value="${d.project}"><button type="submit" title="needs the admin token">Re-run</button></form>` : ""}</td>
 </tr>`)}</tbody>
 </table></div>`;
   return { title: `${project} ${tag}`, main, current: "matrix" };

@@ -4,7 +4,7 @@ import type { HistoryStore } from "../../history/history-store.js";
 import type { DependencyMap } from "../../map/graph.js";
 import type { Queues } from "../../queue/queues.js";
 import { LIVE_JS } from "./assets.js";
-import { recentReleases, releaseDetail } from "./data.js";
+import { recentReleases, releaseDetail, type ReleaseColumn } from "./data.js";
 import { html, type Html } from "./html.js";
 import { layout, type Page } from "./layout.js";
 import { matrixPage } from "./matrix-page.js";
@@ -21,6 +21,7 @@ const RECENT = 50;
  * the page's <main>, which /assets/live.js fetches again as events arrive.
  */
 export function dashboard(o: { store: HistoryStore; map: () => DependencyMap; queues: Pick<Queues, "trigger">; log: Logger }) {
+  let recent: { id: string; releases: ReleaseColumn[] } | undefined;
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const url = new URL(req.url ?? "/", "http://relay");
@@ -33,26 +34,32 @@ export function dashboard(o: { store: HistoryStore; map: () => DependencyMap; qu
     try {
       segments = path.split("/").slice(1).map((s) => decodeURIComponent(s));
     } catch {
-      return send(res, url, 400, errorPage("Bad address", html`<p>The address is not valid URL encoding.</p>`));
+      return sendPage(res, url, 400, errorPage("Bad address", html`<p>The address is not valid URL encoding.</p>`), "");
     }
     const map = o.map();
-    if (path === "/") return send(res, url, 200, matrixPage(map, await recentReleases(o.store, RECENT), url.searchParams));
+    // The pages share one view of the latest releases, built again only when the history has grown.
+    const last = await o.store.lastLogId();
+    if (recent?.id !== last) recent = { id: last, releases: await recentReleases(o.store, RECENT) };
+    const releases = recent.releases;
+    const send = (status: number, page: Page) => sendPage(res, url, status, page, last);
+    if (path === "/") return send(200, matrixPage(map, releases, url.searchParams));
     if (path === "/now") {
-      const counts = await o.queues.trigger.getJobCounts("waiting", "delayed", "prioritized");
-      return send(res, url, 200, nowPage(await recentReleases(o.store, RECENT), { toTrigger: (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0) }));
+      // Only trigger jobs: the same queue holds each run's delayed timeout and poll.
+      const pending = await o.queues.trigger.getJobs(["waiting", "delayed", "prioritized"], 0, 999);
+      return send(200, nowPage(releases, { toTrigger: pending.filter((j) => j?.name === "trigger").length }));
     }
-    if (path === "/projects") return send(res, url, 200, projectsIndex(map));
+    if (path === "/projects") return send(200, projectsIndex(map));
     if (segments[0] === "projects" && segments.length === 2) {
       const id = segments[1]!;
       const history = await o.store.records((await o.store.ofProject(id, 30)).items.map((i) => i.cid));
-      const page = projectPage(map, id, await recentReleases(o.store, RECENT), history);
-      return page ? send(res, url, 200, page) : send(res, url, 404, errorPage("Unknown project", html`<p>No project <code>${id}</code> in the dependency map. <a href="/projects">All projects</a>.</p>`));
+      const page = projectPage(map, id, releases, history);
+      return page ? send(200, page) : send(404, errorPage("Unknown project", html`<p>No project <code>${id}</code> in the dependency map. <a href="/projects">All projects</a>.</p>`));
     }
     if (segments[0] === "releases" && segments.length === 3) {
       const [, project, tag] = segments as [string, string, string];
       const view = await releaseDetail(o.store, project, tag);
-      if (view.releases.length === 0) return send(res, url, 404, errorPage("Unknown release", html`<p>No release <code>${tag}</code> of <code>${project}</code> has been seen.</p>`));
-      return send(res, url, 200, releasePage(map, view, project, tag));
+      if (view.releases.length === 0) return send(404, errorPage("Unknown release", html`<p>No release <code>${tag}</code> of <code>${project}</code> has been seen.</p>`));
+      return send(200, releasePage(map, view, project, tag));
     }
     return false;
   };
@@ -62,8 +69,11 @@ function errorPage(title: string, body: Html): Page {
   return { title, main: html`<h1>${title}</h1>${body}<p><a href="/">Back to the releases</a></p>` };
 }
 
-function send(res: ServerResponse, url: URL, status: number, page: Page): true {
-  const body = url.searchParams.get("fragment") === "main" ? page.main.text : layout(page).text;
-  res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(body);
+function sendPage(res: ServerResponse, url: URL, status: number, page: Page, lastEventId: string): true {
+  const body = url.searchParams.get("fragment") === "main" ? page.main.text : layout(page, lastEventId).text;
+  res.writeHead(status, {
+    "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "same-origin",
+    "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  }).end(body);
   return true;
 }

@@ -13,6 +13,7 @@ import { CheckStore } from "./report/check-store.js";
 import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
+import { SeenTags } from "./report/seen-tags.js";
 import { githubWebhooks } from "./web/github-webhooks.js";
 import { LiveMap, type MapText } from "./map/live-map.js";
 import { adoptStoredMap, followStoredMap } from "./map/map-store.js";
@@ -129,12 +130,15 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs,
+      gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis),
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log }),
       delivery: { history, sinks, stats, eventSource },
     });
   }
 
+  if (config.reconcileMs > 0 && config.role !== "web") {
+    await queues.events.upsertJobScheduler("reconcile", { every: config.reconcileMs }, { name: "reconcile", data: {} });
+  }
   if (config.mapRepo && config.role !== "web") {
     // The scheduler's first run is at once; a restart meanwhile starts from the stored last good version.
     await queues.events.upsertJobScheduler("map-refresh", { every: config.mapRefreshMs }, { name: "map-refresh", data: { reason: "periodic" } });

@@ -75,6 +75,11 @@ const EnvSchema = z.object({
     .int("must be a whole number of milliseconds")
     .min(10, "must be at least 10")
     .default(2000),
+  OPENCI_RECONCILE_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .refine((v) => v === 0 || v >= 1000, "must be 0 (off) or at least 1000")
+    .default(600_000),
   OPENCI_WRITE_INTERVAL_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -122,6 +127,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** CDEvents subscribers from OPENCI_SINKS (more may come from the map's `subscribers`). */
   sinks: EnvSinkSpec[];
+  /** How often the reconciler lists mapped upstreams' tags for ones no delivery announced (0: never). */
+  reconcileMs: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
   /** The environment, for the variables the map names (GitLab tokens, trigger tokens, webhook secrets). */
@@ -189,6 +196,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,
+    reconcileMs: e.OPENCI_RECONCILE_MS,
     env,
   };
 }

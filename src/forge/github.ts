@@ -44,6 +44,13 @@ export class GithubForge implements Forge {
     return object.sha;
   }
 
+  async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    const { data } = await forgeCall(`listing the tags of ${repo}`, () => gh.request("GET /repos/{owner}/{repo}/tags", { owner, repo: name, per_page: 100 }));
+    return data.map((t) => ({ name: t.name, sha: t.commit.sha }));
+  }
+
   async triggerPipeline(project: Project, ctx: UpstreamContext): Promise<TriggerResult> {
     if (project.location.forge !== "github") throw new Error(`GithubForge cannot trigger ${project.id}`);
     const repo = project.location.repo;

@@ -110,6 +110,11 @@ export class GitlabForge implements Forge {
   }
 
   /** A Tag Push Hook names the commit (`checkout_sha`); otherwise the tag is read. */
+  async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
+    const tags = await call(`listing the tags of ${repo}`, () => this.client().Tags.all(repo, { orderBy: "updated", perPage: 100, maxPages: 1 }));
+    return tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) }));
+  }
+
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
     if (hintSha !== undefined) return hintSha;
     const found = await call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {

@@ -72,6 +72,8 @@ export interface StatusTarget {
 
 /** One interface per forge; the relay's flow never branches on which forge it talks to. */
 export interface Forge {
+  /** The repository's tags (the latest 100) and the commits they name: what the reconciler compares with what it has seen. */
+  listTags(repo: string): Promise<{ name: string; sha: string }[]>;
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;

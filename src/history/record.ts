@@ -33,8 +33,8 @@ export const ReleaseRecord = z.strictObject({
   /** the tag, or pull/<n> */
   tag: z.string(),
   sha: Sha,
-  /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request */
-  source: z.enum(["create", "push", "release", "tag_push", "pull_request"]),
+  /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request, reconcile (the relay found it) */
+  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile"]),
   /** what the release publishes, as package URLs, from the project's `artifacts` in the map */
   artifacts: z.array(z.string()),
 });

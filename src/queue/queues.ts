@@ -43,7 +43,7 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 };
 
 /** What the events queue carries: normalised webhook events, and map refreshes. */
-type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob;
+type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob | Record<string, never>;
 
 export interface Queues {
   events: Queue<EventJob>;

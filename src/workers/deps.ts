@@ -10,6 +10,7 @@ import type { CheckStore } from "../report/check-store.js";
 import type { Gates } from "../report/gates.js";
 import type { CommitViews } from "../report/commit-views.js";
 import type { TriggerRecords } from "../report/trigger-records.js";
+import type { SeenTags } from "../report/seen-tags.js";
 
 /** What every processor needs; built once per worker process. */
 export interface WorkerDeps {
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   queues: Queues;
   checks: CheckStore;
   records: TriggerRecords;
+  /** the tags seen per upstream, for the reconciler */
+  seen: SeenTags;
   gates: Gates;
   views: CommitViews;
   forges: ForgeRegistry;

@@ -22,6 +22,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     log.info({ repo: event.repo, tag: event.tag }, "tag on a repository the map does not list");
     return { upstreams: 0, triggers: 0 };
   }
+  await Promise.all(upstreams.map((u) => deps.seen.mark(u.id, [event.tag])));
   const work = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log));
   if (work.length === 0) {
     log.info({ repo: event.repo, tag: event.tag }, "tag matched no dependant");
@@ -41,7 +42,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
   for (const upstream of new Set(work.map((w) => w.upstream))) {
     await deps.history.release({
       upstream, forge: event.forge, host: event.host, repo: event.repo, tag: event.tag, sha,
-      source: event.forge === "gitlab" ? "tag_push" : event.source,
+      source: event.source === "reconcile" ? "reconcile" : event.forge === "gitlab" ? "tag_push" : event.source,
     });
   }
   const { now, gated } = await enqueueTriggers(deps, forge, { ...event, ref: event.tag }, sha, work, log);

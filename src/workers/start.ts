@@ -17,6 +17,7 @@ import { processMapRefresh } from "./map-refresh.js";
 import { processRerun } from "./rerun.js";
 import { processRun } from "./run-result.js";
 import { processTimeout } from "./timeout.js";
+import { processReconcile } from "./reconcile.js";
 import { processTrigger } from "./trigger.js";
 import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
 
@@ -59,6 +60,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processPullHead(PullHeadEvent.parse(job.data), deps, log);
         case "map-refresh":
           return processMapRefresh(MapRefreshJob.parse(job.data), deps, log);
+        case "reconcile":
+          return processReconcile(deps, log);
         case "declaration":
           return processDeclaration(DeclarationJob.parse(job.data), deps, log);
         default:

@@ -53,6 +53,8 @@ export async function startHarness(o: HarnessOptions) {
     REDIS_URL: redis.url,
     OPENCI_WRITE_INTERVAL_MS: "0",
     OPENCI_POLL_INTERVAL_MS: "150",
+    // the reconciler lists every upstream's tags: only the tests about it turn it on
+    OPENCI_RECONCILE_MS: "0",
     ...(gitlab ? { GITLAB_URL: gitlab.url, GITLAB_TOKEN } : {}),
     ...o.env,
     ...env,

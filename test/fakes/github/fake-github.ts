@@ -277,6 +277,15 @@ export class FakeGithub {
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
+    "repos/list-tags": ({ params }) => {
+      const repo = this.repo(params);
+      const peel = (o: { type: string; sha: string }): string => (o.type === "tag" && repo.tagObjects?.[o.sha] ? peel(repo.tagObjects[o.sha]!) : o.sha);
+      const base = `http://${this.host}/api/v3/repos/${params.owner}/${params.repo}`;
+      return [200, Object.entries(repo.tags ?? {}).map(([name, o]) => ({
+        name, node_id: `REF_${name}`, commit: { sha: peel(o), url: `${base}/commits/${peel(o)}` },
+        zipball_url: `${base}/zipball/refs/tags/${name}`, tarball_url: `${base}/tarball/refs/tags/${name}`,
+      }))];
+    },
     "actions/list-workflow-run-artifacts": ({ params }) => {
       const runId = Number(params.run_id);
       const base = `http://${this.host}/api/v3/repos/${params.owner}/${params.repo}/actions/artifacts`;

@@ -138,6 +138,11 @@ export class FakeGitlab {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
+  /** Sets a project's tags (name → commit), as a push would. */
+  setTags(project: string, tags: Record<string, string>): void {
+    this.o.tags = { ...this.o.tags, [project]: tags };
+  }
+
   static async start(o: FakeGitlabOptions): Promise<FakeGitlab> {
     const fake = new FakeGitlab(o);
     await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
@@ -256,6 +261,10 @@ export class FakeGitlab {
           id: i + 1, name: j.name, status: j.status, stage: "test", web_url: `${this.url}/${project}/-/jobs/${i + 1}`,
           artifacts_file: j.artifacts ? { filename: j.artifacts, size: 1000 + i } : null,
         }))];
+      }
+      case "list_repository_tags": {
+        const tags = Object.entries(this.o.tags?.[project] ?? {});
+        return [200, tags.map(([name, sha]) => ({ name, message: null, target: sha, commit: { id: sha, short_id: sha.slice(0, 8) }, release: null, protected: false }))];
       }
       case "get_tag": {
         const sha = this.o.tags?.[project]?.[String(params.tag_name)];

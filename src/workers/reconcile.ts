@@ -1,0 +1,49 @@
+import type { Logger } from "pino";
+import { repoOf } from "../map/graph.js";
+import type { TagEvent } from "../queue/job-data.js";
+import { deliveryJobId } from "../queue/job-ids.js";
+import type { WorkerDeps } from "./deps.js";
+
+/** Tags older than this many of a project's latest are left alone (the listing's window). */
+const WINDOW = 100;
+
+/**
+ * The periodic reconciler (a repeatable job): lists each mapped upstream's tags and enqueues the
+ * ones the relay has not seen, as if their delivery had arrived. That covers the time the relay was
+ * down, deliveries the forge gave up on, and pushes of more than three tags at once (for which
+ * GitHub and GitLab send no tag events). The first look at a project only takes a baseline.
+ * Deduplication (delivery ids, trigger ids) keeps this from triggering anything twice.
+ */
+export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{ projects: number; enqueued: string[] }> {
+  const map = deps.map();
+  const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.forges.supports(p.location));
+  const enqueued: string[] = [];
+  for (const upstream of upstreams) {
+    const repo = repoOf(upstream);
+    let tags: { name: string; sha: string }[];
+    try {
+      tags = (await deps.forges.forPlace(map, { forge: upstream.location.forge, repo, host: upstream.location.forge === "gitlab" ? upstream.location.host : undefined }).listTags(repo)).slice(0, WINDOW);
+    } catch (err) {
+      log.warn({ upstream: upstream.id, repo, err: (err as Error).message }, "reconcile: cannot list the tags (is the app installed there?)");
+      continue;
+    }
+    if (await deps.seen.takeBaseline(upstream.id)) {
+      await deps.seen.mark(upstream.id, tags.map((t) => t.name));
+      log.info({ upstream: upstream.id, tags: tags.length }, "reconcile: baseline taken; tags from now on are relayed even without a delivery");
+      continue;
+    }
+    const missed = await deps.seen.unseen(upstream.id, tags.map((t) => t.name));
+    for (const name of missed) {
+      const tag = tags.find((t) => t.name === name)!;
+      const event: TagEvent = {
+        forge: upstream.location.forge, ...(upstream.location.forge === "gitlab" && upstream.location.host ? { host: upstream.location.host } : {}),
+        repo, tag: name, sha: tag.sha, source: "reconcile", deliveryId: `reconcile-${upstream.id}-${name}-${tag.sha}`, receivedAt: new Date().toISOString(),
+      };
+      await deps.queues.events.add("tag", event, { jobId: deliveryJobId("reconcile", event.deliveryId) });
+      enqueued.push(`${upstream.id}@${name}`);
+    }
+    await deps.seen.mark(upstream.id, missed);
+    if (missed.length > 0) log.warn({ upstream: upstream.id, tags: missed }, "reconcile: tags that no delivery announced were enqueued");
+  }
+  return { projects: upstreams.length, enqueued };
+}

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "@jest/globals";
+import { COMMIT, UPSTREAM, useHarness } from "../helpers/scenario.js";
+import { acmeAppRepo } from "../helpers/upstream.js";
+import { settle, waitFor } from "../helpers/wait-for.js";
+import { GITLAB_TOKEN } from "../helpers/relay-harness.js";
+
+const OTHER = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const MAP = `
+projects:
+  - { id: hello, github: ${UPSTREAM} }
+  - { id: gl/lib, gitlab: group/lib }
+  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on: [{ project: hello, tags: "v*" }, { project: gl/lib, tags: "v*" }]
+`;
+const startHarness = useHarness();
+
+describe("fault: tags no delivery announced (a five-tag push, deliveries the forge gave up on)", () => {
+  it("invariant: the reconciler triggers each such tag exactly once, never a tag the relay saw, nor one from before its baseline", async () => {
+    const upstream = { installationId: 1, tags: { "v0.9": { type: "commit" as const, sha: COMMIT } } as Record<string, { type: "commit" | "tag"; sha: string }> };
+    const h = await startHarness({
+      map: MAP, repos: { [UPSTREAM]: upstream, "acme/app": acmeAppRepo() }, gitlabProjects: ["group/lib"],
+      env: { OPENCI_RECONCILE_MS: "1000" },
+    });
+    await waitFor("the baseline", () => h.logs.some((l) => l.includes("reconcile: baseline taken") && l.includes('"upstream":"hello"')), 15_000);
+
+    // Five tags pushed at once: GitHub sends no tag event for them. One more arrives the normal way.
+    for (let i = 1; i <= 5; i++) upstream.tags[`v1.${i}`] = { type: "commit", sha: i % 2 ? COMMIT : OTHER };
+    upstream.tags["v2.0"] = { type: "commit", sha: COMMIT };
+    await h.send("create.tag", (p) => { p.ref = "v2.0"; });
+    h.gitlab!.setTags("group/lib", { "v3.0": COMMIT });
+    const dispatched = () => h.github.calls("actions/create-workflow-dispatch").map((c) => `${c.body.inputs.openci_upstream}@${c.body.inputs.openci_tag}`).sort();
+    await waitFor("the missed tags dispatched", () => dispatched().length >= 7, 20_000);
+    await settle(2500);
+
+    expect(dispatched()).toEqual(["gl/lib@v3.0", "hello@v1.1", "hello@v1.2", "hello@v1.3", "hello@v1.4", "hello@v1.5", "hello@v2.0"]);
+    expect(h.github.calls("repos/list-tags").length).toBeGreaterThanOrEqual(3);
+    expect(h.gitlab!.calls("list_repository_tags")[0]!.headers["private-token"]).toBe(GITLAB_TOKEN);
+    expect(h.logs.some((l) => l.includes("reconcile: tags that no delivery announced were enqueued"))).toBe(true);
+  }, 60_000);
+});

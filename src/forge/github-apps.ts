@@ -37,6 +37,11 @@ export class GithubApps {
     }
   }
 
+  /** A client authenticated as the app itself (JWT): the app's own endpoints, such as its webhook deliveries. */
+  async appClient(): Promise<GithubClient> {
+    return (await this.probot.auth()) as GithubClient;
+  }
+
   /** A client for one installation whose writes are paced in `lane` (dispatches before decoration). */
   async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
     const octokit = (await this.probot.auth(installationId)) as GithubClient;

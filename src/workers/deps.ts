@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { ForgeRegistry } from "../forge/registry.js";
+import type { GithubApps } from "../forge/github-apps.js";
 import type { Recorder } from "../history/recorder.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { LiveMap } from "../map/live-map.js";
@@ -20,6 +21,8 @@ export interface WorkerDeps {
   records: TriggerRecords;
   /** the tags seen per upstream, for the reconciler */
   seen: SeenTags;
+  /** the GitHub App, for its own endpoints (failed webhook deliveries) */
+  githubApps?: GithubApps | undefined;
   gates: Gates;
   views: CommitViews;
   forges: ForgeRegistry;

@@ -3,18 +3,27 @@ import { repoOf } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { WorkerDeps } from "./deps.js";
+import { redeliverFailed } from "../forge/github-redeliveries.js";
 
 /** Tags older than this many of a project's latest are left alone (the listing's window). */
 const WINDOW = 100;
 
 /**
- * The periodic reconciler (a repeatable job): lists each mapped upstream's tags and enqueues the
+ * The periodic reconciler (a repeatable job): asks GitHub to redeliver the app's failed deliveries
+ *, and lists each mapped upstream's tags and enqueues the
  * ones the relay has not seen, as if their delivery had arrived. That covers the time the relay was
  * down, deliveries the forge gave up on, and pushes of more than three tags at once (for which
  * GitHub and GitLab send no tag events). The first look at a project only takes a baseline.
  * Deduplication (delivery ids, trigger ids) keeps this from triggering anything twice.
  */
-export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{ projects: number; enqueued: string[] }> {
+export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{ projects: number; enqueued: string[]; redelivered: string[] }> {
+  // First the deliveries GitHub has and the relay did not take; then the tags no delivery announced.
+  const redelivered = deps.githubApps
+    ? await redeliverFailed(deps.githubApps, deps.redis, log).catch((err: Error) => {
+      log.warn({ err: err.message }, "reconcile: cannot list the app's failed deliveries");
+      return [];
+    })
+    : [];
   const map = deps.map();
   const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.forges.supports(p.location));
   const enqueued: string[] = [];
@@ -45,5 +54,5 @@ export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{
     await deps.seen.mark(upstream.id, missed);
     if (missed.length > 0) log.warn({ upstream: upstream.id, tags: missed }, "reconcile: tags that no delivery announced were enqueued");
   }
-  return { projects: upstreams.length, enqueued };
+  return { projects: upstreams.length, enqueued, redelivered };
 }

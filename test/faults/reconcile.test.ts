@@ -40,3 +40,29 @@ describe("fault: tags no delivery announced (a five-tag push, deliveries the for
     expect(h.logs.some((l) => l.includes("reconcile: tags that no delivery announced were enqueued"))).toBe(true);
   }, 60_000);
 });
+
+describe("fault: deliveries the relay could not take (Redis was down)", () => {
+  it("invariant: the reconciler has GitHub redeliver each failed delivery, which then triggers exactly once; a forgery is not GitHub's to redeliver", async () => {
+    const tags = Object.fromEntries(["v1", "v2", "v3", "v4"].map((t) => [t, { type: "commit" as const, sha: COMMIT }]));
+    const h = await startHarness({
+      map: MAP, repos: { [UPSTREAM]: { installationId: 1, tags }, "acme/app": acmeAppRepo() }, durableRedis: true,
+      env: { OPENCI_RECONCILE_MS: "1000" },
+    });
+    await waitFor("the baseline (the tags are known: only redelivery can bring them)", () => h.logs.some((l) => l.includes("reconcile: baseline taken") && l.includes('"upstream":"hello"')), 15_000);
+
+    h.killRedis();
+    const refused = [];
+    for (const tag of ["v1", "v2", "v3"]) refused.push((await h.send("push.tag", (p) => { p.ref = `refs/tags/${tag}`; p.after = COMMIT; })).status);
+    const forged = await h.send("push.tag", (p) => { p.ref = "refs/tags/v4"; }, { signature: `sha256=${"0".repeat(64)}` });
+    await h.restartRedis();
+    const dispatched = () => h.github.calls("actions/create-workflow-dispatch").map((c) => c.body.inputs.openci_tag).sort();
+    await waitFor("the redelivered tags dispatched", () => dispatched().length >= 3, 30_000);
+    await settle(2500);
+
+    expect(refused).toEqual([503, 503, 503]);
+    expect(forged.status).toBeGreaterThanOrEqual(400);
+    expect(dispatched()).toEqual(["v1", "v2", "v3"]);
+    expect(h.github.calls("apps/redeliver-webhook-delivery")).toHaveLength(3);
+    expect(h.github.hookDeliveries.filter((d) => d.redelivery).map((d) => d.statusCode)).toEqual([200, 200, 200]);
+  }, 90_000);
+});

@@ -72,6 +72,7 @@ export async function startHarness(o: HarnessOptions) {
     await redis.cleanup();
     throw error;
   }
+  github.hookTarget = { url: `${url}/api/github/webhooks`, secret: WEBHOOK_SECRET };
   return {
     url,
     github,
@@ -80,10 +81,17 @@ export async function startHarness(o: HarnessOptions) {
     logs,
     launch,
     /** Sends a real fixture (optionally changed by `edit`), signed with the app's secret. */
-    send: (fixture: GithubFixture, edit: (p: any) => void = () => {}, opts: Partial<SendOptions> = {}) => {
+    send: async (fixture: GithubFixture, edit: (p: any) => void = () => {}, opts: Partial<SendOptions> = {}) => {
       const payload = githubFixture(fixture);
       edit(payload);
-      return sendGithubDelivery(url, eventName(fixture), payload, { secret: WEBHOOK_SECRET, ...opts });
+      const sent = await sendGithubDelivery(url, eventName(fixture), payload, { secret: WEBHOOK_SECRET, ...opts }).catch((error: Error) => {
+        if (opts.signature === undefined) github.logDelivery(opts.id ?? "unknown", eventName(fixture), payload, 0);
+        throw error;
+      });
+      // GitHub logs each of its deliveries with the answer it got (what the reconciler's redelivery
+      // reads); one sent with a signature of the test's own is a forgery, not GitHub's.
+      if (opts.signature === undefined) github.logDelivery(sent.id, eventName(fixture), payload, sent.status);
+      return sent;
     },
     /** Kills the private Redis with SIGKILL, as a crash would. */
     killRedis: () => redis.process.kill("SIGKILL"),

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
+import { createHash, createHmac, createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenApiValidator } from "./openapi.js";
@@ -79,6 +79,10 @@ export class FakeGithub {
   readonly runArtifacts: Record<number, { name: string; size: number }[]> = {};
   /** workflow run id → its jobs, for the jobs listing */
   readonly runJobs: Record<number, { name: string; conclusion: string | null }[]> = {};
+  /** The app's webhook deliveries as GitHub logs them (what the relay answered each), newest last. */
+  readonly hookDeliveries: { id: number; guid: string; event: string; payload: unknown; statusCode: number; at: number; redelivery: boolean }[] = [];
+  /** Where redeliveries go: the relay's webhook URL and secret. */
+  hookTarget: { url: string; secret: string } | undefined;
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
   supportsRunDetails = true;
   private readonly server: Server;
@@ -112,6 +116,26 @@ export class FakeGithub {
   /** The next `times` calls of `operationId` answer with this status instead. */
   fail(operationId: string, status: number, options: { body?: unknown; headers?: Record<string, string>; times?: number } = {}): void {
     this.faults.push({ operationId, status, body: options.body, headers: options.headers, times: options.times ?? 1 });
+  }
+
+  /** Records a delivery the way GitHub's log does: its GUID, event, payload and the answer it got. */
+  logDelivery(guid: string, event: string, payload: unknown, statusCode: number, redelivery = false): void {
+    this.hookDeliveries.push({ id: this.nextId++, guid, event, payload, statusCode, at: Date.now(), redelivery });
+  }
+
+  /** Sends a delivery to `hookTarget` as GitHub does (signed), and logs the answer. */
+  async deliver(event: string, payload: unknown, guid: string, redelivery = false): Promise<number> {
+    const body = JSON.stringify(payload);
+    const res = await fetch(this.hookTarget!.url, {
+      method: "POST", body,
+      headers: {
+        "content-type": "application/json", "x-github-event": event, "x-github-delivery": guid, "user-agent": "GitHub-Hookshot/fake",
+        "x-hub-signature-256": `sha256=${createHmac("sha256", this.hookTarget!.secret).update(body).digest("hex")}`,
+      },
+    }).catch(() => undefined);
+    await res?.body?.cancel();
+    this.logDelivery(guid, event, payload, res?.status ?? 0, redelivery);
+    return res?.status ?? 0;
   }
 
   calls(operationId: string): RecordedRequest[] {
@@ -277,6 +301,17 @@ export class FakeGithub {
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
+    "apps/list-webhook-deliveries": () => [200, [...this.hookDeliveries].reverse().map((d) => ({
+      id: d.id, guid: d.guid, delivered_at: new Date(d.at).toISOString(), redelivery: d.redelivery, duration: 0.05,
+      status: d.statusCode >= 200 && d.statusCode < 300 ? "OK" : `${d.statusCode}`, status_code: d.statusCode, event: d.event,
+      action: null, installation_id: null, repository_id: null,
+    }))],
+    "apps/redeliver-webhook-delivery": ({ params }) => {
+      const d = this.hookDeliveries.find((x) => x.id === Number(params.delivery_id));
+      if (!d || !this.hookTarget) return [404, { message: "Not Found" }];
+      void this.deliver(d.event, d.payload, d.guid, true);
+      return [202, {}];
+    },
     "repos/list-tags": ({ params }) => {
       const repo = this.repo(params);
       const peel = (o: { type: string; sha: string }): string => (o.type === "tag" && repo.tagObjects?.[o.sha] ? peel(repo.tagObjects[o.sha]!) : o.sha);
@@ -374,7 +409,7 @@ export class FakeGithub {
   }
 }
 
-const APP_JWT_ROUTES = new Set(["apps/get-repo-installation", "apps/create-installation-access-token"]);
+const APP_JWT_ROUTES = new Set(["apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
 
 let validator: OpenApiValidator | undefined;
 /** Parsing the 10 MB description once per test file is enough. */

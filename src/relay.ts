@@ -133,6 +133,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log }),
       delivery: { history, sinks, stats, eventSource },
+      jobLockMs: config.jobLockMs,
+      limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
     });
   }
 

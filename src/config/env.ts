@@ -75,6 +75,21 @@ const EnvSchema = z.object({
     .int("must be a whole number of milliseconds")
     .min(10, "must be at least 10")
     .default(2000),
+  OPENCI_MAX_TRIGGERS_PER_EVENT: z.coerce
+    .number({ error: "must be a number of triggers" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .default(2000),
+  OPENCI_MAX_TRIGGERS_PER_CHAIN: z.coerce
+    .number({ error: "must be a number of triggers" })
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .default(200),
+  OPENCI_JOB_LOCK_MS: z.coerce
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(1000, "must be at least 1000")
+    .default(30_000),
   OPENCI_RECONCILE_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
@@ -127,6 +142,11 @@ export interface Config {
   publicUrl: string | undefined;
   /** CDEvents subscribers from OPENCI_SINKS (more may come from the map's `subscribers`). */
   sinks: EnvSinkSpec[];
+  /** Fan-out caps: triggers one upstream event may cause, and one cascade chain (beyond its hop limit). */
+  maxTriggersPerEvent: number;
+  maxTriggersPerChain: number;
+  /** How long a worker holds a job between lock renewals: a killed worker's jobs run again after about this long (BullMQ's stalled-job check). */
+  jobLockMs: number;
   /** How often the reconciler lists mapped upstreams' tags for ones no delivery announced (0: never). */
   reconcileMs: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
@@ -197,6 +217,9 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,
     reconcileMs: e.OPENCI_RECONCILE_MS,
+    jobLockMs: e.OPENCI_JOB_LOCK_MS,
+    maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
+    maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,
     env,
   };
 }

@@ -30,6 +30,13 @@ export class CommitViews {
   }
 
   /** Records that a member changed and queues a push of every view of its commit. */
+  /** Makes checks members of their commit's views without queueing anything (see publishChecks). */
+  async enroll(target: CheckTarget, memberKeys: string[]): Promise<void> {
+    if (memberKeys.length === 0) return;
+    const members = this.k(CommitViews.keyFor(target), "members");
+    await this.redis.multi().sadd(members, ...memberKeys).expire(members, TTL_S).exec();
+  }
+
   async touch(queues: Queues, target: CheckTarget, memberKey: string): Promise<void> {
     const commitKey = CommitViews.keyFor(target);
     const members = this.k(commitKey, "members");

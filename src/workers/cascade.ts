@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
+import { key } from "../queue/names.js";
 
 /**
  * A downstream run passed: its own dependants whose edge says `cascade: true` are triggered with
@@ -30,6 +31,19 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
     }
   }
   if (work.length === 0) return [];
+  const cap = deps.limits?.perChain;
+  if (cap !== undefined) {
+    // The chain's triggers so far, across all its branches and workers.
+    const counter = key("chain-triggers", chainId);
+    const total = await deps.redis.incrby(counter, work.length);
+    await deps.redis.expire(counter, 7 * 24 * 3600);
+    const room = Math.max(0, cap - (total - work.length));
+    if (room < work.length) {
+      log.error({ chain: chainId, cap, left_out: work.slice(room).map((w) => w.project.id) }, "cascade stops: the chain reached OPENCI_MAX_TRIGGERS_PER_CHAIN");
+      work.splice(room);
+      if (work.length === 0) return [];
+    }
+  }
   const up = trigger.upstream;
   const forge = deps.forges.forPlace(map, up);
   const origin = { forge: up.forge, host: up.host, repo: up.repo, ref: up.tag, installationId: up.installationId, deliveryId: trigger.deliveryId };

@@ -21,6 +21,8 @@ export interface WorkerDeps {
   records: TriggerRecords;
   /** the tags seen per upstream, for the reconciler */
   seen: SeenTags;
+  /** fan-out caps (OPENCI_MAX_TRIGGERS_PER_EVENT, OPENCI_MAX_TRIGGERS_PER_CHAIN) */
+  limits?: { perEvent: number; perChain: number } | undefined;
   /** the GitHub App, for its own endpoints (failed webhook deliveries) */
   githubApps?: GithubApps | undefined;
   gates: Gates;

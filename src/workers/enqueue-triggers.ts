@@ -5,7 +5,7 @@ import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
 import { checkKey, triggerJobId } from "../queue/job-ids.js";
 import { checkName, gateWaitingReport, queuedReport } from "../report/check-text.js";
 import { targetOf } from "../report/check-store.js";
-import { publishCheck } from "../report/publish.js";
+import { publishChecks } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 import { openGate } from "./gate.js";
 
@@ -56,14 +56,11 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
 
   // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
   await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
-  for (const { up, project, data, gate } of jobs) {
-    await publishCheck(
-      deps,
-      checkKey({ upstream: up, sha, name: data.checkName }),
-      targetOf(up),
-      gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
-    );
-  }
+  await publishChecks(deps, jobs.map(({ up, project, data, gate }) => ({
+    checkKey: checkKey({ upstream: up, sha, name: data.checkName }),
+    target: targetOf(up),
+    report: gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
+  })));
   for (const { data, gate } of gated) {
     await deps.gates.wait(origin, sha, gate!, data);
     await deps.history.gate(data, gate!, "waiting");

@@ -23,7 +23,13 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     return { upstreams: 0, triggers: 0 };
   }
   await Promise.all(upstreams.map((u) => deps.seen.mark(u.id, [event.tag])));
-  const work = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log));
+  const all = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log));
+  const cap = deps.limits?.perEvent ?? Number.POSITIVE_INFINITY;
+  const work = all.slice(0, cap);
+  if (all.length > cap) {
+    log.error({ repo: event.repo, tag: event.tag, matched: all.length, cap, left_out: all.slice(cap).map((w) => w.project.id) },
+      "fan-out cap: this tag matches more dependants than OPENCI_MAX_TRIGGERS_PER_EVENT allows; the first ones in map order are triggered");
+  }
   if (work.length === 0) {
     log.info({ repo: event.repo, tag: event.tag }, "tag matched no dependant");
     return { upstreams: upstreams.length, triggers: 0 };

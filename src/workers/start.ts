@@ -29,12 +29,14 @@ export interface Workers {
 const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
 
 /** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
-export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps }): Workers {
+export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps; jobLockMs?: number }): Workers {
   const make = (name: keyof typeof QUEUES, processor: Processor) => {
     const worker = new Worker(QUEUES[name], processor, {
       connection,
       prefix: KEY_PREFIX,
       concurrency: CONCURRENCY[name],
+      // A job whose worker died (SIGKILL, a lost machine) is handed to another after about this long.
+      ...(deps.jobLockMs ? { lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs } : {}),
       settings: { backoffStrategy: forgeBackoff },
     });
     worker.on("error", (err) => deps.log.error({ err, queue: name }, "worker error"));

@@ -88,6 +88,7 @@ export class FakeGithub {
   private readonly server: Server;
   private readonly tokens = new Map<string, number>();
   private readonly faults: Fault[] = [];
+  private readonly holds: { operationId: string; arrived: boolean; dropped: boolean }[] = [];
   private readonly publicKey: KeyObject;
   private nextId = 1000;
 
@@ -138,6 +139,16 @@ export class FakeGithub {
     return res?.status ?? 0;
   }
 
+  /**
+   * The next request of `operationId` is held unanswered and unprocessed, as if GitHub had not got
+   * to it: when its client goes away (a killed worker), GitHub never acts on it. `held` tells when it arrived.
+   */
+  hold(operationId: string): { held: () => boolean; dropped: () => boolean } {
+    const h = { operationId, arrived: false, dropped: false };
+    this.holds.push(h);
+    return { held: () => h.arrived, dropped: () => h.dropped };
+  }
+
   calls(operationId: string): RecordedRequest[] {
     return this.requests.filter((r) => r.operationId === operationId);
   }
@@ -172,6 +183,13 @@ export class FakeGithub {
     });
     if (!match || problems.length > 0) return reply(res, 422, { message: "Validation Failed", errors: problems });
 
+    const hold = this.holds.find((x) => x.operationId === match.operationId && !x.arrived);
+    if (hold) {
+      hold.arrived = true;
+      await new Promise<void>((resolve) => res.once("close", () => resolve()));
+      hold.dropped = true;
+      return;
+    }
     const fault = this.faults.find((f) => f.operationId === match.operationId && f.times > 0);
     if (fault) {
       fault.times--;

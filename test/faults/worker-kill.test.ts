@@ -1,0 +1,62 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "@jest/globals";
+import { freePort } from "../../src/util/free-port.js";
+import { FakeGithub } from "../fakes/github/fake-github.js";
+import { sendGithubDelivery } from "../helpers/deliveries.js";
+import { githubFixture } from "../helpers/fixtures.js";
+import { appPrivateKey } from "../helpers/keys.js";
+import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+import { spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { COMMIT, UPSTREAM, acmeAppRepo } from "../helpers/upstream.js";
+import { settle, waitFor } from "../helpers/wait-for.js";
+
+let redis: TestRedis | undefined;
+let github: FakeGithub | undefined;
+const processes: SpawnedRelay[] = [];
+afterEach(async () => {
+  for (const p of processes.splice(0)) p.child.kill("SIGKILL");
+  await github?.stop();
+  await redis?.cleanup();
+});
+
+describe("fault: a worker killed (SIGKILL) mid-job, web and workers in separate processes", () => {
+  it("invariant: the trigger it held is picked up again by another worker (stalled-job recovery) and the downstream is triggered exactly once", async () => {
+    redis = await startTestRedis();
+    github = await FakeGithub.start({ appId: 7, privateKey: appPrivateKey(), repos: { [UPSTREAM]: { installationId: 1, tags: { "simple-tag": { type: "commit", sha: COMMIT } } }, "acme/app": acmeAppRepo() } });
+    const dir = mkdtempSync(join(tmpdir(), "openci-worker-kill-"));
+    writeFileSync(join(dir, "openci-map.yml"), `projects:\n  - { id: hello, github: ${UPSTREAM} }\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`);
+    const port = await freePort();
+    const env = {
+      APP_ID: "7", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s3cret", GHE_HOST: github.host, GHE_PROTOCOL: "http", REDIS_URL: redis.url,
+      OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", HOST: "127.0.0.1", LOG_LEVEL: "info",
+      // a dead worker's jobs go to another after ~3 s instead of 30 s
+      OPENCI_JOB_LOCK_MS: "3000",
+    };
+    const start = (role: string) => {
+      const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir);
+      processes.push(p);
+      return p;
+    };
+    const web = start("web");
+    await waitFor("the web process ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+    const first = start("worker");
+    const held = github.hold("actions/create-workflow-dispatch");
+
+    const res = await sendGithubDelivery(`http://127.0.0.1:${port}`, "create", githubFixture("create.tag"), { secret: "s3cret" });
+    await waitFor("the dispatch in flight in the first worker", () => held.held(), 30_000);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    await waitFor("GitHub to see the dispatch's client gone", () => held.dropped());
+    start("worker");
+    await waitFor("the trigger recovered and dispatched", () => github!.dispatchedRuns.length === 1, 45_000);
+    await settle(2000);
+
+    expect(res.status).toBe(200);
+    expect(github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
+    expect(github.dispatchedRuns).toHaveLength(1);
+    expect(github.problems).toEqual([]);
+    expect(web.output().stderr).toBe("");
+  }, 120_000);
+});

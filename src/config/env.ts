@@ -11,6 +11,12 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
+/** A whole number of milliseconds of at least `min`. */
+const millis = (min: number, minMessage: string) =>
+  z.coerce.number({ error: "must be a number of milliseconds" }).int("must be a whole number of milliseconds").min(min, minMessage);
+/** A whole number (of `what`) of at least `min`. */
+const count = (min: number, minMessage: string, error: string) => z.coerce.number({ error }).int("must be a whole number").min(min, minMessage);
+
 /** Every variable the relay reads, checked once at start (see .env.example). */
 const EnvSchema = z.object({
   APP_ID: z
@@ -48,19 +54,13 @@ const EnvSchema = z.object({
       .regex(/^(?:(?:github|gitlab):)?[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)+@[^:\s]+:[^\s]*$/, "must be [github:|gitlab:]owner/repo@ref:folder/, e.g. openci/metadata@main:maps/")
       .optional(),
   ),
-  OPENCI_MAP_REFRESH_MS: z.coerce
-    .number({ error: "must be a number of milliseconds" })
-    .int("must be a whole number of milliseconds")
-    .min(1000, "must be at least 1000")
+  OPENCI_MAP_REFRESH_MS: millis(1000, "must be at least 1000")
     .default(600_000),
   OPENCI_ROLE: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }).default("all"),
   GITLAB_URL: z.string().regex(/^https?:\/\/[^\s/]+/, "must be the GitLab root URL, e.g. https://gitlab.com").default("https://gitlab.com"),
   GITLAB_TOKEN: optionalText,
   GITLAB_WEBHOOK_SECRET: optionalText,
-  OPENCI_POLL_INTERVAL_MS: z.coerce
-    .number({ error: "must be a number of milliseconds" })
-    .int("must be a whole number of milliseconds")
-    .min(100, "must be at least 100")
+  OPENCI_POLL_INTERVAL_MS: millis(100, "must be at least 100")
     .default(60_000),
   OPENCI_GITLAB_PIPELINES_PER_MINUTE: z.coerce
     .number({ error: "must be a number of pipelines" })
@@ -70,35 +70,20 @@ const EnvSchema = z.object({
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
   OPENCI_SINKS: optionalText,
-  OPENCI_SINK_RETRY_MS: z.coerce
-    .number({ error: "must be a number of milliseconds" })
-    .int("must be a whole number of milliseconds")
-    .min(10, "must be at least 10")
+  OPENCI_SINK_RETRY_MS: millis(10, "must be at least 10")
     .default(2000),
-  OPENCI_MAX_TRIGGERS_PER_EVENT: z.coerce
-    .number({ error: "must be a number of triggers" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
+  OPENCI_MAX_TRIGGERS_PER_EVENT: count(1, "must be at least 1", "must be a number of triggers")
     .default(2000),
-  OPENCI_MAX_TRIGGERS_PER_CHAIN: z.coerce
-    .number({ error: "must be a number of triggers" })
-    .int("must be a whole number")
-    .min(1, "must be at least 1")
+  OPENCI_MAX_TRIGGERS_PER_CHAIN: count(1, "must be at least 1", "must be a number of triggers")
     .default(200),
-  OPENCI_JOB_LOCK_MS: z.coerce
-    .number({ error: "must be a number of milliseconds" })
-    .int("must be a whole number of milliseconds")
-    .min(1000, "must be at least 1000")
+  OPENCI_JOB_LOCK_MS: millis(1000, "must be at least 1000")
     .default(30_000),
   OPENCI_RECONCILE_MS: z.coerce
     .number({ error: "must be a number of milliseconds" })
     .int("must be a whole number of milliseconds")
     .refine((v) => v === 0 || v >= 1000, "must be 0 (off) or at least 1000")
     .default(600_000),
-  OPENCI_WRITE_INTERVAL_MS: z.coerce
-    .number({ error: "must be a number of milliseconds" })
-    .int("must be a whole number of milliseconds")
-    .min(0, "must be 0 or more")
+  OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
 });
 

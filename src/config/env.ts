@@ -67,6 +67,7 @@ const EnvSchema = z.object({
     .int("must be a whole number")
     .min(0, "must be 0 (no limit) or more")
     .default(25),
+  OPENCI_GITHUB_WRITES_PER_MINUTE: count(0, "must be 0 (no limit) or more", "must be a number of requests").default(80),
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
   OPENCI_SINKS: optionalText,
@@ -121,6 +122,8 @@ export interface Config {
   writeIntervalMs: number;
   /** Pipeline creations per GitLab project and minute, shared by all workers (0: no limit). */
   gitlabPipelinesPerMinute: number;
+  /** Content-creating GitHub requests per installation and minute, shared by all workers (0: no limit). */
+  githubWritesPerMinute: number;
   /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
   adminToken: string | undefined;
   /** Where people and tools reach the relay; also the `source` of its CDEvents ("/openci-relay" when unset). */
@@ -198,6 +201,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
     gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
     adminToken: e.OPENCI_ADMIN_TOKEN,
+    githubWritesPerMinute: e.OPENCI_GITHUB_WRITES_PER_MINUTE,
     publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,

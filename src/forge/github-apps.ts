@@ -4,6 +4,7 @@ import { key } from "../queue/names.js";
 import { ForgeError, classifyHttpError } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
 import { PRIORITY, type WritePacer } from "./write-pacer.js";
+import type { MinuteBudget } from "./gitlab-budget.js";
 
 const INSTALLATION_TTL_S = 3600;
 
@@ -13,6 +14,8 @@ export class GithubApps {
     private readonly probot: Probot,
     private readonly redis: Redis,
     private readonly pacer: WritePacer,
+    /** content-creating requests per installation and minute, shared by every worker (GitHub's secondary limit is about 80) */
+    private readonly writes?: MinuteBudget,
   ) {}
 
   async installationFor(repo: string): Promise<number> {
@@ -47,6 +50,10 @@ export class GithubApps {
     const octokit = (await this.probot.auth(installationId)) as GithubClient;
     octokit.hook.wrap("request", async (request, options) => {
       if (isContentWrite(options.method, options.url)) {
+        const waitMs = await this.writes?.take(String(installationId));
+        if (waitMs !== undefined) {
+          throw new ForgeError(`content writes of installation ${installationId} over ${this.writes!.perMinute} a minute`, "rate_limited", { retryAfterMs: waitMs });
+        }
         await this.pacer.acquire(String(installationId), PRIORITY[lane]);
       }
       return request(options);

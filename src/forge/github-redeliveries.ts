@@ -8,6 +8,8 @@ import type { GithubApps } from "./github-apps.js";
 const WINDOW_MS = 71 * 3600 * 1000;
 /** Redelivery attempts asked for one delivery (one per reconciler round) before giving up on it. */
 const MAX_ATTEMPTS = 5;
+/** Pages of 100 deliveries read per round, newest first; the window usually ends sooner. */
+const MAX_PAGES = 20;
 
 /**
  * Asks GitHub to redeliver the app's recent deliveries that failed (a 5xx or no answer: the relay
@@ -16,7 +18,15 @@ const MAX_ATTEMPTS = 5;
  */
 export async function redeliverFailed(apps: GithubApps, redis: Redis, log: Logger): Promise<string[]> {
   const app = await apps.appClient();
-  const { data } = await forgeCall("listing the app's webhook deliveries", () => app.request("GET /app/hook/deliveries", { per_page: 100 }));
+  const data = [];
+  // Newest first, page by page (GitHub's cursor is in the Link header), until past the window.
+  for (let page = 0, cursor: string | undefined; page < MAX_PAGES; page++) {
+    const res = await forgeCall("listing the app's webhook deliveries", () => app.request("GET /app/hook/deliveries", { per_page: 100, ...(cursor ? { cursor } : {}) }));
+    data.push(...res.data);
+    const oldest = res.data[res.data.length - 1];
+    cursor = /[?&]cursor=([^&>]+)[^>]*>;\s*rel="next"/.exec(String(res.headers.link ?? ""))?.[1];
+    if (!cursor || !oldest || Date.now() - Date.parse(oldest.delivered_at) > WINDOW_MS) break;
+  }
   const byGuid = new Map<string, typeof data>();
   for (const d of data) byGuid.set(d.guid, [...(byGuid.get(d.guid) ?? []), d]);
   const asked: string[] = [];

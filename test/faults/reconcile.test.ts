@@ -54,6 +54,8 @@ describe("fault: deliveries the relay could not take (Redis was down)", () => {
     const refused = [];
     for (const tag of ["v1", "v2", "v3"]) refused.push((await h.send("push.tag", (p) => { p.ref = `refs/tags/${tag}`; p.after = COMMIT; })).status);
     const forged = await h.send("push.tag", (p) => { p.ref = "refs/tags/v4"; }, { signature: `sha256=${"0".repeat(64)}` });
+    // Later deliveries that went well push the failed ones to GitHub's second page of the log.
+    for (let i = 0; i < 120; i++) h.github.logDelivery(`later-${i}`, "ping", { zen: "Keep it logically awesome." }, 200);
     await h.restartRedis();
     const dispatched = () => h.github.calls("actions/create-workflow-dispatch").map((c) => c.body.inputs.openci_tag).sort();
     await waitFor("the redelivered tags dispatched", () => dispatched().length >= 3, 30_000);
@@ -63,6 +65,7 @@ describe("fault: deliveries the relay could not take (Redis was down)", () => {
     expect(forged.status).toBeGreaterThanOrEqual(400);
     expect(dispatched()).toEqual(["v1", "v2", "v3"]);
     expect(h.github.calls("apps/redeliver-webhook-delivery")).toHaveLength(3);
+    expect(h.github.calls("apps/list-webhook-deliveries").some((c) => c.query.cursor !== undefined)).toBe(true);
     expect(h.github.hookDeliveries.filter((d) => d.redelivery).map((d) => d.statusCode)).toEqual([200, 200, 200]);
   }, 90_000);
 });

@@ -203,8 +203,8 @@ export class FakeGithub {
     const ctx = { req, params: match.params, query: url.searchParams, body: body as any };
     const auth = this.authenticate(req, match.operationId, match.params);
     if (auth) return reply(res, auth.status, { message: auth.message });
-    const [status, payload] = route(ctx);
-    reply(res, status, payload);
+    const [status, payload, headers] = route(ctx) as [number, unknown, Record<string, string>?];
+    reply(res, status, payload, headers);
   }
 
   /** GitHub's rules: app routes need the app's JWT, repository routes a token of an installation that covers the repo. */
@@ -228,7 +228,7 @@ export class FakeGithub {
     return ok && String(claims.iss) === String(this.appId) && (claims.exp ?? 0) > Date.now() / 1000;
   }
 
-  private readonly routes: Record<string, (ctx: { params: Record<string, string>; query: URLSearchParams; body: any }) => [number, unknown]> = {
+  private readonly routes: Record<string, (ctx: { params: Record<string, string>; query: URLSearchParams; body: any }) => [number, unknown] | [number, unknown, Record<string, string> | undefined]> = {
     "apps/get-repo-installation": ({ params }) => {
       const repo = this.repos[`${params.owner}/${params.repo}`];
       if (!repo) return [404, { message: "Not Found" }];
@@ -319,11 +319,19 @@ export class FakeGithub {
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
-    "apps/list-webhook-deliveries": () => [200, [...this.hookDeliveries].reverse().map((d) => ({
-      id: d.id, guid: d.guid, delivered_at: new Date(d.at).toISOString(), redelivery: d.redelivery, duration: 0.05,
-      status: d.statusCode >= 200 && d.statusCode < 300 ? "OK" : `${d.statusCode}`, status_code: d.statusCode, event: d.event,
-      action: null, installation_id: null, repository_id: null,
-    }))],
+    "apps/list-webhook-deliveries": ({ query }) => {
+      // Newest first, paged by an opaque cursor as GitHub does (the next page in the Link header).
+      const all = [...this.hookDeliveries].reverse();
+      const perPage = Number(query.get("per_page") ?? 30);
+      const start = Number(query.get("cursor") ?? 0);
+      const page = all.slice(start, start + perPage).map((d) => ({
+        id: d.id, guid: d.guid, delivered_at: new Date(d.at).toISOString(), redelivery: d.redelivery, duration: 0.05,
+        status: d.statusCode >= 200 && d.statusCode < 300 ? "OK" : `${d.statusCode}`, status_code: d.statusCode, event: d.event,
+        action: null, installation_id: null, repository_id: null,
+      }));
+      const next = start + perPage < all.length ? { link: `<http://${this.host}/api/v3/app/hook/deliveries?per_page=${perPage}&cursor=${start + perPage}>; rel="next"` } : undefined;
+      return [200, page, next];
+    },
     "apps/redeliver-webhook-delivery": ({ params }) => {
       const d = this.hookDeliveries.find((x) => x.id === Number(params.delivery_id));
       if (!d || !this.hookTarget) return [404, { message: "Not Found" }];

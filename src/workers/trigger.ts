@@ -77,9 +77,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   const { result } = outcome;
   await deps.history.trigger(data, "triggered", { result });
   await publishCheck(deps, check, target, dispatchedReport(data.upstream, outcome.project, data.runId, result), data.attempt);
-  // A cascaded trigger runs by the edge from the project before it in the chain, not from the tagging upstream.
-  const from = data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
-  const timeout = deps.map().edge(from, outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
+  const timeout = deps.map().edge(edgeFrom(data), outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
   if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
   return result;
@@ -106,7 +104,7 @@ async function retried(forge: Forge, project: Project, runId: string, log: Logge
  */
 function consent(deps: WorkerDeps, data: TriggerJob): string | undefined {
   const map = deps.map();
-  const from = data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
+  const from = edgeFrom(data);
   const edge = map.edge(from, data.downstreamId);
   if (!edge) return `'${data.downstreamId}' does not depend on '${from}' in the dependency map (any more).`;
   if (data.chain) return edge.cascade ? undefined : `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
@@ -115,4 +113,9 @@ function consent(deps: WorkerDeps, data: TriggerJob): string | undefined {
   const wanted = map.dependantsFor(from, ref, "tag").some((d) => d.project.id === data.downstreamId)
     || map.dependantsFor(from, ref, "release").some((d) => d.project.id === data.downstreamId);
   return wanted ? undefined : `the edge from '${from}' to '${data.downstreamId}' no longer matches ${ref} in the dependency map.`;
+}
+
+/** The upstream end of the edge a trigger runs by: in a cascade, the project before it in the chain, not the tagging upstream. */
+function edgeFrom(data: TriggerJob): string {
+  return data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp, WebUrl } from "./payload-fields.js";
 import { GITHUB_REPO } from "../map/places.js";
 import type { CheckConclusion } from "../forge/types.js";
 import type { Delivery } from "./github.js";
@@ -22,12 +23,6 @@ export const CONCLUSION_FROM_GITHUB_RUN: Record<GithubRunConclusion, CheckConclu
   stale: "neutral",
   startup_failure: "failure",
 };
-
-/** Links people will follow from the dashboard and the checks: http(s) only. */
-const WebUrl = z.url({ protocol: /^https?$/, error: "is not an http(s) URL" });
-
-/** Times are only shown: one that is not RFC 3339 is left out rather than failing the event later. */
-const Timestamp = z.iso.datetime({ offset: true }).optional().catch(undefined);
 
 const WorkflowRunPayload = z.object({
   action: z.string(),

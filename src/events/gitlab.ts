@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WebUrl } from "./payload-fields.js";
 import { GITLAB_PATH } from "../map/places.js";
 import { GITLAB_PIPELINE_STATUSES, RUN_FROM_GITLAB, isRelayStatus, pipelineOutcome } from "../forge/gitlab-status.js";
 import type { CheckConclusion } from "../forge/types.js";
@@ -17,8 +18,6 @@ const SHA = z.string().regex(/^[0-9a-f]{40}$/);
 const ZERO_SHA = /^0{40}$/;
 /** Git forbids most of these in ref names; a payload carrying them is not a real tag. */
 const TAG_REF = z.string().max(266).regex(/^refs\/tags\/[^\s~^:?*[\\]+$/, "is not a tag ref (refs/tags/<name>)");
-/** Links people will follow from the dashboard and the checks: http(s) only. */
-const WebUrl = z.url({ protocol: /^https?$/, error: "is not an http(s) URL" });
 const Project = z.object({ path_with_namespace: PATH, web_url: WebUrl });
 
 const TagPushHook = z.object({

@@ -3,7 +3,7 @@ import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
 import { GithubApps } from "./forge/github-apps.js";
 import { RelayOctokit } from "./forge/github-octokit.js";
-import { MinuteBudget, PipelineBudget } from "./forge/gitlab-budget.js";
+import { MinuteBudget, PipelineBudget } from "./forge/minute-budget.js";
 import { ForgeRegistry } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
 import type { DependencyMap } from "./map/graph.js";

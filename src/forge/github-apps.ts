@@ -4,7 +4,7 @@ import { key } from "../queue/names.js";
 import { ForgeError, classifyHttpError } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
 import { PRIORITY, type WritePacer } from "./write-pacer.js";
-import type { MinuteBudget } from "./gitlab-budget.js";
+import type { MinuteBudget } from "./minute-budget.js";
 
 const INSTALLATION_TTL_S = 3600;
 

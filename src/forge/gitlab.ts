@@ -2,7 +2,7 @@ import { Gitlab } from "@gitbeaker/rest";
 import type { Project } from "../map/graph.js";
 import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
-import type { PipelineBudget } from "./gitlab-budget.js";
+import type { PipelineBudget } from "./minute-budget.js";
 import { relayRequesterFn } from "./gitlab-requester.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { PipelineBudget } from "../../src/forge/gitlab-budget.js";
+import { PipelineBudget } from "../../src/forge/minute-budget.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const redis = useTestRedisClient();

@@ -68,6 +68,7 @@ const EnvSchema = z.object({
     .min(0, "must be 0 (no limit) or more")
     .default(25),
   OPENCI_GITHUB_WRITES_PER_MINUTE: count(0, "must be 0 (no limit) or more", "must be a number of requests").default(80),
+  OPENCI_GITHUB_POINTS_PER_MINUTE: count(0, "must be 0 (no limit) or more", "must be a number of points").default(900),
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
   OPENCI_SINKS: optionalText,
@@ -124,6 +125,8 @@ export interface Config {
   gitlabPipelinesPerMinute: number;
   /** Content-creating GitHub requests per installation and minute, shared by all workers (0: no limit). */
   githubWritesPerMinute: number;
+  /** GitHub's REST points per installation and minute (GET 1, writes 5), shared by all workers; 0: no limit */
+  githubPointsPerMinute: number;
   /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
   adminToken: string | undefined;
   /** Where people and tools reach the relay; also the `source` of its CDEvents ("/openci-relay" when unset). */
@@ -202,6 +205,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
     adminToken: e.OPENCI_ADMIN_TOKEN,
     githubWritesPerMinute: e.OPENCI_GITHUB_WRITES_PER_MINUTE,
+    githubPointsPerMinute: e.OPENCI_GITHUB_POINTS_PER_MINUTE,
     publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,

@@ -57,6 +57,7 @@ export async function startHarness(o: HarnessOptions) {
     OPENCI_RECONCILE_MS: "0",
     // tests write faster than GitHub's ~80 a minute; the budget has its own tests
     OPENCI_GITHUB_WRITES_PER_MINUTE: "0",
+    OPENCI_GITHUB_POINTS_PER_MINUTE: "0",
     ...(gitlab ? { GITLAB_URL: gitlab.url, GITLAB_TOKEN } : {}),
     ...o.env,
     ...env,

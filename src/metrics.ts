@@ -42,6 +42,13 @@ export const triggers = new Counter({
   registers: [registry],
 });
 
+export const jobsHeld = new Counter({
+  name: "openci_jobs_rate_limited_total",
+  help: "Jobs put back to wait for a forge budget or a pause the forge asked for, by queue (no attempt spent)",
+  labelNames: ["queue"] as const,
+  registers: [registry],
+});
+
 /** Records one forge response: its status class and the rate-limit budget it reports. */
 export function countForgeCall(forge: "github" | "gitlab", status: number | undefined, headers: Record<string, unknown> = {}): void {
   forgeCalls.inc({ forge, status: status === undefined ? "network" : `${Math.floor(status / 100)}xx` });

@@ -3,7 +3,7 @@ import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
 import { GithubApps } from "./forge/github-apps.js";
 import { RelayOctokit } from "./forge/github-octokit.js";
-import { MinuteBudget, PipelineBudget } from "./forge/minute-budget.js";
+import { ForgeLimits, PipelineBudget } from "./forge/minute-budget.js";
 import { ForgeRegistry } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
 import type { DependencyMap } from "./map/graph.js";
@@ -118,12 +118,15 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   if (config.role !== "web") {
     workerRedis = createRedis(redisUrl, "worker");
     workerRedis.on("error", (err) => log.warn({ err: err.message }, "redis worker connection error"));
-    const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, new MinuteBudget(workerRedis, "github-writes", config.githubWritesPerMinute));
+    const limits = new ForgeLimits(workerRedis);
+    const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, {
+      limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
+    });
     const forges = new ForgeRegistry({
       github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
       gitlab: {
         url: config.gitlabUrl, token: config.gitlabToken, env: config.env,
-        budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute),
+        budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits,
       },
     });
     workers = startWorkers(workerRedis, {

@@ -39,7 +39,7 @@ export function classifyHttpError(error: unknown, what: string, now: number = Da
   const detail = apiMessage(e);
   const retryAfterMs = retryAfter(headers, now);
   const rateLimited =
-    status === 429 || (status === 403 && (retryAfterMs !== undefined || String(headers["x-ratelimit-remaining"]) === "0"));
+    status === 429 || (status === 403 && (retryAfterMs !== undefined || String(headers["x-ratelimit-remaining"]) === "0" || String(headers["ratelimit-remaining"]) === "0"));
   if (rateLimited) {
     return new ForgeError(`${what}: rate limited (${status})`, "rate_limited", { status, retryAfterMs, cause: error });
   }
@@ -58,9 +58,12 @@ function apiMessage(e: HttpLikeError): string {
 function retryAfter(headers: Record<string, string | number | undefined>, now: number): number | undefined {
   const after = headers["retry-after"];
   if (after !== undefined && !Number.isNaN(Number(after))) return Number(after) * 1000;
-  const reset = headers["x-ratelimit-reset"];
-  if (reset !== undefined && String(headers["x-ratelimit-remaining"]) === "0") {
-    return Math.max(0, Number(reset) * 1000 - now);
+  // GitHub: x-ratelimit-*; GitLab: RateLimit-* (both a reset time in epoch seconds)
+  for (const prefix of ["x-ratelimit-", "ratelimit-"]) {
+    const reset = headers[`${prefix}reset`];
+    if (reset !== undefined && String(headers[`${prefix}remaining`]) === "0" && !Number.isNaN(Number(reset))) {
+      return Math.max(0, Number(reset) * 1000 - now);
+    }
   }
   return undefined;
 }

@@ -4,9 +4,22 @@ import { key } from "../queue/names.js";
 import { ForgeError, classifyHttpError } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
 import { PRIORITY, type WritePacer } from "./write-pacer.js";
-import type { MinuteBudget } from "./minute-budget.js";
+import type { ForgeLimits, Spend } from "./minute-budget.js";
 
 const INSTALLATION_TTL_S = 3600;
+/** GitHub's secondary limits count points: a GET, HEAD or OPTIONS costs 1, any other request 5. */
+const WRITE_POINTS = 5;
+/** How long to hold an installation that was rate limited without saying for how long (GitHub: "at least one minute"). */
+const DEFAULT_PAUSE_MS = 60_000;
+
+/** GitHub's budgets per installation and minute, shared by every worker through Redis (0: no limit). */
+export interface GithubBudgets {
+  limits: ForgeLimits;
+  /** content-creating requests (GitHub's secondary limit is about 80) */
+  writesPerMinute: number;
+  /** REST points (GitHub allows 900) */
+  pointsPerMinute: number;
+}
 
 /** Authenticated GitHub clients per installation; the installation of a repository is looked up (and cached in Redis). */
 export class GithubApps {
@@ -14,8 +27,7 @@ export class GithubApps {
     private readonly probot: Probot,
     private readonly redis: Redis,
     private readonly pacer: WritePacer,
-    /** content-creating requests per installation and minute, shared by every worker (GitHub's secondary limit is about 80) */
-    private readonly writes?: MinuteBudget,
+    private readonly budgets?: GithubBudgets,
   ) {}
 
   async installationFor(repo: string): Promise<number> {
@@ -45,20 +57,41 @@ export class GithubApps {
     return (await this.probot.auth()) as GithubClient;
   }
 
-  /** A client for one installation whose writes are paced in `lane` (dispatches before decoration). */
+  /**
+   * A client for one installation: each request first takes its points (and, for a content write,
+   * a write) from the installation's budgets and waits out any pause GitHub asked for; writes are
+   * then paced in `lane` (dispatches before decoration). A rate-limited answer pauses the whole
+   * installation, in every worker, for as long as GitHub said.
+   */
   async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
     const octokit = (await this.probot.auth(installationId)) as GithubClient;
+    const place = `github:${installationId}`;
     octokit.hook.wrap("request", async (request, options) => {
-      if (isContentWrite(options.method, options.url)) {
-        const waitMs = await this.writes?.take(String(installationId));
-        if (waitMs !== undefined) {
-          throw new ForgeError(`content writes of installation ${installationId} over ${this.writes!.perMinute} a minute`, "rate_limited", { retryAfterMs: waitMs });
-        }
-        await this.pacer.acquire(String(installationId), PRIORITY[lane]);
+      // The client's own access-token request is made inside its auth hook: neither spent nor paced.
+      if (isTokenRequest(options.url)) return request(options);
+      const write = isWrite(options.method);
+      const held = await this.budgets?.limits.take(place, this.spends(write));
+      if (held) {
+        const spent = this.spends(write).find((x) => x.budget === held.why);
+        const why = spent ? `${spent.budget} over ${spent.perMinute} a minute` : "GitHub asked to wait";
+        throw new ForgeError(`GitHub requests of installation ${installationId} held back: ${why}`, "rate_limited", { retryAfterMs: held.waitMs });
       }
-      return request(options);
+      if (write) await this.pacer.acquire(String(installationId), PRIORITY[lane]);
+      try {
+        return await request(options);
+      } catch (error) {
+        const e = classifyHttpError(error, "");
+        if (e.kind === "rate_limited") await this.budgets?.limits.pause(place, e.retryAfterMs ?? DEFAULT_PAUSE_MS);
+        throw error;
+      }
     });
     return octokit;
+  }
+
+  private spends(write: boolean): Spend[] {
+    if (!this.budgets) return [];
+    const points: Spend = { budget: "github-points", perMinute: this.budgets.pointsPerMinute, cost: write ? WRITE_POINTS : 1 };
+    return write ? [points, { budget: "github-writes", perMinute: this.budgets.writesPerMinute, cost: 1 }] : [points];
   }
 
   async clientForRepo(repo: string, lane: keyof typeof PRIORITY, installationId?: number): Promise<GithubClient> {
@@ -66,10 +99,12 @@ export class GithubApps {
   }
 }
 
-/** Token requests made by the client's own auth hook pass through here too; only API writes are paced. */
-function isContentWrite(method: string | undefined, url: string | undefined): boolean {
-  if (method === undefined || method === "GET" || method === "HEAD") return false;
-  return !/\/app\/installations\/[^/]+\/access_tokens$/.test(url ?? "");
+function isWrite(method: string | undefined): boolean {
+  return method !== undefined && method !== "GET" && method !== "HEAD" && method !== "OPTIONS";
+}
+
+function isTokenRequest(url: string | undefined): boolean {
+  return /\/app\/installations\/[^/]+\/access_tokens$/.test(url ?? "");
 }
 
 export function splitRepo(repo: string): [string, string] {

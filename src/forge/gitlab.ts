@@ -2,7 +2,7 @@ import { Gitlab } from "@gitbeaker/rest";
 import type { Project } from "../map/graph.js";
 import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
-import type { PipelineBudget } from "./minute-budget.js";
+import type { ForgeLimits, PipelineBudget } from "./minute-budget.js";
 import { relayRequesterFn } from "./gitlab-requester.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
@@ -19,7 +19,12 @@ export interface GitlabForgeOptions {
   host?: string | undefined;
   tokenEnv?: string | undefined;
   budget?: PipelineBudget | undefined;
+  /** pauses GitLab asked for (429 Retry-After, RateLimit-Reset), shared by every worker per host and token */
+  limits?: ForgeLimits | undefined;
 }
+
+/** How long to hold a token that was rate limited without saying for how long. */
+const DEFAULT_PAUSE_MS = 60_000;
 
 type Api = InstanceType<typeof Gitlab<false>>;
 const clients = new Map<string, Api>();
@@ -45,7 +50,7 @@ export class GitlabForge implements Forge {
         });
       }
       const variables = Object.fromEntries(gitlabVariables(ctx).map((v) => [v.key, v.value]));
-      const pipeline = await call(`triggering a pipeline of ${path} on ${ref}`, () =>
+      const pipeline = await this.call(`triggering a pipeline of ${path} on ${ref}`, () =>
         this.client(false).PipelineTriggerTokens.trigger(path, ref, token, { variables }), {
         400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
         401: `${triggerTokenEnv} is not a valid pipeline trigger token of ${path}.`,
@@ -53,7 +58,7 @@ export class GitlabForge implements Forge {
       });
       return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
     }
-    const pipeline = await call(`creating a pipeline of ${path} on ${ref}`, () =>
+    const pipeline = await this.call(`creating a pipeline of ${path} on ${ref}`, () =>
       this.client().Pipelines.create(path, ref, { variables: gitlabVariables(ctx) }), {
       400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
       401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
@@ -70,11 +75,11 @@ export class GitlabForge implements Forge {
    */
   async retryRun(project: Project, runId: string): Promise<TriggerResult | undefined> {
     const path = pathOf(project);
-    const current = await call(`reading pipeline ${runId} of ${path}`, () => this.client().Pipelines.show(path, Number(runId)), {
+    const current = await this.call(`reading pipeline ${runId} of ${path}`, () => this.client().Pipelines.show(path, Number(runId)), {
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
     if (current.status !== "failed" && current.status !== "canceled") return undefined;
-    const pipeline = await call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
+    const pipeline = await this.call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
       403: `The token may not retry pipelines in ${path}: it needs the Developer role there.`,
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
@@ -82,7 +87,7 @@ export class GitlabForge implements Forge {
   }
 
   async runStatus(repo: string, runId: string): Promise<RunStatus> {
-    const pipeline = await call(`reading pipeline ${runId} of ${repo}`, () => this.client().Pipelines.show(repo, Number(runId)));
+    const pipeline = await this.call(`reading pipeline ${runId} of ${repo}`, () => this.client().Pipelines.show(repo, Number(runId)));
     const mapped = RUN_FROM_GITLAB[pipeline.status as GitlabPipelineStatus] ?? { state: "in_progress" };
     return {
       state: mapped.state,
@@ -94,7 +99,7 @@ export class GitlabForge implements Forge {
   }
 
   async runArtifacts(repo: string, runId: string): Promise<RunArtifact[]> {
-    const jobs = await call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
+    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
       this.client().Jobs.all(repo, { pipelineId: Number(runId) }));
     return jobs.flatMap((j) => {
       const file = j.artifacts_file as { filename?: string; size?: number } | null | undefined;
@@ -104,20 +109,20 @@ export class GitlabForge implements Forge {
   }
 
   async failedJobs(repo: string, runId: string): Promise<string[]> {
-    const jobs = await call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
+    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
       this.client().Jobs.all(repo, { pipelineId: Number(runId), scope: "failed" }));
     return jobs.map((j) => String(j.name));
   }
 
   /** A Tag Push Hook names the commit (`checkout_sha`); otherwise the tag is read. */
   async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
-    const tags = await call(`listing the tags of ${repo}`, () => this.client().Tags.all(repo, { orderBy: "updated", perPage: 100, maxPages: 1 }));
+    const tags = await this.call(`listing the tags of ${repo}`, () => this.client().Tags.all(repo, { orderBy: "updated", perPage: 100, maxPages: 1 }));
     return tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) }));
   }
 
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
     if (hintSha !== undefined) return hintSha;
-    const found = await call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {
+    const found = await this.call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {
       404: `Tag ${tag} of ${repo} is gone, or the token cannot see ${repo}.`,
     });
     return String((found.commit as { id: string }).id);
@@ -134,7 +139,7 @@ export class GitlabForge implements Forge {
     const ref = target.ref && !target.ref.startsWith("pull/") ? { ref: target.ref } : {};
     const url = report.detailsUrl && report.detailsUrl.length <= 255 ? { targetUrl: report.detailsUrl } : {};
     try {
-      const status = await call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
+      const status = await this.call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
         this.client().Commits.editStatus(target.repo, target.sha, state as "pending", {
           name: report.name, description: report.title.slice(0, 255), ...ref, ...url,
         }), {
@@ -156,7 +161,7 @@ export class GitlabForge implements Forge {
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
     const api = this.client();
     const { repo, sha } = target;
-    const mrs = mode === "commit" ? [] : await call(`listing the merge requests of ${repo}@${sha.slice(0, 7)}`, () => api.Commits.allMergeRequests(repo, sha));
+    const mrs = mode === "commit" ? [] : await this.call(`listing the merge requests of ${repo}@${sha.slice(0, 7)}`, () => api.Commits.allMergeRequests(repo, sha));
     const iids = mrs.filter((mr) => mr.state !== "closed").map((mr) => Number(mr.iid));
     let places: CommentPlace[];
     if (iids.length > 0 || mode === "pull_request") {
@@ -197,19 +202,19 @@ export class GitlabForge implements Forge {
     const onRef = ref && !ref.startsWith("pull/") ? { ref } : {};
     let status: string | undefined;
     if (name === "pipeline") {
-      const pipelines = await call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, () =>
+      const pipelines = await this.call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, () =>
         this.client().Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
       // an `external` pipeline is one GitLab made to hold commit statuses (the relay's): not the tag's CI
       const latest = pipelines.find((p) => p.source !== "external");
       if (!latest) return undefined;
-      const jobs = await call(`listing the jobs of pipeline ${latest.id} of ${repo}`, () =>
+      const jobs = await this.call(`listing the jobs of pipeline ${latest.id} of ${repo}`, () =>
         this.client().Jobs.all(repo, { pipelineId: Number(latest.id), perPage: 100, maxPages: 5 }));
       const outcome = jobs.length > 0
         ? pipelineOutcome(jobs.map((j) => ({ name: String(j.name), status: String(j.status), allow_failure: j.allow_failure as boolean | undefined })))
         : RUN_FROM_GITLAB[latest.status as GitlabPipelineStatus]?.conclusion;
       return outcome === undefined ? { completed: false, conclusion: undefined } : { completed: true, conclusion: outcome };
     } else {
-      const statuses = await call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, () =>
+      const statuses = await this.call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, () =>
         this.client().Commits.allStatuses(repo, sha, { name, ...onRef }));
       status = [...statuses].sort((a, b) => Number(b.id) - Number(a.id))[0]?.status as string | undefined;
     }
@@ -220,14 +225,14 @@ export class GitlabForge implements Forge {
   async readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }> {
     const api = this.client();
     const hints = { 404: `${repo}, '${ref}' or '${dir}' was not found, or the token cannot read ${repo} (it needs read_repository).` };
-    const commit = await call(`reading ${ref} of ${repo}`, () => api.Commits.show(repo, ref), hints);
+    const commit = await this.call(`reading ${ref} of ${repo}`, () => api.Commits.show(repo, ref), hints);
     const sha = String(commit.id);
     const prefix = dir.replace(/^\/+|\/+$/g, "");
-    const tree = await call(`listing the files of ${repo}@${sha.slice(0, 7)}`, () =>
+    const tree = await this.call(`listing the files of ${repo}@${sha.slice(0, 7)}`, () =>
       api.Repositories.allRepositoryTrees(repo, { ...(prefix ? { path: prefix } : {}), ref: sha, recursive: true, perPage: 100, maxPages: 1000 }), hints);
     const files = [];
     for (const entry of tree.filter((e) => e.type === "blob" && /\.ya?ml$/.test(String(e.path)))) {
-      const text = await call(`reading ${entry.path} of ${repo}`, () => api.RepositoryFiles.showRaw(repo, String(entry.path), sha), hints);
+      const text = await this.call(`reading ${entry.path} of ${repo}`, () => api.RepositoryFiles.showRaw(repo, String(entry.path), sha), hints);
       files.push({ path: String(entry.path), text: typeof text === "string" ? text : await (text as Blob).text() });
     }
     return { sha, files };
@@ -235,7 +240,7 @@ export class GitlabForge implements Forge {
 
   async readFile(repo: string, path: string, ref?: string): Promise<string | undefined> {
     try {
-      const text = await call(`reading ${path} of ${repo}`, () => this.client().RepositoryFiles.showRaw(repo, path, ref ?? "HEAD"));
+      const text = await this.call(`reading ${path} of ${repo}`, () => this.client().RepositoryFiles.showRaw(repo, path, ref ?? "HEAD"));
       return typeof text === "string" ? text : await (text as Blob).text();
     } catch (error) {
       if (error instanceof ForgeError && error.status === 404) return undefined;
@@ -255,9 +260,26 @@ export class GitlabForge implements Forge {
 
   /** Waits for the project's pipeline-creation budget, as a rate-limited error the queue retries later. */
   private async spend(path: string): Promise<void> {
-    const waitMs = await this.o.budget?.take(`${this.o.host ?? ""}/${path}`);
+    const waitMs = await this.o.budget?.take(`${this.o.host ?? ""}/${this.tokenName()}/${path}`);
     if (waitMs !== undefined) {
       throw new ForgeError(`pipeline creations of ${path} over ${this.o.budget!.perMinute} a minute`, "rate_limited", { retryAfterMs: waitMs });
+    }
+  }
+
+  /**
+   * A GitLab call through gitbeaker, classified like every forge call (the requester keeps status
+   * and headers). A token GitLab paused waits in the queue, in every worker, until the pause ends.
+   */
+  private async call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
+    const asHints: Hints = Object.fromEntries(Object.entries(hints).map(([status, hint]) => [status, () => hint]));
+    const place = `gitlab:${this.o.host ?? new URL(this.o.url).host}:${this.tokenName()}`;
+    const held = await this.o.limits?.take(place, []);
+    if (held) throw new ForgeError(`${what}: GitLab asked to wait (${this.tokenName()})`, "rate_limited", { retryAfterMs: held.waitMs });
+    try {
+      return await forgeCall(what, fn, asHints);
+    } catch (error) {
+      if (error instanceof ForgeError && error.kind === "rate_limited") await this.o.limits?.pause(place, error.retryAfterMs ?? DEFAULT_PAUSE_MS);
+      throw error;
     }
   }
 
@@ -295,8 +317,3 @@ function pathOf(project: Project): string {
   return project.location.project;
 }
 
-/** A GitLab call through gitbeaker, classified like every forge call (the requester keeps status and headers). */
-function call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
-  const asHints: Hints = Object.fromEntries(Object.entries(hints).map(([status, hint]) => [status, () => hint]));
-  return forgeCall(what, fn, asHints);
-}

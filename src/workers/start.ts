@@ -1,4 +1,4 @@
-import { Worker, type Job, type Processor } from "bullmq";
+import { DelayedError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
@@ -20,6 +20,8 @@ import { processTimeout } from "./timeout.js";
 import { processReconcile } from "./reconcile.js";
 import { processTrigger } from "./trigger.js";
 import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
+import { ForgeError } from "../forge/errors.js";
+import { jobsHeld } from "../metrics.js";
 
 export interface Workers {
   /** Waits for active jobs unless `force`; a forced close hands them back through stalled-job recovery. */
@@ -31,7 +33,7 @@ const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
 /** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
 export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps; jobLockMs?: number }): Workers {
   const make = (name: keyof typeof QUEUES, processor: Processor) => {
-    const worker = new Worker(QUEUES[name], processor, {
+    const worker = new Worker(QUEUES[name], holdingRateLimited(name, processor, deps.log), {
       connection,
       prefix: KEY_PREFIX,
       concurrency: CONCURRENCY[name],
@@ -88,5 +90,29 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
     close: async (force = false) => {
       await Promise.all(workers.map((w) => w.close(force)));
     },
+  };
+}
+
+/** How long a rate-limited job waits when the forge did not say. */
+const DEFAULT_HOLD_MS = 60_000;
+
+/**
+ * A job stopped by a forge limit (a budget spent, a pause the forge asked for, a 429 or a 403 with
+ * retry-after) goes back to the delayed set until the limit lifts: it holds no worker meanwhile,
+ * and spends none of its attempts, however long the limit lasts. Other jobs of the queue (other
+ * installations, other projects) go on; BullMQ's queue-wide `worker.rateLimit` would stop them too.
+ */
+function holdingRateLimited(queue: string, processor: Processor, log: WorkerDeps["log"]): Processor {
+  return async (job, token) => {
+    try {
+      return await processor(job, token);
+    } catch (error) {
+      if (!(error instanceof ForgeError) || error.kind !== "rate_limited" || token === undefined) throw error;
+      const waitMs = (error.retryAfterMs ?? DEFAULT_HOLD_MS) + Math.floor(Math.random() * 250);
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      jobsHeld.inc({ queue });
+      log.info({ queue, jobId: job.id, waitMs, reason: error.message }, "rate limited: the job waits in the queue");
+      throw new DelayedError();
+    }
   };
 }

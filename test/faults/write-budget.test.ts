@@ -27,6 +27,6 @@ describe("fault: a GitHub installation at its write budget", () => {
     expect([...perMinute.values()].every((n) => n <= 2)).toBe(true);
     expect(upstreamWrites.length).toBeLessThan(7);
     expect(waiting).toBeGreaterThan(0);
-    expect(h.logs.some((l) => l.includes("over 2 a minute"))).toBe(true);
+    expect(h.logs.some((l) => l.includes("github-writes over 2 a minute") && l.includes("rate limited: the job waits in the queue"))).toBe(true);
   });
 });

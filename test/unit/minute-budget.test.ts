@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { PipelineBudget } from "../../src/forge/minute-budget.js";
+import { ForgeLimits, PipelineBudget } from "../../src/forge/minute-budget.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const redis = useTestRedisClient();
@@ -32,5 +32,51 @@ describe("PipelineBudget", () => {
 
     expect(refused.every((ms) => ms === 60_000)).toBe(true);
     expect(unlimited.every((ms) => ms === undefined)).toBe(true);
+  });
+});
+
+describe("ForgeLimits", () => {
+  const minute = 29_100_000 * 60_000;
+
+  it("spends several budgets all or nothing: a GitHub write takes 5 points and 1 write, a read 1 point", async () => {
+    const limits = new ForgeLimits(redis());
+    const write = (at: number) => limits.take("github:1", [{ budget: "points", perMinute: 12, cost: 5 }, { budget: "writes", perMinute: 3, cost: 1 }], at);
+    const read = (at: number) => limits.take("github:1", [{ budget: "points", perMinute: 12, cost: 1 }], at);
+
+    const twoWrites = [await write(minute + 1), await write(minute + 2)];
+    const third = await write(minute + 30_000);
+    const reads = [await read(minute + 30_001), await read(minute + 30_002)];
+    const overPoints = await read(minute + 30_003);
+
+    expect(twoWrites).toEqual([undefined, undefined]);
+    expect(third).toEqual({ waitMs: 30_000, why: "points" });
+    // the refused write spent nothing: both reads fit in the 2 points left
+    expect(reads).toEqual([undefined, undefined]);
+    expect(overPoints).toEqual({ waitMs: 29_997, why: "points" });
+  });
+
+  it("lets a request costing more than a whole budget through at the start of a minute, never blocking it for good", async () => {
+    const limits = new ForgeLimits(redis());
+    const spend = [{ budget: "points", perMinute: 3, cost: 5 }];
+
+    const first = await limits.take("github:2", spend, minute);
+    const second = await limits.take("github:2", spend, minute + 10);
+
+    expect(first).toBeUndefined();
+    expect(second?.why).toBe("points");
+  });
+
+  it("holds every request of a place the forge paused, for as long as asked; a shorter pause does not cut a longer one", async () => {
+    const a = new ForgeLimits(redis());
+    const b = new ForgeLimits(redis()); // another worker
+
+    await a.pause("gitlab:gitlab.com:GITLAB_TOKEN", 5_000);
+    await b.pause("gitlab:gitlab.com:GITLAB_TOKEN", 100);
+    const held = await b.take("gitlab:gitlab.com:GITLAB_TOKEN", []);
+    const other = await b.take("gitlab:gitlab.com:OTHER_TOKEN", []);
+
+    expect(held?.why).toBe("paused");
+    expect(held!.waitMs).toBeGreaterThan(4_000);
+    expect(other).toBeUndefined();
   });
 });

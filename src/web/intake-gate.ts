@@ -31,13 +31,19 @@ export function gateIntake(server: Server, redis: Redis, log: Logger): void {
         deliveries.inc({ forge, event, outcome: s < 300 ? "accepted" : s < 500 ? "rejected" : "failed" });
       });
       if (Number(req.headers["content-length"] ?? 0) > MAX_DELIVERY_BYTES) return refuse(req, res, 413, `deliveries are at most ${MAX_DELIVERY_BYTES} bytes`);
+      capBody(req, res, MAX_DELIVERY_BYTES, () => {
+        log.warn({ forge, event }, `delivery refused with 413: its body (sent without a length) passed ${MAX_DELIVERY_BYTES} bytes`);
+        refuse(req, res, 413, `deliveries are at most ${MAX_DELIVERY_BYTES} bytes`);
+      });
       if (redis.status !== "ready") {
         log.warn({ forge, event, redis: redis.status }, "delivery refused with 503: Redis is not available, the forge keeps it as failed");
         return refuse(req, res, 503, "Redis is not available: the delivery was not accepted (redeliver it later)", { "retry-after": "30" });
       }
-      // Whatever fails after this point failed to enqueue: the delivery was not taken, say so with a 503.
+      // Whatever fails after this point failed to enqueue: the delivery was not taken, say so with a
+      // 503. So is Probot's "202 still processing" when enqueueing outlasts its timeout: a 2xx means
+      // durably queued, and a redelivery of a delivery that did get queued is deduplicated.
       const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-      res.writeHead = ((status: number, ...rest: unknown[]) => writeHead(status === 500 ? 503 : status, ...rest)) as typeof res.writeHead;
+      res.writeHead = ((status: number, ...rest: unknown[]) => writeHead(status === 500 || status === 202 ? 503 : status, ...rest)) as typeof res.writeHead;
     }
     for (const l of listeners) l.call(server, req, res);
   });
@@ -46,4 +52,32 @@ export function gateIntake(server: Server, redis: Redis, log: Logger): void {
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string, headers: Record<string, string> = {}): void {
   req.resume();
   res.writeHead(status, { "content-type": "application/json", connection: "close", ...headers }).end(JSON.stringify({ error }));
+}
+
+/**
+ * A body sent without a Content-Length (chunked) is counted as it arrives: past `max` bytes the
+ * delivery is answered 413 at once and the connection closed, so no more than `max` is ever held.
+ * The listener already reading it (Probot's) gets an error and its own answer goes nowhere.
+ */
+function capBody(req: IncomingMessage, res: ServerResponse, max: number, onOver: () => void): void {
+  const emit = req.emit.bind(req) as (event: string | symbol, ...args: unknown[]) => boolean;
+  let total = 0;
+  let over = false;
+  req.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (over) return event === "close" ? emit(event, ...args) : false;
+    if (event === "data") {
+      total += (args[0] as Buffer).length;
+      if (total > max) {
+        over = true;
+        res.once("finish", () => req.socket.destroy());
+        onOver();
+        // the reader's own error answer, after ours: dropped rather than thrown
+        res.writeHead = (() => res) as unknown as typeof res.writeHead;
+        res.end = (() => res) as unknown as typeof res.end;
+        if (req.listenerCount("error") > 0) emit("error", new Error(`request body over ${max} bytes`));
+        return false;
+      }
+    }
+    return emit(event, ...args);
+  }) as typeof req.emit;
 }

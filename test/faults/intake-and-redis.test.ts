@@ -106,6 +106,38 @@ describe("hostile input", () => {
   });
   const signed = (body: string) => `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`;
 
+  it("invariant: a body streamed without a length is cut at 25 MB with a 413, never read whole, and the relay goes on", async () => {
+    const h = await startHarness({ map: MAP, repos: repos() });
+    const MB = 1024 * 1024;
+    let sent = 0;
+    const chunk = Buffer.alloc(MB, 0x20);
+    const status = await new Promise<number>((resolve) => {
+      const req = request(`${h.url}/api/github/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-github-event": "create", "x-github-delivery": "chunked-1", "x-hub-signature-256": signed("x"), "transfer-encoding": "chunked" },
+      }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", () => resolve(-1));
+      // up to 200 MB, written only as fast as the relay reads it
+      const pump = () => {
+        while (sent < 200 * MB) {
+          sent += MB;
+          if (!req.write(chunk)) return void req.once("drain", pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    const after = await pushTag(h, "v5");
+
+    expect(status === 413 || status === -1).toBe(true);
+    expect(sent).toBeLessThan(60 * MB);
+    expect(h.logs.some((l) => l.includes("sent without a length) passed"))).toBe(true);
+    expect(after.status).toBe(200);
+  }, 60_000);
+
   it("invariant: no 5xx and nothing enqueued for oversized, malformed, unknown or tricky payloads; secrets never logged", async () => {
     const h = await startHarness({ map: MAP, repos: repos(), gitlabProjects: ["group/tool"], env: { OPENCI_ADMIN_TOKEN: "admin-token-0123456789", GITLAB_WEBHOOK_SECRET: "gitlab-hook-secret-123" } });
     const huge = Buffer.alloc(26 * 1024 * 1024, 0x20);

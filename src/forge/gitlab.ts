@@ -23,6 +23,11 @@ export interface GitlabForgeOptions {
   limits?: ForgeLimits | undefined;
 }
 
+/** Pipelines are looked for from this long before the interrupted attempt began: the forge's clock is not ours. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/** The pipeline variable carrying the relay run id (trigger-inputs.ts). */
+const RUN_VARIABLE = "OPENCI_RUN";
+
 /** How long to hold a token that was rate limited without saying for how long. */
 const DEFAULT_PAUSE_MS = 60_000;
 
@@ -66,6 +71,22 @@ export class GitlabForge implements Forge {
       404: `${path} was not found, or the token cannot see it.`,
     });
     return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
+  }
+
+  /** The latest pipelines of the trigger's ref since `since`, and the one whose OPENCI_RUN is this trigger's. */
+  async findTriggered(project: Project, ctx: UpstreamContext, since: Date): Promise<TriggerResult | undefined> {
+    const path = pathOf(project);
+    const ref = project.trigger?.ref ?? "main";
+    const updatedAfter = new Date(since.getTime() - CLOCK_SKEW_MS).toISOString();
+    const pipelines = await this.call(`listing the recent pipelines of ${path}`, () =>
+      this.client().Pipelines.all(path, { ref, updatedAfter, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
+    for (const pipeline of pipelines) {
+      const variables = await this.call(`reading the variables of pipeline ${pipeline.id} of ${path}`, () => this.client().Pipelines.allVariables(path, pipeline.id));
+      if (variables.some((v) => v.key === RUN_VARIABLE && v.value === ctx.runId)) {
+        return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
+      }
+    }
+    return undefined;
   }
 
   /**

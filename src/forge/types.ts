@@ -77,6 +77,12 @@ export interface Forge {
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
+  /**
+   * The run an earlier attempt of this trigger started, when that attempt was cut off before it
+   * could record the forge's answer (a worker killed mid-call): found by the relay run id the run
+   * carries (GitHub: in its `run-name`; GitLab: the OPENCI_RUN variable), among runs since `since`.
+   */
+  findTriggered(project: Project, context: UpstreamContext, since: Date): Promise<TriggerResult | undefined>;
   /** Open pull requests whose head is this commit, and whether each comes from a fork. */
   openPullRequests(repo: string, sha: string): Promise<{ number: number; fork: boolean }[]>;
   /** Whether every check suite on the commit (other than the relay's own) has passed, is pending, or failed. */

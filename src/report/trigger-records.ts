@@ -26,6 +26,17 @@ export class TriggerRecords {
     return raw ? (JSON.parse(raw) as TriggerRecord) : undefined;
   }
 
+  /**
+   * Notes that an attempt of this trigger is about to call the forge, before it does. Returns when
+   * an earlier attempt did the same without recording an outcome: that attempt may have started the
+   * pipeline, and the forge must be asked before triggering again.
+   */
+  async intend(relayRunId: string, now: Date = new Date()): Promise<Date | undefined> {
+    const k = key("trigger-intent", relayRunId);
+    const [[, earlier]] = (await this.redis.multi().get(k).set(k, now.toISOString(), "EX", TTL_S, "NX").exec()) as [[unknown, string | null], unknown];
+    return earlier ? new Date(earlier) : undefined;
+  }
+
   async save(record: TriggerRecord): Promise<void> {
     const multi = this.redis.multi().set(key("triggered", record.trigger.runId), JSON.stringify(record), "EX", TTL_S);
     if (record.result.runId !== undefined) {

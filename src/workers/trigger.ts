@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
-import type { Forge, TriggerResult } from "../forge/types.js";
+import type { Forge, TriggerResult, UpstreamContext } from "../forge/types.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { checkKey, timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
@@ -39,10 +39,11 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
         log.info({ downstream: project.id }, "already triggered: not calling the forge again");
       } else {
         const forge = deps.forges.forLocation(project.location);
-        result = (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
-          ?? await forge.triggerPipeline(project, {
-            upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
-          });
+        const context = { upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId };
+        const earlier = await deps.records.intend(data.runId);
+        result = (earlier ? await startedEarlier(forge, project, context, earlier, log) : undefined)
+          ?? (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
+          ?? await forge.triggerPipeline(project, context);
         await deps.records.save({
           trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
         });
@@ -82,6 +83,24 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
   if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
   return result;
+}
+
+/**
+ * An earlier attempt called the forge and recorded nothing (killed mid-call, or the call failed
+ * after the forge may have acted): the run it started, if the forge has one, so it is not started
+ * twice. Where the forge cannot be asked (no API token for a trigger-token project), trigger anew.
+ */
+async function startedEarlier(forge: Forge, project: Project, context: UpstreamContext, since: Date, log: Logger): Promise<TriggerResult | undefined> {
+  try {
+    const found = await forge.findTriggered(project, context, since);
+    if (found) log.warn({ downstream: project.id, downstreamRunId: found.runId, since }, "an earlier attempt had started the downstream run: not triggering again");
+    return found;
+  } catch (error) {
+    const e = classifyHttpError(error, `looking for the run an earlier attempt started in ${project.id}`);
+    if (e.kind !== "config") throw e;
+    log.warn({ err: e, hint: e.hint }, "cannot tell whether an earlier attempt started the downstream run: triggering it");
+    return undefined;
+  }
 }
 
 /** A re-run where the forge retries the run in place; undefined (trigger anew) where it cannot or will not. */

@@ -21,42 +21,69 @@ afterEach(async () => {
   await redis?.cleanup();
 });
 
+/** A web process and a first worker process (the real entry point) on one private Redis, and the fake GitHub. */
+async function startProcesses() {
+  redis = await startTestRedis();
+  github = await FakeGithub.start({ appId: 7, privateKey: appPrivateKey(), repos: { [UPSTREAM]: { installationId: 1, tags: { "simple-tag": { type: "commit", sha: COMMIT } } }, "acme/app": acmeAppRepo() } });
+  const dir = mkdtempSync(join(tmpdir(), "openci-worker-kill-"));
+  writeFileSync(join(dir, "openci-map.yml"), `projects:\n  - { id: hello, github: ${UPSTREAM} }\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`);
+  const port = await freePort();
+  const env = {
+    APP_ID: "7", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s3cret", GHE_HOST: github.host, GHE_PROTOCOL: "http", REDIS_URL: redis.url,
+    OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", HOST: "127.0.0.1", LOG_LEVEL: "info",
+    // a dead worker's jobs go to another after ~3 s instead of 30 s
+    OPENCI_JOB_LOCK_MS: "3000",
+  };
+  const start = (role: string) => {
+    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir);
+    processes.push(p);
+    return p;
+  };
+  const web = start("web");
+  await waitFor("the web process ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+  const first = start("worker");
+  const deliver = () => sendGithubDelivery(`http://127.0.0.1:${port}`, "create", githubFixture("create.tag"), { secret: "s3cret" });
+  return { gh: github, web, first, start, deliver };
+}
+
 describe("fault: a worker killed (SIGKILL) mid-job, web and workers in separate processes", () => {
   it("invariant: the trigger it held is picked up again by another worker (stalled-job recovery) and the downstream is triggered exactly once", async () => {
-    redis = await startTestRedis();
-    github = await FakeGithub.start({ appId: 7, privateKey: appPrivateKey(), repos: { [UPSTREAM]: { installationId: 1, tags: { "simple-tag": { type: "commit", sha: COMMIT } } }, "acme/app": acmeAppRepo() } });
-    const dir = mkdtempSync(join(tmpdir(), "openci-worker-kill-"));
-    writeFileSync(join(dir, "openci-map.yml"), `projects:\n  - { id: hello, github: ${UPSTREAM} }\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`);
-    const port = await freePort();
-    const env = {
-      APP_ID: "7", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s3cret", GHE_HOST: github.host, GHE_PROTOCOL: "http", REDIS_URL: redis.url,
-      OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", HOST: "127.0.0.1", LOG_LEVEL: "info",
-      // a dead worker's jobs go to another after ~3 s instead of 30 s
-      OPENCI_JOB_LOCK_MS: "3000",
-    };
-    const start = (role: string) => {
-      const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir);
-      processes.push(p);
-      return p;
-    };
-    const web = start("web");
-    await waitFor("the web process ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
-    const first = start("worker");
-    const held = github.hold("actions/create-workflow-dispatch");
+    const { gh, web, first, start, deliver } = await startProcesses();
+    const held = gh.hold("actions/create-workflow-dispatch");
 
-    const res = await sendGithubDelivery(`http://127.0.0.1:${port}`, "create", githubFixture("create.tag"), { secret: "s3cret" });
+    const res = await deliver();
     await waitFor("the dispatch in flight in the first worker", () => held.held(), 30_000);
     first.child.kill("SIGKILL");
     await first.exited;
     await waitFor("GitHub to see the dispatch's client gone", () => held.dropped());
     start("worker");
-    await waitFor("the trigger recovered and dispatched", () => github!.dispatchedRuns.length === 1, 45_000);
+    await waitFor("the trigger recovered and dispatched", () => gh.dispatchedRuns.length === 1, 45_000);
     await settle(2000);
 
     expect(res.status).toBe(200);
-    expect(github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
-    expect(github.dispatchedRuns).toHaveLength(1);
-    expect(github.problems).toEqual([]);
+    expect(gh.calls("actions/create-workflow-dispatch")).toHaveLength(2);
+    expect(gh.dispatchedRuns).toHaveLength(1);
+    expect(gh.problems).toEqual([]);
     expect(web.output().stderr).toBe("");
+  }, 120_000);
+
+  it("invariant: killed after GitHub started the run but before the worker heard back, the downstream is still triggered exactly once (the next worker finds the run by its relay run id)", async () => {
+    const { gh, first, start, deliver } = await startProcesses();
+    gh.onceActed("actions/create-workflow-dispatch", () => first.child.kill("SIGKILL"));
+
+    const res = await deliver();
+    await first.exited;
+    const second = start("worker");
+    await waitFor("the recovered trigger to look for the run", () => gh.calls("actions/list-workflow-runs").length > 0, 45_000);
+    await waitFor("the upstream check to show the run", () => gh.checkRuns.some((c) => c.name.includes("acme/app") && c.status === "in_progress"), 30_000);
+    await settle(2000);
+
+    expect(res.status).toBe(200);
+    expect(gh.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(gh.dispatchedRuns).toHaveLength(1);
+    const check = gh.checkRuns.find((c) => c.name.includes("acme/app"))!;
+    expect(check.details_url).toContain(`/actions/runs/${gh.dispatchedRuns[0]!.runId}`);
+    expect(second.output().stdout).toContain("an earlier attempt had started the downstream run");
+    expect(gh.problems).toEqual([]);
   }, 120_000);
 });

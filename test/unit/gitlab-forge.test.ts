@@ -60,3 +60,21 @@ describe("GitLab hosts in the map", () => {
     expect(map.projectsAt({ forge: "gitlab", project: "group/lib" }).map((p) => p.id)).toEqual(["lib"]);
   });
 });
+
+describe("GitlabForge: the pipeline an interrupted trigger started", () => {
+  it("is found among the ref's recent pipelines by its OPENCI_RUN variable, and no other trigger's pipeline is taken for it", async () => {
+    const map = parseMap("projects:\n  - id: lib\n    gitlab: group/lib\n    trigger: { ref: main }\n", "map.yml", { gitlabHost: new URL(gitlab.url).host });
+    const lib = map.project("lib")!;
+    const ctx = (runId: string) => ({ upstreamId: "up", upstreamRepo: "org/up", tag: "v1", sha: SHA, runId });
+    const since = new Date();
+    const started = await forge().triggerPipeline(lib, ctx("trigger-aaaa"));
+    await forge().triggerPipeline(lib, ctx("trigger-bbbb"));
+
+    const found = await forge().findTriggered(lib, ctx("trigger-aaaa"), since);
+    const none = await forge().findTriggered(lib, ctx("trigger-cccc"), since);
+
+    expect(found).toEqual(started);
+    expect(none).toBeUndefined();
+    expect(gitlab.calls("get_pipeline_variables").length).toBeGreaterThanOrEqual(2);
+  });
+});

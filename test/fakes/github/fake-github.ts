@@ -70,7 +70,7 @@ export class FakeGithub {
   /** Requests the spec rejects, or that the fake has no answer for: a test fails if any remain. */
   readonly problems: string[] = [];
   /** workflow runs created by dispatches with return_run_details, in order */
-  readonly dispatchedRuns: { repo: string; runId: number; relayRunId?: string }[] = [];
+  readonly dispatchedRuns: { repo: string; runId: number; relayRunId?: string; workflow?: string; at?: number }[] = [];
   readonly checkRuns: CheckRun[] = [];
   readonly comments: Comment[] = [];
   /** check suite id → its check runs, for CI that reports through checks */
@@ -89,6 +89,7 @@ export class FakeGithub {
   private readonly tokens = new Map<string, number>();
   private readonly faults: Fault[] = [];
   private readonly holds: { operationId: string; arrived: boolean; dropped: boolean }[] = [];
+  private readonly acted: { operationId: string; fn: () => void }[] = [];
   private readonly publicKey: KeyObject;
   private nextId = 1000;
 
@@ -149,6 +150,14 @@ export class FakeGithub {
     return { held: () => h.arrived, dropped: () => h.dropped };
   }
 
+  /**
+   * Runs `fn` once GitHub has acted on the next request of `operationId`, before its answer is
+   * sent: where a test kills the client that made it, GitHub did the work and the client never heard.
+   */
+  onceActed(operationId: string, fn: () => void): void {
+    this.acted.push({ operationId, fn });
+  }
+
   calls(operationId: string): RecordedRequest[] {
     return this.requests.filter((r) => r.operationId === operationId);
   }
@@ -204,7 +213,24 @@ export class FakeGithub {
     const auth = this.authenticate(req, match.operationId, match.params);
     if (auth) return reply(res, auth.status, { message: auth.message });
     const [status, payload, headers] = route(ctx) as [number, unknown, Record<string, string>?];
+    const actedAt = this.acted.findIndex((a) => a.operationId === match.operationId);
+    if (actedAt >= 0) this.acted.splice(actedAt, 1)[0]!.fn();
     reply(res, status, payload, headers);
+  }
+
+  private workflowRuns(params: Record<string, string>, query: URLSearchParams, workflow: string | undefined): [number, unknown] {
+    const repo = `${params.owner}/${params.repo}`;
+    const event = query.get("event");
+    const perPage = Number(query.get("per_page") ?? 30);
+    const runs = this.dispatchedRuns
+      .filter((r) => r.repo === repo && (workflow === undefined || r.workflow === workflow) && (event === null || event === "workflow_dispatch"))
+      .reverse()
+      .slice(0, perPage)
+      .map((r) => ({
+        id: r.runId, name: r.workflow ?? "CI", display_title: `openci ${r.relayRunId ?? ""}`.trim(), event: "workflow_dispatch", status: "queued", conclusion: null,
+        html_url: `http://${this.host}/${repo}/actions/runs/${r.runId}`, created_at: new Date(r.at ?? 0).toISOString(),
+      }));
+    return [200, { total_count: runs.length, workflow_runs: runs }];
   }
 
   /** GitHub's rules: app routes need the app's JWT, repository routes a token of an installation that covers the repo. */
@@ -297,7 +323,7 @@ export class FakeGithub {
       if (body.return_run_details !== true) return [204, undefined];
       const runId = this.nextId++;
       const base = `${params.owner}/${params.repo}`;
-      this.dispatchedRuns.push({ repo: base, runId, relayRunId: body.inputs?.openci_run_id });
+      this.dispatchedRuns.push({ repo: base, runId, relayRunId: body.inputs?.openci_run_id, workflow: params.workflow_id, at: Date.now() });
       return [200, {
         workflow_run_id: runId,
         run_url: `http://${this.host}/api/v3/repos/${base}/actions/runs/${runId}`,
@@ -305,6 +331,9 @@ export class FakeGithub {
       }];
     },
     "repos/create-dispatch-event": () => [204, undefined],
+    // Runs as a downstream that follows the README shows them: `run-name: "openci <relay run id>"`.
+    "actions/list-workflow-runs": ({ params, query }) => this.workflowRuns(params, query, params.workflow_id),
+    "actions/list-workflow-runs-for-repo": ({ params, query }) => this.workflowRuns(params, query, undefined),
     "checks/list-for-suite": ({ params }) => {
       const runs = (this.suiteRuns[Number(params.check_suite_id)] ?? []).map((r, i) => ({
         id: Number(params.check_suite_id) * 100 + i, name: r.name, external_id: r.external_id, status: "completed", output: { title: r.title },

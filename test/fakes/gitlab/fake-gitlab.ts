@@ -253,6 +253,11 @@ export class FakeGitlab {
           .sort((a, b) => b.id - a.id);
         return [200, found.map((p) => this.pipelineJson(p))];
       }
+      case "get_pipeline_variables": {
+        const pipeline = this.pipeline(project, params.pipeline_id);
+        if (!pipeline) return [404, { message: "404 Not found" }];
+        return [200, pipeline.variables.map((v) => ({ key: v.key, variable_type: "env_var", value: v.value }))];
+      }
       case "list_pipeline_jobs": {
         const pipeline = this.pipeline(project, params.pipeline_id);
         const scope = ([] as unknown[]).concat(params.scope ?? []);

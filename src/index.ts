@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // Start-up errors are for a person: one clear message, no stack trace.
   const message = (error as Error)?.message ?? "";
-  const known = error instanceof ConfigError || error instanceof MapError || /^(redis-server|Redis at)/.test(message);
+  const known = error instanceof ConfigError || error instanceof MapError || /^(redis-server|Redis at|the worker's health)/.test(message);
   console.error(known ? message : error);
   process.exit(1);
 });

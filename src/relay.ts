@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
@@ -46,7 +48,7 @@ export interface RelayOptions {
 }
 
 export interface Relay {
-  /** Where the web role listens (undefined for a worker-only process). */
+  /** Where the process listens: the web role, or a worker-only process's health and metrics. */
   url: string | undefined;
   stop(): Promise<void>;
 }
@@ -149,14 +151,19 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     await queues.events.upsertJobScheduler("map-refresh", { every: config.mapRefreshMs }, { name: "map-refresh", data: { reason: "periodic" } });
   }
 
-  log.info({ role: config.role, projects: map().size, url: server ? `http://${server.host}:${server.port}` : undefined }, "relay started");
+  // A worker-only process answers health checks and metrics scrapes (no webhooks, no dashboard):
+  // what an orchestrator's readiness probe and Prometheus need of every replica.
+  const probes = config.role === "worker" ? await serveProbes(config, [healthHandler(redis), metricsHandler(queues, redis)], log) : undefined;
+  const url = server ? `http://${server.host}:${server.port}` : probes?.url;
+  log.info({ role: config.role, projects: map().size, url }, "relay started");
   return {
-    url: server ? `http://${server.host}:${server.port}` : undefined,
+    url,
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
       stopFollowing?.();
       stream?.close();
       await server?.stop();
+      await probes?.close();
       const redisUp = redis.status === "ready";
       await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);
       pacer.close();
@@ -170,6 +177,33 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 }
 
 const STOP_GRACE_MS = 10_000;
+
+/** `/healthz`, `/readyz` and `/metrics` on PORT, for a process with no web role; anything else is 404. */
+async function serveProbes(config: Config, handlers: Handler[], log: Logger): Promise<{ url: string; close(): Promise<void> }> {
+  const port = config.port === 0 ? await freePort() : config.port;
+  const host = config.host ?? "0.0.0.0";
+  const probes = createServer((req, res) => {
+    void (async () => {
+      for (const h of handlers) if (await guard(h, log)(req, res)) return;
+      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "a worker process serves only /healthz, /readyz and /metrics" }));
+    })().catch((err: unknown) => {
+      log.error({ err }, "probe request failed");
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    probes.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new Error(`the worker's health and metrics port ${host}:${port} cannot be used (${err.code ?? err.message}): set PORT to a free port, or 0 for any`)));
+    probes.listen(port, host, () => resolve());
+  });
+  return {
+    url: `http://${host}:${(probes.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => {
+      probes.closeAllConnections();
+      probes.close(() => resolve());
+    }),
+  };
+}
 
 /** Waits for `work` at most `ms`; shutdown must finish even when Redis or a forge does not answer. */
 async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {

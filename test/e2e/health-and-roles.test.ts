@@ -54,3 +54,20 @@ describe("roles", () => {
     expect(downstreamChecks(h.github)).toHaveLength(1);
   });
 });
+
+describe("a worker-only process", () => {
+  it("answers health checks and metrics scrapes on its own port, and nothing else (no webhooks)", async () => {
+    const h = await startHarness({ map: MAP, repos: repos() });
+    const worker = await h.launch({ OPENCI_ROLE: "worker" });
+
+    const [healthz, readyz, metrics, webhook] = await Promise.all([
+      fetch(`${worker.url}/healthz`), fetch(`${worker.url}/readyz`), fetch(`${worker.url}/metrics`),
+      fetch(`${worker.url}/api/github/webhooks`, { method: "POST", body: "{}" }),
+    ]);
+
+    expect(worker.url).not.toBe(h.url);
+    expect([healthz.status, readyz.status, metrics.status, webhook.status]).toEqual([200, 200, 200, 404]);
+    expect(await readyz.json()).toEqual({ status: "ready", redis: "ok" });
+    expect(await metrics.text()).toContain('openci_jobs{queue="trigger",state="waiting"}');
+  });
+});

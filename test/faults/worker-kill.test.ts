@@ -34,8 +34,9 @@ async function startProcesses() {
     // a dead worker's jobs go to another after ~3 s instead of 30 s
     OPENCI_JOB_LOCK_MS: "3000",
   };
+  // workers serve only health and metrics, each on a port of its own
   const start = (role: string) => {
-    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir);
+    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: role === "web" ? String(port) : "0" }, dir);
     processes.push(p);
     return p;
   };

@@ -87,4 +87,25 @@ describe("fault: a worker killed (SIGKILL) mid-job, web and workers in separate 
     expect(second.output().stdout).toContain("an earlier attempt had started the downstream run");
     expect(gh.problems).toEqual([]);
   }, 120_000);
+
+  it("invariant: SIGTERM lets a worker finish the dispatch it is in, then exit 0; no other worker triggers the downstream again", async () => {
+    const { gh, first, start, deliver } = await startProcesses();
+    gh.delayNext("actions/create-workflow-dispatch", 2500);
+
+    const res = await deliver();
+    await waitFor("the dispatch in flight in the first worker", () => gh.calls("actions/create-workflow-dispatch").length === 1, 30_000);
+    first.child.kill("SIGTERM");
+    const code = await first.exited;
+    const exitedAt = Date.now();
+    start("worker");
+    await settle(5000);
+
+    expect(res.status).toBe(200);
+    expect(code).toBe(0);
+    expect(gh.dispatchedRuns).toHaveLength(1);
+    expect(gh.dispatchedRuns[0]!.at!).toBeLessThan(exitedAt);
+    expect(gh.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(first.output().stdout).toContain("downstream triggered");
+    expect(gh.problems).toEqual([]);
+  }, 120_000);
 });

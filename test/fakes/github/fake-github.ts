@@ -90,6 +90,7 @@ export class FakeGithub {
   private readonly faults: Fault[] = [];
   private readonly holds: { operationId: string; arrived: boolean; dropped: boolean }[] = [];
   private readonly acted: { operationId: string; fn: () => void }[] = [];
+  private readonly slow: { operationId: string; ms: number }[] = [];
   private readonly publicKey: KeyObject;
   private nextId = 1000;
 
@@ -158,6 +159,11 @@ export class FakeGithub {
     this.acted.push({ operationId, fn });
   }
 
+  /** The next request of `operationId` is acted on and answered only after `ms`, as a slow GitHub would. */
+  delayNext(operationId: string, ms: number): void {
+    this.slow.push({ operationId, ms });
+  }
+
   calls(operationId: string): RecordedRequest[] {
     return this.requests.filter((r) => r.operationId === operationId);
   }
@@ -199,6 +205,8 @@ export class FakeGithub {
       hold.dropped = true;
       return;
     }
+    const slowAt = this.slow.findIndex((x) => x.operationId === match.operationId);
+    if (slowAt >= 0) await new Promise((r) => setTimeout(r, this.slow.splice(slowAt, 1)[0]!.ms));
     const fault = this.faults.find((f) => f.operationId === match.operationId && f.times > 0);
     if (fault) {
       fault.times--;

@@ -25,6 +25,13 @@ describe("classifyHttpError", () => {
     expect(classifyHttpError(http(403, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "100" }), "x", 40_000).retryAfterMs).toBe(60_000);
   });
 
+  it("reads GitLab's RateLimit-* headers as well (a 429 without Retry-After, or a 403 with the budget spent)", () => {
+    const spent = { "ratelimit-remaining": "0", "ratelimit-reset": "100" };
+    expect(classifyHttpError(http(429, spent), "x", 40_000).retryAfterMs).toBe(60_000);
+    expect(classifyHttpError(http(403, spent), "x", 40_000).kind).toBe("rate_limited");
+    expect(classifyHttpError(http(403, { "ratelimit-remaining": "5", "ratelimit-reset": "100" }), "x", 40_000).kind).toBe("config");
+  });
+
   it("keeps GitHub's message for a person to read", () => {
     expect(classifyHttpError(http(422, {}, "Unexpected inputs provided: [\"a\"]"), "dispatching").message)
       .toBe("dispatching: 422 Unexpected inputs provided: [\"a\"]");

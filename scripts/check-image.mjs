@@ -199,11 +199,10 @@ async function runAsTheImage(image) {
     REDIS_URL: redis.url, GHE_HOST: `127.0.0.1:${closed}`, GHE_PROTOCOL: "http", OPENCI_RECONCILE_MS: "0",
   };
   const url = `http://127.0.0.1:${port}`;
-  say(`starting ${image.cmd.join(" ")} as uid ${ids.uid ?? process.getuid?.()} on ${url}`);
-  const relay = launch(image.cmd[0], image.cmd.slice(1), { cwd: image.workdir, env, ...ids });
-  summary.pids.relay = relay.child.pid;
   summary.pids.redis = redis.pid;
 
+  // As `docker run` starts it: both roles in one process.
+  const relay = start(image, env, ids, "all");
   const ready = await untilReady(`${url}/readyz`, relay);
   check("GET /readyz answers 200 (Redis reachable)", ready.status === 200, ready.status ?? tail(relay.output()));
   if (ready.status === 200) {
@@ -218,12 +217,19 @@ async function runAsTheImage(image) {
     check("the CLI validates the bundled map", cliExit.code === 0, tail(cli.output()));
     summary.rssMiB = rssMiB(relay.child.pid);
   }
+  await stop(relay, "all");
 
-  const stopStarted = Date.now();
-  relay.child.kill("SIGTERM");
-  const stopped = await within(relay.exited, STOP_TIMEOUT_MS);
-  summary.stopMs = Date.now() - stopStarted;
-  check("SIGTERM stops the relay with exit code 0", stopped?.code === 0, stopped ?? `still running after ${STOP_TIMEOUT_MS} ms`);
+  // As the worker Deployment runs it: probes and metrics on PORT, no webhook route.
+  const worker = start(image, { ...env, OPENCI_ROLE: "worker" }, ids, "worker");
+  const workerReady = await untilReady(`${url}/readyz`, worker);
+  check("a worker-only process answers GET /readyz 200 on PORT", workerReady.status === 200, workerReady.status ?? tail(worker.output()));
+  if (workerReady.status === 200) {
+    const metrics = await fetch(`${url}/metrics`);
+    const webhook = await fetch(`${url}/api/github/webhooks`, { method: "POST", body: "{}" });
+    check("a worker-only process serves /metrics and no webhook route", metrics.status === 200 && webhook.status === 404, [metrics.status, webhook.status]);
+  }
+  await stop(worker, "worker");
+
   const changed = diff(before, listing(image.workdir));
   check("the relay wrote nothing in its folder (read-only root file system)", changed.length === 0, changed);
   await redis.stop();
@@ -233,12 +239,27 @@ async function runAsTheImage(image) {
   mkdirSync(onlyNode, { mode: 0o755 });
   symlinkSync(process.execPath, join(onlyNode, "node"));
   const { REDIS_URL: _, ...withoutRedis } = env;
-  const bare = launch(image.cmd[0], image.cmd.slice(1), { cwd: image.workdir, env: { ...withoutRedis, PATH: onlyNode }, ...ids });
+  const bare = start(image, { ...withoutRedis, PATH: onlyNode }, ids, "all, without REDIS_URL");
   const bareExit = await within(bare.exited, READY_TIMEOUT_MS);
   check("without REDIS_URL it stops at once, saying to set it", bareExit?.code === 1 && bare.output().includes("REDIS_URL"), tail(bare.output()));
 }
 
 // ---- processes ------------------------------------------------------------------------------
+
+function start(image, env, ids, role) {
+  say(`starting ${image.cmd.join(" ")} (OPENCI_ROLE=${role}) as uid ${ids.uid ?? process.getuid?.()} on port ${env.PORT}`);
+  const relay = launch(image.cmd[0], image.cmd.slice(1), { cwd: image.workdir, env, ...ids });
+  summary.pids.relays.push(relay.child.pid);
+  return relay;
+}
+
+async function stop(relay, role) {
+  const started = Date.now();
+  relay.child.kill("SIGTERM");
+  const stopped = await within(relay.exited, STOP_TIMEOUT_MS);
+  summary.stopMs[role] = Date.now() - started;
+  check(`SIGTERM stops the relay (OPENCI_ROLE=${role}) with exit code 0`, stopped?.code === 0, stopped ?? `still running after ${STOP_TIMEOUT_MS} ms`);
+}
 
 function launch(command, args, { cwd, env, uid, gid }) {
   const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(uid === undefined ? {} : { uid, gid }) });
@@ -437,7 +458,7 @@ function tail(text, lines = 15) {
 
 // ---- run --------------------------------------------------------------------------------------
 
-const summary = { ok: false, tmp: undefined, removed: false, pids: {}, rssMiB: undefined, stopMs: undefined, checks };
+const summary = { ok: false, tmp: undefined, removed: false, pids: { relays: [] }, rssMiB: undefined, stopMs: {}, checks };
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
     say(`${signal}: cleaning up`);

@@ -1,6 +1,6 @@
-# syntax=docker/dockerfile:1.7
 # OpenCI Relay: a build stage that compiles the TypeScript, and a runtime stage with production
 # dependencies only, run as the image's unprivileged `node` user. See docs/deployment.md.
+# Needs BuildKit (Docker's default builder since 23.0) for the npm cache mounts.
 # scripts/check-image.mjs performs the runtime stage's steps for real without a Docker engine
 # (its COPYs, RUNs, ENV, USER, HEALTHCHECK and CMD are read from this file): keep its RUN lines
 # to relative paths.

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseMapRepo, type MapRepoSpec } from "../map/map-repo.js";
+import { parseRedisUrl, RedisUrlError } from "../redis/redis-url.js";
 import { parseEnvSinks, type EnvSinkSpec } from "../sinks/sink-spec.js";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -42,12 +43,7 @@ const EnvSchema = z.object({
     .default(3000),
   HOST: optionalText,
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
-  REDIS_URL: optionalText.pipe(
-    z
-      .string()
-      .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379")
-      .optional(),
-  ),
+  REDIS_URL: optionalText.pipe(z.string().superRefine(redisUrlProblem).optional()),
   OPENCI_MAP: optionalText,
   OPENCI_MAP_REPO: optionalText.pipe(
     z.string()
@@ -215,6 +211,16 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,
     env,
   };
+}
+
+/** REDIS_URL in one of its forms (redis-url.ts); its message says how to write it. */
+function redisUrlProblem(url: string, ctx: z.RefinementCtx): void {
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    if (!(error instanceof RedisUrlError)) throw error;
+    ctx.addIssue({ code: "custom", message: error.message });
+  }
 }
 
 function readUtf8(path: string): string {

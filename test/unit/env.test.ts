@@ -43,7 +43,7 @@ describe("parseEnv", () => {
     ["APP_ID", { APP_ID: "abc" }, "APP_ID must be the numeric GitHub App ID"],
     ["PORT", { PORT: "70000" }, "PORT must be between 0 and 65535"],
     ["OPENCI_ROLE", { OPENCI_ROLE: "both" }, "OPENCI_ROLE must be one of all, web, worker"],
-    ["REDIS_URL", { REDIS_URL: "localhost:6379" }, "REDIS_URL must be a redis:// or rediss:// URL"],
+    ["REDIS_URL", { REDIS_URL: "localhost:6379" }, "REDIS_URL must be redis://host:port, redis+cluster://host:port,host:port or redis+sentinel://"],
     ["LOG_LEVEL", { LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of trace"],
     ["PRIVATE_KEY", { PRIVATE_KEY: "not a key" }, "PRIVATE_KEY does not look like a PEM private key"],
     ["GHE_PROTOCOL", { GHE_PROTOCOL: "ftp" }, "GHE_PROTOCOL must be https or http"],

@@ -8,7 +8,7 @@ import { FakeGitlab, type FakeGitlabOptions } from "../fakes/gitlab/fake-gitlab.
 import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
 import { appPrivateKey } from "./keys.js";
-import { restartTestRedis, startTestRedis } from "./redis.js";
+import { restartTestRedis, startTestRedis, type TestRedis } from "./redis.js";
 
 export const APP_ID = 4242;
 export const WEBHOOK_SECRET = "it's a secret to everybody";
@@ -25,6 +25,11 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Redis with every write fsynced to its AOF, so a SIGKILL loses nothing acknowledged (fault tests) */
   durableRedis?: boolean;
+  /**
+   * A Redis the test started and stops itself (e.g. a cluster: redis+cluster://…); the harness then
+   * starts none, and killRedis / restartRedis are not available.
+   */
+  redisUrl?: string;
 }
 
 export const GITLAB_TOKEN = "glpat-test-token";
@@ -33,7 +38,9 @@ export type Harness = Awaited<ReturnType<typeof startHarness>>;
 
 /** The relay over real HTTP with a private Redis and a fake GitHub, wired as `npm start` wires them. */
 export async function startHarness(o: HarnessOptions) {
-  let redis = await startTestRedis({ durable: o.durableRedis });
+  let redis: TestRedis | { url: string; cleanup(): Promise<void> } = o.redisUrl
+    ? { url: o.redisUrl, cleanup: async () => {} }
+    : await startTestRedis({ durable: o.durableRedis });
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
   const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens, contents: o.gitlabContents }) : undefined;
   const logs: string[] = [];
@@ -76,6 +83,10 @@ export async function startHarness(o: HarnessOptions) {
     throw error;
   }
   github.hookTarget = { url: `${url}/api/github/webhooks`, secret: WEBHOOK_SECRET };
+  const ownRedis = (): TestRedis => {
+    if (!("process" in redis)) throw new Error("the harness did not start this Redis (redisUrl): the test stops and starts it itself");
+    return redis;
+  };
   return {
     url,
     github,
@@ -97,10 +108,10 @@ export async function startHarness(o: HarnessOptions) {
       return sent;
     },
     /** Kills the private Redis with SIGKILL, as a crash would. */
-    killRedis: () => redis.process.kill("SIGKILL"),
+    killRedis: () => ownRedis().process.kill("SIGKILL"),
     /** Starts Redis again on the same port and folder; cleanup then stops this one. */
     restartRedis: async () => {
-      redis = await restartTestRedis(redis);
+      redis = await restartTestRedis(ownRedis());
     },
     get redisUrl() {
       return redis.url;

@@ -11,8 +11,11 @@ export interface SpawnedRelay {
   exited: Promise<number | null>;
 }
 
-/** Runs the real entry point (src/index.ts, what `npm start` runs once built) as its own process. */
-export function spawnRelay(env: Record<string, string>, cwd: string): SpawnedRelay {
+/**
+ * Runs the real entry point (src/index.ts, what `npm start` runs once built) as its own process,
+ * killed after `killAfterMs` (60 s) in case a test forgets it.
+ */
+export function spawnRelay(env: Record<string, string>, cwd: string, { killAfterMs = 60_000 }: { killAfterMs?: number } = {}): SpawnedRelay {
   const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "src/index.ts")], {
     cwd,
     env: { PATH: process.env.PATH ?? "", ...env },
@@ -21,7 +24,7 @@ export function spawnRelay(env: Record<string, string>, cwd: string): SpawnedRel
   let stderr = "";
   child.stdout!.on("data", (c) => (stdout += c));
   child.stderr!.on("data", (c) => (stderr += c));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
   const exited = new Promise<number | null>((resolve) =>
     child.on("exit", (code) => {
       clearTimeout(timer);

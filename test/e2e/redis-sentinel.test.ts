@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Redis } from "ioredis";
 import { KEY_PREFIX } from "../../src/queue/names.js";
@@ -34,7 +35,7 @@ describe("the relay through Redis Sentinel", () => {
     await waitFor("the first release in the history", async () => (await getJson(h, "/api/v1/releases/hello/v1.0.0")).status === 200);
     const newMaster = await sentinel.failover();
     // While the relay finds the new master it answers 503, and GitHub delivers again (same id).
-    const id = crypto.randomUUID();
+    const id = randomUUID();
     const second = await waitFor("the next tag accepted", async () => {
       const sent = await pushTag(h, "v1.1.0", id);
       return sent.status === 200 ? sent : undefined;

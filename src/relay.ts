@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
@@ -217,10 +218,16 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<v
  * pressure is lost without a trace. Says so loudly at start (managed Redis may hide CONFIG).
  */
 async function warnUnlessNoEviction(redis: ReturnType<typeof createRedis>, log: Logger): Promise<void> {
+  // On a Redis Cluster every master is asked: the one holding the relay's slot may change on a failover.
+  const cluster = redis as unknown as Partial<Cluster>;
+  const servers: Redis[] = typeof cluster.nodes === "function" ? cluster.nodes("master") : [redis];
   try {
-    const [, policy] = (await redis.config("GET", "maxmemory-policy")) as [string, string];
-    if (policy !== "noeviction") {
-      log.warn({ policy }, `Redis maxmemory-policy is '${policy}', not 'noeviction': under memory pressure Redis would drop queued jobs and history records. Set 'maxmemory-policy noeviction'.`);
+    for (const server of servers) {
+      const [, policy] = (await server.config("GET", "maxmemory-policy")) as [string, string];
+      if (policy !== "noeviction") {
+        const where = servers.length > 1 ? ` on ${server.options.host}:${server.options.port}` : "";
+        log.warn({ policy }, `Redis maxmemory-policy is '${policy}'${where}, not 'noeviction': under memory pressure Redis would drop queued jobs and history records. Set 'maxmemory-policy noeviction'.`);
+      }
     }
   } catch (err) {
     log.info({ err: (err as Error).message }, "could not read Redis's maxmemory-policy (CONFIG is disabled?): make sure it is 'noeviction'");

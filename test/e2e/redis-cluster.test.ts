@@ -74,4 +74,18 @@ describe("the relay on a three-master Redis Cluster", () => {
     expect(byNode.get(owner!)!.some((k) => k.startsWith(`${KEY_PREFIX}:hist:`))).toBe(true);
     expect(byNode.get(owner!)!.some((k) => k.startsWith(`${KEY_PREFIX}:${QUEUES.trigger}:`))).toBe(true);
   }, 60_000);
+
+  it("warns at start when any master (not only the one first asked) may evict keys", async () => {
+    const evicting = cluster!.nodes()[2]!;
+    await evicting.config("SET", "maxmemory-policy", "allkeys-lru");
+    try {
+      h = await startHarness({ map: GITHUB_TO_GITHUB_MAP, repos: { [UPSTREAM]: upstreamRepo(), "acme/app": acmeAppRepo() }, redisUrl: cluster!.url });
+      const warnings = h.logs.filter((l) => l.includes("maxmemory-policy is 'allkeys-lru'"));
+
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(`:${cluster!.ports[2]}`);
+    } finally {
+      await evicting.config("SET", "maxmemory-policy", "noeviction");
+    }
+  }, 60_000);
 });

@@ -32,7 +32,8 @@ const options: BenchOptions = {
   quick: process.env.BENCH_QUICK === "1",
   cpuProfDir: process.env.BENCH_CPU_PROF === "1" ? mkdtempSync(join(tmpdir(), "openci-bench-prof-")) : undefined,
 };
-const command = process.env.npm_lifecycle_event ? `npm run ${process.env.npm_lifecycle_event}` : `tsx bench/main.ts ${asked.join(" ")}`.trim();
+const script = process.env.npm_lifecycle_event ?? "";
+const command = script.startsWith("bench") ? `npm run ${script}` : `tsx bench/main.ts ${asked.join(" ")}`.trim();
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

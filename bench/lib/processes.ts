@@ -40,7 +40,9 @@ export function spawnNode(name: string, script: string, env: Record<string, stri
   });
   let output = "";
   const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-KEEP_OUTPUT);
+    output += chunk.toString();
+    // Keep the last 64 KB, from a line's start.
+    if (output.length > KEEP_OUTPUT) output = output.slice(output.indexOf("\n", output.length - KEEP_OUTPUT) + 1);
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
@@ -125,9 +127,28 @@ export function sampleRss(processes: NodeProcess[], everyMs = 250) {
   };
 }
 
-/** What processes said at warn level or above (they run with LOG_LEVEL=warn): worth a look in a report. */
+/**
+ * What processes said at warn level or above (they run with LOG_LEVEL=warn), worth a look in a
+ * report: each distinct message once, with how often it came.
+ */
 export function complaints(processes: NodeProcess[]): string[] {
-  return processes
-    .filter((p) => p.output().trim() !== "")
-    .map((p) => `${p.name} logged: ${p.output().trim().split("\n").slice(-3).join(" ⏎ ").slice(0, 600)}`);
+  return processes.flatMap((p) => {
+    const counts = new Map<string, number>();
+    for (const line of p.output().split("\n").filter((l) => l.trim() !== "")) {
+      const said = describe(line);
+      counts.set(said, (counts.get(said) ?? 0) + 1);
+    }
+    return [...counts].map(([said, n]) => `${p.name} logged${n > 1 ? ` ${n} times` : ""}: ${said}`);
+  });
+}
+
+/** A pino line as "msg (err message)", anything else as it is; at most 200 characters. */
+function describe(line: string): string {
+  try {
+    const { msg, err } = JSON.parse(line) as { msg?: string; err?: string | { message?: string } };
+    const why = typeof err === "string" ? err : err?.message;
+    return `${msg ?? ""}${why ? ` (${why})` : ""}`.slice(0, 200);
+  } catch {
+    return line.trim().slice(0, 200);
+  }
 }

@@ -29,7 +29,6 @@ export class CommitViews {
     return checkKey({ upstream: target, sha: target.sha, name: "openci" });
   }
 
-  /** Records that a member changed and queues a push of every view of its commit. */
   /** Makes checks members of their commit's views without queueing anything (see publishChecks). */
   async enroll(target: CheckTarget, memberKeys: string[]): Promise<void> {
     if (memberKeys.length === 0) return;
@@ -37,10 +36,17 @@ export class CommitViews {
     await this.redis.multi().sadd(members, ...memberKeys).expire(members, TTL_S).exec();
   }
 
-  async touch(queues: Queues, target: CheckTarget, memberKey: string): Promise<void> {
+  /**
+   * Records that members changed and queues a push of every view of their commit. A view's job
+   * recomputes from the members' latest states when it runs, so one waiting job per view is enough:
+   * later touches while it waits join it, and one touch while it runs leaves exactly one more to run
+   * after it (BullMQ deduplication, keepLastIfActive). A fan-out to 1,000 dependants thus pushes
+   * its roll-up a few times, not 1,000 times over 1,000 members.
+   */
+  async touch(queues: Queues, target: CheckTarget, memberKeys: string[]): Promise<void> {
     const commitKey = CommitViews.keyFor(target);
     const members = this.k(commitKey, "members");
-    await this.redis.multi().sadd(members, memberKey).expire(members, TTL_S).exec();
+    await this.redis.multi().sadd(members, ...memberKeys).expire(members, TTL_S).exec();
     const versions = await Promise.all(VIEWS.map(async (view) => {
       const results = await this.redis.multi()
         .hset(this.k(commitKey, view), "target", JSON.stringify(target))
@@ -50,7 +56,8 @@ export class CommitViews {
       return Number(results?.[1]?.[1] ?? 0); // the HINCRBY's reply
     }));
     await queues.report.addBulk(VIEWS.map((view, i) => ({
-      name: view, data: { checkKey: commitKey }, opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!) },
+      name: view, data: { checkKey: commitKey },
+      opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!), deduplication: { id: `${view}-${commitKey}`, keepLastIfActive: true } },
     })));
   }
 

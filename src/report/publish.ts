@@ -2,24 +2,31 @@ import type { StatusReport } from "../forge/types.js";
 import { reportJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore, CheckTarget } from "./check-store.js";
-import type { CommitViews } from "./commit-views.js";
+import { CommitViews } from "./commit-views.js";
 
 /**
- * Several checks of one commit at once: every desired state is recorded before any push or view
- * is queued, so the roll-up never counts a commit's downstreams before all of them are there.
+ * Several checks at once (a fan-out: up to thousands): every desired state is recorded, and every
+ * check enrolled in its commit's views, before any push is queued, so the roll-up never counts a
+ * commit's downstreams before all of them are there. Redis calls go out together (one round of
+ * state updates, one addBulk of pushes) and each commit's views are queued once, not once a check.
  */
 export async function publishChecks(
   deps: { checks: CheckStore; queues: Queues; views: CommitViews },
   items: { checkKey: string; target: CheckTarget; report: StatusReport; generation?: number }[],
 ): Promise<void> {
-  const versions = [];
-  for (const i of items) versions.push(await deps.checks.advance(i.checkKey, i.target, i.report, i.generation ?? 0));
-  for (const i of items) await deps.views.enroll(i.target, [i.checkKey]);
+  const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation ?? 0)));
+  const commits = new Map<string, { target: CheckTarget; keys: string[]; changed: boolean }>();
   for (const [n, i] of items.entries()) {
-    if (versions[n] === 0) continue;
-    await deps.queues.report.add("sync", { checkKey: i.checkKey }, { jobId: reportJobId(i.checkKey, versions[n]!) });
-    await deps.views.touch(deps.queues, i.target, i.checkKey);
+    const commit = CommitViews.keyFor(i.target);
+    const entry = commits.get(commit) ?? { target: i.target, keys: [], changed: false };
+    entry.keys.push(i.checkKey);
+    entry.changed ||= versions[n] !== 0;
+    commits.set(commit, entry);
   }
+  for (const { target, keys } of commits.values()) await deps.views.enroll(target, keys);
+  const pushes = items.flatMap((i, n) => versions[n] === 0 ? [] : [{ name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!) } }]);
+  if (pushes.length > 0) await deps.queues.report.addBulk(pushes);
+  for (const { target, keys, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target, keys);
 }
 
 /**
@@ -37,6 +44,6 @@ export async function publishCheck(
   const version = await deps.checks.advance(checkKey, target, report, generation);
   if (version === 0) return false;
   await deps.queues.report.add("sync", { checkKey }, { jobId: reportJobId(checkKey, version) });
-  await deps.views.touch(deps.queues, target, checkKey);
+  await deps.views.touch(deps.queues, target, [checkKey]);
   return true;
 }

@@ -52,7 +52,7 @@ export async function stopAllStacks(): Promise<void> {
  */
 export class Stack {
   readonly processes: NodeProcess[] = [];
-  private stopped = false;
+  private stopping: Promise<void> | undefined;
 
   private constructor(
     readonly name: string,
@@ -124,17 +124,27 @@ export class Stack {
     return { ...p, url };
   }
 
-  /** Stops every process (SIGTERM, so CPU profiles are written), the proxy, the fake and Redis; removes the folder. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /**
+   * Stops every process (SIGTERM, so CPU profiles are written), the proxy, the fake and Redis, and
+   * removes the folder. A second caller (Ctrl-C during a `finally`) waits for the same stop.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  /** Each step even when one before it failed: a redis-server must never outlive the bench. */
+  private async stopAll(): Promise<void> {
+    const steps = [
+      () => Promise.all(this.processes.map((p) => p.stop())),
+      () => this.proxy?.stop(),
+      () => this.github.stop(),
+      () => this.redisClient.disconnect(),
+      () => this.redis.stop(),
+      () => rmSync(this.dir, { recursive: true, force: true }),
+    ];
+    for (const step of steps) await Promise.resolve().then(step).catch((err) => console.error(`${this.name}: while stopping:`, err));
     live.delete(this);
-    await Promise.all(this.processes.map((p) => p.stop()));
-    await this.proxy?.stop();
-    await this.github.stop();
-    this.redisClient.disconnect();
-    await this.redis.stop();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   private relayEnv(): Record<string, string> {

@@ -58,9 +58,9 @@ export class GithubApps {
   }
 
   /**
-   * A client for one installation: each request first takes its points (and, for a content write,
-   * a write) from the installation's budgets and waits out any pause GitHub asked for; writes are
-   * then paced in `lane` (dispatches before decoration). A rate-limited answer pauses the whole
+   * A client for one installation: writes are paced in `lane` (dispatches before decoration); then
+   * each request takes its points (and, for a content write, a write) from the installation's
+   * budgets, or waits out a pause GitHub asked for, in the queue. A rate-limited answer pauses the whole
    * installation, in every worker, for as long as GitHub said.
    */
   async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
@@ -70,13 +70,14 @@ export class GithubApps {
       // The client's own access-token request is made inside its auth hook: neither spent nor paced.
       if (isTokenRequest(options.url)) return request(options);
       const write = isWrite(options.method);
+      // Paced first, spent last: the budget counts a write when it is sent, not when it began to wait.
+      if (write) await this.pacer.acquire(String(installationId), PRIORITY[lane]);
       const held = await this.budgets?.limits.take(place, this.spends(write));
       if (held) {
         const spent = this.spends(write).find((x) => x.budget === held.why);
         const why = spent ? `${spent.budget} over ${spent.perMinute} a minute` : "GitHub asked to wait";
         throw new ForgeError(`GitHub requests of installation ${installationId} held back: ${why}`, "rate_limited", { retryAfterMs: held.waitMs });
       }
-      if (write) await this.pacer.acquire(String(installationId), PRIORITY[lane]);
       try {
         return await request(options);
       } catch (error) {

@@ -57,7 +57,8 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     const e = classifyHttpError(error, `triggering ${data.downstreamId}`);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     // A rate-limited trigger waits in the queue (workers/start.ts) and spends no attempt: never "failed" for it.
-    if (e.kind === "rate_limited" || (e.kind !== "config" && !lastAttempt)) {
+    if (e.kind === "rate_limited") throw e;
+    if (e.kind !== "config" && !lastAttempt) {
       log.warn({ err: e, attempt: job.attemptsMade + 1 }, "trigger failed, will retry");
       throw e;
     }

@@ -7,19 +7,23 @@ const redis = useTestRedisClient();
 describe("PipelineBudget", () => {
   const minute = 29_000_000 * 60_000; // the start of some minute
 
-  it("allows N creations a minute per project, then says how long to wait for the next minute", async () => {
+  it("allows N creations in any 60 s per project, then says how long until the oldest leaves the window", async () => {
     const a = new PipelineBudget(redis(), 3);
     const b = new PipelineBudget(redis(), 3); // another worker, same Redis
 
     const taken = [await a.take("group/tool", minute + 1_000), await b.take("group/tool", minute + 2_000), await a.take("group/tool", minute + 3_000)];
     const over = await b.take("group/tool", minute + 15_000);
     const otherProject = await a.take("group/other", minute + 15_000);
-    const nextMinute = await a.take("group/tool", minute + 60_000);
+    const stillInWindow = await a.take("group/tool", minute + 61_500);
+    const firstLeft = await a.take("group/tool", minute + 62_000);
 
     expect(taken).toEqual([undefined, undefined, undefined]);
-    expect(over).toBe(45_000);
+    // the window is 60 s and one of margin (WINDOW_MS)
+    expect(over).toBe(47_000);
     expect(otherProject).toBeUndefined();
-    expect(nextMinute).toBeUndefined();
+    // a clock minute has passed, but not 60 s since the first creation: GitLab counts the window
+    expect(stillInWindow).toBe(500);
+    expect(firstLeft).toBeUndefined();
   });
 
   it("counts a refused creation against nothing, and 0 means no limit", async () => {
@@ -30,7 +34,7 @@ describe("PipelineBudget", () => {
     const refused = [await one.take("g/p", at), await one.take("g/p", at)];
     const unlimited = await Promise.all(Array.from({ length: 50 }, () => new PipelineBudget(redis(), 0).take("g/p", at)));
 
-    expect(refused.every((ms) => ms === 60_000)).toBe(true);
+    expect(refused.every((ms) => ms === 61_000)).toBe(true);
     expect(unlimited.every((ms) => ms === undefined)).toBe(true);
   });
 });
@@ -49,13 +53,13 @@ describe("ForgeLimits", () => {
     const overPoints = await read(minute + 30_003);
 
     expect(twoWrites).toEqual([undefined, undefined]);
-    expect(third).toEqual({ waitMs: 30_000, why: "points" });
+    expect(third).toEqual({ waitMs: 31_001, why: "points" });
     // the refused write spent nothing: both reads fit in the 2 points left
     expect(reads).toEqual([undefined, undefined]);
-    expect(overPoints).toEqual({ waitMs: 29_997, why: "points" });
+    expect(overPoints).toEqual({ waitMs: 30_998, why: "points" });
   });
 
-  it("lets a request costing more than a whole budget through at the start of a minute, never blocking it for good", async () => {
+  it("lets a request costing more than a whole budget through when nothing else is in the window, never blocking it for good", async () => {
     const limits = new ForgeLimits(redis());
     const spend = [{ budget: "points", perMinute: 3, cost: 5 }];
 

@@ -1,6 +1,3 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Probot, Server } from "probot";
 import type { Config } from "./config/env.js";
@@ -11,7 +8,7 @@ import { ForgeRegistry } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
-import { createRedis, waitForRedis } from "./redis/connection.js";
+import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
 import { CheckStore } from "./report/check-store.js";
 import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
@@ -37,6 +34,7 @@ import { dashboard } from "./web/dashboard/routes.js";
 import { adminViews } from "./web/admin.js";
 import { metricsHandler } from "./web/metrics-route.js";
 import { gateIntake } from "./web/intake-gate.js";
+import { serveProbes } from "./web/probes.js";
 
 export interface RelayOptions {
   config: Config;
@@ -179,33 +177,6 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
 const STOP_GRACE_MS = 10_000;
 
-/** `/healthz`, `/readyz` and `/metrics` on PORT, for a process with no web role; anything else is 404. */
-async function serveProbes(config: Config, handlers: Handler[], log: Logger): Promise<{ url: string; close(): Promise<void> }> {
-  const port = config.port === 0 ? await freePort() : config.port;
-  const host = config.host ?? "0.0.0.0";
-  const probes = createServer((req, res) => {
-    void (async () => {
-      for (const h of handlers) if (await guard(h, log)(req, res)) return;
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "a worker process serves only /healthz, /readyz and /metrics" }));
-    })().catch((err: unknown) => {
-      log.error({ err }, "probe request failed");
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    probes.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new Error(`the worker's health and metrics port ${host}:${port} cannot be used (${err.code ?? err.message}): set PORT to a free port, or 0 for any`)));
-    probes.listen(port, host, () => resolve());
-  });
-  return {
-    url: `http://${host}:${(probes.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => {
-      probes.closeAllConnections();
-      probes.close(() => resolve());
-    }),
-  };
-}
-
 /** Waits for `work` at most `ms`; shutdown must finish even when Redis or a forge does not answer. */
 async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -219,8 +190,7 @@ async function within(work: Promise<unknown> | undefined, ms: number): Promise<v
  */
 async function warnUnlessNoEviction(redis: ReturnType<typeof createRedis>, log: Logger): Promise<void> {
   // On a Redis Cluster every master is asked: the one holding the relay's slot may change on a failover.
-  const cluster = redis as unknown as Partial<Cluster>;
-  const servers: Redis[] = typeof cluster.nodes === "function" ? cluster.nodes("master") : [redis];
+  const servers = mastersOf(redis);
   try {
     for (const server of servers) {
       const [, policy] = (await server.config("GET", "maxmemory-policy")) as [string, string];

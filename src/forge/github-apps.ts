@@ -9,8 +9,6 @@ import type { ForgeLimits, Spend } from "./minute-budget.js";
 const INSTALLATION_TTL_S = 3600;
 /** GitHub's secondary limits count points: a GET, HEAD or OPTIONS costs 1, any other request 5. */
 const WRITE_POINTS = 5;
-/** How long to hold an installation that was rate limited without saying for how long (GitHub: "at least one minute"). */
-const DEFAULT_PAUSE_MS = 60_000;
 
 /** GitHub's budgets per installation and minute, shared by every worker through Redis (0: no limit). */
 export interface GithubBudgets {
@@ -72,27 +70,15 @@ export class GithubApps {
       const write = isWrite(options.method);
       // Paced first, spent last: the budget counts a write when it is sent, not when it began to wait.
       if (write) await this.pacer.acquire(String(installationId), PRIORITY[lane]);
-      const held = await this.budgets?.limits.take(place, this.spends(write));
-      if (held) {
-        const spent = this.spends(write).find((x) => x.budget === held.why);
-        const why = spent ? `${spent.budget} over ${spent.perMinute} a minute` : "GitHub asked to wait";
-        throw new ForgeError(`GitHub requests of installation ${installationId} held back: ${why}`, "rate_limited", { retryAfterMs: held.waitMs });
-      }
-      try {
-        return await request(options);
-      } catch (error) {
-        const e = classifyHttpError(error, "");
-        if (e.kind === "rate_limited") await this.budgets?.limits.pause(place, e.retryAfterMs ?? DEFAULT_PAUSE_MS);
-        throw error;
-      }
+      if (!this.budgets) return request(options);
+      return this.budgets.limits.guard(place, this.spends(this.budgets, write), `GitHub requests of installation ${installationId}`, async () => request(options));
     });
     return octokit;
   }
 
-  private spends(write: boolean): Spend[] {
-    if (!this.budgets) return [];
-    const points: Spend = { budget: "github-points", perMinute: this.budgets.pointsPerMinute, cost: write ? WRITE_POINTS : 1 };
-    return write ? [points, { budget: "github-writes", perMinute: this.budgets.writesPerMinute, cost: 1 }] : [points];
+  private spends(budgets: GithubBudgets, write: boolean): Spend[] {
+    const points: Spend = { budget: "github-points", perMinute: budgets.pointsPerMinute, cost: write ? WRITE_POINTS : 1 };
+    return write ? [points, { budget: "github-writes", perMinute: budgets.writesPerMinute, cost: 1 }] : [points];
   }
 
   async clientForRepo(repo: string, lane: keyof typeof PRIORITY, installationId?: number): Promise<GithubClient> {

@@ -17,8 +17,6 @@ export interface GithubForgeOptions {
 }
 
 const MAX_TAG_DEPTH = 5;
-/** Runs are looked for from this long before the interrupted attempt began: the forge's clock is not ours. */
-const CLOCK_SKEW_MS = 5 * 60_000;
 
 export class GithubForge implements Forge {
   constructor(private readonly o: GithubForgeOptions) {}
@@ -109,14 +107,13 @@ export class GithubForge implements Forge {
     const trigger = project.trigger ?? {};
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);
-    const from = since.getTime() - CLOCK_SKEW_MS;
     const repositoryDispatch = trigger.event_type !== undefined;
     // The latest 100 runs of that event, newest first (the API description types `created` as a
     // date-time, so the search syntax `>=…` is not sent): the interrupted attempt was minutes ago.
     const { data } = await forgeCall(`listing the recent runs of ${repo}`, () => repositoryDispatch
       ? gh.request("GET /repos/{owner}/{repo}/actions/runs", { owner, repo: name, event: "repository_dispatch", per_page: 100 })
       : gh.request("GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", { owner, repo: name, workflow_id: String(trigger.workflow), event: "workflow_dispatch", per_page: 100 }));
-    const run = data.workflow_runs.find((r) => Date.parse(r.created_at) >= from && `${r.display_title ?? ""} ${r.name ?? ""}`.includes(ctx.runId));
+    const run = data.workflow_runs.find((r) => Date.parse(r.created_at) >= since.getTime() && `${r.display_title ?? ""} ${r.name ?? ""}`.includes(ctx.runId));
     return run ? { kind: repositoryDispatch ? "repository_dispatch" : "workflow_dispatch", runId: String(run.id), webUrl: run.html_url } : undefined;
   }
 

@@ -23,13 +23,8 @@ export interface GitlabForgeOptions {
   limits?: ForgeLimits | undefined;
 }
 
-/** Pipelines are looked for from this long before the interrupted attempt began: the forge's clock is not ours. */
-const CLOCK_SKEW_MS = 5 * 60_000;
 /** The pipeline variable carrying the relay run id (trigger-inputs.ts). */
 const RUN_VARIABLE = "OPENCI_RUN";
-
-/** How long to hold a token that was rate limited without saying for how long. */
-const DEFAULT_PAUSE_MS = 60_000;
 
 type Api = InstanceType<typeof Gitlab<false>>;
 const clients = new Map<string, Api>();
@@ -77,7 +72,7 @@ export class GitlabForge implements Forge {
   async findTriggered(project: Project, ctx: UpstreamContext, since: Date): Promise<TriggerResult | undefined> {
     const path = pathOf(project);
     const ref = project.trigger?.ref ?? "main";
-    const updatedAfter = new Date(since.getTime() - CLOCK_SKEW_MS).toISOString();
+    const updatedAfter = since.toISOString();
     const pipelines = await this.call(`listing the recent pipelines of ${path}`, () =>
       this.client().Pipelines.all(path, { ref, updatedAfter, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
     for (const pipeline of pipelines) {
@@ -293,15 +288,9 @@ export class GitlabForge implements Forge {
    */
   private async call<T>(what: string, fn: () => Promise<T>, hints: Record<number, string> = {}): Promise<T> {
     const asHints: Hints = Object.fromEntries(Object.entries(hints).map(([status, hint]) => [status, () => hint]));
-    const place = `gitlab:${this.o.host ?? new URL(this.o.url).host}:${this.tokenName()}`;
-    const held = await this.o.limits?.take(place, []);
-    if (held) throw new ForgeError(`${what}: GitLab asked to wait (${this.tokenName()})`, "rate_limited", { retryAfterMs: held.waitMs });
-    try {
-      return await forgeCall(what, fn, asHints);
-    } catch (error) {
-      if (error instanceof ForgeError && error.kind === "rate_limited") await this.o.limits?.pause(place, error.retryAfterMs ?? DEFAULT_PAUSE_MS);
-      throw error;
-    }
+    const call = () => forgeCall(what, fn, asHints);
+    if (!this.o.limits) return call();
+    return this.o.limits.guard(`gitlab:${this.o.host ?? new URL(this.o.url).host}:${this.tokenName()}`, [], `${what} (${this.tokenName()})`, call);
   }
 
   private tokenName(): string {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { key } from "../queue/names.js";
+import { ForgeError, classifyHttpError } from "./errors.js";
 
 /** What one request spends: `cost` units (a whole number) of the budget `budget` of its place, `perMinute` in any 60 s (0 or less: no limit). */
 export interface Spend {
@@ -86,7 +87,31 @@ export class ForgeLimits {
     const px = Math.max(1, Math.ceil(ms));
     await this.redis.multi().set(k, "1", "PX", px, "NX").pexpire(k, px, "GT").exec();
   }
+
+  /**
+   * One forge request of `place` (`label` names it in errors): it spends `spends` or fails as
+   * rate limited with the wait, so its job waits in the queue; a rate-limited answer pauses the
+   * place for every worker, as long as the forge said (a minute when it did not say).
+   */
+  async guard<T>(place: string, spends: Spend[], label: string, request: () => Promise<T>): Promise<T> {
+    const held = await this.take(place, spends);
+    if (held) {
+      const spent = spends.find((x) => x.budget === held.why);
+      const why = spent ? `${spent.budget} over ${spent.perMinute} a minute` : "the forge asked to wait";
+      throw new ForgeError(`${label} held back: ${why}`, "rate_limited", { retryAfterMs: held.waitMs });
+    }
+    try {
+      return await request();
+    } catch (error) {
+      const e = classifyHttpError(error, label);
+      if (e.kind === "rate_limited") await this.pause(place, e.retryAfterMs ?? DEFAULT_PAUSE_MS);
+      throw error;
+    }
+  }
 }
+
+/** How long a place is paused when the forge limited it without saying for how long (GitHub: "at least one minute"). */
+const DEFAULT_PAUSE_MS = 60_000;
 
 /** Pipeline creations per GitLab project, token and minute (GitLab.com allows about 25 per project, user and commit). */
 export class PipelineBudget {

@@ -80,7 +80,8 @@ export interface Forge {
   /**
    * The run an earlier attempt of this trigger started, when that attempt was cut off before it
    * could record the forge's answer (a worker killed mid-call): found by the relay run id the run
-   * carries (GitHub: in its `run-name`; GitLab: the OPENCI_RUN variable), among runs since `since`.
+   * carries (GitHub: in its `run-name`; GitLab: the OPENCI_RUN variable), among runs created since
+   * `since` by the forge's clock.
    */
   findTriggered(project: Project, context: UpstreamContext, since: Date): Promise<TriggerResult | undefined>;
   /** Open pull requests whose head is this commit, and whether each comes from a fork. */

@@ -39,6 +39,12 @@ function clusterAsRedis(cluster: Cluster): Redis {
   return cluster as unknown as Redis;
 }
 
+/** The servers behind a connection that take writes: a Cluster's masters, else the one server. */
+export function mastersOf(redis: Redis): Redis[] {
+  const cluster = redis as unknown as Partial<Cluster>;
+  return typeof cluster.nodes === "function" ? cluster.nodes("master") : [redis];
+}
+
 function clusterOptions(target: Extract<RedisTarget, { topology: "cluster" }>, role: Role): ClusterOptions {
   const { perNode, offlineQueue } = ROLE_OPTIONS[role];
   return {

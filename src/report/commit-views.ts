@@ -29,7 +29,7 @@ export class CommitViews {
     return checkKey({ upstream: target, sha: target.sha, name: "openci" });
   }
 
-  /** Makes checks members of their commit's views without queueing anything (see publishChecks). */
+  /** Makes checks members of their commit's views, before any view is queued (see publishChecks). */
   async enroll(target: CheckTarget, memberKeys: string[]): Promise<void> {
     if (memberKeys.length === 0) return;
     const members = this.k(CommitViews.keyFor(target), "members");
@@ -37,16 +37,14 @@ export class CommitViews {
   }
 
   /**
-   * Records that members changed and queues a push of every view of their commit. A view's job
+   * Queues a push of every view of a commit whose members (enrolled first) changed. A view's job
    * recomputes from the members' latest states when it runs, so one waiting job per view is enough:
    * later touches while it waits join it, and one touch while it runs leaves exactly one more to run
    * after it (BullMQ deduplication, keepLastIfActive). A fan-out to 1,000 dependants thus pushes
    * its roll-up a few times, not 1,000 times over 1,000 members.
    */
-  async touch(queues: Queues, target: CheckTarget, memberKeys: string[]): Promise<void> {
+  async touch(queues: Queues, target: CheckTarget): Promise<void> {
     const commitKey = CommitViews.keyFor(target);
-    const members = this.k(commitKey, "members");
-    await this.redis.multi().sadd(members, ...memberKeys).expire(members, TTL_S).exec();
     const versions = await Promise.all(VIEWS.map(async (view) => {
       const results = await this.redis.multi()
         .hset(this.k(commitKey, view), "target", JSON.stringify(target))

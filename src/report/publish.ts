@@ -13,7 +13,7 @@ import { CommitViews } from "./commit-views.js";
 export async function publishChecks(
   deps: { checks: CheckStore; queues: Queues; views: CommitViews },
   items: { checkKey: string; target: CheckTarget; report: StatusReport; generation?: number }[],
-): Promise<void> {
+): Promise<number[]> {
   const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation ?? 0)));
   const commits = new Map<string, { target: CheckTarget; keys: string[]; changed: boolean }>();
   for (const [n, i] of items.entries()) {
@@ -26,12 +26,13 @@ export async function publishChecks(
   for (const { target, keys } of commits.values()) await deps.views.enroll(target, keys);
   const pushes = items.flatMap((i, n) => versions[n] === 0 ? [] : [{ name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!) } }]);
   if (pushes.length > 0) await deps.queues.report.addBulk(pushes);
-  for (const { target, keys, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target, keys);
+  for (const { target, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target);
+  return versions;
 }
 
 /**
  * Records a new desired state for one downstream's upstream check, queues its push to the forge,
- * and queues the commit's views (roll-up, failure comment). Returns false when a later state was already recorded.
+ * and queues the commit's views (roll-up, failure comment): a fan-out of one. Returns false when a later state was already recorded.
  */
 export async function publishCheck(
   deps: { checks: CheckStore; queues: Queues; views: CommitViews },
@@ -41,9 +42,6 @@ export async function publishCheck(
   /** the trigger's attempt: a re-run starts the check over */
   generation = 0,
 ): Promise<boolean> {
-  const version = await deps.checks.advance(checkKey, target, report, generation);
-  if (version === 0) return false;
-  await deps.queues.report.add("sync", { checkKey }, { jobId: reportJobId(checkKey, version) });
-  await deps.views.touch(deps.queues, target, [checkKey]);
-  return true;
+  const [version] = await publishChecks(deps, [{ checkKey, target, report, generation }]);
+  return version !== 0;
 }

@@ -86,6 +86,8 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   return result;
 }
 
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 /**
  * An earlier attempt called the forge and recorded nothing (killed mid-call, or the call failed
  * after the forge may have acted): the run it started, if the forge has one, so it is not started
@@ -93,7 +95,8 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
  */
 async function startedEarlier(forge: Forge, project: Project, context: UpstreamContext, since: Date, log: Logger): Promise<TriggerResult | undefined> {
   try {
-    const found = await forge.findTriggered(project, context, since);
+    // Looked for from a while before the earlier attempt began: the forge's clock is not ours.
+    const found = await forge.findTriggered(project, context, new Date(since.getTime() - CLOCK_SKEW_MS));
     if (found) log.warn({ downstream: project.id, downstreamRunId: found.runId, since }, "an earlier attempt had started the downstream run: not triggering again");
     return found;
   } catch (error) {

@@ -33,14 +33,13 @@ export async function fanout(o: BenchOptions): Promise<Section> {
     const report = stack.queue("report");
     // Nothing consumes what the fan-out adds, as nothing consumes the raw addBulk's jobs.
     for (const q of [trigger, report, stack.queue("sinks")]) await q.pause();
-    const jobs = async (q: Queue) => Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0);
-    const count = () => jobs(trigger);
+    const count = () => stack.jobCount("trigger");
     const sign = tagDeliveries();
 
     /** One tag: its timeline, from the bench's clock (ack) and the worker's and Redis's (same machine). */
     const fanOutOnce = async (tag: string) => {
       const before = await count();
-      const reportsBefore = await jobs(report);
+      const reportsBefore = await stack.jobCount("report");
       const id = randomUUID();
       const sent = Date.now();
       const status = await post(web.url, sign(tag, id));
@@ -68,7 +67,7 @@ export async function fanout(o: BenchOptions): Promise<Section> {
         prepare: (first?.timestamp ?? Number.NaN) - job.processedOn!,
         add: lastAdded - (first?.timestamp ?? Number.NaN),
         job: job.finishedOn - job.processedOn!,
-        reports: (await jobs(report)) - reportsBefore,
+        reports: (await stack.jobCount("report")) - reportsBefore,
       };
     };
 
@@ -113,7 +112,6 @@ export async function fanout(o: BenchOptions): Promise<Section> {
       { measure: `report jobs one tag queues (${DEPENDANTS} check syncs, the rest roll-up and comment recomputations)`, relay: String(pick("reports")) },
       { measure: "the report worker then writing one tag's (queue unpaused, no rate limit): time, Redis commands", relay: drain },
     ];
-    for (const q of [events, trigger, report]) await q.close();
     return {
       id: "fanout",
       title: `2. Fan-out: one tag to ${DEPENDANTS} dependants`,

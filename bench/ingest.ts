@@ -90,7 +90,7 @@ export async function ingest(o: BenchOptions): Promise<Section> {
     );
 
     const failures = complaints(stack.processes);
-    const queued = Object.values(await stack.queue("events").getJobCounts()).reduce((a, b) => a + b, 0);
+    const queued = await stack.jobCount("events");
     return {
       id: "ingest",
       title: "1. Ingest: signed tag deliveries over HTTP",

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { dispatchTimes } from "./e2e.js";
+import { dispatchTimes } from "./lib/dispatches.js";
 import { post, tagDeliveries } from "./lib/deliveries.js";
 import type { BenchOptions } from "./lib/options.js";
 import { complaints, cpuMs, sampleRss } from "./lib/processes.js";

@@ -1,4 +1,5 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { githubDeliveryHeaders } from "../../test/helpers/deliveries.js";
 import { githubFixture } from "../../test/helpers/fixtures.js";
 
 export const WEBHOOK_SECRET = "bench-secret";
@@ -19,17 +20,7 @@ export function tagDeliveries(secret = WEBHOOK_SECRET) {
   const [before, after] = JSON.stringify(payload).split("\\u0000TAG\\u0000") as [string, string];
   return (tag: string, id: string = randomUUID()): SignedDelivery => {
     const body = `${before}${tag}${after}`;
-    return {
-      body,
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "GitHub-Hookshot/bench",
-        "x-github-event": "push",
-        "x-github-delivery": id,
-        "x-github-hook-id": "1",
-        "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
-      },
-    };
+    return { body, headers: githubDeliveryHeaders("push", body, { id, secret }) };
   };
 }
 

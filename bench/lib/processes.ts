@@ -1,11 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { ROOT } from "../../test/helpers/spawn-relay.js";
+import { ROOT, TSX } from "../../test/helpers/spawn-relay.js";
 import { sleep } from "./stats.js";
 
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const KEEP_OUTPUT = 64 * 1024;
 
 export interface NodeProcess {

@@ -64,6 +64,8 @@ export class Stack {
     private readonly o: StackOptions,
   ) {}
 
+  private readonly queues = new Map<keyof typeof QUEUES, Queue>();
+
   static async start(name: string, o: StackOptions): Promise<Stack> {
     const dir = mkdtempSync(join(tmpdir(), `openci-bench-${name}-`));
     writeFileSync(join(dir, "openci-map.yml"), o.map);
@@ -88,9 +90,16 @@ export class Stack {
     return this.proxy?.host ?? this.github.host;
   }
 
-  /** A queue of the relay's, for counting its jobs. */
+  /** A queue of the relay's, for counting its jobs: one object per queue, closed when the stack stops. */
   queue(name: keyof typeof QUEUES): Queue {
-    return new Queue(QUEUES[name], { connection: this.redisClient, prefix: KEY_PREFIX });
+    let q = this.queues.get(name);
+    if (!q) this.queues.set(name, (q = new Queue(QUEUES[name], { connection: this.redisClient, prefix: KEY_PREFIX })));
+    return q;
+  }
+
+  /** How many jobs a queue of the relay's holds, in any state. */
+  async jobCount(name: keyof typeof QUEUES): Promise<number> {
+    return Object.values(await this.queue(name).getJobCounts()).reduce((a, b) => a + b, 0);
   }
 
   /** The relay's web role, ready (its /readyz answers 200). */
@@ -108,7 +117,6 @@ export class Stack {
     const before = await events.getWorkersCount();
     const started = Array.from({ length: n }, (_, i) => this.spawn(`${name}-${this.processes.length + i}`, "src/index.ts", { ...this.relayEnv(), OPENCI_ROLE: "worker", PORT: "0" }));
     for (const p of started) await waitUntil("ready", p, async () => (await events.getWorkersCount()) >= before + n);
-    await events.close();
     return started;
   }
 
@@ -137,6 +145,7 @@ export class Stack {
   private async stopAll(): Promise<void> {
     const steps = [
       () => Promise.all(this.processes.map((p) => p.stop())),
+      () => Promise.all([...this.queues.values()].map((q) => q.close())),
       () => this.proxy?.stop(),
       () => this.github.stop(),
       () => this.redisClient.disconnect(),

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
+/** The tsx loader, for running the TypeScript entry point as its own process. */
+export const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 
 export interface SpawnedRelay {
   child: ChildProcess;

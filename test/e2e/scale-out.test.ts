@@ -10,7 +10,7 @@ import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestCluster } from "../helpers/redis-cluster.js";
 import { startTestRedis } from "../helpers/redis.js";
-import { spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { UPSTREAM, downstreamChecks } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -54,11 +54,7 @@ describe.each([
     const dir = mkdtempSync(join(tmpdir(), "openci-scale-out-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "openci-map.yml"), MAP);
-    const env = {
-      APP_ID: "7", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: SECRET, GHE_HOST: github.host, GHE_PROTOCOL: "http", REDIS_URL: redis.url,
-      HOST: "127.0.0.1", LOG_LEVEL: "info",
-      OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", OPENCI_GITHUB_WRITES_PER_MINUTE: "0", OPENCI_GITHUB_POINTS_PER_MINUTE: "0",
-    };
+    const env = relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: SECRET, githubHost: github.host, redisUrl: redis.url });
     const start = (role: "web" | "worker", port = 0): SpawnedRelay => {
       const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir, { killAfterMs: 150_000 });
       cleanups.push(async () => {

@@ -8,7 +8,7 @@ import { sendGithubDelivery } from "../helpers/deliveries.js";
 import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { COMMIT, UPSTREAM, acmeAppRepo } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
 
@@ -29,8 +29,7 @@ async function startProcesses() {
   writeFileSync(join(dir, "openci-map.yml"), `projects:\n  - { id: hello, github: ${UPSTREAM} }\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`);
   const port = await freePort();
   const env = {
-    APP_ID: "7", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s3cret", GHE_HOST: github.host, GHE_PROTOCOL: "http", REDIS_URL: redis.url,
-    OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", HOST: "127.0.0.1", LOG_LEVEL: "info",
+    ...relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: "s3cret", githubHost: github.host, redisUrl: redis.url }),
     // a dead worker's jobs go to another after ~3 s instead of 30 s
     OPENCI_JOB_LOCK_MS: "3000",
   };

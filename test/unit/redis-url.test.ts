@@ -53,6 +53,7 @@ describe("REDIS_URL forms", () => {
   it.each([
     ["an unknown scheme", "http://127.0.0.1:6379", "must be redis://host:port, redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/mastername"],
     ["no scheme", "127.0.0.1:6379", "must be redis://host:port"],
+    ["a port that is not a number", "redis://127.0.0.1:abc", "is not a valid URL"],
     ["a cluster without hosts", "redis+cluster://", "names no host: list at least one host:port, e.g. redis+cluster://10.0.0.1:6379"],
     ["a cluster with a space for a comma", "redis+cluster://10.0.0.1:7000 10.0.0.2:7001", "has its host not in the form host:port"],
     ["a cluster with a bad second host", "redis+cluster://10.0.0.1:7000,10.0.0.2:port", "has host 2 of 2 not in the form host:port"],

@@ -33,6 +33,10 @@ export interface Project {
   /** How this project, as an upstream, wants failures reported. */
   report: MapReport | undefined;
   meta?: ProjectMeta;
+  /** The map says `visibility: private` (it can only make a project more private than its forge says). */
+  visibility?: "private" | undefined;
+  /** Known only from the repository's own declaration, not from the reviewed map. */
+  declared?: boolean | undefined;
 }
 
 /** "`downstream` depends on `upstream`": when and how an upstream event triggers the downstream. */
@@ -48,6 +52,12 @@ export interface Edge {
   /** Set when `on` has pull_request: whether forks' pull requests are tested too. */
   pull_requests?: { forks: boolean } | undefined;
   cascade: boolean;
+  /**
+   * The edge exists only because the downstream declared it (`.github/openci.yml`), not in the
+   * reviewed map: it triggers the downstream (its own consent) but is shown on the upstream's
+   * commits only when the upstream's map entry says `report: { declared: true }`.
+   */
+  declared?: boolean | undefined;
 }
 
 export interface Dependant {

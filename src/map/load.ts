@@ -146,12 +146,14 @@ export function parseMapFiles(
     all = merged;
     warnings = checkGraph(all, cascadeHopLimit).warnings.map(placeNear);
   }
+  // An edge a declaration repeats from the reviewed map stays a reviewed edge (its upstream's consent holds).
+  const reviewed = new Set(fragments.flatMap((f) => f.edges.map((e) => pairOf(e.value))));
   return {
     map: DependencyMap.build({
       foundations: all.flatMap((f) => f.foundations.map((x) => x.value)),
       // a declared project has replaced its map entry: its own trigger and metadata win
       projects: all.flatMap((f) => f.projects.map((x) => x.value)),
-      edges: all.flatMap((f) => f.edges.map((x) => x.value)),
+      edges: all.flatMap((f) => f.edges.map((x) => (x.value.declared && reviewed.has(pairOf(x.value)) ? { ...x.value, declared: false } : x.value))),
       cascadeHopLimit,
       subscribers: all.flatMap((f) => (f.subscribers ?? []).map((x) => x.value)),
     }),
@@ -204,13 +206,15 @@ function withDeclaration(index: ProjectIndex, d: DeclarationText, options: MapOp
  */
 function withoutDeclared(fragments: Fragment[], declared: Fragment[]): Fragment[] {
   const places = new Set(declared.map((d) => locationKey(d.projects[0]!.value.location)));
-  const pairs = new Set(declared.flatMap((d) => d.edges.map((e) => `${e.value.upstream}\u0000${e.value.downstream}`)));
+  const pairs = new Set(declared.flatMap((d) => d.edges.map((e) => pairOf(e.value))));
   return fragments.map((f) => ({
     ...f,
     projects: f.projects.filter((p) => !places.has(locationKey(p.value.location))),
-    edges: f.edges.filter((e) => !pairs.has(`${e.value.upstream}\u0000${e.value.downstream}`)),
+    edges: f.edges.filter((e) => !pairs.has(pairOf(e.value))),
   }));
 }
+
+const pairOf = (e: { upstream: string; downstream: string }) => `${e.upstream}\u0000${e.downstream}`;
 
 function parseOne(text: string, file: string, options: MapOptions, declaration?: typeof Declaration): Parsed {
   let positions: { doc: Document; lineCounter: LineCounter } | undefined;

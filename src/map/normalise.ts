@@ -66,6 +66,7 @@ export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Frag
   const projects = list.map((p, i) => ({
     value: {
       id: p.id, location: location(p, options) ?? NOWHERE, trigger: p.trigger, report: p.report,
+      ...(p.visibility ? { visibility: p.visibility } : {}),
       meta: { foundation: p.foundation, homepage: p.homepage, description: p.description, contact: p.contact, ci: p.ci, artifacts: p.artifacts },
     },
     file, path: ["projects", i], raw: p,
@@ -96,7 +97,11 @@ function edgeV2(downstream: string, e: MapEdgeV2): Edge {
 export function fromDeclaration(d: Declaration, file: string, where: ProjectLocation, existing: Project | undefined): Fragment {
   const id = existing?.id ?? d.id ?? (where.forge === "github" ? where.repo : where.project);
   const project: Project = {
-    id, location: where, trigger: d.trigger, report: d.report ?? existing?.report,
+    // The upstream's consent to report declared downstreams stays the reviewed map's.
+    id, location: where, trigger: d.trigger, report: { ...existing?.report, ...d.report, declared: existing?.report?.declared },
+    // Only ever more private: the map's `visibility: private` or the declaration's own.
+    ...(d.visibility ?? existing?.visibility ? { visibility: "private" as const } : {}),
+    ...(existing ? {} : { declared: true }),
     meta: {
       ...existing?.meta, foundation: d.foundation ?? existing?.meta?.foundation, homepage: d.homepage ?? existing?.meta?.homepage,
       description: d.description ?? existing?.meta?.description, contact: d.contact ?? existing?.meta?.contact,
@@ -107,7 +112,7 @@ export function fromDeclaration(d: Declaration, file: string, where: ProjectLoca
   return {
     file, version: 2, foundations: [],
     projects: [{ value: project, file, path: [], raw }],
-    edges: d.depends_on.map((e, j) => ({ value: edgeV2(id, e), file, path: ["depends_on", j], raw: e })),
+    edges: d.depends_on.map((e, j) => ({ value: { ...edgeV2(id, e), declared: true }, file, path: ["depends_on", j], raw: e })),
     cascadeHopLimit: undefined,
   };
 }

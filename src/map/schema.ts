@@ -39,6 +39,11 @@ const Report = z.strictObject({
   comment: z.enum(["auto", "commit", "pull_request", "none"]).optional(),
 });
 
+/** How a project, as an upstream, wants to be reported on (the reviewed map only: a declaration cannot say it). */
+const ProjectReport = Report.extend({
+  declared: z.boolean().optional().describe("Show downstreams that only declared themselves (.github/openci.yml) on this project's commits: checks, roll-up, failure comment. Default false: they are triggered and recorded, but write nothing here."),
+});
+
 const Edge = z.strictObject({
   project: z.string().min(1),
   tags: z.string().min(1).default("*").describe("Glob matched against the upstream tag name (e.g. \"v*\"); every tag when omitted."),
@@ -54,7 +59,7 @@ const Project = z.strictObject({
   gitlab: GitlabLocation.optional(),
   trigger: Trigger.optional(),
   depends_on: z.array(Edge).optional(),
-  report: Report.optional(),
+  report: ProjectReport.optional(),
 });
 
 export const MapV1 = z.strictObject({
@@ -66,7 +71,7 @@ export type MapV1 = z.infer<typeof MapV1>;
 export type MapProject = z.infer<typeof Project>;
 export type MapEdge = z.infer<typeof Edge>;
 export type MapTrigger = z.infer<typeof Trigger>;
-export type MapReport = z.infer<typeof Report>;
+export type MapReport = z.infer<typeof ProjectReport>;
 
 /* ----- format v2 ---------------------------------------------------------------------------- */
 
@@ -109,8 +114,10 @@ const ProjectV2 = z.strictObject({
   contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),
   ci: z.enum(CI_SYSTEMS).optional().describe("The CI system the project runs."),
   artifacts: z.array(Purl).optional().describe("What it releases, as package URL patterns: pkg:pypi/nova, pkg:oci/kolla/nova-api."),
+  visibility: z.enum(["private"], { error: "can only be 'private': the forge says whether a project is public, and the map can only make it more private" }).optional()
+    .describe("'private': never shown on public surfaces (dashboard, API, events, CDEvents subscribers) nor on other owners' commits, whatever the forge says."),
   trigger: Trigger.optional(),
-  report: Report.optional(),
+  report: ProjectReport.optional(),
   depends_on: z.array(EdgeV2).optional(),
 });
 
@@ -143,6 +150,7 @@ export const Declaration = ProjectV2.omit({ github: true, gitlab: true }).extend
   id: Id.optional().describe("This project's id in the map; default: its id there, else owner/repo."),
   foundation: z.string().min(1).optional(),
   trigger: Trigger.describe("How this repository's pipeline starts."),
+  report: Report.optional().describe("How failures of this repository's own dependants are commented (consent to report declared downstreams is the reviewed map's to give)."),
   depends_on: z.array(EdgeV2).min(1, "declare at least one upstream").describe("The upstreams this repository depends on."),
 });
 export type Declaration = z.infer<typeof Declaration>;

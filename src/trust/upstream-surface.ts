@@ -1,0 +1,52 @@
+import type { DependencyMap, Edge, Project, ProjectLocation } from "../map/graph.js";
+import type { TriggerJob } from "../queue/job-data.js";
+import { edgesOf } from "../workers/edge-from.js";
+import type { ProjectVisibility } from "./visibility.js";
+
+/**
+ * Who reports on an upstream's commits (its check runs, GitLab statuses, the roll-up and the
+ * failure comment), and which edges an upstream's events may trigger:
+ * - a private downstream appears there only when it has the upstream's owner (GitHub account,
+ *   GitLab top-level group on the same host); otherwise it is triggered and recorded privately;
+ * - an edge only a downstream declared is shown there only with the upstream's consent in the
+ *   reviewed map (`report: { declared: true }`), in a cascade for every edge of the chain;
+ * - a private upstream triggers only edges of the reviewed map, never a self-declared downstream.
+ */
+export class UpstreamSurface {
+  constructor(
+    private readonly map: () => DependencyMap,
+    private readonly visibility: Pick<ProjectVisibility, "of">,
+  ) {}
+
+  /** Whether this trigger's downstream may be written on its upstream's commit. */
+  async shows(trigger: Pick<TriggerJob, "upstream" | "downstreamId" | "chain">): Promise<boolean> {
+    const map = this.map();
+    const upstream = map.project(trigger.upstream.projectId);
+    if (!upstream) return false;
+    for (const { upstream: from, downstream: to } of edgesOf(trigger)) {
+      const project = map.project(to);
+      if (!project) return false;
+      if (map.edge(from, to)?.declared && upstream.report?.declared !== true) return false;
+      if (!sameOwner(project.location, upstream.location) && (await this.visibility.of(project)) === "private") return false;
+    }
+    return true;
+  }
+
+  /** Whether `upstream`'s event may trigger along `edge`; a cascade also names the upstream that tagged. */
+  async mayTrigger(upstream: Project, edge: Pick<Edge, "declared">, tagging?: Project): Promise<boolean> {
+    if (!edge.declared) return true;
+    for (const p of tagging && tagging.id !== upstream.id ? [upstream, tagging] : [upstream]) {
+      if ((await this.visibility.of(p)) === "private") return false;
+    }
+    return true;
+  }
+}
+
+/** Same GitHub account, or same GitLab host and top-level group. */
+export function sameOwner(a: ProjectLocation, b: ProjectLocation): boolean {
+  if (a.forge === "github" && b.forge === "github") return ownerOf(a.repo) === ownerOf(b.repo);
+  if (a.forge === "gitlab" && b.forge === "gitlab") return (a.host ?? "").toLowerCase() === (b.host ?? "").toLowerCase() && ownerOf(a.project) === ownerOf(b.project);
+  return false;
+}
+
+const ownerOf = (path: string) => path.split("/")[0]!.toLowerCase();

@@ -1,0 +1,44 @@
+import type { Redis } from "ioredis";
+import { locationKey, type LocationRef } from "../map/graph.js";
+import { key } from "../queue/names.js";
+
+export type Visibility = "public" | "private";
+
+/** What the relay last learnt of a repository's visibility, and from where. */
+export interface KnownVisibility {
+  visibility: Visibility;
+  /** epoch milliseconds */
+  at: number;
+  /** "payload" (a webhook delivery), "event" (privatized/publicized), "forge" (asked) */
+  source: string;
+}
+
+/**
+ * The forge's word on each repository's visibility, kept in Redis without expiry (how fresh it is
+ * is the reader's decision): written by the web role from every delivery that carries it and by
+ * GitHub's `repository.privatized`/`publicized`, and by workers that asked the forge.
+ */
+export class VisibilityStore {
+  constructor(private readonly redis: Redis) {}
+
+  async get(locations: readonly LocationRef[]): Promise<(KnownVisibility | undefined)[]> {
+    if (locations.length === 0) return [];
+    const values = await this.redis.mget(...locations.map((l) => this.k(l)));
+    return values.map(parse);
+  }
+
+  async set(location: LocationRef, visibility: Visibility, source: string, at = Date.now()): Promise<void> {
+    await this.redis.set(this.k(location), `${visibility}|${at}|${source}`);
+  }
+
+  private k(location: LocationRef): string {
+    return key("visibility", locationKey(location));
+  }
+}
+
+function parse(value: string | null): KnownVisibility | undefined {
+  if (!value) return undefined;
+  const [visibility, at, source] = value.split("|");
+  if (visibility !== "public" && visibility !== "private") return undefined;
+  return { visibility, at: Number(at) || 0, source: source ?? "" };
+}

@@ -236,6 +236,14 @@ export class GithubForge implements Forge {
     }));
   }
 
+  async visibility(repo: string): Promise<"public" | "private"> {
+    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const [owner, name] = splitRepo(repo);
+    const { data } = await forgeCall(`reading the visibility of ${repo}`, () => gh.request("GET /repos/{owner}/{repo}", { owner, repo: name }));
+    // `visibility` is newer than `private`; internal (an enterprise's members only) is not public.
+    return data.private === false && (data.visibility === undefined || data.visibility === "public") ? "public" : "private";
+  }
+
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
     const gh = await this.o.apps.clientForRepo(target.repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(target.repo);

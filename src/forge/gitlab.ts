@@ -174,6 +174,14 @@ export class GitlabForge implements Forge {
     }
   }
 
+  async visibility(repo: string): Promise<"public" | "private"> {
+    const project = await this.call(`reading the visibility of ${repo}`, () => this.client().Projects.show(repo), {
+      404: `${repo} was not found, or the token cannot see it.`,
+    });
+    // internal (any signed-in user) is not public either
+    return project.visibility === "public" ? "public" : "private";
+  }
+
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
     const api = this.client();
     const { repo, sha } = target;

@@ -118,6 +118,12 @@ export interface Forge {
   readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }>;
   /** One file on the default branch (or `ref`); undefined when there is no such file. */
   readFile(repo: string, path: string, ref?: string): Promise<string | undefined>;
+  /**
+   * Whether the repository is public or private (GitHub `private`/`visibility`, GitLab `visibility`;
+   * internal counts as private): what may be shown about it where anyone can read. Throws when the
+   * forge cannot tell (the caller then counts it as private).
+   */
+  visibility(repo: string): Promise<"public" | "private">;
   /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
   reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }

@@ -10,6 +10,8 @@ import { OpenApiValidator } from "./openapi.js";
  */
 export interface FakeRepo {
   installationId: number;
+  /** a private repository (default public), as GET /repos/{owner}/{repo} says */
+  private?: boolean;
   /** tag name → what refs/tags/<name> points at */
   tags?: Record<string, { type: "commit" | "tag"; sha: string }>;
   /** annotated tag object sha → the object it points at */
@@ -274,6 +276,15 @@ export class FakeGithub {
       const token = `ghs_${id}_${randomBytes(8).toString("hex")}`;
       this.tokens.set(token, id);
       return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
+    },
+    "repos/get": ({ params }) => {
+      const repo = this.repo(params);
+      const full = `${params.owner}/${params.repo}`;
+      return [200, {
+        id: repo.installationId * 1000 + full.length, node_id: "R_x", name: params.repo, full_name: full, private: repo.private === true,
+        visibility: repo.private === true ? "private" : "public", owner: { login: params.owner }, html_url: `http://${this.host}/${full}`,
+        default_branch: "main", fork: false,
+      }];
     },
     "repos/get-content": ({ params, query }) => {
       const contents = this.repo(params).contents ?? {};

@@ -119,6 +119,8 @@ export interface FakeGitlabOptions {
   triggerTokens?: Record<string, string>;
   /** project → tag name → commit */
   tags?: Record<string, Record<string, string>>;
+  /** project → its visibility (default public) */
+  visibility?: Record<string, "public" | "internal" | "private">;
 }
 
 export class FakeGitlab {
@@ -222,6 +224,11 @@ export class FakeGitlab {
 
   private answer(doc: string, project: string, params: Record<string, any>): [number, unknown, string?] {
     switch (doc) {
+      case "get_project":
+        return [200, {
+          id: this.o.projects.indexOf(project) + 1, description: null, default_branch: "main", visibility: this.o.visibility?.[project] ?? "public",
+          name: project.split("/").at(-1), path: project.split("/").at(-1), path_with_namespace: project, web_url: `${this.url}/${project}`,
+        }];
       case "create_pipeline":
       case "trigger_pipeline": {
         const variables = doc === "create_pipeline"

@@ -14,12 +14,16 @@ import type { RunEvent } from "../events/run-event.js";
 import type { TagEvent } from "../events/tag-event.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { Queues } from "../queue/queues.js";
+import { normaliseGithubVisibility } from "../events/github-visibility.js";
+import type { VisibilityStore } from "../trust/visibility-store.js";
 
 /** Tag events start the flow; workflow_run and check_suite bring downstream results back; check_run opens gates and re-runs. */
 export const GITHUB_EVENTS = [
   "create", "push", "release.published", "workflow_run", "check_suite.completed",
   "check_run.completed", "check_run.rerequested", "check_run.requested_action",
   "installation.created", "installation_repositories.added",
+  // a repository turned private leaves the public views from then on; one turned public joins them
+  "repository.privatized", "repository.publicized",
 ] as const;
 
 type Normalised =
@@ -58,12 +62,20 @@ function normalise(delivery: Delivery, appId: number, mapRepo: MapRepoSpec | und
  * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
  * gets its 2xx only after the event is in Redis; all forge calls happen in the workers.
  */
-export function githubWebhooks(queues: Pick<Queues, "events">, log: Logger, options: { appId: number; mapRepo?: MapRepoSpec | undefined }): ApplicationFunction {
+export function githubWebhooks(
+  queues: Pick<Queues, "events">, log: Logger,
+  options: { appId: number; mapRepo?: MapRepoSpec | undefined; visibility?: Pick<VisibilityStore, "set"> | undefined },
+): ApplicationFunction {
   return (app) => {
     app.on([...GITHUB_EVENTS], async (context) => {
       // One log call with the delivery's fields: a child logger per delivery cost more than the call.
       const about = { deliveryId: context.id, event: context.name };
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
+      // Known before the delivery's event is worked on: what a worker publishes about the repository depends on it.
+      for (const v of options.visibility ? normaliseGithubVisibility(delivery) : []) {
+        await options.visibility!.set({ forge: "github", repo: v.repo }, v.visibility, v.source);
+        if (v.source === "event") log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
+      }
       let events: Normalised[];
       try {
         events = normalise(delivery, options.appId, options.mapRepo);

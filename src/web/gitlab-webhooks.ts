@@ -1,3 +1,4 @@
+import type { VisibilityStore } from "../trust/visibility-store.js";
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -25,6 +26,8 @@ export interface GitlabWebhookOptions {
   hasProjectSecrets: () => boolean;
   /** OPENCI_MAP_REPO: a push to it reads the maps again */
   mapRepo?: MapRepoSpec | undefined;
+  /** where the sending project's visibility (`project.visibility_level`) is kept */
+  visibility?: Pick<VisibilityStore, "set"> | undefined;
 }
 
 /**
@@ -57,6 +60,11 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const event = String(req.headers["x-gitlab-event"] ?? "");
     const deliveryId = String(req.headers["idempotency-key"] ?? req.headers["x-gitlab-event-uuid"] ?? createHash("sha256").update(raw).digest("hex"));
     const deliveryLog = log.child({ deliveryId, event, forge: "gitlab" });
+    const level = visibilityLevel(body);
+    if (path !== undefined && level !== undefined) {
+      // 20 is public; internal (10, any signed-in user) and private (0) are not.
+      await o.visibility?.set({ forge: "gitlab", project: path, host }, level === 20 ? "public" : "private", "payload");
+    }
     try {
       const push = o.mapRepo?.forge === "gitlab" && host === undefined ? normaliseGitlabBranchPush(event, body) : null;
       if (push && push.repo.toLowerCase() === o.mapRepo!.repo.toLowerCase() && push.branch === o.mapRepo!.ref) {
@@ -87,6 +95,11 @@ function refuse(req: IncomingMessage, res: ServerResponse, log: Logger, unconfig
   req.resume();
   if (unconfigured) log.warn("GitLab webhook refused: set GITLAB_WEBHOOK_SECRET and the same secret token on the webhook");
   return reply(res, 401, { error: "X-Gitlab-Token does not match" });
+}
+
+function visibilityLevel(body: unknown): number | undefined {
+  const level = (body as { project?: { visibility_level?: unknown } } | null)?.project?.visibility_level;
+  return typeof level === "number" ? level : undefined;
 }
 
 function projectPath(body: unknown): string | undefined {

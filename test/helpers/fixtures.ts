@@ -13,7 +13,9 @@ export type GithubFixture =
   | "check_run.requested_action"
   | "check_suite.completed"
   | "installation.created"
-  | "installation_repositories.added";
+  | "installation_repositories.added"
+  | "repository.privatized"
+  | "repository.publicized";
 
 /** A fresh copy of a real webhook payload from fixtures/github/. */
 export function githubFixture(name: GithubFixture): any {

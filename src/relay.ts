@@ -25,16 +25,22 @@ import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
 import { HistoryStore } from "./history/history-store.js";
 import { Recorder } from "./history/recorder.js";
+import { HistoryReader } from "./history/history-reader.js";
+import { ALL_PUBLIC } from "./trust/privacy.js";
 import { Sinks } from "./sinks/sinks.js";
 import { SinkStats } from "./sinks/sink-stats.js";
 import { historyApi } from "./web/history-api.js";
-import { EventStream } from "./web/event-stream.js";
+import { EventStreams } from "./web/event-stream.js";
 import { sinksApi } from "./web/sinks-api.js";
 import { dashboard } from "./web/dashboard/routes.js";
 import { adminViews } from "./web/admin.js";
 import { metricsHandler } from "./web/metrics-route.js";
 import { gateIntake } from "./web/intake-gate.js";
 import { serveProbes } from "./web/probes.js";
+import { VisibilityStore } from "./trust/visibility-store.js";
+import { ProjectVisibility } from "./trust/visibility.js";
+import { UpstreamSurface } from "./trust/upstream-surface.js";
+import { repoOf } from "./map/graph.js";
 
 export interface RelayOptions {
   config: Config;
@@ -81,14 +87,27 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     log: log.child({ name: "probot" }),
   });
 
+  // Every project's visibility: workers ask the forge when it is not known (web processes never do).
+  const visibilityStore = new VisibilityStore(redis);
+  let forges: ForgeRegistry | undefined;
+  const visibility = new ProjectVisibility({
+    map, store: visibilityStore, log,
+    lookup: config.role === "web" ? undefined : (p) => {
+      if (!forges) return Promise.reject(new Error("the worker's forges are not ready yet"));
+      return forges.forLocation(p.location).visibility(repoOf(p));
+    },
+  });
+  const surface = new UpstreamSurface(map, visibility);
   const checks = new CheckStore(redis);
   const views = new CommitViews(redis, checks);
   const history = new HistoryStore(redis);
+  const privacy = ALL_PUBLIC; // TODO(trust): the resolver
+  const historyAccess = { readers: HistoryReader.pair(history, privacy), tokens: { readToken: config.readToken, adminToken: config.adminToken } };
   const sinks = new Sinks(config.sinks, map, config.env);
   const stats = new SinkStats(redis);
   const eventSource = config.publicUrl ?? "/openci-relay";
   for (const s of sinks.list().filter((x) => !x.secret)) log.warn({ sink: s.id, set: s.secretFrom }, "subscriber has no secret: its deliveries fail until the variable is set");
-  let stream: EventStream | undefined;
+  let stream: EventStreams | undefined;
   let server: Server | undefined;
   let probot: Probot | undefined;
   if (config.role !== "worker") {
@@ -99,16 +118,16 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       const addHandler = (h: Handler) => add(guard(h, log));
       probot = app;
       addHandler(healthHandler(redis));
-      addHandler(gitlabWebhooks(queues, log, gitlabWebhookOptions(config, map)));
+      addHandler(gitlabWebhooks(queues, log, { ...gitlabWebhookOptions(config, map), visibility: visibilityStore }));
       addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
-      stream = new EventStream(history, () => createRedis(redisUrl, "worker"), eventSource, log);
+      stream = new EventStreams(historyAccess.readers, () => createRedis(redisUrl, "worker"), eventSource, log, historyAccess.tokens);
       addHandler(stream.handler());
-      addHandler(historyApi(history, map));
+      addHandler(historyApi(historyAccess, map));
       addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
       addHandler(metricsHandler(queues, redis));
       addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));
-      addHandler(dashboard({ store: history, map, queues, log }));
-      githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo })(app, { addHandler, cwd: process.cwd() });
+      addHandler(dashboard({ access: historyAccess, map, queues, log }));
+      githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo, visibility: visibilityStore })(app, { addHandler, cwd: process.cwd() });
     });
     gateIntake(await server.start(), redis, log);
   }
@@ -123,7 +142,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, {
       limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
     });
-    const forges = new ForgeRegistry({
+    forges = new ForgeRegistry({
       github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
       gitlab: {
         url: config.gitlabUrl, token: config.gitlabToken, env: config.env,
@@ -134,8 +153,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), forges, redis, log, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
-      history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log }),
+      gates: new Gates(redis), forges, redis, log, visibility, surface, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
+      history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       delivery: { history, sinks, stats, eventSource },
       jobLockMs: config.jobLockMs,
       limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },

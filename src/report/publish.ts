@@ -1,22 +1,44 @@
 import type { StatusReport } from "../forge/types.js";
-import { reportJobId } from "../queue/job-ids.js";
+import { checkKey as checkKeyOf, reportJobId } from "../queue/job-ids.js";
+import type { TriggerJob } from "../queue/job-data.js";
 import type { Queues } from "../queue/queues.js";
-import type { CheckStore, CheckTarget } from "./check-store.js";
+import type { UpstreamSurface } from "../trust/upstream-surface.js";
+import { targetOf, type CheckStore, type CheckTarget } from "./check-store.js";
 import { CommitViews } from "./commit-views.js";
+
+export interface PublishDeps {
+  checks: CheckStore;
+  queues: Queues;
+  views: CommitViews;
+  /** who may be shown on an upstream's commit (private downstreams, declared edges) */
+  surface: Pick<UpstreamSurface, "shows">;
+}
+
+/** One downstream's check on its upstream commit: which trigger, and what to show. */
+export interface CheckUpdate {
+  trigger: Pick<TriggerJob, "upstream" | "downstreamId" | "chain" | "checkName" | "attempt">;
+  report: StatusReport;
+}
 
 /**
  * Several checks at once (a fan-out: up to thousands): every desired state is recorded, and every
  * check enrolled in its commit's views, before any push is queued, so the roll-up never counts a
  * commit's downstreams before all of them are there. Redis calls go out together (one round of
  * state updates, one addBulk of pushes) and each commit's views are queued once, not once a check.
+ * A downstream the upstream's commit may not show (see UpstreamSurface) keeps its state here (its
+ * timeout, polling and re-runs read it) but is never enrolled in the commit's views nor pushed:
+ * nothing about it is written there. Returns each check's new version (0: nothing new).
  */
-export async function publishChecks(
-  deps: { checks: CheckStore; queues: Queues; views: CommitViews },
-  items: { checkKey: string; target: CheckTarget; report: StatusReport; generation?: number }[],
-): Promise<number[]> {
-  const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation ?? 0)));
+export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): Promise<number[]> {
+  const shown = await Promise.all(updates.map((u) => deps.surface.shows(u.trigger)));
+  const items = updates.map(({ trigger, report }) => ({
+    checkKey: checkKeyOf({ upstream: trigger.upstream, sha: trigger.upstream.sha, name: trigger.checkName }),
+    target: targetOf(trigger.upstream), report, generation: trigger.attempt,
+  }));
+  const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation)));
   const commits = new Map<string, { target: CheckTarget; keys: string[]; changed: boolean }>();
   for (const [n, i] of items.entries()) {
+    if (!shown[n]) continue;
     const commit = CommitViews.keyFor(i.target);
     const entry = commits.get(commit) ?? { target: i.target, keys: [], changed: false };
     entry.keys.push(i.checkKey);
@@ -24,7 +46,7 @@ export async function publishChecks(
     commits.set(commit, entry);
   }
   for (const { target, keys } of commits.values()) await deps.views.enroll(target, keys);
-  const pushes = items.flatMap((i, n) => versions[n] === 0 ? [] : [{ name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!) } }]);
+  const pushes = items.flatMap((i, n) => versions[n] === 0 || !shown[n] ? [] : [{ name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!) } }]);
   if (pushes.length > 0) await deps.queues.report.addBulk(pushes);
   for (const { target, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target);
   return versions;
@@ -32,16 +54,10 @@ export async function publishChecks(
 
 /**
  * Records a new desired state for one downstream's upstream check, queues its push to the forge,
- * and queues the commit's views (roll-up, failure comment): a fan-out of one. Returns false when a later state was already recorded.
+ * and queues the commit's views (roll-up, failure comment): a fan-out of one. A re-run (the
+ * trigger's attempt) starts the check over. Returns false when a later state was already recorded.
  */
-export async function publishCheck(
-  deps: { checks: CheckStore; queues: Queues; views: CommitViews },
-  checkKey: string,
-  target: CheckTarget,
-  report: StatusReport,
-  /** the trigger's attempt: a re-run starts the check over */
-  generation = 0,
-): Promise<boolean> {
-  const [version] = await publishChecks(deps, [{ checkKey, target, report, generation }]);
+export async function publishCheck(deps: PublishDeps, trigger: CheckUpdate["trigger"], report: StatusReport): Promise<boolean> {
+  const [version] = await publishChecks(deps, [{ trigger, report }]);
   return version !== 0;
 }

@@ -26,6 +26,8 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
       log.warn({ chain: chainId, path, downstream: project.id, limit: map.cascadeHopLimit }, "cascade stops at the hop limit");
     } else if (!deps.forges.supports(project.location)) {
       log.warn({ chain: chainId, downstream: project.id }, "downstreams on this forge are not relayed yet: not cascaded");
+    } else if (!(await deps.surface.mayTrigger(map.project(trigger.downstreamId) ?? upstream, edge, upstream))) {
+      log.info({ chain: chainId, downstream: project.id }, "a private project cascades only along edges of the reviewed map: self-declared dependant not triggered");
     } else {
       work.push({ upstream, project, gate: undefined, chain: { id: chainId, path: [...path, project.id], from: trigger.runId } });
     }

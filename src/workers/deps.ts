@@ -12,6 +12,8 @@ import type { Gates } from "../report/gates.js";
 import type { CommitViews } from "../report/commit-views.js";
 import type { TriggerRecords } from "../report/trigger-records.js";
 import type { SeenTags } from "../report/seen-tags.js";
+import type { UpstreamSurface } from "../trust/upstream-surface.js";
+import type { ProjectVisibility } from "../trust/visibility.js";
 
 /** What every processor needs; built once per worker process. */
 export interface WorkerDeps {
@@ -26,6 +28,10 @@ export interface WorkerDeps {
   /** the GitHub App, for its own endpoints (failed webhook deliveries) */
   githubApps?: GithubApps | undefined;
   gates: Gates;
+  /** every project's visibility (the map's word, then the forge's; unknown counts as private) */
+  visibility: ProjectVisibility;
+  /** who may be shown on an upstream's commit, and which edges an upstream's events may trigger */
+  surface: UpstreamSurface;
   views: CommitViews;
   forges: ForgeRegistry;
   /** the immutable history (and, through it, the CDEvents subscribers) */

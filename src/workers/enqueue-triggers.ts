@@ -2,9 +2,8 @@ import type { Logger } from "pino";
 import type { Forge } from "../forge/types.js";
 import type { Project } from "../map/graph.js";
 import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
-import { checkKey, triggerJobId } from "../queue/job-ids.js";
+import { triggerJobId } from "../queue/job-ids.js";
 import { checkName, gateWaitingReport, queuedReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishChecks } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 import { openGate } from "./gate.js";
@@ -57,8 +56,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
   // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
   await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
   await publishChecks(deps, jobs.map(({ up, project, data, gate }) => ({
-    checkKey: checkKey({ upstream: up, sha, name: data.checkName }),
-    target: targetOf(up),
+    trigger: data,
     report: gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
   })));
   for (const { data, gate } of gated) {

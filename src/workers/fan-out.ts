@@ -23,7 +23,8 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     return { upstreams: 0, triggers: 0 };
   }
   await Promise.all(upstreams.map((u) => deps.seen.mark(u.id, [event.tag])));
-  const all = upstreams.flatMap((upstream) => actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log));
+  const all = (await Promise.all(upstreams.map((upstream) =>
+    actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log)))).flat();
   const cap = deps.limits?.perEvent ?? Number.POSITIVE_INFINITY;
   const work = all.slice(0, cap);
   if (all.length > cap) {
@@ -56,12 +57,16 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
   return { upstreams: upstreams.length, triggers: now.length + gated.length, sha };
 }
 
-function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
-  return dependants.flatMap(({ project, edge }) => {
+async function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
+  const work = [];
+  for (const { project, edge } of dependants) {
     if (!deps.forges.supports(project.location)) {
       log.warn({ upstream: upstream.id, downstream: project.id, forge: project.location.forge }, "downstreams on this forge are not relayed yet: dependant not triggered");
-      return [];
+    } else if (!(await deps.surface.mayTrigger(upstream, edge))) {
+      log.info({ upstream: upstream.id, downstream: project.id }, "a private upstream triggers only edges of the reviewed map: self-declared dependant not triggered");
+    } else {
+      work.push({ upstream, project, gate: edge.after_check });
     }
-    return [{ upstream, project, gate: edge.after_check }];
-  });
+  }
+  return work;
 }

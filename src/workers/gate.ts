@@ -1,8 +1,6 @@
 import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
-import { checkKey } from "../queue/job-ids.js";
 import { gateFailedReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 
@@ -33,11 +31,7 @@ export async function openGate(
   }
   for (const t of waiting) {
     const up = t.upstream;
-    await publishCheck(
-      deps,
-      checkKey({ upstream: up, sha: up.sha, name: t.checkName }),
-      targetOf(up),
-      gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion), t.attempt);
+    await publishCheck(deps, t, gateFailedReport(up, deps.map().project(t.downstreamId), t.downstreamId, t.runId, check.name, check.conclusion));
   }
   log.info({ repo: check.repo, sha: check.sha, gate: check.name, conclusion: check.conclusion }, "gate failed: dependants skipped");
   return { released: 0, skipped: waiting.length };

@@ -11,13 +11,14 @@ import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
  */
 export async function processPullHead(event: PullHeadEvent, deps: WorkerDeps, log: Logger): Promise<{ triggered: string[] }> {
   const map = deps.map();
-  const work: (Work & { forks: boolean })[] = map.projectsAt({ forge: "github", repo: event.repo }).flatMap((upstream) =>
-    map.pullRequestDependants(upstream.id)
-      .filter((d) => deps.forges.supports(d.project.location))
-      .map((d) => ({
-        upstream, project: d.project, gate: d.edge.after_check,
-        forks: typeof d.edge.pull_requests === "object" && d.edge.pull_requests.forks,
-      })));
+  const work: (Work & { forks: boolean })[] = [];
+  for (const upstream of map.projectsAt({ forge: "github", repo: event.repo })) {
+    for (const d of map.pullRequestDependants(upstream.id)) {
+      // A private upstream's changes go only to dependants of the reviewed map.
+      if (!deps.forges.supports(d.project.location) || !(await deps.surface.mayTrigger(upstream, d.edge))) continue;
+      work.push({ upstream, project: d.project, gate: d.edge.after_check, forks: typeof d.edge.pull_requests === "object" && d.edge.pull_requests.forks });
+    }
+  }
   if (work.length === 0) return { triggered: [] };
 
   const forge = deps.forges.forLocation({ forge: event.forge }, { installationId: event.installationId });

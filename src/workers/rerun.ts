@@ -1,9 +1,8 @@
 import type { Logger } from "pino";
 import type { RerunEvent } from "../events/rerun-event.js";
 import { TriggerJob } from "../queue/job-data.js";
-import { checkKey, rerunJobId } from "../queue/job-ids.js";
+import { rerunJobId } from "../queue/job-ids.js";
 import { queuedReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { rerunTargets } from "../report/rerun-targets.js";
 import type { WorkerDeps } from "./deps.js";
@@ -35,11 +34,7 @@ export async function processRerun(event: RerunEvent, deps: WorkerDeps, log: Log
     };
     await deps.queues.trigger.add("trigger", next, { jobId: next.runId });
     const up = next.upstream;
-    await publishCheck(
-      deps, checkKey({ upstream: up, sha: up.sha, name: next.checkName }),
-      targetOf(up),
-      queuedReport(up, project, next.runId), next.attempt,
-    );
+    await publishCheck(deps, next, queuedReport(up, project, next.runId));
     rerun.push(project.id);
   }
   log.info({ repo: event.repo, sha: event.sha, scope: event.scope.kind, downstreams: rerun }, "re-run requested");

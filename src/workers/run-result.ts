@@ -1,8 +1,6 @@
 import type { Logger } from "pino";
 import type { RunEvent } from "../events/run-event.js";
-import { checkKey } from "../queue/job-ids.js";
 import { runReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { TriggerRecord } from "../report/trigger-records.js";
 import { cascadeFrom } from "./cascade.js";
@@ -41,11 +39,7 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     })
     : [];
   const up = trigger.upstream;
-  await publishCheck(
-    deps,
-    checkKey({ upstream: up, sha: up.sha, name: trigger.checkName }),
-    targetOf(up),
-    runReport(up, project, trigger.runId, { ...event, failedJobs }), trigger.attempt);
+  await publishCheck(deps, trigger, runReport(up, project, trigger.runId, { ...event, failedJobs }));
   await deps.history.run(trigger, {
     forge: event.forge, repo: event.repo, runId: event.runId, state: event.state, conclusion: event.conclusion, url: event.webUrl || undefined, source: event.source,
   }, failedJobs, artifacts, record.result);

@@ -2,7 +2,6 @@ import type { Logger } from "pino";
 import { TimeoutJob } from "../queue/job-data.js";
 import { checkKey } from "../queue/job-ids.js";
 import { timedOutReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 
@@ -25,9 +24,7 @@ export async function processTimeout(data: TimeoutJob, deps: WorkerDeps, log: Lo
     return { timedOut: false };
   }
   const project = deps.map().project(trigger.downstreamId);
-  const published = await publishCheck(
-    deps, key, targetOf(up),
-    timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl), trigger.attempt);
+  const published = await publishCheck(deps, trigger, timedOutReport(up, project, trigger.downstreamId, trigger.runId, timeout, current?.report.detailsUrl));
   if (published) {
     log.warn({ downstream: trigger.downstreamId, timeout }, "downstream did not report in time");
     await record();

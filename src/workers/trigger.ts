@@ -3,14 +3,14 @@ import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
 import type { Forge, TriggerResult, UpstreamContext } from "../forge/types.js";
 import { TriggerJob } from "../queue/job-data.js";
-import { checkKey, timeoutJobId } from "../queue/job-ids.js";
+import { timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, refusedReport, triggerFailedReport } from "../report/check-text.js";
-import { targetOf } from "../report/check-store.js";
 import { publishCheck } from "../report/publish.js";
 import { repoOf, type Project } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
 import { schedulePoll } from "./poll.js";
+import { edgeFrom } from "./edge-from.js";
 import { tagToTrigger, triggers } from "../metrics.js";
 
 /**
@@ -20,15 +20,13 @@ import { tagToTrigger, triggers } from "../metrics.js";
 export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): Promise<TriggerResult | { refused: string }> {
   const data = TriggerJob.parse(job.data);
   const project = deps.map().project(data.downstreamId);
-  const target = targetOf(data.upstream);
-  const check = checkKey({ upstream: data.upstream, sha: data.upstream.sha, name: data.checkName });
 
   let outcome: { refused: string } | { result: TriggerResult; project: Project };
   try {
     if (!project) {
       throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
     }
-    const refusal = consent(deps, data);
+    const refusal = await consent(deps, data);
     if (refusal) {
       outcome = { refused: refusal };
     } else {
@@ -65,7 +63,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     log.error({ err: e, hint: e.hint }, "trigger failed for good");
     triggers.inc({ outcome: "failed" });
     await deps.history.trigger(data, "failed", { reason: e.hint ? `${e.message}. ${e.hint}` : e.message });
-    await publishCheck(deps, check, target, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint), data.attempt);
+    await publishCheck(deps, data, triggerFailedReport(data.upstream, project, data.downstreamId, data.runId, e.message, e.hint));
     throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
   }
 
@@ -73,13 +71,13 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   if ("refused" in outcome) {
     log.warn({ downstream: data.downstreamId, upstream: data.upstream.projectId, chain: data.chain?.path }, `trigger refused: ${outcome.refused}`);
     await deps.history.trigger(data, "refused", { reason: outcome.refused });
-    await publishCheck(deps, check, target, refusedReport(data.upstream, data.downstreamId, data.runId, outcome.refused), data.attempt);
+    await publishCheck(deps, data, refusedReport(data.upstream, data.downstreamId, data.runId, outcome.refused));
     triggers.inc({ outcome: "refused" });
     return outcome;
   }
   const { result } = outcome;
   await deps.history.trigger(data, "triggered", { result });
-  await publishCheck(deps, check, target, dispatchedReport(data.upstream, outcome.project, data.runId, result), data.attempt);
+  await publishCheck(deps, data, dispatchedReport(data.upstream, outcome.project, data.runId, result));
   const timeout = deps.map().edge(edgeFrom(data), outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
   if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
@@ -126,20 +124,20 @@ async function retried(forge: Forge, project: Project, runId: string, log: Logge
  * cascade, from the project before in the chain, marked cascade) must still be there. Returns
  * why not, or undefined.
  */
-function consent(deps: WorkerDeps, data: TriggerJob): string | undefined {
+async function consent(deps: WorkerDeps, data: TriggerJob): Promise<string | undefined> {
   const map = deps.map();
   const from = edgeFrom(data);
   const edge = map.edge(from, data.downstreamId);
   if (!edge) return `'${data.downstreamId}' does not depend on '${from}' in the dependency map (any more).`;
+  const source = map.project(from);
+  const tagging = map.project(data.upstream.projectId);
+  if (!source || !tagging || !(await deps.surface.mayTrigger(source, edge, tagging))) {
+    return `'${data.downstreamId}' only declared its dependency on '${from}', which is private (now): a private project triggers only edges of the reviewed map.`;
+  }
   if (data.chain) return edge.cascade ? undefined : `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
   const ref = data.upstream.tag;
   if (ref.startsWith("pull/")) return edge.on.has("pull_request") ? undefined : `'${data.downstreamId}' no longer tests pull requests of '${from}' in the dependency map.`;
   const wanted = map.dependantsFor(from, ref, "tag").some((d) => d.project.id === data.downstreamId)
     || map.dependantsFor(from, ref, "release").some((d) => d.project.id === data.downstreamId);
   return wanted ? undefined : `the edge from '${from}' to '${data.downstreamId}' no longer matches ${ref} in the dependency map.`;
-}
-
-/** The upstream end of the edge a trigger runs by: in a cascade, the project before it in the chain, not the tagging upstream. */
-function edgeFrom(data: TriggerJob): string {
-  return data.chain ? data.chain.path[data.chain.path.length - 2]! : data.upstream.projectId;
 }

@@ -6,15 +6,20 @@ import type { Project } from "../map/graph.js";
 import type { SinkJob, TriggerJob } from "../queue/job-data.js";
 import { sinkJobId, triggerJobId } from "../queue/job-ids.js";
 import type { Sinks } from "../sinks/sinks.js";
+import type { Privacy } from "../trust/privacy.js";
 import { toCDEvent } from "./cdevent.js";
 import type { AppendOptions, HistoryStore } from "./history-store.js";
 import { projectsOf, type Artifact, type HistoryRecord, type ReleaseRecord } from "./record.js";
+import { namedProjects } from "./visibility.js";
 
 /** How many artifacts of one failed run are published as test outputs. */
 const MAX_TEST_OUTPUTS = 20;
 
 export interface RecorderOptions {
+  /** the history (its public scope: the private one is derived from it) */
   store: HistoryStore;
+  /** whether a record is private: asked before each record is written */
+  privacy: Privacy;
   sinks: Sinks;
   queue: Pick<Queue<SinkJob>, "addBulk">;
   /** the first retry delay of a failed delivery (then doubling) */
@@ -35,6 +40,12 @@ export interface RunState {
 /**
  * Turns what the flow sees and does into history records, each appended once (by an idempotency
  * key, so retries and redeliveries add nothing) and queued for every subscriber that wants it.
+ *
+ * Each record goes to the private scope when any project it names is private (or not known to be
+ * public): a release by its project; everything of one relay run (trigger, gates, states, test
+ * outputs) by its upstream, downstream and cascade path, so a run's records stay together. Links
+ * are looked up in the record's own scope: a public record only ever links to public ones, a
+ * private one to private ones first, then public ones.
  */
 export class Recorder {
   constructor(private readonly o: RecorderOptions) {}
@@ -51,15 +62,17 @@ export class Recorder {
       v: 1, kind: "release", at: now(), project: r.upstream.id, forge: r.forge, ...(r.host ? { host: r.host } : {}), repo: r.repo,
       tag: r.tag, sha: r.sha, source: r.source, artifacts: r.source === "pull_request" ? [] : releaseArtifacts(r.upstream, r.tag),
     };
-    return this.append(record, { key: releaseKey(r.upstream.id, r.tag, r.sha), release: { project: r.upstream.id, tag: r.tag, sha: r.sha } });
+    const store = await this.storeFor(namedProjects(record));
+    return this.append(store, record, { key: releaseKey(r.upstream.id, r.tag, r.sha), release: { project: r.upstream.id, tag: r.tag, sha: r.sha } });
   }
 
   async trigger(t: TriggerJob, outcome: "triggered" | "refused" | "failed", detail: { result?: TriggerResult; reason?: string } = {}): Promise<CID> {
-    const after = (await this.o.store.byKey(gateKey(t.runId, "passed")))
-      ?? (t.rerunOf ? await this.o.store.byKey(triggerKey(t.rerunOf)) : undefined)
-      ?? (t.chain ? await this.o.store.byKey(doneKey(t.chain.from ?? chainParentRunId(t))) : undefined);
-    return this.append({
-      v: 1, kind: "trigger", at: now(), release: await this.releaseOf(t), after,
+    const store = await this.runStore(t);
+    const after = (await store.byKey(gateKey(t.runId, "passed")))
+      ?? (t.rerunOf ? await store.byKey(triggerKey(t.rerunOf)) : undefined)
+      ?? (t.chain ? await store.byKey(doneKey(t.chain.from ?? chainParentRunId(t))) : undefined);
+    return this.append(store, {
+      v: 1, kind: "trigger", at: now(), release: await releaseOf(store, t), after,
       upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, attempt: t.attempt,
       ...(t.chain ? { chain: { id: t.chain.id, path: t.chain.path } } : {}),
       outcome,
@@ -75,14 +88,15 @@ export class Recorder {
    * a state that arrives before the trigger's own record still links to one.
    */
   async run(t: TriggerJob, run: RunState, failedJobs: string[] = [], artifacts: Artifact[] = [], triggered?: TriggerResult): Promise<CID> {
-    const release = await this.releaseOf(t);
-    const trigger = (await this.o.store.byKey(triggerKey(t.runId))) ?? (triggered ? await this.trigger(t, "triggered", { result: triggered }) : undefined);
+    const store = await this.runStore(t);
+    const release = await releaseOf(store, t);
+    const trigger = (await store.byKey(triggerKey(t.runId))) ?? (triggered ? await this.trigger(t, "triggered", { result: triggered }) : undefined);
     const key = `run|${t.runId}|${run.runId ?? ""}|${run.state}|${run.conclusion ?? ""}`;
     const done = run.state === "completed" ? [doneKey(t.runId)] : [];
     let cid: CID | undefined;
     for (let attempt = 0; cid === undefined; attempt++) {
-      const previous = await this.o.store.head(t.runId);
-      const appended = await this.appendIfHead({
+      const previous = await store.head(t.runId);
+      const appended = await this.appendIfHead(store, {
         v: 1, kind: "run", at: now(), release, trigger, previous,
         upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId, forge: run.forge, repo: run.repo,
         ...(run.runId ? { runId: run.runId } : {}), state: run.state, ...(run.conclusion ? { conclusion: run.conclusion } : {}),
@@ -93,7 +107,7 @@ export class Recorder {
     }
     if (run.state === "completed" && (run.conclusion === "failure" || run.conclusion === "timed_out")) {
       for (const a of artifacts.slice(0, MAX_TEST_OUTPUTS)) {
-        await this.append({
+        await this.append(store, {
           v: 1, kind: "test-output", at: now(), release, result: cid, upstream: t.upstream.projectId, downstream: t.downstreamId, run: t.runId,
           name: a.name, url: a.url, format: formatOf(a.name),
         }, { key: `output|${t.runId}|${run.runId ?? ""}|${a.name}|${a.url}`, release: releaseRef(t) });
@@ -103,40 +117,49 @@ export class Recorder {
   }
 
   async gate(t: TriggerJob, check: string, decision: "waiting" | "passed" | "failed", conclusion?: CheckConclusion): Promise<CID> {
-    return this.append({
-      v: 1, kind: "gate", at: now(), release: await this.releaseOf(t), upstream: t.upstream.projectId, downstream: t.downstreamId,
+    const store = await this.runStore(t);
+    return this.append(store, {
+      v: 1, kind: "gate", at: now(), release: await releaseOf(store, t), upstream: t.upstream.projectId, downstream: t.downstreamId,
       run: t.runId, check, decision, ...(conclusion ? { conclusion } : {}),
     }, { key: gateKey(t.runId, decision), release: releaseRef(t) });
   }
 
-  private async releaseOf(t: TriggerJob): Promise<CID | undefined> {
-    return this.o.store.byKey(releaseKey(t.upstream.projectId, t.upstream.tag, t.upstream.sha));
+  /** Where records about these projects go. */
+  private async storeFor(projects: readonly string[]): Promise<HistoryStore> {
+    return this.o.store.inScope(await this.o.privacy.anyPrivate(projects) ? "private" : "public");
+  }
+
+  /** Where every record of a relay run goes: decided by its upstream, downstream and cascade path. */
+  private runStore(t: TriggerJob): Promise<HistoryStore> {
+    return this.storeFor([...new Set([t.upstream.projectId, t.downstreamId, ...(t.chain?.path ?? [])])]);
   }
 
   /**
    * Appends, then queues the record for its subscribers, also when it was appended before: a job
    * that died between the two queues it on its retry (delivery job ids make that a no-op otherwise).
    */
-  private async append(record: HistoryRecord, opts: AppendOptions): Promise<CID> {
-    const cid = await this.appendIfHead(record, opts);
+  private async append(store: HistoryStore, record: HistoryRecord, opts: AppendOptions): Promise<CID> {
+    const cid = await this.appendIfHead(store, record, opts);
     if (cid === undefined) throw new Error(`history: ${opts.key} conflicted without a head`);
     return cid;
   }
 
   /** As append; undefined (nothing appended) when `opts.expectHead` is no longer the run's head. */
-  private async appendIfHead(record: HistoryRecord, opts: AppendOptions): Promise<CID | undefined> {
-    const { cid, created, conflict } = await this.o.store.append(record, opts);
+  private async appendIfHead(store: HistoryStore, record: HistoryRecord, opts: AppendOptions): Promise<CID | undefined> {
+    const { cid, created, conflict } = await store.append(record, opts);
     if (conflict) return undefined;
     const id = cid.toString();
     const type = toCDEvent(id, record, "/").context.type;
-    const sinks = this.o.sinks.matching(type, projectsOf(record));
+    const sinks = this.o.sinks.matching(type, projectsOf(record), store.scope);
     if (sinks.length > 0) {
+      // A public record's job is as it always was; a private one's says so (its sink must accept private events).
+      const scope = store.scope === "private" ? { scope: store.scope } : {};
       await this.o.queue.addBulk(sinks.map((s) => ({
-        name: "deliver", data: { sinkId: s.id, cid: id },
+        name: "deliver", data: { sinkId: s.id, cid: id, ...scope },
         opts: { jobId: sinkJobId(s.id, id), attempts: s.attempts, backoff: { type: "exponential", delay: this.o.sinkRetryMs } },
       })));
     }
-    if (created) this.o.log.debug({ cid: id, kind: record.kind, sinks: sinks.map((s) => s.id) }, "history record appended");
+    if (created) this.o.log.debug({ cid: id, kind: record.kind, scope: store.scope, sinks: sinks.map((s) => s.id) }, "history record appended");
     return cid;
   }
 }
@@ -147,6 +170,10 @@ const triggerKey = (runId: string) => `trigger|${runId}`;
 const gateKey = (runId: string, decision: string) => `gate|${runId}|${decision}`;
 /** a run's completed state, whatever its conclusion: what a cascade from it links to */
 const doneKey = (runId: string) => `done|${runId}`;
+
+function releaseOf(store: HistoryStore, t: TriggerJob): Promise<CID | undefined> {
+  return store.byKey(releaseKey(t.upstream.projectId, t.upstream.tag, t.upstream.sha));
+}
 
 function releaseRef(t: TriggerJob) {
   return { project: t.upstream.projectId, tag: t.upstream.tag, sha: t.upstream.sha };

@@ -50,8 +50,10 @@ export type TriggerJob = z.infer<typeof TriggerJob>;
 export const SinkJob = z.object({
   sinkId: z.string().min(1),
   cid: z.string().min(1),
+  /** where the record is kept: a private one is read, and sent, only for a sink that accepts private events */
+  scope: z.enum(["public", "private"]).default("public"),
 });
-export type SinkJob = z.infer<typeof SinkJob>;
+export type SinkJob = z.input<typeof SinkJob>;
 
 export const ReportJob = z.object({
   checkKey: z.string(),

@@ -14,6 +14,7 @@ export const TIMESTAMP_HEADER = "x-openci-timestamp";
 const TIMEOUT_MS = 10_000;
 
 export interface DeliveryDeps {
+  /** the history (its public scope; private records are read only for sinks that accept them) */
   history: HistoryStore;
   sinks: Sinks;
   stats: SinkStats;
@@ -35,12 +36,15 @@ export function sign(secret: string, timestamp: number, body: string): string {
  * re-driven with `openci-relay sinks`.
  */
 export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger): Promise<{ status: number }> {
-  const { sinkId, cid } = SinkJob.parse(job.data);
+  const { sinkId, cid, scope } = SinkJob.parse(job.data);
   const sink = deps.sinks.get(sinkId);
   if (!sink) throw new UnrecoverableError(`subscriber '${sinkId}' is no longer configured (OPENCI_SINKS or the map's subscribers)`);
   if (!sink.secret) throw new UnrecoverableError(`subscriber '${sinkId}' has no secret: set ${sink.secretFrom}`);
-  const record = await deps.history.get(cid);
-  if (!record) throw new UnrecoverableError(`record ${cid} is not in the history`);
+  // Read in the job's scope, and the private one only for a sink that accepts it: a public-only
+  // sink's job (forged, or re-driven after the sink's setting changed) can never carry a private record.
+  if (scope === "private" && !sink.private) throw new UnrecoverableError(`record ${cid} is private and subscriber '${sinkId}' does not say private: true`);
+  const record = await deps.history.inScope(scope).get(cid);
+  if (!record) throw new UnrecoverableError(`record ${cid} is not in the ${scope} history`);
 
   const { headers, body } = binaryMessage(toCDEvent(cid, record, deps.eventSource));
   let status: number;

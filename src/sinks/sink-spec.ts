@@ -26,6 +26,8 @@ export const SinkSpec = z.strictObject({
   events: z.array(EventName).min(1).optional().describe(`Which events to send (default all): ${SHORT_TYPES.join(", ")}.`),
   projects: z.array(z.string().min(1)).min(1).optional().describe("Only events about these projects (as upstream or downstream); default all."),
   attempts: z.number().int().min(1).max(50).optional().describe("Delivery attempts before an event is dead-lettered (default 10)."),
+  private: z.boolean().optional()
+    .describe("Also receive events about private projects (default false: only public ones). Only for a subscriber as trusted as the relay's read token."),
 });
 export type SinkSpec = z.infer<typeof SinkSpec>;
 

@@ -1,3 +1,4 @@
+import type { Scope } from "../history/history-store.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { EnvSinkSpec, SinkSpec } from "./sink-spec.js";
 import { shortType } from "./sink-spec.js";
@@ -15,6 +16,8 @@ export interface Sink {
   events: ReadonlySet<string> | undefined;
   projects: ReadonlySet<string> | undefined;
   attempts: number;
+  /** receives events about private projects too */
+  private: boolean;
   from: "env" | "map";
 }
 
@@ -36,10 +39,10 @@ export class Sinks {
     return this.list().find((s) => s.id === id);
   }
 
-  /** The sinks that want an event of this type about these projects. */
-  matching(type: string, projects: string[]): Sink[] {
-    return this.list().filter((s) =>
-      (s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))));
+  /** The sinks that want an event of this type about these projects; a private record only those that say `private: true`. */
+  matching(type: string, projects: string[], scope: Scope = "public"): Sink[] {
+    return this.list().filter((s) => (scope === "public" || s.private)
+      && (s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))));
   }
 
   private resolve(s: SinkSpec & { secret?: string | undefined }, from: Sink["from"]): Sink {
@@ -50,6 +53,7 @@ export class Sinks {
       events: s.events ? new Set(s.events.map(shortType)) : undefined,
       projects: s.projects ? new Set(s.projects) : undefined,
       attempts: s.attempts ?? DEFAULT_SINK_ATTEMPTS,
+      private: s.private ?? false,
     };
   }
 }

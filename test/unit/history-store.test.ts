@@ -117,6 +117,107 @@ describe("the history store", () => {
   });
 });
 
+describe("the history's two scopes", () => {
+  const secretGate = (run: string): HistoryRecord =>
+    ({ v: 1, kind: "gate", at: "2026-12-01T10:00:02.000Z", upstream: "nova", downstream: "secret", run, check: "build", decision: "waiting" });
+
+  it("keeps a private record out of every public read; the private scope reads both, merged in append order", async () => {
+    const open = new HistoryStore(redis());
+    const closed = open.inScope("private");
+
+    const r = await open.append(release("v1"), { key: "release|v1", release: ref("v1") });
+    const p = await closed.append(secretGate("t1"), { key: "gate|t1", release: ref("v1"), head: "t1", aliases: ["done|t1"] });
+    const g = await open.append(gate("t2"), { key: "gate|t2", release: ref("v1") });
+    const [rc, pc, gc] = [r.cid.toString(), p.cid.toString(), g.cid.toString()];
+
+    expect(await open.get(pc)).toBeUndefined();
+    expect(await open.bytes(pc)).toBeUndefined();
+    expect((await open.records([rc, pc, gc])).map((x) => x.cid)).toEqual([rc, gc]);
+    expect(await open.ofRelease("nova", "v1")).toEqual([rc, gc]);
+    expect(await open.ofCommit("nova", SHA)).toEqual([rc, gc]);
+    expect((await open.ofProject("secret", 10)).items).toEqual([]);
+    expect(await open.recent("gate", 10)).toEqual([gc]);
+    expect(await open.byKey("gate|t1")).toBeUndefined();
+    expect(await open.byKey("done|t1")).toBeUndefined();
+    expect(await open.head("t1")).toBeUndefined();
+    expect((await open.logAfter("0", 10)).map((e) => e.cid)).toEqual([rc, gc]);
+
+    expect(await closed.get(pc)).toEqual(secretGate("t1"));
+    expect(await closed.ofRelease("nova", "v1")).toEqual([rc, pc, gc]);
+    expect(await closed.recent("gate", 10)).toEqual([gc, pc]);
+    expect((await closed.ofProject("nova", 2)).items.map((i) => i.cid)).toEqual([gc, pc]);
+    expect((await closed.byKey("release|v1"))?.toString()).toBe(rc);
+    expect((await closed.head("t1"))?.toString()).toBe(pc);
+  });
+
+  it("shares one sequence, and the full log holds every record in order with its scope", async () => {
+    const open = new HistoryStore(redis());
+    const closed = open.inScope("private");
+
+    await open.append(release("v1"), { key: "a", release: ref("v1") });
+    await closed.append(secretGate("t1"), { key: "b", release: ref("v1") });
+    await open.append(gate("t2"), { key: "c", release: ref("v1") });
+    const full = await closed.logAfter("0", 10);
+
+    expect(full.map((e) => [e.seq, e.scope])).toEqual([[1, "public"], [2, "private"], [3, "public"]]);
+    expect((await open.logAfter("0", 10)).map((e) => e.seq)).toEqual([1, 3]);
+    expect(await closed.logAfter(full[0]!.id, 10)).toEqual(full.slice(1));
+    expect(await closed.lastLogId()).toBe(full[2]!.id);
+    expect([await open.size(), await closed.size()]).toEqual([2, 3]);
+  });
+
+  it("appends once per idempotency key within a scope; the same key in the other scope is another record", async () => {
+    const open = new HistoryStore(redis());
+    const closed = open.inScope("private");
+
+    const first = await open.append(gate("t1"), { key: "gate|t1", release: ref("v1") });
+    const other = await closed.append(secretGate("t1"), { key: "gate|t1", release: ref("v1") });
+    const again = await closed.append(secretGate("t1"), { key: "gate|t1", release: ref("v1") });
+
+    expect(first.created && other.created).toBe(true);
+    expect(again).toEqual({ cid: other.cid, created: false });
+    expect((await open.byKey("gate|t1"))?.toString()).toBe(first.cid.toString());
+    expect((await closed.byKey("gate|t1"))?.toString()).toBe(other.cid.toString());
+  });
+
+  it("moves a run's head in the private scope from where the public one stood (compare-and-set over both)", async () => {
+    const open = new HistoryStore(redis());
+    const closed = open.inScope("private");
+    const before = await open.append(gate("t1"), { key: "one", release: ref("v1"), head: "t1", expectHead: "" });
+
+    const stale = await closed.append(secretGate("t1"), { key: "two", release: ref("v1"), head: "t1", expectHead: "" });
+    const moved = await closed.append(secretGate("t1"), { key: "two", release: ref("v1"), head: "t1", expectHead: before.cid.toString() });
+
+    expect(stale.conflict).toBe(true);
+    expect(moved.created).toBe(true);
+    expect((await closed.head("t1"))?.toString()).toBe(moved.cid.toString());
+    expect((await open.head("t1"))?.toString()).toBe(before.cid.toString());
+  });
+
+  it("exports the public log alone, or every record including public ones from before the full log began", async () => {
+    const open = new HistoryStore(redis());
+    const closed = open.inScope("private");
+    const old = await open.append(release("v0"), { key: "old", release: ref("v0") });
+    await redis().del("{openci}:hist:log:full"); // as before the upgrade that added the full log
+    const hidden = await closed.append(secretGate("t1"), { key: "secret", release: ref("v0") });
+    const later = await open.append(release("v1"), { key: "later", release: ref("v1") });
+
+    const publicPlan = await planExport(open, 0);
+    const fullPlan = await planExport(closed, 0);
+    const chunks: Uint8Array[] = [];
+    await publicPlan.write((c) => void chunks.push(c));
+    const car = Buffer.concat(chunks);
+
+    expect(publicPlan.records).toBe(2);
+    expect(fullPlan.records).toBe(3);
+    expect(car.includes(Buffer.from("secret"))).toBe(false);
+    expect(await verifyCar(asStream(car))).toMatchObject({ tampered: [], missing: [], unlisted: [] });
+    const order: string[] = [];
+    for await (const e of closed.logSince(0)) order.push(e.cid);
+    expect(order).toEqual([old.cid.toString(), hidden.cid.toString(), later.cid.toString()]);
+  });
+});
+
 async function* asStream(b: Uint8Array) {
   for (let i = 0; i < b.length; i += 97) yield b.subarray(i, i + 97);
 }

@@ -70,6 +70,17 @@ describe("subscribers in the map", () => {
     expect(sinks.matching("dev.cdevents.pipelinerun.finished.0.3.0", ["nova"]).map((s) => s.id)).toEqual(["ops"]);
   });
 
+  it("receive private records only when they say private: true, in OPENCI_SINKS or the map", () => {
+    const map = parseMap(MAP(`  - { id: audit, url: "https://audit.example/hook", secret_env: AUDIT_SECRET, private: true }\n`), "map.yml");
+    const env = parseEnv({ ...valid, OPENCI_SINKS: '[{"id":"ops","url":"https://ops.example","secret_env":"X"},{"id":"vault","url":"https://vault.example","secret_env":"Y","private":true}]' });
+    const sinks = new Sinks(env.sinks, () => map, {});
+    const type = "dev.cdevents.pipelinerun.finished.0.3.0";
+
+    expect(sinks.matching(type, ["nova"]).map((s) => s.id)).toEqual(["ops", "vault", "audit"]);
+    expect(sinks.matching(type, ["nova"], "private").map((s) => s.id)).toEqual(["vault", "audit"]);
+    expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret_env: A, private: "yes" }\n`))).toEqual([expect.stringContaining("subscribers[0].private")]);
+  });
+
   it("are checked like the rest of the map: secrets only by name, known projects, one entry per id", () => {
     expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret: "hunter2hunter2hunter2" }\n`))).toEqual([
       "7:5: subscribers[0].secret_env: is required: name the variable holding the subscriber's secret (secrets are never written in the map)",

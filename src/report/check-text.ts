@@ -1,21 +1,26 @@
 import type { CheckConclusion, StatusReport, TriggerResult } from "../forge/types.js";
 import { repoOf, type Project } from "../map/graph.js";
 import type { UpstreamRef } from "../queue/job-data.js";
+import { markdownLink, neutralise, neutraliseList, neutraliseProse, safeUrl } from "./neutralise.js";
 
 /** Name of the upstream check that shows one downstream, e.g. "openci: acme/app". */
 export const checkName = (downstreamId: string) => `openci: ${downstreamId}`;
 
 const short = (sha: string) => sha.slice(0, 7);
+/** A value from the map or a repository's own declaration, e.g. a workflow file or a ref. */
+const setting = (value: string) => neutralise(value, 100);
 
 function how(project: Project): string {
   const t = project.trigger ?? {};
-  if (t.event_type !== undefined) return `a \`repository_dispatch\` (\`${t.event_type}\`)`;
-  if (t.workflow !== undefined) return `workflow \`${t.workflow}\` on \`${t.ref ?? "main"}\``;
-  return `its pipeline on \`${t.ref ?? "the default branch"}\``;
+  if (t.event_type !== undefined) return `a \`repository_dispatch\` (\`${setting(t.event_type)}\`)`;
+  if (t.workflow !== undefined) return `workflow \`${setting(String(t.workflow))}\` on \`${setting(t.ref ?? "main")}\``;
+  return `its pipeline on \`${t.ref !== undefined ? setting(t.ref) : "the default branch"}\``;
 }
 
+const tagOf = (up: UpstreamRef) => `Tag \`${setting(up.tag)}\` of **${neutralise(up.projectId)}**`;
+
 function intro(up: UpstreamRef, project: Project): string {
-  return `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`) starts ${how(project)} in **${repoOf(project)}**.`;
+  return `${tagOf(up)} (commit \`${short(up.sha)}\`) starts ${how(project)} in **${neutralise(repoOf(project))}**.`;
 }
 
 export function queuedReport(up: UpstreamRef, project: Project, runId: string): StatusReport {
@@ -23,7 +28,7 @@ export function queuedReport(up: UpstreamRef, project: Project, runId: string): 
     name: checkName(project.id),
     status: "queued",
     conclusion: undefined,
-    title: `Queued: ${project.id}`,
+    title: `Queued: ${neutralise(project.id)}`,
     summary: `${intro(up, project)}\n\nThe trigger is queued.`,
     detailsUrl: undefined,
     externalId: runId,
@@ -31,14 +36,14 @@ export function queuedReport(up: UpstreamRef, project: Project, runId: string): 
 }
 
 export function dispatchedReport(up: UpstreamRef, project: Project, runId: string, result: TriggerResult): StatusReport {
-  const run = result.runId !== undefined ? `[run ${result.runId}](${result.webUrl})` : `[its runs](${result.webUrl})`;
+  const run = markdownLink(result.runId !== undefined ? `run ${result.runId}` : "its runs", result.webUrl);
   return {
     name: checkName(project.id),
     status: "in_progress",
     conclusion: undefined,
-    title: `Triggered: ${project.id}`,
+    title: `Triggered: ${neutralise(project.id)}`,
     summary: `${intro(up, project)}\n\nTriggered through ${result.kind}; see ${run}.\n\nRelay run id: \`${runId}\``,
-    detailsUrl: result.webUrl,
+    detailsUrl: safeUrl(result.webUrl),
     externalId: runId,
   };
 }
@@ -51,13 +56,13 @@ export function triggerFailedReport(
   reason: string,
   hint: string | undefined,
 ): StatusReport {
-  const lead = project ? intro(up, project) : `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`).`;
+  const lead = project ? intro(up, project) : `${tagOf(up)} (commit \`${short(up.sha)}\`).`;
   return {
     name: checkName(downstreamId),
     status: "completed",
     conclusion: "failure",
-    title: `Could not trigger ${downstreamId}`,
-    summary: `${lead}\n\nThe relay could not start the downstream pipeline: ${reason}${hint ? `\n\n**How to fix:** ${hint}` : ""}\n\nRelay run id: \`${runId}\``,
+    title: `Could not trigger ${neutralise(downstreamId)}`,
+    summary: `${lead}\n\nThe relay could not start the downstream pipeline: ${neutraliseProse(reason)}${hint ? `\n\n**How to fix:** ${neutraliseProse(hint)}` : ""}\n\nRelay run id: \`${runId}\``,
     detailsUrl: undefined,
     externalId: runId,
   };
@@ -80,13 +85,14 @@ export interface RunOutcome {
 
 /** The upstream check for a downstream run that reported its state. */
 export function runReport(up: UpstreamRef, project: Project, relayRunId: string, run: RunOutcome): StatusReport {
-  const link = `[run ${run.runId}](${run.webUrl})`;
+  const link = markdownLink(`run ${run.runId}`, run.webUrl);
+  const id = neutralise(project.id);
   if (run.state !== "completed") {
     return {
       name: checkName(project.id), status: "in_progress", conclusion: undefined,
-      title: `Running: ${project.id}`,
+      title: `Running: ${id}`,
       summary: `${intro(up, project)}\n\nThe downstream ${link} is ${run.state.replace("_", " ")}.\n\nRelay run id: \`${relayRunId}\``,
-      detailsUrl: run.webUrl, externalId: relayRunId,
+      detailsUrl: safeUrl(run.webUrl), externalId: relayRunId,
     };
   }
   const conclusion = run.conclusion ?? "neutral";
@@ -95,26 +101,26 @@ export function runReport(up: UpstreamRef, project: Project, relayRunId: string,
     "",
     `| Downstream | Run | Result | Duration |`,
     `|---|---|---|---|`,
-    `| ${project.id} | ${link} | ${OUTCOME_TITLE[conclusion].toLowerCase()} | ${duration(run.startedAt, run.updatedAt)} |`,
+    `| ${id} | ${link} | ${OUTCOME_TITLE[conclusion].toLowerCase()} | ${duration(run.startedAt, run.updatedAt)} |`,
   ];
-  if (run.failedJobs.length > 0) lines.push("", "**Failing jobs:**", ...run.failedJobs.map((j) => `- ${j}`));
+  if (run.failedJobs.length > 0) lines.push("", "**Failing jobs:**", ...neutraliseList(run.failedJobs).map((j) => `- ${j}`));
   lines.push("", `Relay run id: \`${relayRunId}\``);
   const failed = run.failedJobs.length > 0 ? ` (${run.failedJobs.length} failing job${run.failedJobs.length > 1 ? "s" : ""})` : "";
   return {
     name: checkName(project.id), status: "completed", conclusion,
-    title: `${OUTCOME_TITLE[conclusion]}: ${project.id}${failed}`,
-    summary: lines.join("\n"), detailsUrl: run.webUrl, externalId: relayRunId, failedJobs: run.failedJobs,
+    title: `${OUTCOME_TITLE[conclusion]}: ${id}${failed}`,
+    summary: lines.join("\n"), detailsUrl: safeUrl(run.webUrl), externalId: relayRunId, failedJobs: run.failedJobs,
   };
 }
 
 /** The upstream check of a downstream that never reported within its edge's timeout. */
 export function timedOutReport(up: UpstreamRef, project: Project | undefined, downstreamId: string, relayRunId: string, timeout: string, detailsUrl: string | undefined): StatusReport {
-  const lead = project ? intro(up, project) : `Tag \`${up.tag}\` of **${up.projectId}**.`;
+  const lead = project ? intro(up, project) : `${tagOf(up)}.`;
   return {
     name: checkName(downstreamId), status: "completed", conclusion: "timed_out",
-    title: `Timed out: ${downstreamId}`,
-    summary: `${lead}\n\nNo result arrived from the downstream within ${timeout} (the edge's \`timeout\`).\n\nRelay run id: \`${relayRunId}\``,
-    detailsUrl, externalId: relayRunId,
+    title: `Timed out: ${neutralise(downstreamId)}`,
+    summary: `${lead}\n\nNo result arrived from the downstream within ${setting(timeout)} (the edge's \`timeout\`).\n\nRelay run id: \`${relayRunId}\``,
+    detailsUrl: safeUrl(detailsUrl), externalId: relayRunId,
   };
 }
 
@@ -128,19 +134,19 @@ function duration(from: string | undefined, to: string | undefined): string {
 export function gateWaitingReport(up: UpstreamRef, project: Project, runId: string, gate: string): StatusReport {
   return {
     name: checkName(project.id), status: "queued", conclusion: undefined,
-    title: `Waiting for ${gate}: ${project.id}`,
-    summary: `${intro(up, project)}\n\nIt starts once the upstream check \`${gate}\` succeeds on this commit (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    title: `Waiting for ${setting(gate)}: ${neutralise(project.id)}`,
+    summary: `${intro(up, project)}\n\nIt starts once the upstream check \`${setting(gate)}\` succeeds on this commit (\`after_check\`).\n\nRelay run id: \`${runId}\``,
     detailsUrl: undefined, externalId: runId,
   };
 }
 
 /** A gated downstream whose upstream check did not succeed: not triggered. */
 export function gateFailedReport(up: UpstreamRef, project: Project | undefined, downstreamId: string, runId: string, gate: string, outcome: CheckConclusion): StatusReport {
-  const lead = project ? intro(up, project) : `Tag \`${up.tag}\` of **${up.projectId}**.`;
+  const lead = project ? intro(up, project) : `${tagOf(up)}.`;
   return {
     name: checkName(downstreamId), status: "completed", conclusion: "skipped",
-    title: `Skipped: ${downstreamId} (${gate} ${OUTCOME_TITLE[outcome].toLowerCase()})`,
-    summary: `${lead}\n\nNot triggered: the upstream check \`${gate}\` ended **${outcome}** on this commit, and this downstream waits for it to succeed (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    title: `Skipped: ${neutralise(downstreamId)} (${setting(gate)} ${OUTCOME_TITLE[outcome].toLowerCase()})`,
+    summary: `${lead}\n\nNot triggered: the upstream check \`${setting(gate)}\` ended **${outcome}** on this commit, and this downstream waits for it to succeed (\`after_check\`).\n\nRelay run id: \`${runId}\``,
     detailsUrl: undefined, externalId: runId,
   };
 }
@@ -152,7 +158,7 @@ export function refusedReport(up: UpstreamRef, downstreamId: string, runId: stri
     status: "completed",
     conclusion: "skipped",
     title: `Not triggered: the dependency map does not allow it`,
-    summary: `Tag \`${up.tag}\` of **${up.projectId}** (commit \`${short(up.sha)}\`).\n\n${reason}\n\nRelay run id: \`${runId}\``,
+    summary: `${tagOf(up)} (commit \`${short(up.sha)}\`).\n\n${neutraliseProse(reason)}\n\nRelay run id: \`${runId}\``,
     detailsUrl: undefined,
     externalId: runId,
   };

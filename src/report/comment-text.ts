@@ -1,13 +1,12 @@
 import type { StatusReport } from "../forge/types.js";
 import type { CheckTarget } from "./check-store.js";
-import { PASSED, STATUS_WORD } from "./rollup.js";
+import { neutraliseList } from "./neutralise.js";
+import { PASSED, STATUS_WORD, downstreamCell, runCell } from "./rollup.js";
 
 /** Hidden in the comment; finds it again on any later change, redelivery or retry. */
 export const commentMarker = (target: Pick<CheckTarget, "sha">) => `<!-- openci-relay:failures:${target.sha} -->`;
 
 const failing = (m: StatusReport) => m.status === "completed" && !PASSED.has(m.conclusion ?? "neutral");
-const nameOf = (m: StatusReport) => m.name.replace(/^openci: /, "");
-const runLink = (m: StatusReport) => (m.detailsUrl ? `[run](${m.detailsUrl})` : "–");
 
 /**
  * The upstream failure comment: the failing downstreams with links and failing jobs, or, once a
@@ -32,7 +31,8 @@ export function failureComment(target: CheckTarget, members: StatusReport[], com
     "",
     "| Downstream | Result | Run | Failing jobs |",
     "|---|---|---|---|",
-    ...failed.map((m) => `| ${nameOf(m)} | ${STATUS_WORD[m.conclusion ?? "neutral"]} | ${runLink(m)} | ${(m.failedJobs ?? []).join(", ") || "–"} |`),
+    // Fewer and shorter job names than in a check: one comment lists every failing downstream.
+    ...failed.map((m) => `| ${downstreamCell(m)} | ${STATUS_WORD[m.conclusion ?? "neutral"]} | ${runCell(m, "–")} | ${neutraliseList(m.failedJobs ?? [], 10, 100).join(", ") || "–"} |`),
     "",
     "This comment is kept up to date by OpenCI Relay as results change.",
   ].join("\n");
@@ -42,6 +42,6 @@ function table(members: StatusReport[]): string[] {
   return [
     "| Downstream | Result | Run |",
     "|---|---|---|",
-    ...members.map((m) => `| ${nameOf(m)} | ${m.status === "completed" ? STATUS_WORD[m.conclusion ?? "neutral"] : m.status.replace("_", " ")} | ${runLink(m)} |`),
+    ...members.map((m) => `| ${downstreamCell(m)} | ${m.status === "completed" ? STATUS_WORD[m.conclusion ?? "neutral"] : m.status.replace("_", " ")} | ${runCell(m, "–")} |`),
   ];
 }

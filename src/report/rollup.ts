@@ -1,4 +1,5 @@
 import type { CheckConclusion, StatusReport } from "../forge/types.js";
+import { markdownLink, neutralise } from "./neutralise.js";
 
 /** The roll-up check on an upstream commit: "3 of 4 downstreams passed", with a table of all. */
 export const ROLLUP_NAME = "openci";
@@ -12,6 +13,11 @@ export const STATUS_WORD: Record<CheckConclusion, string> = {
   neutral: "neutral", skipped: "skipped", action_required: "needs action",
 };
 
+/** A member check's downstream, for a Markdown table cell: its id comes from the map or its own declaration. */
+export const downstreamCell = (m: StatusReport) => neutralise(m.name.replace(/^openci: /, ""));
+/** A member check's run link, validated; `none` when it has none. */
+export const runCell = (m: StatusReport, none: string) => (m.detailsUrl ? markdownLink("run", m.detailsUrl) : none);
+
 export function rollupReport(members: StatusReport[]): StatusReport {
   const sorted = [...members].sort((a, b) => a.name.localeCompare(b.name));
   const done = sorted.filter((m) => m.status === "completed");
@@ -20,8 +26,7 @@ export function rollupReport(members: StatusReport[]): StatusReport {
   const title = `${passed} of ${sorted.length} downstreams passed${pending > 0 ? `, ${pending} still running` : ""}`;
   const rows = sorted.map((m) => {
     const state = m.status === "completed" ? STATUS_WORD[m.conclusion ?? "neutral"] : m.status.replace("_", " ");
-    const link = m.detailsUrl ? `[run](${m.detailsUrl})` : "";
-    return `| ${m.name.replace(/^openci: /, "")} | ${state} | ${link} |`;
+    return `| ${downstreamCell(m)} | ${state} | ${runCell(m, "")} |`;
   });
   return {
     name: ROLLUP_NAME,

@@ -66,6 +66,7 @@ const EnvSchema = z.object({
   OPENCI_GITHUB_WRITES_PER_MINUTE: count(0, "must be 0 (no limit) or more", "must be a number of requests").default(80),
   OPENCI_GITHUB_POINTS_PER_MINUTE: count(0, "must be 0 (no limit) or more", "must be a number of points").default(900),
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
+  OPENCI_READ_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
   OPENCI_SINKS: optionalText,
   OPENCI_SINK_RETRY_MS: millis(10, "must be at least 10")
@@ -125,6 +126,8 @@ export interface Config {
   githubPointsPerMinute: number;
   /** Bearer token for the relay's acting API (re-runs); without it that API answers 403. */
   adminToken: string | undefined;
+  /** Bearer token that reads the private history too (API, event stream, dashboard, export); the admin token does as well. */
+  readToken: string | undefined;
   /** Where people and tools reach the relay; also the `source` of its CDEvents ("/openci-relay" when unset). */
   publicUrl: string | undefined;
   /** CDEvents subscribers from OPENCI_SINKS (more may come from the map's `subscribers`). */
@@ -200,6 +203,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     pollIntervalMs: e.OPENCI_POLL_INTERVAL_MS,
     gitlabPipelinesPerMinute: e.OPENCI_GITLAB_PIPELINES_PER_MINUTE,
     adminToken: e.OPENCI_ADMIN_TOKEN,
+    readToken: e.OPENCI_READ_TOKEN,
     githubWritesPerMinute: e.OPENCI_GITHUB_WRITES_PER_MINUTE,
     githubPointsPerMinute: e.OPENCI_GITHUB_POINTS_PER_MINUTE,
     publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),

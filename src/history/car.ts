@@ -2,6 +2,7 @@ import { CarBlockIterator, CarWriter } from "@ipld/car";
 import type { CID } from "multiformats/cid";
 import { block, checkBlock, decode, linksOf, parseCid } from "./cid.js";
 import type { HistoryStore } from "./history-store.js";
+import type { HistoryRecord } from "./record.js";
 
 /** Links per manifest page: keeps every block well under IPFS's 1 MiB block limit. */
 const PAGE = 1000;
@@ -13,19 +14,24 @@ export interface ExportPlan {
   write(sink: (chunk: Uint8Array) => Promise<void> | void, signal?: AbortSignal): Promise<void>;
 }
 
+/** Keeps the records a reader may see (a public export leaves out projects hidden since). */
+export type Visible = (items: { cid: string; record: HistoryRecord }[]) => Promise<{ cid: string; record: HistoryRecord }[]>;
+
 /**
  * The history since `sinceMs` as a CARv1 file any IPFS tool imports (`ipfs dag import`): its root
  * is a manifest (dag-json) linking pages of the exported records, so importing pins all of them.
- * The same history exports to the same root.
+ * The same history exports to the same root. The store's scope says which records: the public
+ * ones, or (private scope) all of them.
  */
-export async function planExport(store: HistoryStore, sinceMs: number): Promise<ExportPlan> {
+export async function planExport(store: HistoryStore, sinceMs: number, visible?: Visible): Promise<ExportPlan> {
   const seen = new Set<string>();
-  const cids: string[] = [];
+  let cids: string[] = [];
   let until = "0";
   for await (const e of store.logSince(sinceMs)) {
     until = e.id;
     if (!seen.has(e.cid)) cids.push(e.cid), seen.add(e.cid);
   }
+  if (visible) cids = await keep(store, cids, visible);
   const pages: { cid: CID; bytes: Uint8Array }[] = [];
   for (let i = 0; i < cids.length; i += PAGE) {
     pages.push(await block({ kind: "openci-export-page", records: cids.slice(i, i + PAGE).map((c) => parseCid(c)!) }));
@@ -63,6 +69,12 @@ export async function planExport(store: HistoryStore, sinceMs: number): Promise<
       await Promise.race([piping, aborted]);
     },
   };
+}
+
+async function keep(store: HistoryStore, cids: string[], visible: Visible): Promise<string[]> {
+  const kept: string[] = [];
+  for (let i = 0; i < cids.length; i += 500) kept.push(...(await visible(await store.records(cids.slice(i, i + 500)))).map((r) => r.cid));
+  return kept;
 }
 
 export interface VerifyReport {

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Reach } from "../history/history-reader.js";
 import { reply, sameSecret } from "./http.js";
 
 /**
- * The admin token from `Authorization: Bearer <token>` (tools), or the password of HTTP Basic
+ * The token from `Authorization: Bearer <token>` (tools), or the password of HTTP Basic
  * authentication (browsers, which then ask for it; any user name).
  */
 export function givenToken(req: IncomingMessage): string {
@@ -33,4 +34,40 @@ export function admitted(req: IncomingMessage, res: ServerResponse, adminToken: 
     return false;
   }
   return true;
+}
+
+/** The tokens that open the private history: the read token, and the admin token (which opens all). */
+export interface ReadTokens {
+  readToken: string | undefined;
+  adminToken: string | undefined;
+}
+
+/** The realm browsers sign in to (GET /login), so the dashboard's later requests carry the token. */
+export const READ_REALM = 'Basic realm="OpenCI Relay", charset="UTF-8"';
+
+/**
+ * How much of the history a request may read: without credentials the public history; with the
+ * read or the admin token all of it; with any other credentials nothing (undefined: answer 401),
+ * so a mistyped token is never silently served the public history.
+ */
+export function readReach(req: IncomingMessage, tokens: ReadTokens): Reach | undefined {
+  if (req.headers.authorization === undefined) return "public";
+  const given = givenToken(req);
+  // Both compared, whichever matches: the time taken says nothing about which token it was.
+  const read = tokens.readToken !== undefined && sameSecret(given, tokens.readToken);
+  const admin = tokens.adminToken !== undefined && sameSecret(given, tokens.adminToken);
+  return read || admin ? "all" : undefined;
+}
+
+/** The 401 for credentials that are not a read token (JSON, with a challenge browsers answer). */
+export function refuseReader(req: IncomingMessage, res: ServerResponse, tokens: ReadTokens): true {
+  req.resume();
+  res.setHeader("www-authenticate", READ_REALM);
+  return reply(res, 401, { error: readTokenHint(tokens) });
+}
+
+export function readTokenHint(tokens: ReadTokens): string {
+  return tokens.readToken === undefined && tokens.adminToken === undefined
+    ? "this relay has no OPENCI_READ_TOKEN (nor OPENCI_ADMIN_TOKEN): send no Authorization header to read the public history"
+    : "the token is not the relay's OPENCI_READ_TOKEN or OPENCI_ADMIN_TOKEN: send one as 'Authorization: Bearer <token>', or no Authorization header for the public history";
 }

@@ -3,9 +3,11 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { toCDEvent } from "../history/cdevent.js";
 import { structuredJson } from "../history/cloudevent.js";
+import type { HistoryReader, Reach } from "../history/history-reader.js";
+import type { LogEntry } from "../history/history-store.js";
 import { decode } from "../history/cid.js";
-import { HistoryStore, type LogEntry } from "../history/history-store.js";
 import { projectsOf, type HistoryRecord } from "../history/record.js";
+import { readReach, refuseReader, type ReadTokens } from "./admin-auth.js";
 import { reply } from "./http.js";
 
 export const EVENTS_PATH = "/api/v1/events";
@@ -29,6 +31,33 @@ interface Client {
 type Rendered = { json: string; projects: string[] } | undefined;
 
 /**
+ * `GET /api/v1/events` for each reader: without credentials the public log (less projects hidden
+ * since); with the read or admin token the full log, whose event ids are its own; with a wrong
+ * token 401.
+ */
+export class EventStreams {
+  private readonly streams: Record<Reach, EventStream>;
+
+  constructor(readers: Record<Reach, HistoryReader>, connect: () => Redis, source: string, log: Logger, private readonly tokens: ReadTokens) {
+    this.streams = { public: new EventStream(readers.public, connect, source, log), all: new EventStream(readers.all, connect, source, log) };
+  }
+
+  handler() {
+    const handlers = { public: this.streams.public.handler(), all: this.streams.all.handler() };
+    return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+      if (new URL(req.url ?? "/", "http://relay").pathname !== EVENTS_PATH) return false;
+      const reach = readReach(req, this.tokens);
+      return reach === undefined ? refuseReader(req, res, this.tokens) : handlers[reach](req, res);
+    };
+  }
+
+  close(): void {
+    this.streams.public.close();
+    this.streams.all.close();
+  }
+}
+
+/**
  * `GET /api/v1/events`: the history as it is appended, as Server-Sent Events, each a CloudEvent
  * (structured JSON) carrying the CDEvent. The event id is the log id: a client that reconnects
  * with `Last-Event-ID` (or `?lastEventId=`) gets everything after it, then the live events.
@@ -44,7 +73,7 @@ export class EventStream {
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
-    private readonly store: HistoryStore,
+    private readonly history: HistoryReader,
     private readonly connect: () => Redis,
     private readonly source: string,
     private readonly log: Logger,
@@ -67,7 +96,7 @@ export class EventStream {
         return reply(res, 503, { error: "too many event stream clients on this relay: retry later" });
       }
       // Redis is asked before the answer starts, so a Redis error is still a clean 5xx.
-      const last = await this.store.lastLogId();
+      const last = await this.history.lastLogId();
       if (!this.running) this.position = last;
       // An id past the end of the log: the log was replaced (restored, flushed); everything is new.
       if (resume !== "" && compareIds(resume, last) > 0) resume = "0-0";
@@ -102,7 +131,7 @@ export class EventStream {
   private async replay(client: Client, resume: string): Promise<void> {
     try {
       for (let after = resume; ;) {
-        const page = await this.store.logAfter(after, 500);
+        const page = await this.history.logAfter(after, 500);
         if (page.length === 0) break;
         for (const e of page) {
           await this.send(client, e, await this.render(e));
@@ -132,7 +161,7 @@ export class EventStream {
     }
     while (!this.closed && this.clients.size > 0) {
       try {
-        const entries = await HistoryStore.readLog(this.reader, this.position, BLOCK_MS);
+        const entries = await this.history.readLog(this.reader, this.position, BLOCK_MS);
         for (const e of entries) {
           const rendered = await this.render(e);
           for (const c of this.clients) {
@@ -150,11 +179,13 @@ export class EventStream {
     this.running = false;
   }
 
+  /** The entry as an event, or undefined when its record is not for this stream's readers. */
   private async render(e: LogEntry): Promise<Rendered> {
-    const bytes = await this.store.bytes(e.cid);
+    const bytes = await this.history.store.bytes(e.cid);
     if (!bytes) return undefined;
     try {
       const record = decode<HistoryRecord>(bytes);
+      if ((await this.history.visible([{ cid: e.cid, record }])).length === 0) return undefined;
       return { json: structuredJson(toCDEvent(e.cid, record, this.source)), projects: projectsOf(record) };
     } catch (err) {
       this.log.error({ err, cid: e.cid }, "history record cannot be rendered as an event: skipped");

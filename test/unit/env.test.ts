@@ -22,7 +22,7 @@ describe("parseEnv", () => {
       appId: "123", githubApiUrl: "https://api.github.com", port: 3000, host: undefined, logLevel: "info",
       redisUrl: undefined, mapPath: "openci-map.yml", role: "all", writeIntervalMs: 1000,
       gitlabUrl: "https://gitlab.com", gitlabToken: undefined, pollIntervalMs: 60_000,
-      gitlabPipelinesPerMinute: 25, adminToken: undefined,
+      gitlabPipelinesPerMinute: 25, adminToken: undefined, readToken: undefined,
     });
   });
 
@@ -48,6 +48,7 @@ describe("parseEnv", () => {
     ["PRIVATE_KEY", { PRIVATE_KEY: "not a key" }, "PRIVATE_KEY does not look like a PEM private key"],
     ["GHE_PROTOCOL", { GHE_PROTOCOL: "ftp" }, "GHE_PROTOCOL must be https or http"],
     ["OPENCI_ADMIN_TOKEN", { OPENCI_ADMIN_TOKEN: "short" }, "OPENCI_ADMIN_TOKEN must be at least 16 characters"],
+    ["OPENCI_READ_TOKEN", { OPENCI_READ_TOKEN: "short" }, "OPENCI_READ_TOKEN must be at least 16 characters"],
     ["OPENCI_GITLAB_PIPELINES_PER_MINUTE", { OPENCI_GITLAB_PIPELINES_PER_MINUTE: "-1" }, "OPENCI_GITLAB_PIPELINES_PER_MINUTE must be 0 (no limit) or more"],
   ])("names %s when its value is bad", (_name, patch, expected) => {
     expect(error({ ...valid, ...patch })).toContain(expected);

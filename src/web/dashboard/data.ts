@@ -1,6 +1,8 @@
+import type { HistoryReader } from "../../history/history-reader.js";
 import type { HistoryStore } from "../../history/history-store.js";
-import type { ReleaseRecord } from "../../history/record.js";
+import type { HistoryRecord, ReleaseRecord } from "../../history/record.js";
 import { foldRuns, type DownstreamView } from "../../history/release-view.js";
+import { dropHidden, namedProjects } from "../../history/visibility.js";
 
 /** One upstream release with where each of its downstreams stands. */
 export interface ReleaseColumn {
@@ -9,8 +11,15 @@ export interface ReleaseColumn {
   downstreams: DownstreamView[];
 }
 
-/** The newest `limit` releases (a tag once, whatever commits it named), newest first, with their downstreams. */
-export async function recentReleases(store: HistoryStore, limit: number): Promise<ReleaseColumn[]> {
+/** A recent release and its records, as read from one scope: what the pages cache while the log stands still. */
+export interface RecentRelease {
+  cid: string;
+  release: ReleaseRecord;
+  records: { cid: string; record: HistoryRecord }[];
+}
+
+/** The newest `limit` releases (a tag once, whatever commits it named), newest first, with their records. */
+export async function recentReleases(store: HistoryStore, limit: number): Promise<RecentRelease[]> {
   const cids = await store.recent("release", limit * 3);
   const seen = new Set<string>();
   const picked: { cid: string; release: ReleaseRecord }[] = [];
@@ -22,9 +31,15 @@ export async function recentReleases(store: HistoryStore, limit: number): Promis
     picked.push({ cid, release: record });
     if (picked.length >= limit) break;
   }
-  return Promise.all(picked.map(async (p) => ({ ...p, downstreams: (await releaseDetail(store, p.release.project, p.release.tag)).downstreams })));
+  return Promise.all(picked.map(async (p) => ({ ...p, records: await store.records(await store.ofRelease(p.release.project, p.release.tag)) })));
 }
 
-export async function releaseDetail(store: HistoryStore, project: string, tag: string) {
-  return foldRuns(await store.records(await store.ofRelease(project, tag)));
+/**
+ * The recent releases as this reader may see them now: asked at every request, so a project
+ * turned private leaves the pages at once, however long ago the history last grew.
+ */
+export async function visibleColumns(reader: HistoryReader, recent: RecentRelease[]): Promise<ReleaseColumn[]> {
+  const hidden = await reader.hidden([...new Set(recent.flatMap((r) => r.records.flatMap((x) => namedProjects(x.record))))]);
+  return recent.filter((r) => !hidden.has(r.release.project))
+    .map((r) => ({ cid: r.cid, release: r.release, downstreams: foldRuns(dropHidden(r.records, hidden)).downstreams }));
 }

@@ -1,4 +1,4 @@
-import type { DependencyMap } from "../../map/graph.js";
+import type { MapView } from "./map-view.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
 import { href, html, type Html } from "./html.js";
 import { STATUS } from "./status.js";
@@ -17,7 +17,7 @@ const FILL: Record<string, [string, string]> = {
  * The dependency graph around a project as SVG: its upstreams on the left, the project, its
  * dependants and theirs on the right (two hops), each node coloured by its latest outcome.
  */
-export function graphSvg(map: DependencyMap, projectId: string, latest: (id: string) => DownstreamStatus | undefined): Html {
+export function graphSvg(map: MapView, projectId: string, latest: (id: string) => DownstreamStatus | undefined): Html {
   const upstreams = map.upstreamsOf(projectId).map((e) => e.upstream);
   const first = map.allDependants(projectId).map((d) => d.project.id);
   const second = [...new Set(first.flatMap((id) => map.allDependants(id).map((d) => d.project.id)))].filter((id) => id !== projectId && !first.includes(id) && !upstreams.includes(id));

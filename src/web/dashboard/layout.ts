@@ -1,3 +1,4 @@
+import type { Reach } from "../../history/history-reader.js";
 import { Html, html } from "./html.js";
 import { DASHBOARD_CSS } from "./assets.js";
 
@@ -9,8 +10,11 @@ export interface Page {
   current?: "matrix" | "now" | "projects";
 }
 
-/** The page shell: plain HTML that reads without JavaScript; live.js swaps <main> as events arrive. */
-export function layout(page: Page, lastEventId = ""): Html {
+/**
+ * The page shell: plain HTML that reads without JavaScript; live.js swaps <main> as events arrive.
+ * `reach`: whether the reader sees private projects (signed in at /login), as the footer says.
+ */
+export function layout(page: Page, lastEventId = "", reach: Reach = "public"): Html {
   const nav = (id: Page["current"], path: string, label: string) =>
     html`<a href="${path}"${id === page.current ? html` aria-current="page"` : ""}>${label}</a>`;
   return html`<!doctype html>
@@ -29,7 +33,9 @@ export function layout(page: Page, lastEventId = ""): Html {
   <span id="live" role="status" aria-live="polite" class="live">live updates off</span>
 </header>
 <main id="main" data-last-event-id="${lastEventId}">${page.main}</main>
-<footer>Cross-community CI status · <a href="/api/v1/events">event stream</a> · <a href="/metrics">metrics</a></footer>
+<footer>Cross-community CI status · <a href="/api/v1/events">event stream</a> · <a href="/metrics">metrics</a> · ${reach === "all"
+  ? "signed in: private projects shown"
+  : html`public projects only: <a href="/login">sign in</a> with the read token to see private ones`}</footer>
 </body>
 </html>`;
 }

@@ -1,4 +1,4 @@
-import type { DependencyMap } from "../../map/graph.js";
+import type { MapView } from "./map-view.js";
 import type { DownstreamView } from "../../history/release-view.js";
 import type { ReleaseColumn } from "./data.js";
 import { href, html, safeUrl, type Html } from "./html.js";
@@ -11,7 +11,7 @@ const COLUMNS = 12;
  * The matrix: recent upstream releases as columns, downstream projects as rows grouped by
  * foundation, each cell the downstream's latest outcome for that release, linking to its run.
  */
-export function matrixPage(map: DependencyMap, releases: ReleaseColumn[], query: URLSearchParams): Page {
+export function matrixPage(map: MapView, releases: ReleaseColumn[], query: URLSearchParams): Page {
   const foundation = query.get("foundation") || undefined;
   const project = query.get("project") || undefined;
   const foundationOf = (id: string) => map.project(id)?.meta?.foundation ?? "other";
@@ -53,7 +53,7 @@ export function runLink(d: Pick<DownstreamView, "status" | "url" | "failedJobs">
   return url ? html`<a href="${url}"${title ? html` title="${title}"` : ""}>${badge}</a>` : badge;
 }
 
-function filters(map: DependencyMap, foundation: string | undefined, project: string | undefined): Html {
+function filters(map: MapView, foundation: string | undefined, project: string | undefined): Html {
   return html`<form class="filters" method="get" action="/">
 <label>Foundation <select name="foundation"><option value="">all</option>${map.foundations().map((f) => html`<option value="${f.id}"${f.id === foundation ? html` selected` : ""}>${f.name}</option>`)}</select></label>
 <label>Project <select name="project"><option value="">all</option>${map.projects().map((p) => p.id).sort().map((id) => html`<option${id === project ? html` selected` : ""}>${id}</option>`)}</select></label>

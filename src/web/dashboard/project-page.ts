@@ -1,5 +1,6 @@
 import { describeFilter } from "../../map/edge-filter.js";
-import { repoOf, type DependencyMap } from "../../map/graph.js";
+import { repoOf } from "../../map/graph.js";
+import type { MapView } from "./map-view.js";
 import type { HistoryRecord } from "../../history/record.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
 import type { ReleaseColumn } from "./data.js";
@@ -21,7 +22,7 @@ export function latestOutcomes(releases: ReleaseColumn[]): (id: string, upstream
 }
 
 /** A project: what it is, its upstreams and dependants with their latest outcomes, the graph around it, its history. */
-export function projectPage(map: DependencyMap, id: string, releases: ReleaseColumn[], history: { cid: string; record: HistoryRecord }[]): Page | undefined {
+export function projectPage(map: MapView, id: string, releases: ReleaseColumn[], history: { cid: string; record: HistoryRecord }[]): Page | undefined {
   const project = map.project(id);
   if (!project) return undefined;
   const latest = latestOutcomes(releases);
@@ -58,7 +59,7 @@ ${history.length === 0 ? html`<p class="muted">Nothing recorded yet.</p>` : html
 }
 
 /** Every project, by foundation. */
-export function projectsIndex(map: DependencyMap): Page {
+export function projectsIndex(map: MapView): Page {
   const groups = new Map<string, string[]>();
   for (const p of map.projects()) {
     const f = p.meta?.foundation ?? "other";
@@ -73,7 +74,7 @@ export function projectsIndex(map: DependencyMap): Page {
  * A node's colour in the graph around `center`: an upstream by how `center` did on its releases,
  * `center` by its latest run, a dependant by how it did on `center`'s releases (else its latest).
  */
-function nodeStatus(map: DependencyMap, center: string, id: string, latest: ReturnType<typeof latestOutcomes>): DownstreamStatus | undefined {
+function nodeStatus(map: MapView, center: string, id: string, latest: ReturnType<typeof latestOutcomes>): DownstreamStatus | undefined {
   if (id === center) return latest(center)?.status;
   if (map.upstreamsOf(center).some((e) => e.upstream === id)) return latest(center, id)?.status;
   return (latest(id, center) ?? latest(id))?.status;

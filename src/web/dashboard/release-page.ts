@@ -1,5 +1,5 @@
-import type { DependencyMap } from "../../map/graph.js";
-import type { ReleaseView } from "../../history/release-view.js";
+import type { MapView } from "./map-view.js";
+import type { RunsView } from "../../history/history-reader.js";
 import { href, html, safeUrl } from "./html.js";
 import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
@@ -7,8 +7,11 @@ import { statusBadge } from "./status.js";
 
 const RERUNNABLE = new Set(["failed", "timed_out", "cancelled", "error", "skipped", "neutral"]);
 
-/** One release: the roll-up, and each downstream with its run, failing jobs, artifacts, attempts and record. */
-export function releasePage(map: DependencyMap, view: Omit<ReleaseView, "project" | "tag">, project: string, tag: string): Page {
+/**
+ * One release: the roll-up, and each downstream with its run, failing jobs, artifacts, attempts
+ * and record. Private downstreams left out are counted, nothing more.
+ */
+export function releasePage(map: MapView, view: RunsView, project: string, tag: string): Page {
   const release = view.releases[view.releases.length - 1]!;
   const passed = view.downstreams.filter((d) => d.status === "passed").length;
   const main = html`
@@ -20,7 +23,8 @@ export function releasePage(map: DependencyMap, view: Omit<ReleaseView, "project
   ${release.artifacts.length > 0 ? html`<dt>Artifacts</dt><dd>${release.artifacts.map((a) => html`<code>${a}</code> `)}</dd>` : ""}
   <dt>Record</dt><dd><a href="/api/v1/records/${release.cid}"><code>${release.cid}</code></a></dd>
 </dl>
-<p class="rollup"><strong>${passed} of ${view.downstreams.length}</strong> downstreams passed.</p>
+<p class="rollup"><strong>${passed} of ${view.downstreams.length}</strong> downstreams passed${view.privateDownstreams > 0
+  ? `, and ${view.privateDownstreams} private downstream${view.privateDownstreams === 1 ? "" : "s"} (not shown)` : ""}.</p>
 <div class="scroll"><table>
 <caption>Downstreams of ${project} ${tag}</caption>
 <thead><tr><th scope="col">Downstream</th><th scope="col">Foundation</th><th scope="col">Result</th><th scope="col">Failing jobs</th><th scope="col">Artifacts</th><th scope="col">Attempts</th><th scope="col">Record</th><th scope="col"><span class="sr">Action</span></th></tr></thead>

@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { HistoryStore } from "../../history/history-store.js";
+import type { Reach } from "../../history/history-reader.js";
 import type { DependencyMap } from "../../map/graph.js";
 import type { Queues } from "../../queue/queues.js";
 import { LIVE_JS } from "./assets.js";
-import { recentReleases, releaseDetail, type ReleaseColumn } from "./data.js";
+import { READ_REALM, readReach, readTokenHint, type ReadTokens } from "../admin-auth.js";
+import type { HistoryAccess } from "../history-api.js";
+import { recentReleases, visibleColumns, type RecentRelease } from "./data.js";
 import { html, type Html } from "./html.js";
 import { layout, type Page } from "./layout.js";
+import { withoutProjects } from "./map-view.js";
 import { matrixPage } from "./matrix-page.js";
 import { nowPage } from "./now-page.js";
 import { projectPage, projectsIndex } from "./project-page.js";
@@ -16,12 +19,14 @@ import { releasePage } from "./release-page.js";
 const RECENT = 50;
 
 /**
- * The dashboard, public and read-only: `/` (the matrix), `/releases/{project}/{tag}`,
- * `/projects` and `/projects/{id}`, `/now`. Server-rendered HTML; `?fragment=main` returns only
- * the page's <main>, which /assets/live.js fetches again as events arrive.
+ * The dashboard, read-only: `/` (the matrix), `/releases/{project}/{tag}`, `/projects` and
+ * `/projects/{id}`, `/now`. Server-rendered HTML; `?fragment=main` returns only the page's <main>,
+ * which /assets/live.js fetches again as events arrive. Public, without what is private; a
+ * browser signed in at `/login` with the read (or admin) token sees everything.
  */
-export function dashboard(o: { store: HistoryStore; map: () => DependencyMap; queues: Pick<Queues, "trigger">; log: Logger }) {
-  let recent: { id: string; releases: ReleaseColumn[] } | undefined;
+export function dashboard(o: { access: HistoryAccess; map: () => DependencyMap; queues: Pick<Queues, "trigger">; log: Logger }) {
+  // Per reach, the latest releases, read again only when that log has grown.
+  const recent: Partial<Record<Reach, { id: string; releases: RecentRelease[] }>> = {};
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const url = new URL(req.url ?? "/", "http://relay");
@@ -30,18 +35,27 @@ export function dashboard(o: { store: HistoryStore; map: () => DependencyMap; qu
       res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }).end(LIVE_JS);
       return true;
     }
+    if (!PAGES.test(path)) return false;
+    const reach = readReach(req, o.access.tokens);
+    if (path === "/login") {
+      if (reach === "all") return res.writeHead(303, { location: "/", "cache-control": "no-store" }).end(), true;
+      return signIn(res, url, o.access.tokens);
+    }
+    if (reach === undefined) return signIn(res, url, o.access.tokens);
+    const reader = o.access.readers[reach];
     let segments: string[];
     try {
       segments = path.split("/").slice(1).map((s) => decodeURIComponent(s));
     } catch {
-      return sendPage(res, url, 400, errorPage("Bad address", html`<p>The address is not valid URL encoding.</p>`), "");
+      return sendPage(res, url, 400, errorPage("Bad address", html`<p>The address is not valid URL encoding.</p>`), "", reach);
     }
-    const map = o.map();
-    // The pages share one view of the latest releases, built again only when the history has grown.
-    const last = await o.store.lastLogId();
-    if (recent?.id !== last) recent = { id: last, releases: await recentReleases(o.store, RECENT) };
-    const releases = recent.releases;
-    const send = (status: number, page: Page) => sendPage(res, url, status, page, last);
+    const last = await reader.lastLogId();
+    const cached = recent[reach]?.id === last ? recent[reach]! : (recent[reach] = { id: last, releases: await recentReleases(reader.store, RECENT) });
+    const releases = await visibleColumns(reader, cached.releases);
+    // The map's projects hidden from this reader are left out of every page, as if the map had none of them.
+    const fullMap = o.map();
+    const map = withoutProjects(fullMap, await reader.hidden(fullMap.projects().map((p) => p.id)));
+    const send = (status: number, page: Page) => sendPage(res, url, status, page, last, reach);
     if (path === "/") return send(200, matrixPage(map, releases, url.searchParams));
     if (path === "/now") {
       // Only trigger jobs: the same queue holds each run's delayed timeout and poll.
@@ -51,26 +65,37 @@ export function dashboard(o: { store: HistoryStore; map: () => DependencyMap; qu
     if (path === "/projects") return send(200, projectsIndex(map));
     if (segments[0] === "projects" && segments.length === 2) {
       const id = segments[1]!;
-      const history = await o.store.records((await o.store.ofProject(id, 30)).items.map((i) => i.cid));
+      const history = map.project(id) ? (await reader.ofProject(id, 30)).items : [];
       const page = projectPage(map, id, releases, history);
       return page ? send(200, page) : send(404, errorPage("Unknown project", html`<p>No project <code>${id}</code> in the dependency map. <a href="/projects">All projects</a>.</p>`));
     }
     if (segments[0] === "releases" && segments.length === 3) {
       const [, project, tag] = segments as [string, string, string];
-      const view = await releaseDetail(o.store, project, tag);
-      if (view.releases.length === 0) return send(404, errorPage("Unknown release", html`<p>No release <code>${tag}</code> of <code>${project}</code> has been seen.</p>`));
+      const view = await reader.release(project, tag);
+      if (!view) return send(404, errorPage("Unknown release", html`<p>No release <code>${tag}</code> of <code>${project}</code> has been seen.</p>`));
       return send(200, releasePage(map, view, project, tag));
     }
     return false;
   };
 }
 
+/** The dashboard's own paths: only these ask for credentials (other routes answer for themselves). */
+const PAGES = /^\/(login|now|projects(\/[^/]+)?|releases\/[^/]+\/[^/]+)?$/;
+
 function errorPage(title: string, body: Html): Page {
   return { title, main: html`<h1>${title}</h1>${body}<p><a href="/">Back to the releases</a></p>` };
 }
 
-function sendPage(res: ServerResponse, url: URL, status: number, page: Page, lastEventId: string): true {
-  const body = url.searchParams.get("fragment") === "main" ? page.main.text : layout(page, lastEventId).text;
+/** 401 with a Basic challenge: the browser asks for the token (any user name, the token as password). */
+function signIn(res: ServerResponse, url: URL, tokens: ReadTokens): true {
+  res.setHeader("www-authenticate", READ_REALM);
+  return sendPage(res, url, 401, errorPage("Sign in", html`<p>To see private projects too, sign in with the relay's read token
+(<code>OPENCI_READ_TOKEN</code>, or the admin token) as the password; any user name. Without it, <a href="/">the public dashboard</a> needs no sign-in.</p>
+<p class="muted small">${readTokenHint(tokens)}.</p>`), "", "public");
+}
+
+function sendPage(res: ServerResponse, url: URL, status: number, page: Page, lastEventId: string, reach: Reach): true {
+  const body = url.searchParams.get("fragment") === "main" ? page.main.text : layout(page, lastEventId, reach).text;
   res.writeHead(status, {
     "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff", "referrer-policy": "same-origin",
     "content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",

@@ -26,7 +26,6 @@ import { startWorkers, type Workers } from "./workers/start.js";
 import { HistoryStore } from "./history/history-store.js";
 import { Recorder } from "./history/recorder.js";
 import { HistoryReader } from "./history/history-reader.js";
-import { ALL_PUBLIC } from "./trust/privacy.js";
 import { Sinks } from "./sinks/sinks.js";
 import { SinkStats } from "./sinks/sink-stats.js";
 import { historyApi } from "./web/history-api.js";
@@ -101,7 +100,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   const checks = new CheckStore(redis);
   const views = new CommitViews(redis, checks);
   const history = new HistoryStore(redis);
-  const privacy = ALL_PUBLIC; // TODO(trust): the resolver
+  const privacy = visibility;
   const historyAccess = { readers: HistoryReader.pair(history, privacy), tokens: { readToken: config.readToken, adminToken: config.adminToken } };
   const sinks = new Sinks(config.sinks, map, config.env);
   const stats = new SinkStats(redis);
@@ -143,7 +142,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
     });
     forges = new ForgeRegistry({
-      github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config) },
+      github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config), apiUrl: config.githubApiUrl },
       gitlab: {
         url: config.gitlabUrl, token: config.gitlabToken, env: config.env,
         budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits,

@@ -14,6 +14,8 @@ export interface GithubForgeOptions {
   webUrl: string;
   /** Installation named by the delivery, when the call is about the repository that sent it. */
   installationId?: number | undefined;
+  /** the REST API root, for the one call made without an installation (a public repository's visibility) */
+  apiUrl?: string | undefined;
 }
 
 const MAX_TAG_DEPTH = 5;
@@ -237,8 +239,20 @@ export class GithubForge implements Forge {
   }
 
   async visibility(repo: string): Promise<"public" | "private"> {
-    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(repo);
+    let gh: GithubClient;
+    try {
+      gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    } catch (error) {
+      // Not installed there: a public repository still answers anyone; a private one is a 404 (unknown: private).
+      if (!(error instanceof ForgeError) || error.status !== 404 || !this.o.apiUrl) throw error;
+      const res = await fetch(`${this.o.apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`, {
+        headers: { accept: "application/vnd.github+json", "user-agent": "openci-relay" }, signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new ForgeError(`cannot read the visibility of ${repo} without an installation (${res.status})`, "config", { status: res.status });
+      const data = (await res.json()) as { private?: unknown; visibility?: unknown };
+      return data.private === false && (data.visibility === undefined || data.visibility === "public") ? "public" : "private";
+    }
     const { data } = await forgeCall(`reading the visibility of ${repo}`, () => gh.request("GET /repos/{owner}/{repo}", { owner, repo: name }));
     // `visibility` is newer than `private`; internal (an enterprise's members only) is not public.
     return data.private === false && (data.visibility === undefined || data.visibility === "public") ? "public" : "private";

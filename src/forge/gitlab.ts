@@ -175,7 +175,10 @@ export class GitlabForge implements Forge {
   }
 
   async visibility(repo: string): Promise<"public" | "private"> {
-    const project = await this.call(`reading the visibility of ${repo}`, () => this.client().Projects.show(repo), {
+    // A public project answers without a token too ("accessible without authentication if the
+    // project is publicly accessible"): a downstream triggered by trigger token alone is still known.
+    const anonymous = this.o.host ? !this.o.tokenEnv || !this.o.env[this.o.tokenEnv] : this.o.tokenEnv ? !this.o.env[this.o.tokenEnv] : !this.o.token;
+    const project = await this.call(`reading the visibility of ${repo}`, () => this.client(!anonymous).Projects.show(repo), {
       404: `${repo} was not found, or the token cannot see it.`,
     });
     // internal (any signed-in user) is not public either

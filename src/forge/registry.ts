@@ -5,7 +5,7 @@ import { GitlabForge, type GitlabForgeOptions } from "./gitlab.js";
 import type { Forge } from "./types.js";
 
 export interface ForgeRegistryOptions {
-  github: { apps: GithubApps; appId: number; webUrl: string };
+  github: { apps: GithubApps; appId: number; webUrl: string; apiUrl?: string | undefined };
   gitlab: Omit<GitlabForgeOptions, "host" | "tokenEnv">;
 }
 

@@ -12,6 +12,8 @@ export interface FakeRepo {
   installationId: number;
   /** a private repository (default public), as GET /repos/{owner}/{repo} says */
   private?: boolean;
+  /** false: the repository exists but the app is not installed on it (only its public metadata answers) */
+  installed?: boolean;
   /** tag name → what refs/tags/<name> points at */
   tags?: Record<string, { type: "commit" | "tag"; sha: string }>;
   /** annotated tag object sha → the object it points at */
@@ -249,10 +251,13 @@ export class FakeGithub {
     if (APP_JWT_ROUTES.has(operationId)) {
       return this.verifyJwt(header.replace(/^bearer /i, "")) ? undefined : { status: 401, message: "A JSON web token could not be decoded" };
     }
+    // A public repository's metadata answers anyone (60 requests an hour without a token on GitHub).
+    const known = this.repos[`${params.owner}/${params.repo}`];
+    if (header === "" && operationId === "repos/get" && known !== undefined && known.private !== true) return undefined;
     const installationId = this.tokens.get(header.replace(/^token /i, ""));
     if (installationId === undefined) return { status: 401, message: "Bad credentials" };
     const repo = this.repos[`${params.owner}/${params.repo}`];
-    if (!repo || repo.installationId !== installationId) return { status: 404, message: "Not Found" };
+    if (!repo || repo.installed === false || repo.installationId !== installationId) return { status: 404, message: "Not Found" };
     return undefined;
   }
 
@@ -267,7 +272,7 @@ export class FakeGithub {
   private readonly routes: Record<string, (ctx: { params: Record<string, string>; query: URLSearchParams; body: any }) => [number, unknown] | [number, unknown, Record<string, string> | undefined]> = {
     "apps/get-repo-installation": ({ params }) => {
       const repo = this.repos[`${params.owner}/${params.repo}`];
-      if (!repo) return [404, { message: "Not Found" }];
+      if (!repo || repo.installed === false) return [404, { message: "Not Found" }];
       return [200, { id: repo.installationId, account: { login: params.owner }, app_id: this.appId, target_type: "Organization", permissions: {} }];
     },
     "apps/create-installation-access-token": ({ params }) => {

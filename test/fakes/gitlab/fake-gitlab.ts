@@ -208,7 +208,9 @@ export class FakeGitlab {
     }
     const project = String(pathParams.id);
     const byTriggerToken = route.doc === "trigger_pipeline";
-    const authorised = byTriggerToken ? this.o.triggerTokens?.[project] === params.token : req.headers["private-token"] === this.o.token;
+    // "This endpoint can be accessed without authentication if the project is publicly accessible."
+    const anonymousRead = route.doc === "get_project" && req.headers["private-token"] === undefined && (this.o.visibility?.[project] ?? "public") === "public";
+    const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === params.token : req.headers["private-token"] === this.o.token);
     if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
     if (!this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
     const fault = this.faults.find((f) => f.doc === route.doc && f.times > 0);

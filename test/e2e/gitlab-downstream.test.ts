@@ -69,7 +69,8 @@ describe("a GitHub tag triggers a GitLab pipeline", () => {
   });
 
   it("fails the upstream check with what to set when no GitLab token is configured", async () => {
-    const h = await startHarness({ map: MAP, repos: { [UPSTREAM]: upstreamRepo() }, env: { GITLAB_URL: "http://127.0.0.1:9" } });
+    // GitLab answers (group/tool is public: anyone may read that), but the relay has no token for it.
+    const h = await startHarness({ map: MAP, repos: { [UPSTREAM]: upstreamRepo() }, gitlabProjects: ["group/tool"], env: { GITLAB_TOKEN: "" } });
 
     await h.send("create.tag");
     const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));

@@ -148,7 +148,8 @@ describe("write pacing per installation", () => {
 
     const sent = Date.now();
     await h.send("create.tag");
-    await waitFor("both checks in progress", () => downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2, 15_000);
+    await waitFor("both checks in progress and the roll-up written", () =>
+      downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2 && h!.github.checkRuns.some((c) => c.name === "openci"), 15_000);
 
     const writes = h.github.requests.filter((r) => r.installationId === 1 && r.method !== "GET");
     const gaps = writes.slice(1).map((w, i) => w.at - writes[i]!.at);

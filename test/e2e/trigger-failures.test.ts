@@ -33,9 +33,8 @@ describe("a trigger that cannot be made is reported upstream, not retried", () =
   });
 
   it("says the app must be installed when the downstream repository has no installation", async () => {
-    const r = repos();
-    delete r["acme/app"];
-    h = await startHarness({ map: MAP, repos: r });
+    // acme/app is public, but the app is not installed there.
+    h = await startHarness({ map: MAP, repos: repos({ installed: false }) });
 
     await h.send("create.tag");
     const check = await waitFor("a completed check", () => (appCheck()?.status === "completed" ? appCheck() : undefined));

@@ -13,6 +13,8 @@ export interface RunChange {
   status?: string;
   conclusion?: string | null;
   title?: string;
+  /** the downstream repository is private (GitHub says so in every payload about it) */
+  private?: boolean;
 }
 
 /** Sends the real completed workflow_run example, changed only where this run differs. */
@@ -26,6 +28,7 @@ export function sendRun(h: Harness, run: RunChange, deliveryId?: string) {
     p.workflow_run.html_url = `https://github.com/${repo}/actions/runs/${run.id}`;
     if (run.title !== undefined) p.workflow_run.display_title = run.title;
     p.repository.full_name = repo;
+    if (run.private !== undefined) p.repository.private = run.private;
   }, deliveryId === undefined ? {} : { id: deliveryId });
 }
 

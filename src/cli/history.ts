@@ -6,21 +6,36 @@ import { callRelay, relayBase } from "./relay-client.js";
 type Out = (s: string) => void;
 
 /**
- * `openci-relay export [--since DATE] [--output FILE]`: the running relay's history as a CAR file
- * (GET /api/v1/history.car), to stdout or FILE; a summary goes to stderr.
+ * `openci-relay export [--since DATE] [--output FILE] [--private [--token-env NAME]]`: the running
+ * relay's public history as a CAR file (GET /api/v1/history.car), to stdout or FILE; with
+ * --private every record, public and private, sending the read token from the environment (never
+ * from the command line, where other users and shell history would see it). A summary goes to stderr.
  */
 export async function exportCommand(
-  o: { since?: string | undefined; url?: string | undefined; output?: string | undefined },
+  o: { since?: string | undefined; url?: string | undefined; output?: string | undefined; private?: boolean | undefined; "token-env"?: string | undefined },
   env: NodeJS.ProcessEnv, writeBytes: (b: Uint8Array) => Promise<void>, err: Out,
 ): Promise<number> {
   if (o.since !== undefined && Number.isNaN(Date.parse(o.since))) {
     err(`openci-relay export: --since must be a date or date-time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z. Run 'openci-relay --help'.\n`);
     return 2;
   }
+  const tokenEnv = o["token-env"] ?? "OPENCI_READ_TOKEN";
+  if (o["token-env"] !== undefined && !o.private) return err("openci-relay export: --token-env goes with --private (the public history needs no token). Run 'openci-relay --help'.\n"), 2;
+  const token = o.private ? env[tokenEnv] : undefined;
+  if (o.private && !token) {
+    err(`openci-relay export: --private needs the relay's read token: set ${tokenEnv} to its OPENCI_READ_TOKEN (or admin token)${o["token-env"] ? "" : ", or name another variable with --token-env NAME"}.\n`);
+    return 2;
+  }
   const base = relayBase(o.url, env);
-  const query = o.since !== undefined ? `?since=${encodeURIComponent(new Date(Date.parse(o.since)).toISOString())}` : "";
-  const res = await callRelay("export", base, `/api/v1/history.car${query}`);
+  const query = new URLSearchParams({
+    ...(o.since !== undefined ? { since: new Date(Date.parse(o.since)).toISOString() } : {}), ...(o.private ? { private: "1" } : {}),
+  }).toString();
+  const res = await callRelay("export", base, `/api/v1/history.car${query ? `?${query}` : ""}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   if (typeof res === "string") return err(res), 1;
+  if (res.status === 401) {
+    err(`openci-relay export: the relay refused the token in ${tokenEnv} (401): it must be the relay's OPENCI_READ_TOKEN or OPENCI_ADMIN_TOKEN.\n`);
+    return 1;
+  }
   if (res.status !== 200 || !res.body) {
     const body = (await res.json().catch(() => ({}))) as { error?: string };
     err(`openci-relay export: the relay answered ${res.status}: ${body.error ?? res.statusText}\n`);
@@ -37,7 +52,7 @@ export async function exportCommand(
     }
   }
   if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
-  err(`exported ${res.headers.get("x-openci-records") ?? "?"} records (${bytes} bytes), root ${res.headers.get("x-openci-root") ?? "?"}${o.output ? ` to ${o.output}` : ""}\n`);
+  err(`exported ${res.headers.get("x-openci-records") ?? "?"} ${o.private ? "public and private " : ""}records (${bytes} bytes), root ${res.headers.get("x-openci-root") ?? "?"}${o.output ? ` to ${o.output}` : ""}\n`);
   return 0;
 }
 

@@ -24,9 +24,11 @@ Usage:
       Runs downstreams of an upstream commit again through a running relay
       (POST /api/v1/reruns). With --downstream, that one; without, every failed one.
       A GitLab downstream pipeline is retried in place; a GitHub one is dispatched anew.
-  openci-relay export [--since DATE] [--output FILE] [--url URL] > history.car
-      The running relay's history (every record since DATE, default all) as a CAR file that
-      IPFS tools import (ipfs dag import history.car). A summary goes to stderr.
+  openci-relay export [--since DATE] [--output FILE] [--url URL] [--private [--token-env NAME]] > history.car
+      The running relay's public history (every public record since DATE, default all) as a CAR
+      file that IPFS tools import (ipfs dag import history.car). With --private, every record,
+      public and private: the read token is read from OPENCI_READ_TOKEN (or the variable NAME),
+      never from the command line. A summary goes to stderr.
   openci-relay verify FILE.car
       Recomputes the CID of every block of an export and checks the export's manifest: exit 0
       when intact, 1 when a block was changed or is missing.
@@ -38,6 +40,7 @@ Usage:
 Environment (rerun, export, sinks):
   OPENCI_URL          the relay's address (default http://127.0.0.1:$PORT, PORT default 3000)
   OPENCI_ADMIN_TOKEN  the relay's admin token (the same value the relay runs with; not needed by export)
+  OPENCI_READ_TOKEN   the relay's read token, for export --private (the admin token works too)
 
 Exit codes: 0 done (validate: the map is valid), 1 the map is invalid, a project is unknown,
 or the relay refused or could not be reached, or (verify) the export was changed, 2 wrong usage.
@@ -97,7 +100,10 @@ export async function main(
       case "export": {
         const { values, positionals } = parseArgs({
           args: rest, allowPositionals: true, strict: true,
-          options: { since: { type: "string" }, output: { type: "string", short: "o" }, url: { type: "string" } },
+          options: {
+            since: { type: "string" }, output: { type: "string", short: "o" }, url: { type: "string" },
+            private: { type: "boolean" }, "token-env": { type: "string" },
+          },
         });
         if (positionals.length > 0) return usage("takes no FILE: use --output FILE, or redirect stdout");
         return await exportCommand(values, env, writeBytes, err);

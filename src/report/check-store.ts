@@ -28,15 +28,24 @@ export function targetOf(up: { forge: "github" | "gitlab"; host?: string | undef
   return { forge: up.forge, ...(up.host ? { host: up.host } : {}), repo: up.repo, sha: up.sha, installationId: up.installationId, ref: up.tag };
 }
 
+/** Which trigger a check shows (its tagging upstream, downstream and cascade chain): who may see it is decided again at every push. */
+export const CheckAbout = z.object({
+  upstream: z.object({ projectId: z.string() }),
+  downstreamId: z.string(),
+  chain: z.object({ id: z.string(), path: z.array(z.string()) }).optional(),
+});
+export type CheckAbout = z.infer<typeof CheckAbout>;
+
 export interface StoredCheck {
   target: CheckTarget;
   report: StatusReport;
+  about: CheckAbout | undefined;
   version: number;
   pushedVersion: number;
   remoteId: string | undefined;
 }
 
-// KEYS[1] check hash; ARGV: order, target json, report json, ttl.
+// KEYS[1] check hash; ARGV: order, target json, report json, ttl, about json ("" for none).
 // Returns the new version, or 0 if a later state is recorded or this one is already.
 // A new generation (a re-run) forgets the check run id, so the forge gets a new check run.
 const ADVANCE = `
@@ -45,6 +54,7 @@ if tonumber(ARGV[1]) < current then return 0 end
 if tonumber(ARGV[1]) == current and redis.call('HGET', KEYS[1], 'report') == ARGV[3] then return 0 end
 if math.floor(tonumber(ARGV[1]) / 10) > math.floor(current / 10) then redis.call('HDEL', KEYS[1], 'remoteId') end
 redis.call('HSET', KEYS[1], 'order', ARGV[1], 'target', ARGV[2], 'report', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'about', ARGV[5]) end
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return v`;
@@ -60,9 +70,10 @@ export class CheckStore {
   constructor(private readonly redis: Redis) {}
 
   /** Records a new desired state; returns its version, or 0 when a later state is already recorded. */
-  async advance(checkKey: string, target: CheckTarget, report: StatusReport, generation = 0): Promise<number> {
+  async advance(checkKey: string, target: CheckTarget, report: StatusReport, generation = 0, about?: CheckAbout): Promise<number> {
     const order = generation * 10 + RANK[report.status];
-    const v = await this.redis.eval(ADVANCE, 1, this.k(checkKey), order, JSON.stringify(target), JSON.stringify(report), TTL_S);
+    const aboutJson = about ? JSON.stringify({ upstream: { projectId: about.upstream.projectId }, downstreamId: about.downstreamId, ...(about.chain ? { chain: { id: about.chain.id, path: about.chain.path } } : {}) }) : "";
+    const v = await this.redis.eval(ADVANCE, 1, this.k(checkKey), order, JSON.stringify(target), JSON.stringify(report), TTL_S, aboutJson);
     return Number(v);
   }
 
@@ -72,6 +83,7 @@ export class CheckStore {
     return {
       target: CheckTarget.parse(JSON.parse(h.target)),
       report: JSON.parse(h.report) as StatusReport,
+      about: h.about ? CheckAbout.parse(JSON.parse(h.about)) : undefined,
       version: Number(h.version ?? 0),
       pushedVersion: Number(h.pushedVersion ?? 0),
       remoteId: h.remoteId || undefined,

@@ -36,6 +36,11 @@ export class CommitViews {
     await this.redis.multi().sadd(members, ...memberKeys).expire(members, TTL_S).exec();
   }
 
+  /** Whether a check was enrolled in its commit's views (it was shown there once). */
+  async isMember(target: CheckTarget, memberKey: string): Promise<boolean> {
+    return (await this.redis.sismember(this.k(CommitViews.keyFor(target), "members"), memberKey)) === 1;
+  }
+
   /**
    * Queues a push of every view of a commit whose members (enrolled first) changed. A view's job
    * recomputes from the members' latest states when it runs, so one waiting job per view is enough:

@@ -33,15 +33,17 @@ export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): 
   const shown = await Promise.all(updates.map((u) => deps.surface.shows(u.trigger)));
   const items = updates.map(({ trigger, report }) => ({
     checkKey: checkKeyOf({ upstream: trigger.upstream, sha: trigger.upstream.sha, name: trigger.checkName }),
-    target: targetOf(trigger.upstream), report, generation: trigger.attempt,
+    target: targetOf(trigger.upstream), report, generation: trigger.attempt, about: trigger,
   }));
-  const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation)));
+  const versions = await Promise.all(items.map((i) => deps.checks.advance(i.checkKey, i.target, i.report, i.generation, i.about)));
   const commits = new Map<string, { target: CheckTarget; keys: string[]; changed: boolean }>();
   for (const [n, i] of items.entries()) {
-    if (!shown[n]) continue;
+    // A check shown before (enrolled) and hidden now: its commit's views are pushed again, without it.
+    const leaving = !shown[n] && versions[n] !== 0 && (await deps.views.isMember(i.target, i.checkKey));
+    if (!shown[n] && !leaving) continue;
     const commit = CommitViews.keyFor(i.target);
     const entry = commits.get(commit) ?? { target: i.target, keys: [], changed: false };
-    entry.keys.push(i.checkKey);
+    if (shown[n]) entry.keys.push(i.checkKey);
     entry.changed ||= versions[n] !== 0;
     commits.set(commit, entry);
   }

@@ -1,6 +1,5 @@
 import type { DependencyMap, Edge, Project, ProjectLocation } from "../map/graph.js";
-import type { TriggerJob } from "../queue/job-data.js";
-import { edgesOf } from "../workers/edge-from.js";
+import { edgesOf, type Chained } from "../workers/edge-from.js";
 import type { ProjectVisibility } from "./visibility.js";
 
 /**
@@ -19,7 +18,7 @@ export class UpstreamSurface {
   ) {}
 
   /** Whether this trigger's downstream may be written on its upstream's commit. */
-  async shows(trigger: Pick<TriggerJob, "upstream" | "downstreamId" | "chain">): Promise<boolean> {
+  async shows(trigger: Chained): Promise<boolean> {
     const map = this.map();
     const upstream = map.project(trigger.upstream.projectId);
     if (!upstream) return false;

@@ -1,6 +1,9 @@
-import type { TriggerJob } from "../queue/job-data.js";
-
-type Chained = Pick<TriggerJob, "upstream" | "downstreamId" | "chain">;
+/** What says which edges a trigger runs by: its tagging upstream, its downstream, and a cascade's chain. */
+export interface Chained {
+  upstream: { projectId: string };
+  downstreamId: string;
+  chain?: { path: string[] } | undefined;
+}
 
 /** The upstream end of the edge a trigger runs by: in a cascade, the project before it in the chain, not the tagging upstream. */
 export function edgeFrom(data: Chained): string {

@@ -4,7 +4,7 @@ import { classifyHttpError } from "../forge/errors.js";
 import type { CommentIds, CommentMode, Forge } from "../forge/types.js";
 import { ReportJob } from "../queue/job-data.js";
 import { withCheckLock } from "../report/check-lock.js";
-import type { CheckTarget } from "../report/check-store.js";
+import type { CheckTarget, StoredCheck } from "../report/check-store.js";
 import { commentMarker, failureComment } from "../report/comment-text.js";
 import type { LoadedView } from "../report/commit-views.js";
 import { rollupReport } from "../report/rollup.js";
@@ -22,8 +22,11 @@ export async function processReport(job: Job, token: string | undefined, deps: W
       switch (job.name) {
         case "rollup":
         case "comment": {
-          const view = await deps.views.load(job.name, checkKey);
-          if (!view || view.pushedVersion >= view.version) return "current";
+          const loaded = await deps.views.load(job.name, checkKey);
+          if (!loaded || loaded.pushedVersion >= loaded.version) return "current";
+          // Who may be shown is decided again at every push: a downstream turned private since leaves the view.
+          const view = { ...loaded, members: await shownMembers(deps, loaded.members) };
+          if (view.members.length === 0) return "nothing shown";
           const remote = await (job.name === "rollup" ? pushRollup : pushComment)(forgeFor(deps, view.target), view, deps);
           await deps.views.markPushed(job.name, checkKey, view.version, remote);
           return remote ?? "nothing to say";
@@ -31,6 +34,7 @@ export async function processReport(job: Job, token: string | undefined, deps: W
         default: {
           const stored = await deps.checks.get(checkKey);
           if (!stored || stored.pushedVersion >= stored.version) return "current";
+          if (stored.about && !(await deps.surface.shows(stored.about))) return "not shown";
           const remoteId = await forgeFor(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
           await deps.checks.markPushed(checkKey, stored.version, remoteId);
           log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
@@ -44,6 +48,11 @@ export async function processReport(job: Job, token: string | undefined, deps: W
       throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
     }
   });
+}
+
+async function shownMembers(deps: WorkerDeps, members: StoredCheck[]): Promise<StoredCheck[]> {
+  const shown = await Promise.all(members.map((m) => (m.about ? deps.surface.shows(m.about) : true)));
+  return members.filter((_, i) => shown[i]);
 }
 
 function forgeFor(deps: WorkerDeps, target: CheckTarget): Forge {

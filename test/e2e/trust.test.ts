@@ -174,6 +174,31 @@ describe("a repository's visibility changing", () => {
     expect(back.status).toBe(200);
     expect(back.text).toContain('"project":"hello"');
   });
+
+  it("a downstream of another owner turned private leaves the upstream's roll-up and comment from then on", async () => {
+    const other = "otherorg/tests";
+    const h = await startHarness({
+      map: MAP().replace(`github: ${PRIVATE_DOWN}`, `github: ${other}`),
+      repos: { ...repos(), [other]: { installationId: 3, workflows: { "ci.yml": {} } } },
+    });
+    await h.send("create.tag");
+    await runningCheck(h, "openci: app");
+    // the fake edits a check run in place: its texts are read when seen
+    const before = await waitFor("the roll-up lists both", () => h.github.checkRuns.find((c) => c.name === "openci" && c.output.summary?.includes("secret-ci"))?.output.title);
+    const run = h.github.dispatchedRuns.find((r) => r.repo === other)!.runId;
+
+    await h.send("repository.privatized", (p) => (p.repository.full_name = other));
+    await sendRun(h, { repo: other, id: run, conclusion: "failure", private: true });
+    await waitFor("the run recorded", async () => (await get(h, "/api/v1/releases/hello/simple-tag")).text.includes("private_downstreams\":1"));
+    const after = await waitFor("the roll-up without it", () => h.github.checkRuns.find((c) => c.name === "openci" && !c.output.summary?.includes("secret-ci"))?.output.title);
+    await settle(300);
+
+    expect(before).toBe("0 of 2 downstreams passed, 2 still running");
+    expect(after).toBe("0 of 1 downstreams passed, 1 still running");
+    expect(h.github.comments).toEqual([]);
+    // what was written before stays (GitHub lets no app delete a check run); its failure is not written
+    expect(downstreamChecks(h.github).find((c) => c.name === "openci: secret-ci")).toMatchObject({ conclusion: null });
+  });
 });
 
 const DECLARING = "acme/app";

@@ -147,7 +147,9 @@ export type MapFoundation = z.infer<typeof Foundation>;
  */
 export const Declaration = ProjectV2.omit({ github: true, gitlab: true }).extend({
   version: z.literal(2).optional().describe("Declarations use format v2's fields."),
-  id: Id.optional().describe("This project's id in the map; default: its id there, else owner/repo."),
+  // A self-declared id is shown on upstreams' commits (check names are not neutralised: they are keys): plain characters only.
+  id: Id.regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be letters, digits and . _ / - (it names checks on other projects' commits)").optional()
+    .describe("This project's id in the map; default: its id there, else owner/repo."),
   foundation: z.string().min(1).optional(),
   trigger: Trigger.describe("How this repository's pipeline starts."),
   report: Report.optional().describe("How failures of this repository's own dependants are commented (consent to report declared downstreams is the reviewed map's to give)."),

@@ -177,6 +177,8 @@ describe("who is shown on an upstream's commit", () => {
     const marked = parseMapFiles([{ file: "m.yml", text: MAP }], "m.yml", {}, [{ ...DECLARED, text: DECLARED.text.replace("trigger", "visibility: private\ntrigger") }]).map;
 
     expect(refused.map((p) => p.message).join("\n")).toContain("declared");
+    const hostileId = parseMapFiles([{ file: "m.yml", text: MAP }], "m.yml", {}, [{ ...DECLARED, text: `id: "@acme/team [x](http://evil.example)"\n${DECLARED.text}` }]).refusedDeclarations;
+    expect(hostileId.map((p) => p.message).join("\n")).toContain("id: must be letters, digits");
     expect(marked.project("dec/app")?.visibility).toBe("private");
     expect(() => parseMap(MAP.replace("visibility: private", "visibility: public"))).toThrow(/visibility: can only be 'private'/);
   });

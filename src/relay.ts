@@ -152,7 +152,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), forges, redis, log, visibility, surface, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
+      gates: new Gates(redis), forges, redis, log, visibility, visibilityStore, surface, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       delivery: { history, sinks, stats, eventSource },
       jobLockMs: config.jobLockMs,

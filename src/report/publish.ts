@@ -11,7 +11,7 @@ export interface PublishDeps {
   queues: Queues;
   views: CommitViews;
   /** who may be shown on an upstream's commit (private downstreams, declared edges) */
-  surface: Pick<UpstreamSurface, "shows">;
+  surface: Pick<UpstreamSurface, "showsMany">;
 }
 
 /** One downstream's check on its upstream commit: which trigger, and what to show. */
@@ -30,7 +30,7 @@ export interface CheckUpdate {
  * nothing about it is written there. Returns each check's new version (0: nothing new).
  */
 export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): Promise<number[]> {
-  const shown = await Promise.all(updates.map((u) => deps.surface.shows(u.trigger)));
+  const shown = await deps.surface.showsMany(updates.map((u) => u.trigger));
   const items = updates.map(({ trigger, report }) => ({
     checkKey: checkKeyOf({ upstream: trigger.upstream, sha: trigger.upstream.sha, name: trigger.checkName }),
     target: targetOf(trigger.upstream), report, generation: trigger.attempt, about: trigger,

@@ -14,21 +14,35 @@ import type { ProjectVisibility } from "./visibility.js";
 export class UpstreamSurface {
   constructor(
     private readonly map: () => DependencyMap,
-    private readonly visibility: Pick<ProjectVisibility, "of">,
+    private readonly visibility: Pick<ProjectVisibility, "of" | "ofMany">,
   ) {}
 
   /** Whether this trigger's downstream may be written on its upstream's commit. */
   async shows(trigger: Chained): Promise<boolean> {
+    return (await this.showsMany([trigger]))[0]!;
+  }
+
+  /** As `shows`, for many triggers (a fan-out), with one look-up of the visibilities they need. */
+  async showsMany(triggers: readonly Chained[]): Promise<boolean[]> {
     const map = this.map();
-    const upstream = map.project(trigger.upstream.projectId);
-    if (!upstream) return false;
-    for (const { upstream: from, downstream: to } of edgesOf(trigger)) {
-      const project = map.project(to);
-      if (!project) return false;
-      if (map.edge(from, to)?.declared && upstream.report?.declared !== true) return false;
-      if (!sameOwner(project.location, upstream.location) && (await this.visibility.of(project)) === "private") return false;
-    }
-    return true;
+    const needed = new Map<string, Project>();
+    const verdicts = triggers.map((trigger) => {
+      const upstream = map.project(trigger.upstream.projectId);
+      if (!upstream) return { ok: false, needs: [] as Project[] };
+      const needs: Project[] = [];
+      for (const { upstream: from, downstream: to } of edgesOf(trigger)) {
+        const project = map.project(to);
+        if (!project) return { ok: false, needs };
+        if (map.edge(from, to)?.declared && upstream.report?.declared !== true) return { ok: false, needs };
+        // Another owner's project is shown only when it is public.
+        if (!sameOwner(project.location, upstream.location)) needs.push(project);
+      }
+      for (const p of needs) needed.set(p.id, p);
+      return { ok: true, needs };
+    });
+    const projects = [...needed.values()];
+    const visibilities = new Map((await this.visibility.ofMany(projects)).map((v, i) => [projects[i]!.id, v]));
+    return verdicts.map((v) => v.ok && v.needs.every((p) => visibilities.get(p.id) === "public"));
   }
 
   /** Whether `upstream`'s event may trigger along `edge`; a cascade also names the upstream that tagged. */

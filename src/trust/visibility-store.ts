@@ -1,8 +1,14 @@
 import type { Redis } from "ioredis";
+import { z } from "zod";
+import { GITHUB_REPO } from "../map/places.js";
 import { locationKey, type LocationRef } from "../map/graph.js";
 import { key } from "../queue/names.js";
 
 export type Visibility = "public" | "private";
+
+/** What a GitHub delivery said of repositories' visibility, carried in its jobs' data (`visibility`). */
+export const ReportedVisibility = z.array(z.object({ repo: z.string().regex(GITHUB_REPO), visibility: z.enum(["public", "private"]) })).max(10_000);
+export type ReportedVisibility = z.infer<typeof ReportedVisibility>;
 
 /** What the relay last learnt of a repository's visibility, and from where. */
 export interface KnownVisibility {
@@ -29,6 +35,16 @@ export class VisibilityStore {
 
   async set(location: LocationRef, visibility: Visibility, source: string, at = Date.now()): Promise<void> {
     await this.redis.set(this.k(location), `${visibility}|${at}|${source}`);
+  }
+
+  /** Keeps what a delivery's job carries (its `visibility` field, if any) before the job is worked on. */
+  async keepReported(jobData: unknown): Promise<void> {
+    const raw = (jobData as { visibility?: unknown } | null)?.visibility;
+    if (raw === undefined) return;
+    const parsed = ReportedVisibility.safeParse(raw);
+    if (!parsed.success) return;
+    const at = Date.now();
+    await Promise.all(parsed.data.map((v) => this.set({ forge: "github", repo: v.repo }, v.visibility, "payload", at)));
   }
 
   private k(location: LocationRef): string {

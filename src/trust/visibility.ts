@@ -57,7 +57,8 @@ export class ProjectVisibility implements Privacy, PublicFilter {
     return out;
   }
 
-  private async ofMany(projects: Project[]): Promise<Visibility[]> {
+  /** Several projects' visibility with one Redis read (a fan-out's downstreams). */
+  async ofMany(projects: readonly Project[]): Promise<Visibility[]> {
     const known = await this.o.store.get(projects.map((p) => p.location));
     const now = (this.o.now ?? Date.now)();
     const maxAge = this.o.maxAgeMs ?? VISIBILITY_MAX_AGE_MS;

@@ -71,11 +71,14 @@ export function githubWebhooks(
       // One log call with the delivery's fields: a child logger per delivery cost more than the call.
       const about = { deliveryId: context.id, event: context.name };
       const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
-      // Known before the delivery's event is worked on: what a worker publishes about the repository depends on it.
-      for (const v of options.visibility ? normaliseGithubVisibility(delivery) : []) {
+      // What the payload says of repositories' visibility travels with the delivery's jobs (the worker
+      // keeps it before working on them: no extra Redis call here); a change of visibility is kept at once.
+      const seen = options.visibility ? normaliseGithubVisibility(delivery) : [];
+      for (const v of seen.filter((x) => x.source === "event")) {
         await options.visibility!.set({ forge: "github", repo: v.repo }, v.visibility, v.source);
-        if (v.source === "event") log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
+        log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
       }
+      const reported = seen.filter((x) => x.source === "payload").map(({ repo, visibility }) => ({ repo, visibility }));
       let events: Normalised[];
       try {
         events = normalise(delivery, options.appId, options.mapRepo);
@@ -87,7 +90,7 @@ export function githubWebhooks(
       if (events.length === 0) return;
       // The first event keeps the delivery's own job id; a second one from the same delivery gets its kind appended.
       const jobs = events.map((e, i) => ({
-        name: e.name, data: e.data,
+        name: e.name, data: reported.length > 0 ? { ...e.data, visibility: reported } : e.data,
         opts: { jobId: deliveryJobId("github", i === 0 ? context.id : e.name === "declaration" ? `${context.id}/declaration/${e.data.repo}` : `${context.id}/${e.name}`) },
       }));
       // One event (nearly always) is one `add`: addBulk's pipeline costs about twice as much CPU per job.

@@ -14,6 +14,7 @@ import type { TriggerRecords } from "../report/trigger-records.js";
 import type { SeenTags } from "../report/seen-tags.js";
 import type { UpstreamSurface } from "../trust/upstream-surface.js";
 import type { ProjectVisibility } from "../trust/visibility.js";
+import type { VisibilityStore } from "../trust/visibility-store.js";
 
 /** What every processor needs; built once per worker process. */
 export interface WorkerDeps {
@@ -30,6 +31,8 @@ export interface WorkerDeps {
   gates: Gates;
   /** every project's visibility (the map's word, then the forge's; unknown counts as private) */
   visibility: ProjectVisibility;
+  /** where deliveries' word on visibility is kept (it travels in their jobs' data) */
+  visibilityStore: VisibilityStore;
   /** who may be shown on an upstream's commit, and which edges an upstream's events may trigger */
   surface: UpstreamSurface;
   views: CommitViews;

@@ -51,8 +51,10 @@ export async function processReport(job: Job, token: string | undefined, deps: W
 }
 
 async function shownMembers(deps: WorkerDeps, members: StoredCheck[]): Promise<StoredCheck[]> {
-  const shown = await Promise.all(members.map((m) => (m.about ? deps.surface.shows(m.about) : true)));
-  return members.filter((_, i) => shown[i]);
+  const about = members.flatMap((m) => (m.about ? [m.about] : []));
+  const verdicts = await deps.surface.showsMany(about);
+  let i = 0;
+  return members.filter((m) => (m.about ? verdicts[i++]! : true));
 }
 
 function forgeFor(deps: WorkerDeps, target: CheckTarget): Forge {

@@ -51,8 +51,9 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
     deps.log.child({ queue, jobId: job.id, deliveryId: (job.data as { deliveryId?: string }).deliveryId });
 
   const workers = [
-    make("events", (job) => {
+    make("events", async (job) => {
       const log = jobLog("events", job);
+      await deps.visibilityStore.keepReported(job.data);
       switch (job.name) {
         case "run":
           return processRun(RunEvent.parse(job.data), deps, log);

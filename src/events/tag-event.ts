@@ -20,3 +20,18 @@ export const TagEvent = z.object({
   receivedAt: z.iso.datetime(),
 });
 export type TagEvent = z.infer<typeof TagEvent>;
+
+/**
+ * The tag names the relay passes on to downstreams. A git tag may hold `;`, `$(…)`, quotes and
+ * `${IFS}`, and downstream workflows often paste `openci_tag` into a shell: a tag outside this set
+ * is recorded but triggers nothing.
+ */
+export const SAFE_TAG = /^[A-Za-z0-9._+/-]{1,128}$/;
+
+/** Why the relay will not pass this tag on, or undefined when it may. */
+export function unsafeTagReason(tag: string): string | undefined {
+  if (SAFE_TAG.test(tag)) return undefined;
+  return tag.length > 128
+    ? "tag name longer than 128 characters: not passed to downstreams"
+    : "tag name has characters outside A-Z a-z 0-9 . _ + / -: not passed to downstreams, which may paste it into a shell";
+}

@@ -37,6 +37,8 @@ export const ReleaseRecord = z.strictObject({
   source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile"]),
   /** what the release publishes, as package URLs, from the project's `artifacts` in the map */
   artifacts: z.array(z.string()),
+  /** why the relay triggered nothing for this release (e.g. a tag name it does not pass on); absent when it acted on it */
+  refused: z.string().optional(),
 });
 
 /** One downstream pipeline the release caused: started, refused by the map, or failed to start. */

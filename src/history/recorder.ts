@@ -56,11 +56,13 @@ export class Recorder {
 
   async release(r: {
     upstream: Project; forge: "github" | "gitlab"; host?: string | undefined; repo: string; tag: string; sha: string;
-    source: ReleaseRecord["source"];
+    source: ReleaseRecord["source"]; refused?: string | undefined;
   }): Promise<CID> {
     const record: ReleaseRecord = {
       v: 1, kind: "release", at: now(), project: r.upstream.id, forge: r.forge, ...(r.host ? { host: r.host } : {}), repo: r.repo,
-      tag: r.tag, sha: r.sha, source: r.source, artifacts: r.source === "pull_request" ? [] : releaseArtifacts(r.upstream, r.tag),
+      tag: r.tag, sha: r.sha, source: r.source,
+      artifacts: r.source === "pull_request" || r.refused !== undefined ? [] : releaseArtifacts(r.upstream, r.tag),
+      ...(r.refused !== undefined ? { refused: r.refused } : {}),
     };
     const store = await this.storeFor(namedProjects(record));
     return this.append(store, record, { key: releaseKey(r.upstream.id, r.tag, r.sha), release: { project: r.upstream.id, tag: r.tag, sha: r.sha } });

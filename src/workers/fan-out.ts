@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
 import type { Dependant, Project } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
+import { unsafeTagReason } from "../events/tag-event.js";
+import type { Forge } from "../forge/types.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers } from "./enqueue-triggers.js";
 
@@ -23,6 +25,13 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     return { upstreams: 0, triggers: 0 };
   }
   await Promise.all(upstreams.map((u) => deps.seen.mark(u.id, [event.tag])));
+  const unsafe = unsafeTagReason(event.tag);
+  if (unsafe !== undefined) {
+    const sha = await resolve(deps.forges.forPlace(map, event), event, log);
+    for (const upstream of upstreams) await deps.history.release({ ...releaseOf(event, upstream, sha), refused: unsafe });
+    log.warn({ repo: event.repo, tag: event.tag, sha, reason: unsafe }, "tag recorded but not passed on: nothing triggered");
+    return { upstreams: upstreams.length, triggers: 0, sha };
+  }
   const all = (await Promise.all(upstreams.map((upstream) =>
     actionable(upstream, map.dependantsFor(upstream.id, event.tag, event.source === "release" ? "release" : "tag"), deps, log)))).flat();
   const cap = deps.limits?.perEvent ?? Number.POSITIVE_INFINITY;
@@ -37,24 +46,33 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
   }
 
   const forge = deps.forges.forPlace(map, event);
-  let sha: string;
-  try {
-    sha = await forge.resolveTag(event.repo, event.tag, event.sha);
-  } catch (error) {
-    const e = classifyHttpError(error, `resolving tag ${event.tag} of ${event.repo}`);
-    if (e.kind !== "config") throw e;
-    log.error({ err: e, hint: e.hint }, "tag cannot be resolved: nothing triggered");
-    throw new UnrecoverableError(e.message);
-  }
-  for (const upstream of new Set(work.map((w) => w.upstream))) {
-    await deps.history.release({
-      upstream, forge: event.forge, host: event.host, repo: event.repo, tag: event.tag, sha,
-      source: event.source === "reconcile" ? "reconcile" : event.forge === "gitlab" ? "tag_push" : event.source,
-    });
-  }
+  const sha = await resolve(forge, event, log);
+  for (const upstream of new Set(work.map((w) => w.upstream))) await deps.history.release(releaseOf(event, upstream, sha));
   const { now, gated } = await enqueueTriggers(deps, forge, { ...event, ref: event.tag }, sha, work, log);
   log.info({ repo: event.repo, tag: event.tag, sha, downstreams: now, gated }, "triggers enqueued");
   return { upstreams: upstreams.length, triggers: now.length + gated.length, sha };
+}
+
+/**
+ * The commit the tag names, read from the forge: a delivery's word alone is not taken (a GitLab
+ * Tag Push Hook at a commit the tag is not on is refused by the forge's resolveTag).
+ */
+async function resolve(forge: Forge, event: TagEvent, log: Logger): Promise<string> {
+  try {
+    return await forge.resolveTag(event.repo, event.tag, event.sha);
+  } catch (error) {
+    const e = classifyHttpError(error, `resolving tag ${event.tag} of ${event.repo}`);
+    if (e.kind !== "config") throw e;
+    log.error({ err: e, hint: e.hint, repo: event.repo, tag: event.tag, deliverySha: event.sha }, "tag cannot be resolved: nothing triggered");
+    throw new UnrecoverableError(e.message);
+  }
+}
+
+function releaseOf(event: TagEvent, upstream: Project, sha: string) {
+  return {
+    upstream, forge: event.forge, host: event.host, repo: event.repo, tag: event.tag, sha,
+    source: event.source === "reconcile" ? "reconcile" as const : event.forge === "gitlab" ? "tag_push" as const : event.source,
+  };
 }
 
 async function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {

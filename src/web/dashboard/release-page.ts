@@ -23,6 +23,7 @@ export function releasePage(map: MapView, view: RunsView, project: string, tag: 
   ${release.artifacts.length > 0 ? html`<dt>Artifacts</dt><dd>${release.artifacts.map((a) => html`<code>${a}</code> `)}</dd>` : ""}
   <dt>Record</dt><dd><a href="/api/v1/records/${release.cid}"><code>${release.cid}</code></a></dd>
 </dl>
+${release.refused !== undefined ? html`<p class="refused" role="status"><strong>Nothing triggered:</strong> ${release.refused}.</p>` : ""}
 <p class="rollup"><strong>${passed} of ${view.downstreams.length}</strong> downstreams passed${view.privateDownstreams > 0
   ? `, and ${view.privateDownstreams} private downstream${view.privateDownstreams === 1 ? "" : "s"} (not shown)` : ""}.</p>
 <div class="scroll"><table>

@@ -36,6 +36,30 @@ export function admitted(req: IncomingMessage, res: ServerResponse, adminToken: 
   return true;
 }
 
+/**
+ * What acts through `/api/*` (POST /api/v1/reruns, /api/v1/sinks/redrive) takes the admin token
+ * only as `Authorization: Bearer` and the body only as JSON. A browser resends a cached Basic
+ * password with any request to the relay, a forged cross-site form or fetch too, and such a form
+ * can only say text/plain, a form or multipart (JSON would need a CORS preflight, which the relay
+ * never grants). Returns true when the request may go on (else it was answered).
+ */
+export function admittedToAct(req: IncomingMessage, res: ServerResponse, adminToken: string | undefined, what: string): boolean {
+  if (adminToken !== undefined && !/^Bearer /i.test(String(req.headers.authorization ?? ""))) {
+    req.resume();
+    res.setHeader("www-authenticate", 'Bearer realm="OpenCI Relay admin"');
+    reply(res, 401, { error: "this route takes OPENCI_ADMIN_TOKEN only as 'Authorization: Bearer <token>' (never Basic: browsers resend a Basic password on forged cross-site requests); use openci-relay or send the header yourself" });
+    return false;
+  }
+  if (!admitted(req, res, adminToken, what)) return false;
+  const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") {
+    req.resume();
+    reply(res, 415, { error: `send the body as JSON with 'Content-Type: application/json'${type ? ` (not ${type})` : " (none was given)"}` });
+    return false;
+  }
+  return true;
+}
+
 /** The tokens that open the private history: the read token, and the admin token (which opens all). */
 export interface ReadTokens {
   readToken: string | undefined;

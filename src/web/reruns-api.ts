@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { readBody, reply } from "./http.js";
-import { admitted } from "./admin-auth.js";
+import { admittedToAct } from "./admin-auth.js";
 import { z } from "zod";
 import type { RerunEvent } from "../events/rerun-event.js";
 import { repoOf, type DependencyMap } from "../map/graph.js";
@@ -25,7 +25,7 @@ export const RerunRequest = z.strictObject({
 });
 
 /**
- * `POST /api/v1/reruns` (Bearer OPENCI_ADMIN_TOKEN): runs downstreams of an upstream commit again,
+ * `POST /api/v1/reruns` (Bearer OPENCI_ADMIN_TOKEN, a JSON body): runs downstreams of an upstream commit again,
  * the same way the Re-run buttons on a GitHub check do; on GitLab the pipeline is retried. The
  * only way to re-run for a GitLab upstream, whose commit statuses have no buttons. Answers 202.
  */
@@ -36,7 +36,7 @@ export function rerunsApi(
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if ((req.url ?? "").split("?")[0] !== RERUNS_PATH) return false;
     if (req.method !== "POST") return reply(res, 405, { error: "use POST" });
-    if (!admitted(req, res, adminToken, "re-runs")) return true;
+    if (!admittedToAct(req, res, adminToken, "re-runs")) return true;
     const raw = await readBody(req, MAX_BODY);
     if (raw === undefined) return reply(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
     let json: unknown;

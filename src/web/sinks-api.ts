@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { SinkJob } from "../queue/job-data.js";
 import type { SinkStats } from "../sinks/sink-stats.js";
 import type { Sinks } from "../sinks/sinks.js";
-import { admitted } from "./admin-auth.js";
+import { admitted, admittedToAct } from "./admin-auth.js";
 import { readBody, reply } from "./http.js";
 
 export const SINKS_PATH = "/api/v1/sinks";
@@ -20,13 +20,13 @@ const RedriveRequest = z.strictObject({
 /**
  * The CDEvents subscribers (Bearer OPENCI_ADMIN_TOKEN): `GET /api/v1/sinks` lists each with its
  * counts, pending deliveries and dead letters; `POST /api/v1/sinks/redrive` queues dead letters
- * again (all, one sink's, or one record's), with their attempts reset.
+ * again (all, one sink's, or one record's; Bearer and a JSON body only), with their attempts reset.
  */
 export function sinksApi(queue: Queue<SinkJob>, sinks: Sinks, stats: SinkStats, log: Logger, adminToken: string | undefined) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== SINKS_PATH && path !== REDRIVE_PATH) return false;
-    if (!admitted(req, res, adminToken, "subscribers")) return true;
+    if (!(req.method === "POST" ? admittedToAct : admitted)(req, res, adminToken, "subscribers")) return true;
     if (path === SINKS_PATH) {
       if (req.method !== "GET") return reply(res, 405, { error: "use GET" });
       const dead = await allFailed(queue);

@@ -1,5 +1,6 @@
 import picomatch from "picomatch";
 import semver from "semver";
+import { RegexRefused, compileLinear, type LinearMatcher } from "./linear-regex.js";
 
 /** How an edge chooses the upstream tags it reacts to. */
 export type TagFilter =
@@ -38,12 +39,12 @@ const problems = new Map<string, string | undefined>();
 function compile(filter: TagFilter, prereleases: boolean | undefined): TagMatcher {
   switch (filter.kind) {
     case "glob": {
-      const glob = picomatch(filter.pattern, { dot: true });
+      const glob = linearGlob(filter.pattern);
       return prereleases === false ? (tag) => glob(tag) && !isPrerelease(tag) : glob;
     }
     case "regex": {
-      const re = new RegExp(`^(?:${filter.pattern})$`, "u");
-      return prereleases === false ? (tag) => re.test(tag) && !isPrerelease(tag) : (tag) => re.test(tag);
+      const re = compileLinear(filter.pattern);
+      return prereleases === false ? (tag) => re(tag) && !isPrerelease(tag) : re;
     }
     case "semver": {
       const range = new semver.Range(filter.range, { loose: true, includePrerelease: prereleases === true });
@@ -65,16 +66,14 @@ export function filterProblem(filter: TagFilter): string | undefined {
 function problemOf(filter: TagFilter): string | undefined {
   switch (filter.kind) {
     case "glob":
-      return undefined;
+      return refusal(() => linearGlob(filter.pattern), "glob");
     case "regex":
       try {
         new RegExp(filter.pattern, "u");
       } catch (error) {
         return `is not a valid regular expression (${(error as Error).message})`;
       }
-      return repeatsAmbiguousGroup(filter.pattern)
-        ? "repeats a group that itself repeats or has alternatives, which can take exponential time on a long tag; use a character class, a glob or a semver range"
-        : undefined;
+      return refusal(() => compileLinear(filter.pattern), "regex");
     case "semver":
       return semver.validRange(filter.range, { loose: true }) === null ? "is not a valid semver range, e.g. \">=2.0.0 <3\" or \"^1.4\"" : undefined;
   }
@@ -92,36 +91,25 @@ export function describeFilter(filter: TagFilter): string {
   }
 }
 
-/**
- * Whether a regex repeats (`*`, `+`, `{n,}`, `{n,m}`) a group that contains a repetition or an
- * alternation: the shapes that backtrack catastrophically (`(a+)+`, `(a|ab)*`). JavaScript has no
- * linear-time engine, and any map or declaration may carry a tag_regex, so such shapes are refused.
- */
-export function repeatsAmbiguousGroup(pattern: string): boolean {
-  const groups: { risky: boolean }[] = [];
-  const quantifierAt = (i: number) => {
-    const c = pattern[i];
-    if (c === "*" || c === "+") return true;
-    if (c !== "{") return false;
-    const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
-    return m !== null && m[2] !== undefined && (m[3] === "" || Number(m[3]) > 1);
-  };
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "\\") {
-      i++;
-    } else if (c === "[") {
-      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
-    } else if (c === "(") {
-      groups.push({ risky: false });
-    } else if (c === ")") {
-      const inner = groups.pop();
-      const repeated = quantifierAt(i + 1);
-      if (inner?.risky && repeated) return true;
-      if (groups.length > 0 && (inner?.risky || repeated)) groups[groups.length - 1]!.risky = true;
-    } else if (c === "|" || quantifierAt(i)) {
-      if (groups.length > 0) groups[groups.length - 1]!.risky = true;
-    }
+function refusal(compile: () => unknown, kind: "glob" | "regex"): string | undefined {
+  try {
+    compile();
+    return undefined;
+  } catch (error) {
+    if (kind === "regex" && error instanceof RegexRefused) return error.message;
+    if (kind === "regex") throw error;
+    return `is a glob the relay cannot match in linear time (${(error as Error).message}); use *, **, ?, [...] and {a,b}, or a tag_regex`;
   }
-  return false;
+}
+
+/**
+ * A glob with picomatch's meaning (dot: true), run by the linear-time matcher: picomatch's own
+ * RegExp backtracks (`*a*a*a*a*a*a*a*a*b` takes minutes on 60 characters). A leading `!` negates.
+ */
+function linearGlob(pattern: string): LinearMatcher {
+  if (pattern.startsWith("!") && !pattern.startsWith("!(")) {
+    const inner = linearGlob(pattern.slice(1));
+    return (tag) => !inner(tag);
+  }
+  return compileLinear(picomatch.makeRe(pattern, { dot: true }).source);
 }

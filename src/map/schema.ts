@@ -46,7 +46,7 @@ const ProjectReport = Report.extend({
 
 const Edge = z.strictObject({
   project: z.string().min(1),
-  tags: z.string().min(1).default("*").describe("Glob matched against the upstream tag name (e.g. \"v*\"); every tag when omitted."),
+  tags: z.string().min(1).max(500).default("*").describe("Glob matched against the upstream tag name (e.g. \"v*\"); every tag when omitted."),
   after_check: z.string().min(1).optional(),
   timeout: Duration.optional(),
   report: Report.optional(),
@@ -92,8 +92,8 @@ export const EDGE_EVENTS = ["tag", "release", "pull_request"] as const;
 
 const EdgeV2 = z.strictObject({
   project: z.string().min(1).describe("The upstream's id: this project depends on it."),
-  tags: z.string().min(1).optional().describe("Glob on the upstream tag (\"v*\"); or `tag_regex`; or `semver`: at most one of the three."),
-  tag_regex: z.string().min(1).max(500).optional().describe("A regular expression the whole tag must match (anchored for you), e.g. v[0-9]+[.][0-9]+[.][0-9]+"),
+  tags: z.string().min(1).max(500).optional().describe("Glob on the upstream tag (\"v*\"); or `tag_regex`; or `semver`: at most one of the three."),
+  tag_regex: z.string().min(1).max(500).optional().describe("A regular expression the whole tag must match (anchored for you), e.g. v[0-9]+[.][0-9]+[.][0-9]+; run in linear time, so backreferences, lookbehinds and long lookaheads are refused."),
   semver: z.string().min(1).max(200).optional().describe("A semver range on the tag (a leading \"v\" is ignored), e.g. \">=2.0.0 <3\"."),
   prereleases: z.boolean().optional().describe("Whether prerelease tags (1.2.0-rc.1) count; default: yes for globs and regexes, no for semver."),
   on: z.array(z.enum(EDGE_EVENTS)).min(1).optional().describe("Which upstream events trigger: default [tag, release]."),

@@ -55,16 +55,15 @@ describe("tag filters", () => {
   });
 
   it.each([
-    ["(v|\\d|\\.|[0-9a-z.])+x", true],
-    ["(a+)+", true],
-    ["([a-z]+)*", true],
-    ["(a|ab){2,}", true],
-    ["v\\d+\\.\\d+(\\.\\d+)?", false],
-    ["v(\\d+\\.){2}\\d+", false],
-    ["stable/(2024|2025)\\.\\d", false],
-  ])("refuses a regex that can backtrack for ever: %s → %s", (pattern, refused) => {
-    const problem = filterProblem(regex(pattern));
+    ["(v|\\d|\\.|[0-9a-z.])+x", "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv", false],
+    ["(a+)+", "aaaa", true],
+    ["([a-z]+)*", "abc", true],
+    ["(a|ab){2,}", "abab", true],
+    ["v\\d+\\.\\d+(\\.\\d+)?", "v1.2", true],
+    ["v(\\d+\\.){2}\\d+", "v1.2.3", true],
+  ])("takes a regex V8 would backtrack on, matched in linear time instead: %s against %s is %s", (pattern, tag, expected) => {
+    expect(filterProblem(regex(pattern))).toBeUndefined();
 
-    expect(problem === undefined ? false : problem.startsWith("repeats a group")).toBe(refused);
+    expect(compileFilter(regex(pattern))(tag)).toBe(expected);
   });
 });

@@ -30,6 +30,10 @@ const WorkflowRunPayload = z.object({
     id: z.number().int().positive(),
     name: z.string().nullable().optional(),
     display_title: z.string().optional(),
+    path: z.string().max(1000).optional(),
+    workflow_id: z.number().int().optional(),
+    event: z.string().max(100).optional(),
+    created_at: Timestamp,
     status: z.string().nullable(),
     conclusion: z.enum(GITHUB_RUN_CONCLUSIONS).nullable(),
     html_url: WebUrl,
@@ -56,6 +60,10 @@ export function normaliseGithubRun(delivery: Delivery): RunEvent | null {
     webUrl: run.html_url,
     startedAt: run.run_started_at,
     updatedAt: run.updated_at,
+    ...(run.created_at !== undefined ? { createdAt: run.created_at } : {}),
+    ...(run.path !== undefined && run.event !== undefined
+      ? { workflow: { path: run.path, event: run.event, ...(run.workflow_id !== undefined ? { id: run.workflow_id } : {}) } }
+      : {}),
     installationId: installation?.id,
     deliveryId: delivery.id,
     source: "workflow_run",
@@ -95,6 +103,7 @@ export function normaliseGithubCheckSuite(delivery: Delivery, ownAppId: number):
     webUrl: `${repository.html_url}/commit/${suite.head_sha}/checks`,
     startedAt: suite.created_at,
     updatedAt: suite.updated_at,
+    createdAt: suite.created_at,
     installationId: installation?.id,
     deliveryId: delivery.id,
   };

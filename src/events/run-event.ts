@@ -18,6 +18,10 @@ export const RunEvent = z.object({
   webUrl: z.string(),
   startedAt: z.iso.datetime({ offset: true }).optional(),
   updatedAt: z.iso.datetime({ offset: true }).optional(),
+  /** When the forge created the run (workflow_run `created_at`, a check suite's): a title match counts only for a run created after the trigger. */
+  createdAt: z.iso.datetime({ offset: true }).optional(),
+  /** The workflow that ran (GitHub: `.github/workflows/ci.yml`, and its numeric id) and the event that started it. */
+  workflow: z.object({ path: z.string(), id: z.number().int().optional(), event: z.string() }).optional(),
   installationId: z.number().int().positive().optional(),
   deliveryId: z.string().min(1),
 });

@@ -154,13 +154,15 @@ export class GithubForge implements Forge {
     return { completed: run.status === "completed", conclusion };
   }
 
-  async checkSuiteLabels(repo: string, suiteId: string): Promise<string> {
+  async checkSuiteLabels(repo: string, suiteId: string, since?: Date): Promise<string> {
     const gh = await this.o.apps.clientForRepo(repo, "trigger");
     const [owner, name] = splitRepo(repo);
     const runs = await forgeCall(`listing the check runs of suite ${suiteId} in ${repo}`, () =>
       gh.paginate("GET /repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs", { owner, repo: name, check_suite_id: Number(suiteId), per_page: 100 }),
     );
-    return runs.map((r) => [r.name, r.external_id ?? "", r.output?.title ?? ""].join(" ")).join("\n");
+    return runs
+      .filter((r) => since === undefined || (r.started_at != null && Date.parse(r.started_at) >= since.getTime()))
+      .map((r) => [r.name, r.external_id ?? "", r.output?.title ?? ""].join(" ")).join("\n");
   }
 
   async runStatus(repo: string, runId: string): Promise<RunStatus> {

@@ -93,8 +93,11 @@ export interface Forge {
    * `after_check` gate waits for. GitLab: `pipeline` is the commit's pipeline, other names its jobs.
    */
   checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
-  /** The names, external ids and titles of a check suite's runs: where CI that reports through checks carries the relay run id. */
-  checkSuiteLabels(repo: string, suiteId: string): Promise<string>;
+  /**
+   * The names, external ids and titles of a check suite's runs (only those started since `since`,
+   * when given): where CI that reports through checks carries the relay run id.
+   */
+  checkSuiteLabels(repo: string, suiteId: string, since?: Date): Promise<string>;
   /** Where a downstream run stands now: the polling fallback where no webhook reports it. */
   runStatus(repo: string, runId: string): Promise<RunStatus>;
   /**

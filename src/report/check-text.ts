@@ -3,6 +3,10 @@ import { repoOf, type Project } from "../map/graph.js";
 import type { UpstreamRef } from "../queue/job-data.js";
 import { markdownLink, neutralise, neutraliseList, neutraliseProse, safeUrl } from "./neutralise.js";
 
+// The relay run id is not printed in summaries anyone can read: it is what a forged run title
+// would carry (issue 16). The check's external id keeps it, for re-runs; results by title are
+// accepted only from runs that fit the trigger (run-result.ts), and only once.
+
 /** Name of the upstream check that shows one downstream, e.g. "openci: acme/app". */
 export const checkName = (downstreamId: string) => `openci: ${downstreamId}`;
 
@@ -42,7 +46,7 @@ export function dispatchedReport(up: UpstreamRef, project: Project, runId: strin
     status: "in_progress",
     conclusion: undefined,
     title: `Triggered: ${neutralise(project.id)}`,
-    summary: `${intro(up, project)}\n\nTriggered through ${result.kind}; see ${run}.\n\nRelay run id: \`${runId}\``,
+    summary: `${intro(up, project)}\n\nTriggered through ${result.kind}; see ${run}.`,
     detailsUrl: safeUrl(result.webUrl),
     externalId: runId,
   };
@@ -62,7 +66,7 @@ export function triggerFailedReport(
     status: "completed",
     conclusion: "failure",
     title: `Could not trigger ${neutralise(downstreamId)}`,
-    summary: `${lead}\n\nThe relay could not start the downstream pipeline: ${neutraliseProse(reason)}${hint ? `\n\n**How to fix:** ${neutraliseProse(hint)}` : ""}\n\nRelay run id: \`${runId}\``,
+    summary: `${lead}\n\nThe relay could not start the downstream pipeline: ${neutraliseProse(reason)}${hint ? `\n\n**How to fix:** ${neutraliseProse(hint)}` : ""}`,
     detailsUrl: undefined,
     externalId: runId,
   };
@@ -91,7 +95,7 @@ export function runReport(up: UpstreamRef, project: Project, relayRunId: string,
     return {
       name: checkName(project.id), status: "in_progress", conclusion: undefined,
       title: `Running: ${id}`,
-      summary: `${intro(up, project)}\n\nThe downstream ${link} is ${run.state.replace("_", " ")}.\n\nRelay run id: \`${relayRunId}\``,
+      summary: `${intro(up, project)}\n\nThe downstream ${link} is ${run.state.replace("_", " ")}.`,
       detailsUrl: safeUrl(run.webUrl), externalId: relayRunId,
     };
   }
@@ -104,7 +108,6 @@ export function runReport(up: UpstreamRef, project: Project, relayRunId: string,
     `| ${id} | ${link} | ${OUTCOME_TITLE[conclusion].toLowerCase()} | ${duration(run.startedAt, run.updatedAt)} |`,
   ];
   if (run.failedJobs.length > 0) lines.push("", "**Failing jobs:**", ...neutraliseList(run.failedJobs).map((j) => `- ${j}`));
-  lines.push("", `Relay run id: \`${relayRunId}\``);
   const failed = run.failedJobs.length > 0 ? ` (${run.failedJobs.length} failing job${run.failedJobs.length > 1 ? "s" : ""})` : "";
   return {
     name: checkName(project.id), status: "completed", conclusion,
@@ -119,7 +122,7 @@ export function timedOutReport(up: UpstreamRef, project: Project | undefined, do
   return {
     name: checkName(downstreamId), status: "completed", conclusion: "timed_out",
     title: `Timed out: ${neutralise(downstreamId)}`,
-    summary: `${lead}\n\nNo result arrived from the downstream within ${setting(timeout)} (the edge's \`timeout\`).\n\nRelay run id: \`${relayRunId}\``,
+    summary: `${lead}\n\nNo result arrived from the downstream within ${setting(timeout)} (the edge's \`timeout\`).`,
     detailsUrl: safeUrl(detailsUrl), externalId: relayRunId,
   };
 }
@@ -135,7 +138,7 @@ export function gateWaitingReport(up: UpstreamRef, project: Project, runId: stri
   return {
     name: checkName(project.id), status: "queued", conclusion: undefined,
     title: `Waiting for ${setting(gate)}: ${neutralise(project.id)}`,
-    summary: `${intro(up, project)}\n\nIt starts once the upstream check \`${setting(gate)}\` succeeds on this commit (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    summary: `${intro(up, project)}\n\nIt starts once the upstream check \`${setting(gate)}\` succeeds on this commit (\`after_check\`).`,
     detailsUrl: undefined, externalId: runId,
   };
 }
@@ -146,7 +149,7 @@ export function gateFailedReport(up: UpstreamRef, project: Project | undefined, 
   return {
     name: checkName(downstreamId), status: "completed", conclusion: "skipped",
     title: `Skipped: ${neutralise(downstreamId)} (${setting(gate)} ${OUTCOME_TITLE[outcome].toLowerCase()})`,
-    summary: `${lead}\n\nNot triggered: the upstream check \`${setting(gate)}\` ended **${outcome}** on this commit, and this downstream waits for it to succeed (\`after_check\`).\n\nRelay run id: \`${runId}\``,
+    summary: `${lead}\n\nNot triggered: the upstream check \`${setting(gate)}\` ended **${outcome}** on this commit, and this downstream waits for it to succeed (\`after_check\`).`,
     detailsUrl: undefined, externalId: runId,
   };
 }
@@ -158,7 +161,7 @@ export function refusedReport(up: UpstreamRef, downstreamId: string, runId: stri
     status: "completed",
     conclusion: "skipped",
     title: `Not triggered: the dependency map does not allow it`,
-    summary: `${tagOf(up)} (commit \`${short(up.sha)}\`).\n\n${neutraliseProse(reason)}\n\nRelay run id: \`${runId}\``,
+    summary: `${tagOf(up)} (commit \`${short(up.sha)}\`).\n\n${neutraliseProse(reason)}`,
     detailsUrl: undefined,
     externalId: runId,
   };

@@ -45,9 +45,17 @@ export class TriggerRecords {
     await multi.exec();
   }
 
-  /** Links a downstream run found by the fallback to its trigger, for the run's later events. */
-  async link(record: TriggerRecord, downstreamRunId: string): Promise<void> {
+  /**
+   * Binds a trigger that got no run id back to the downstream run found by its title, once: the
+   * first run to claim it keeps it, and its later events find the trigger by run id. False when
+   * another run got there first (a second run with the same title reports nothing).
+   */
+  async link(record: TriggerRecord, downstreamRunId: string): Promise<boolean> {
+    const bound = key("trigger-bound", record.trigger.runId);
+    const [[, won], [, holder]] = (await this.redis.multi().set(bound, downstreamRunId, "EX", TTL_S, "NX").get(bound).exec()) as [[unknown, string | null], [unknown, string | null]];
+    if (won === null && holder !== downstreamRunId) return false;
     await this.redis.set(this.runKey(record.forge, record.downstreamRepo, downstreamRunId), record.trigger.runId, "EX", TTL_S);
+    return true;
   }
 
   async byDownstreamRun(forge: string, repo: string, downstreamRunId: string): Promise<TriggerRecord | undefined> {

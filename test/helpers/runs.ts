@@ -13,6 +13,12 @@ export interface RunChange {
   status?: string;
   conclusion?: string | null;
   title?: string;
+  /** the event that started the run (default workflow_dispatch, as the relay's dispatches do) */
+  event?: string;
+  /** the workflow file that ran (default the example's .github/workflows/test.yml) */
+  path?: string;
+  /** when GitHub created the run (default now: a delivery about a run the relay just started) */
+  createdAt?: string;
   /** the downstream repository is private (GitHub says so in every payload about it) */
   private?: boolean;
 }
@@ -27,6 +33,9 @@ export function sendRun(h: Harness, run: RunChange, deliveryId?: string) {
     p.workflow_run.conclusion = run.conclusion === undefined ? "success" : run.conclusion;
     p.workflow_run.html_url = `https://github.com/${repo}/actions/runs/${run.id}`;
     if (run.title !== undefined) p.workflow_run.display_title = run.title;
+    p.workflow_run.event = run.event ?? "workflow_dispatch";
+    if (run.path !== undefined) p.workflow_run.path = run.path;
+    p.workflow_run.created_at = run.createdAt ?? new Date().toISOString();
     p.repository.full_name = repo;
     if (run.private !== undefined) p.repository.private = run.private;
   }, deliveryId === undefined ? {} : { id: deliveryId });

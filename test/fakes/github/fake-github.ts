@@ -78,7 +78,7 @@ export class FakeGithub {
   readonly checkRuns: CheckRun[] = [];
   readonly comments: Comment[] = [];
   /** check suite id → its check runs, for CI that reports through checks */
-  readonly suiteRuns: Record<number, { name: string; external_id: string; title: string }[]> = {};
+  readonly suiteRuns: Record<number, { name: string; external_id: string; title: string; started_at?: string }[]> = {};
   /** workflow run id → its artifacts, for the artifacts listing */
   readonly runArtifacts: Record<number, { name: string; size: number }[]> = {};
   /** workflow run id → its jobs, for the jobs listing */
@@ -361,6 +361,7 @@ export class FakeGithub {
     "checks/list-for-suite": ({ params }) => {
       const runs = (this.suiteRuns[Number(params.check_suite_id)] ?? []).map((r, i) => ({
         id: Number(params.check_suite_id) * 100 + i, name: r.name, external_id: r.external_id, status: "completed", output: { title: r.title },
+        started_at: r.started_at ?? new Date().toISOString(),
       }));
       return [200, { total_count: runs.length, check_runs: runs }];
     },

@@ -4,14 +4,17 @@ import type { CommentIds } from "./types.js";
 /** One place a failure comment can live (a pull/merge request, or the commit), as a forge offers it. */
 export interface CommentPlace {
   key: string;
-  list(): Promise<{ id: string; body: string }[]>;
+  /** The comments there; `own`: written by the relay itself (its GitHub App, its GitLab user). */
+  list(): Promise<{ id: string; body: string; own: boolean }[]>;
   create(body: string): Promise<string>;
   update(id: string, body: string): Promise<void>;
 }
 
 /**
  * Upserts one marked comment per place: edited in place when its text changed, found again by its
- * marker if its id was lost, created only when no editable comment there carries the marker.
+ * marker if its id was lost, created only when no editable comment there carries the marker. Only
+ * the relay's own comments are looked at: the marker is predictable, and a comment someone else
+ * planted with it must never become the relay's (nor be edited by it).
  */
 export async function upsertMarkedComment(places: CommentPlace[], marker: string, body: string, known: CommentIds, where: string): Promise<CommentIds> {
   const ids: CommentIds = {};
@@ -20,7 +23,7 @@ export async function upsertMarkedComment(places: CommentPlace[], marker: string
     try {
       const existing = knownId !== undefined
         ? { id: knownId, body: undefined }
-        : (await place.list()).find((c) => c.body.includes(marker));
+        : (await place.list()).find((c) => c.own && c.body.includes(marker));
       if (existing === undefined || !(await updated(place, existing, body))) {
         ids[place.key] = await place.create(body);
       } else {

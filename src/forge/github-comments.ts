@@ -9,19 +9,31 @@ import type { CommentIds, CommentMode } from "./types.js";
  */
 export async function upsertGithubComment(
   gh: GithubClient, owner: string, repo: string, sha: string,
-  mode: CommentMode, marker: string, body: string, known: CommentIds,
+  mode: CommentMode, marker: string, body: string, known: CommentIds, app: RelayApp,
 ): Promise<CommentIds> {
-  return upsertMarkedComment(await placesFor(gh, owner, repo, sha, mode), marker, body, known, `${owner}/${repo}`);
+  return upsertMarkedComment(await placesFor(gh, owner, repo, sha, mode, app), marker, body, known, `${owner}/${repo}`);
 }
 
-const asList = (comments: { id: number; body?: string | null }[]) => comments.map((c) => ({ id: String(c.id), body: c.body ?? "" }));
+/** The relay's GitHub App: its id, and its slug (its bot user is `<slug>[bot]`). */
+export interface RelayApp {
+  id: number;
+  slug: string;
+}
 
-async function placesFor(gh: GithubClient, owner: string, repo: string, sha: string, mode: CommentMode): Promise<CommentPlace[]> {
+type ListedComment = { id: number; body?: string | null; user?: { login: string; type: string } | null; performed_via_github_app?: { id: number } | null };
+
+/** Issue comments name the app that wrote them; commit comments only their author, the app's bot user. */
+const byRelay = (c: ListedComment, app: RelayApp) =>
+  c.performed_via_github_app?.id === app.id || (c.user?.type === "Bot" && c.user.login === `${app.slug}[bot]`);
+
+const asList = (comments: ListedComment[], app: RelayApp) => comments.map((c) => ({ id: String(c.id), body: c.body ?? "", own: byRelay(c, app) }));
+
+async function placesFor(gh: GithubClient, owner: string, repo: string, sha: string, mode: CommentMode, app: RelayApp): Promise<CommentPlace[]> {
   const prs = mode === "commit" ? [] : await pullRequestsOf(gh, owner, repo, sha);
   if (prs.length > 0 || mode === "pull_request") {
     return prs.map((number) => ({
       key: `pr-${number}`,
-      list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, per_page: 100 })),
+      list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, per_page: 100 }), app),
       create: async (body) => String((await gh.request("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { owner, repo, issue_number: number, body })).data.id),
       update: async (id, body) => {
         await gh.request("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", { owner, repo, comment_id: Number(id), body });
@@ -30,7 +42,7 @@ async function placesFor(gh: GithubClient, owner: string, repo: string, sha: str
   }
   return [{
     key: "commit",
-    list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, per_page: 100 })),
+    list: async () => asList(await gh.paginate("GET /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, per_page: 100 }), app),
     create: async (body) => String((await gh.request("POST /repos/{owner}/{repo}/commits/{commit_sha}/comments", { owner, repo, commit_sha: sha, body })).data.id),
     update: async (id, body) => {
       await gh.request("PATCH /repos/{owner}/{repo}/comments/{comment_id}", { owner, repo, comment_id: Number(id), body });

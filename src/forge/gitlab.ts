@@ -28,6 +28,8 @@ const RUN_VARIABLE = "OPENCI_RUN";
 
 type Api = InstanceType<typeof Gitlab<false>>;
 const clients = new Map<string, Api>();
+/** The user each client's token acts as (GET /user, asked once per client): the author of the relay's own notes. */
+const selves = new WeakMap<Api, Promise<number>>();
 
 /**
  * GitLab through @gitbeaker/rest, both ways: downstream pipelines are created (with the API token,
@@ -188,6 +190,8 @@ export class GitlabForge implements Forge {
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
     const api = this.client();
     const { repo, sha } = target;
+    const self = await this.selfId(api);
+    const own = (n: { author?: { id?: number } }) => n.author?.id === self;
     const mrs = mode === "commit" ? [] : await this.call(`listing the merge requests of ${repo}@${sha.slice(0, 7)}`, () => api.Commits.allMergeRequests(repo, sha));
     const iids = mrs.filter((mr) => mr.state !== "closed").map((mr) => Number(mr.iid));
     let places: CommentPlace[];
@@ -195,7 +199,7 @@ export class GitlabForge implements Forge {
       places = iids.map((iid) => ({
         key: `mr-${iid}`,
         list: async () => (await api.MergeRequestNotes.all(repo, iid, { perPage: 100, maxPages: 10 }))
-          .filter((n) => n.system !== true).map((n) => ({ id: String(n.id), body: String(n.body) })),
+          .filter((n) => n.system !== true).map((n) => ({ id: String(n.id), body: String(n.body), own: own(n as { author?: { id?: number } }) })),
         create: async (text) => String((await api.MergeRequestNotes.create(repo, iid, text)).id),
         update: async (id, text) => {
           await api.MergeRequestNotes.edit(repo, iid, Number(id), { body: text });
@@ -206,8 +210,8 @@ export class GitlabForge implements Forge {
       places = [{
         key: "commit",
         list: async () => (await api.CommitDiscussions.all(repo, sha, { perPage: 100, maxPages: 10 })).flatMap((d) =>
-          ((d.notes ?? []) as { id: number; body: string; system?: boolean }[]).filter((n) => n.system !== true)
-            .map((n) => ({ id: `${d.id}/${n.id}`, body: String(n.body) }))),
+          ((d.notes ?? []) as { id: number; body: string; system?: boolean; author?: { id?: number } }[]).filter((n) => n.system !== true)
+            .map((n) => ({ id: `${d.id}/${n.id}`, body: String(n.body), own: own(n) }))),
         create: async (text) => {
           const thread = await api.CommitDiscussions.create(repo, sha, text);
           return `${thread.id}/${(thread.notes as { id: number }[] | undefined)?.[0]?.id}`;
@@ -219,6 +223,17 @@ export class GitlabForge implements Forge {
       }];
     }
     return upsertMarkedComment(places, marker, body, known, repo);
+  }
+
+  /** The id of the user the token acts as: only notes it wrote are the relay's to find and edit. */
+  private selfId(api: Api): Promise<number> {
+    let id = selves.get(api);
+    if (!id) {
+      id = this.call("reading the token's own user", () => api.Users.showCurrentUser()).then((u) => Number(u.id));
+      id.catch(() => selves.delete(api));
+      selves.set(api, id);
+    }
+    return id;
   }
 
   /**

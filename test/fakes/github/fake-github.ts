@@ -35,6 +35,8 @@ export interface Comment {
   /** "pr-<number>" or "commit-<sha>" */
   on: string;
   body: string;
+  /** who wrote it: the app's bot for comments the relay made, a user's login for planted ones */
+  author: { login: string; type: "Bot" | "User"; appId?: number };
 }
 
 export interface RecordedRequest {
@@ -89,6 +91,8 @@ export class FakeGithub {
   hookTarget: { url: string; secret: string } | undefined;
   /** Set false to act like GitHub Enterprise versions that reject `return_run_details`. */
   supportsRunDetails = true;
+  /** The app's slug, as GET /app answers: its bot user is `<slug>[bot]`. */
+  readonly appSlug = "openci-relay-test";
   private readonly server: Server;
   private readonly tokens = new Map<string, number>();
   private readonly faults: Fault[] = [];
@@ -373,6 +377,11 @@ export class FakeGithub {
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
+    "apps/get-authenticated": () => [200, {
+      id: this.appId, slug: this.appSlug, node_id: "A_x", client_id: "Iv1.x", name: "OpenCI Relay (test)", description: null,
+      external_url: "https://example.invalid", html_url: `http://${this.host}/apps/${this.appSlug}`, created_at: "2026-01-01T00:00:00Z",
+      updated_at: "2026-01-01T00:00:00Z", owner: null, permissions: {}, events: [],
+    }],
     "apps/list-webhook-deliveries": ({ query }) => {
       // Newest first, paged by an opaque cursor as GitHub does (the next page in the Link header).
       const all = [...this.hookDeliveries].reverse();
@@ -462,21 +471,35 @@ export class FakeGithub {
     },
   };
 
+  /** Someone other than the relay writes a comment (`on`: "pr-<number>" or "commit-<sha>"), as GitHub would show it. */
+  plantComment(repo: string, on: string, body: string, login = "mallory"): Comment {
+    const comment: Comment = { id: this.nextId++, repo, on, body, author: { login, type: "User" } };
+    this.comments.push(comment);
+    return comment;
+  }
+
+  /** A comment as the list endpoints answer: its author (`user`) and, on issue comments, the app that wrote it. */
+  private commentJson(c: Comment) {
+    const user = { login: c.author.login, id: c.id + 1_000_000, type: c.author.type, site_admin: false };
+    const app = c.author.appId !== undefined ? { performed_via_github_app: { id: c.author.appId, slug: this.appSlug, name: "OpenCI Relay (test)" } } : {};
+    return { id: c.id, body: c.body, user, ...(c.on.startsWith("pr-") ? { performed_via_github_app: null, ...app } : {}) };
+  }
+
   private commentsOn(params: Record<string, string>, on: string) {
-    return this.comments.filter((c) => c.repo === `${params.owner}/${params.repo}` && c.on === on).map((c) => ({ id: c.id, body: c.body }));
+    return this.comments.filter((c) => c.repo === `${params.owner}/${params.repo}` && c.on === on).map((c) => this.commentJson(c));
   }
 
   private addComment(params: Record<string, string>, on: string, body: string) {
-    const comment = { id: this.nextId++, repo: `${params.owner}/${params.repo}`, on, body };
+    const comment: Comment = { id: this.nextId++, repo: `${params.owner}/${params.repo}`, on, body, author: { login: `${this.appSlug}[bot]`, type: "Bot", appId: this.appId } };
     this.comments.push(comment);
-    return { id: comment.id, body };
+    return this.commentJson(comment);
   }
 
   private editComment(params: Record<string, string>, body: string): [number, unknown] {
     const comment = this.comments.find((c) => c.id === Number(params.comment_id) && c.repo === `${params.owner}/${params.repo}`);
     if (!comment) return [404, { message: "Not Found" }];
     comment.body = body;
-    return [200, { id: comment.id, body }];
+    return [200, this.commentJson(comment)];
   }
 
   private repo(params: Record<string, string>): FakeRepo {
@@ -489,7 +512,7 @@ export class FakeGithub {
   }
 }
 
-const APP_JWT_ROUTES = new Set(["apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
+const APP_JWT_ROUTES = new Set(["apps/get-authenticated", "apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
 
 let validator: OpenApiValidator | undefined;
 /** Parsing the 10 MB description once per test file is enough. */

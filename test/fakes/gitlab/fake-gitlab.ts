@@ -60,6 +60,8 @@ export interface FakeNote {
   updated: number;
 }
 
+  /** who wrote it: the token's user (the relay) unless planted by someone else */
+  author?: { id: number; username: string };
 export interface FakeMergeRequest {
   project: string;
   iid: number;
@@ -212,7 +214,7 @@ export class FakeGitlab {
     const anonymousRead = route.doc === "get_project" && req.headers["private-token"] === undefined && (this.o.visibility?.[project] ?? "public") === "public";
     const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === params.token : req.headers["private-token"] === this.o.token);
     if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
-    if (!this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
+    if (route.doc !== "get_current_user" && !this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
     const fault = this.faults.find((f) => f.doc === route.doc && f.times > 0);
     if (fault) {
       fault.times--;
@@ -331,6 +333,8 @@ export class FakeGitlab {
         return [200, this.threads.filter((t) => t.project === project && t.sha === params.commit_id).map(threadJson)];
       case "create_commit_discussion": {
         const thread: FakeThread = { id: randomBytes(20).toString("hex"), project, sha: String(params.commit_id), notes: [{ id: this.nextId++, body: String(params.body), updated: 0 }] };
+      case "get_current_user":
+        return [200, { id: RELAY_USER.id, username: RELAY_USER.username, name: "OpenCI Relay", state: "active", web_url: `${this.url}/${RELAY_USER.username}` }];
         this.threads.push(thread);
         return [201, threadJson(thread)];
       }
@@ -391,8 +395,11 @@ export class FakeGitlab {
 }
 
 function noteJson(n: FakeNote) {
-  return { id: n.id, type: null, body: n.body, author: { id: 28, username: "openci-relay" }, system: false, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:00:00Z" };
+  return { id: n.id, type: null, body: n.body, author: n.author ?? RELAY_USER, system: false, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:00:00Z" };
 }
+
+/** The token's user, as GET /user names it: the author of every note the relay writes. */
+export const RELAY_USER = { id: 28, username: "openci-relay" };
 
 function threadJson(t: FakeThread) {
   return { id: t.id, individual_note: false, notes: t.notes.map(noteJson) };

@@ -6,13 +6,14 @@ import { describeMapRepo } from "./map/map-repo.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./redis/embedded.js";
 import { redactUrl } from "./redis/connection.js";
 import { startRelay } from "./relay.js";
+import { mapOptionsOf } from "./map/map-options.js";
 
 /** `npm start`: read .env and the environment, validate config and map, start Redis if needed, run the roles. */
 async function main(): Promise<void> {
   if (existsSync(".env")) process.loadEnvFile(".env");
   const config = parseEnv(process.env);
   const log = createLogger(config.logLevel);
-  const mapOptions = { gitlabHost: new URL(config.gitlabUrl).host };
+  const mapOptions = mapOptionsOf(config);
   const { map, warnings, files, texts } = config.mapPath ? loadMap(config.mapPath, mapOptions) : parseMapFiles([], "(no local map)", mapOptions);
   for (const w of warnings) log.warn({ map: w.file }, `dependency map: ${formatProblem(w)}`);
   log.info({ map: config.mapPath ?? null, repo: config.mapRepo ? describeMapRepo(config.mapRepo) : null, files: files.length, projects: map.size }, "dependency map loaded");

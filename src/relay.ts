@@ -40,6 +40,7 @@ import { VisibilityStore } from "./trust/visibility-store.js";
 import { ProjectVisibility } from "./trust/visibility.js";
 import { UpstreamSurface } from "./trust/upstream-surface.js";
 import { repoOf } from "./map/graph.js";
+import { mapOptionsOf } from "./map/map-options.js";
 
 export interface RelayOptions {
   config: Config;
@@ -64,7 +65,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   await waitForRedis(redis, redisUrl);
   await warnUnlessNoEviction(redis, log);
   const queues = createQueues(redis, log);
-  const live = new LiveMap(initialMap, localMap, { gitlabHost: new URL(config.gitlabUrl).host });
+  const live = new LiveMap(initialMap, localMap, mapOptionsOf(config));
   const map = () => live.get();
   let subscriber: ReturnType<typeof createRedis> | undefined;
   let stopFollowing: (() => void) | undefined;
@@ -119,9 +120,11 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, { ...gitlabWebhookOptions(config, map), visibility: visibilityStore }));
       addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
-      stream = new EventStreams(historyAccess.readers, () => createRedis(redisUrl, "worker"), eventSource, log, historyAccess.tokens);
+      stream = new EventStreams(historyAccess.readers, () => createRedis(redisUrl, "worker"), eventSource, log, historyAccess.tokens, {
+        perAddress: config.streamsPerAddress, idleMs: config.streamIdleMs, trustProxy: config.trustProxy,
+      });
       addHandler(stream.handler());
-      addHandler(historyApi(historyAccess, map));
+      addHandler(historyApi(historyAccess, map, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy }));
       addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
       addHandler(metricsHandler(queues, redis));
       addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseMapRepo, type MapRepoSpec } from "../map/map-repo.js";
+import { isRelayOwnVariable } from "../map/secret-names.js";
 import { parseRedisUrl, RedisUrlError } from "../redis/redis-url.js";
 import { parseEnvSinks, type EnvSinkSpec } from "../sinks/sink-spec.js";
 
@@ -84,6 +85,9 @@ const EnvSchema = z.object({
     .default(600_000),
   OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
+  OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
+  OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER: count(0, "must be 0 (no declarations) or more", "must be a number of projects").default(50),
+  OPENCI_MAX_DECLARED_EDGES_PER_PROJECT: count(1, "must be at least 1", "must be a number of upstreams").default(50),
 });
 
 export type Role = (typeof ROLES)[number];
@@ -141,6 +145,11 @@ export interface Config {
   reconcileMs: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
+  /** OPENCI_MAP_SECRETS: the only variables the map may name as secrets; undefined: any that is not the relay's own. */
+  mapSecrets: ReadonlySet<string> | undefined;
+  /** Declarations taken per GitHub account or GitLab top-level group, and upstreams per declaration. */
+  maxDeclaredProjectsPerOwner: number;
+  maxDeclaredEdgesPerProject: number;
   /** The environment, for the variables the map names (GitLab tokens, trigger tokens, webhook secrets). */
   env: NodeJS.ProcessEnv;
 }
@@ -213,8 +222,22 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     jobLockMs: e.OPENCI_JOB_LOCK_MS,
     maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,
+    mapSecrets: e.OPENCI_MAP_SECRETS ? new Set(e.OPENCI_MAP_SECRETS.split(",").map((n) => n.trim())) : undefined,
+    maxDeclaredProjectsPerOwner: e.OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER,
+    maxDeclaredEdgesPerProject: e.OPENCI_MAX_DECLARED_EDGES_PER_PROJECT,
     env,
   };
+}
+
+/** OPENCI_MAP_SECRETS: variable names, none of them the relay's own. */
+function mapSecretsProblem(text: string, ctx: z.RefinementCtx): void {
+  for (const name of text.split(",").map((n) => n.trim())) {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) {
+      ctx.addIssue({ code: "custom", message: "must be variable names separated by commas, e.g. EXAMPLE_ORG_GITLAB_TOKEN,OPS_SINK_SECRET" });
+      return;
+    }
+    if (isRelayOwnVariable(name)) ctx.addIssue({ code: "custom", message: `lists ${name}, the relay's own configuration, which the map may never name: remove it` });
+  }
 }
 
 /** REDIS_URL in one of its forms (redis-url.ts); its message says how to write it. */

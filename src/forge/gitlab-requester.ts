@@ -56,4 +56,16 @@ async function errorMessage(response: Response): Promise<string> {
   }
 }
 
+/**
+ * A POST with a JSON body, answered like every gitbeaker call (one answer, status and headers
+ * kept). For GitLab's pipeline trigger, whose token gitbeaker would put in the URL's query string,
+ * where proxies and access logs keep it: the token travels in the body instead.
+ */
+export async function postJson(apiRoot: string, endpoint: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const answer = await requestOnce(endpoint, {
+    prefixUrl: apiRoot, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  });
+  return answer.body as Record<string, unknown>;
+}
+
 export const relayRequesterFn = createRequesterFn((_, options) => Promise.resolve(options), requestOnce);

@@ -3,7 +3,8 @@ import type { Project } from "../map/graph.js";
 import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
 import type { ForgeLimits, PipelineBudget } from "./minute-budget.js";
-import { relayRequesterFn } from "./gitlab-requester.js";
+import { postJson, relayRequesterFn } from "./gitlab-requester.js";
+import { isRelayOwnVariable } from "../map/secret-names.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
 import type {
@@ -45,6 +46,7 @@ export class GitlabForge implements Forge {
     await this.spend(path);
     const triggerTokenEnv = project.trigger?.token_env;
     if (triggerTokenEnv !== undefined) {
+      refuseRelayOwn(triggerTokenEnv);
       const token = this.o.env[triggerTokenEnv];
       if (!token) {
         throw new ForgeError(`no pipeline trigger token for ${path}`, "config", {
@@ -52,8 +54,9 @@ export class GitlabForge implements Forge {
         });
       }
       const variables = Object.fromEntries(gitlabVariables(ctx).map((v) => [v.key, v.value]));
+      // The token only in the body (gitbeaker's trigger() puts it in the query string), and only to this project's host.
       const pipeline = await this.call(`triggering a pipeline of ${path} on ${ref}`, () =>
-        this.client(false).PipelineTriggerTokens.trigger(path, ref, token, { variables }), {
+        postJson(`${this.root()}/api/v4/`, `projects/${encodeURIComponent(path)}/trigger/pipeline`, { token, ref, variables }), {
         400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
         401: `${triggerTokenEnv} is not a valid pipeline trigger token of ${path}.`,
         404: `${path} was not found, or ${triggerTokenEnv} is not one of its trigger tokens.`,
@@ -327,8 +330,14 @@ export class GitlabForge implements Forge {
    * One client per host and token, so gitbeaker's client-side limits hold across jobs. GITLAB_TOKEN
    * is only ever sent to GITLAB_URL: another host needs its own variable (`token_env` in the map).
    */
+  /** GITLAB_URL, or https://<host> for another host the map names. */
+  private root(): string {
+    return this.o.host ? `https://${this.o.host}` : this.o.url;
+  }
+
   private client(withToken = true): Api {
-    const host = this.o.host ? `https://${this.o.host}` : this.o.url;
+    const host = this.root();
+    if (withToken && this.o.tokenEnv) refuseRelayOwn(this.o.tokenEnv);
     if (withToken && this.o.host && !this.o.tokenEnv) {
       throw new ForgeError(`no token variable for GitLab host ${this.o.host}`, "config", {
         hint: `Name one in the map (gitlab: { host: ${this.o.host}, project: …, token_env: NAME }); GITLAB_TOKEN is only sent to GITLAB_URL.`,
@@ -345,6 +354,13 @@ export class GitlabForge implements Forge {
       clients.set(cacheKey, api);
     }
     return api;
+  }
+}
+
+/** The map's validation refuses these names; a map built some other way still never sends them. */
+function refuseRelayOwn(name: string): void {
+  if (isRelayOwnVariable(name)) {
+    throw new ForgeError(`the map names ${name}, the relay's own configuration, as a GitLab token`, "config", { hint: "Name a variable of its own in the map (token_env)." });
   }
 }
 

@@ -1,4 +1,6 @@
 import { filterProblem } from "./edge-filter.js";
+import type { MapOptions } from "./graph.js";
+import { secretNameProblem } from "./secret-names.js";
 import type { Fragment, Placed } from "./normalise.js";
 import type { MapEdgeV2, MapProject } from "./schema.js";
 
@@ -10,7 +12,7 @@ export interface MapProblem {
 }
 
 /** Rules a schema cannot express, across every file of the map: ids, references, triggers, filters. */
-export function checkReferences(fragments: Fragment[]): MapProblem[] {
+export function checkReferences(fragments: Fragment[], options: MapOptions = {}): MapProblem[] {
   const problems: MapProblem[] = [];
   const at = (placed: { file: string; path: (string | number)[] }, message: string, ...rest: (string | number)[]) =>
     problems.push({ file: placed.file, path: [...placed.path, ...rest], message });
@@ -67,6 +69,8 @@ export function checkReferences(fragments: Fragment[]): MapProblem[] {
     });
   }
 
+  problems.push(...checkSecretNames(fragments, options));
+
   const limits = fragments.filter((f) => f.cascadeHopLimit !== undefined);
   if (new Set(limits.map((f) => f.cascadeHopLimit)).size > 1) {
     for (const f of limits.slice(1)) {
@@ -97,4 +101,40 @@ function checkTrigger(p: Placed<unknown>): MapProblem[] {
     return problem("a workflow trigger needs 'ref', the branch the workflow runs on (e.g. main)", "trigger");
   }
   return [];
+}
+
+/**
+ * Every variable the map names as a secret: never the relay's own configuration, only those
+ * OPENCI_MAP_SECRETS lists (when set), and each for one host only, since its value is sent to (or
+ * signs for) the host of the entry that names it.
+ */
+function checkSecretNames(fragments: Fragment[], options: MapOptions): MapProblem[] {
+  const problems: MapProblem[] = [];
+  const hosts = new Map<string, { host: string; at: string }>();
+  const named = (name: string | undefined, host: string | undefined, file: string, path: (string | number)[]) => {
+    if (name === undefined) return;
+    const bad = secretNameProblem(name, options.secretNames);
+    if (bad) return void problems.push({ file, path, message: bad });
+    if (host === undefined) return;
+    const first = hosts.get(name);
+    const here = `${path.join(".")} in ${file}`;
+    if (first && first.host !== host) {
+      problems.push({ file, path, message: `${name} is already named for ${first.host} (${first.at}); a secret goes to one host only: name a variable of its own for ${host}` });
+    } else if (!first) hosts.set(name, { host, at: here });
+  };
+  const defaultHost = options.gitlabHost?.toLowerCase() ?? "GITLAB_URL's host";
+  for (const p of fragments.flatMap((f) => f.projects)) {
+    const raw = p.raw as MapProject | undefined;
+    const location = p.value.location;
+    const host = location.forge === "gitlab" ? location.host ?? defaultHost : undefined;
+    if (raw?.gitlab !== undefined && typeof raw.gitlab !== "string") {
+      named(raw.gitlab.token_env, host, p.file, [...p.path, "gitlab", "token_env"]);
+      named(raw.gitlab.webhook_secret_env, undefined, p.file, [...p.path, "gitlab", "webhook_secret_env"]);
+    }
+    named(p.value.trigger?.token_env, host, p.file, [...p.path, "trigger", "token_env"]);
+  }
+  for (const s of fragments.flatMap((f) => f.subscribers ?? [])) {
+    named(s.value.secret_env, new URL(s.value.url).host.toLowerCase(), s.file, [...s.path, "secret_env"]);
+  }
+  return problems;
 }

@@ -79,6 +79,11 @@ export const DEFAULT_CASCADE_HOP_LIMIT = 5;
 export interface MapOptions {
   /** GITLAB_URL's host (with port, if any): a project naming it is on the default host, as its webhooks say */
   gitlabHost?: string | undefined;
+  /** OPENCI_MAP_SECRETS: the only variables the map may name as secrets (undefined: any but the relay's own) */
+  secretNames?: ReadonlySet<string> | undefined;
+  /** Declarations taken per GitHub account / GitLab top-level group (default 50), and upstreams per declaration (default 50). */
+  maxDeclaredProjectsPerOwner?: number | undefined;
+  maxDeclaredEdgesPerProject?: number | undefined;
 }
 
 /** The validated map, indexed for the questions the flow asks. Immutable once built. */

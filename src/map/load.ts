@@ -103,7 +103,7 @@ export function parseMapFiles(
   const place = (p: MapProblem): LocatedProblem => ({ file: p.file, ...parsed.get(p.file)!.locate(p.path), message: describe(p.path, p.message) });
   const placeNear = (p: MapProblem): LocatedProblem => ({ file: p.file, ...parsed.get(p.file)!.near(p.path), message: describe(p.path, p.message) });
 
-  problems.push(...checkReferences(fragments).map(place));
+  problems.push(...checkReferences(fragments, options).map(place));
   const cascadeHopLimit = fragments.find((f) => f.cascadeHopLimit !== undefined)?.cascadeHopLimit ?? DEFAULT_CASCADE_HOP_LIMIT;
   const graph = problems.length === 0 ? checkGraph(fragments, cascadeHopLimit) : { errors: [], warnings: [] };
   problems.push(...graph.errors.map(place));
@@ -120,7 +120,7 @@ export function parseMapFiles(
   const fitting = together.flatMap(({ d, attempt }) => ("fragment" in attempt ? [{ d, attempt }] : []));
   if (fitting.length > 0 && fitting.length === declarations.length) {
     const merged = [...withoutDeclared(fragments, fitting.map(({ attempt }) => attempt.fragment)), ...fitting.map(({ attempt }) => attempt.fragment)];
-    const checked = checkReferences(merged).length === 0 ? checkGraph(merged, cascadeHopLimit) : undefined;
+    const checked = checkReferences(merged, options).length === 0 ? checkGraph(merged, cascadeHopLimit) : undefined;
     if (checked && checked.errors.length === 0) {
       for (const { d, attempt } of fitting) parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: attempt.locate, near: attempt.locate });
       all = merged;
@@ -137,7 +137,7 @@ export function parseMapFiles(
     const located = attempt.locate;
     parsed.set(d.file, { fragment: attempt.fragment, problems: [], locate: located, near: located });
     const merged = [...withoutDeclared(all, [attempt.fragment]), attempt.fragment];
-    const found = [...checkReferences(merged), ...checkGraph(merged, cascadeHopLimit).errors];
+    const found = [...checkReferences(merged, options), ...checkGraph(merged, cascadeHopLimit).errors];
     if (found.length > 0) {
       refused.push(...found.map((p) => (p.file === d.file ? place(p) : { file: d.file, line: 1, column: 1, message: describe(p.path, `${p.message} (in ${p.file}, with this declaration)`) })));
       parsed.delete(d.file);

@@ -98,7 +98,8 @@ export function fromDeclaration(d: Declaration, file: string, where: ProjectLoca
   const id = existing?.id ?? d.id ?? (where.forge === "github" ? where.repo : where.project);
   const project: Project = {
     // The upstream's consent to report declared downstreams stays the reviewed map's.
-    id, location: where, trigger: d.trigger, report: { ...existing?.report, ...d.report, declared: existing?.report?.declared },
+    // A pipeline trigger token is the reviewed map's to name (a declaration may name no secret).
+    id, location: where, trigger: { ...d.trigger, token_env: existing?.trigger?.token_env }, report: { ...existing?.report, ...d.report, declared: existing?.report?.declared },
     // Only ever more private: the map's `visibility: private` or the declaration's own.
     ...(d.visibility ?? existing?.visibility ? { visibility: "private" as const } : {}),
     ...(existing ? {} : { declared: true }),

@@ -151,7 +151,10 @@ export const Declaration = ProjectV2.omit({ github: true, gitlab: true }).extend
   id: Id.regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be letters, digits and . _ / - (it names checks on other projects' commits)").optional()
     .describe("This project's id in the map; default: its id there, else owner/repo."),
   foundation: z.string().min(1).optional(),
-  trigger: Trigger.describe("How this repository's pipeline starts."),
+  // A declaration is anyone's text: it may name no secret (the reviewed map names a trigger token for it).
+  trigger: Trigger.extend({
+    token_env: z.never({ error: "a declaration may not name a secret: ask the relay's operators to name this pipeline trigger token in the reviewed map (trigger: { token_env }), and leave it out here" }).optional(),
+  }).describe("How this repository's pipeline starts."),
   report: Report.optional().describe("How failures of this repository's own dependants are commented (consent to report declared downstreams is the reviewed map's to give)."),
   depends_on: z.array(EdgeV2).min(1, "declare at least one upstream").describe("The upstreams this repository depends on."),
 });

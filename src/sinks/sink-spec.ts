@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CDEVENT_TYPES, type CDEventType } from "../history/cdevent.js";
+import { isRelayOwnVariable } from "../map/secret-names.js";
 
 const ALL_TYPES = Object.values(CDEVENT_TYPES) as CDEventType[];
 /** "pipelinerun.finished" for dev.cdevents.pipelinerun.finished.0.3.0, "openci-gate.decided" for the custom ones. */
@@ -55,6 +56,7 @@ export function parseEnvSinks(text: string | undefined): { sinks: EnvSinkSpec[];
   parsed.data.forEach((s, i) => {
     if (seen.has(s.id)) problems.push(`OPENCI_SINKS[${i}].id '${s.id}' is used twice: give each sink its own id`);
     seen.add(s.id);
+    if (s.secret_env !== undefined && isRelayOwnVariable(s.secret_env)) problems.push(`OPENCI_SINKS[${i}].secret_env names ${s.secret_env}, the relay's own configuration: give the subscriber a secret of its own`);
     if ((s.secret === undefined) === (s.secret_env === undefined)) problems.push(`OPENCI_SINKS[${i}] needs exactly one of secret and secret_env: deliveries are always signed`);
   });
   return { sinks: parsed.data, problems };

@@ -2,6 +2,7 @@ import type { Scope } from "../history/history-store.js";
 import type { DependencyMap } from "../map/graph.js";
 import type { EnvSinkSpec, SinkSpec } from "./sink-spec.js";
 import { shortType } from "./sink-spec.js";
+import { isRelayOwnVariable } from "../map/secret-names.js";
 
 export const DEFAULT_SINK_ATTEMPTS = 10;
 
@@ -48,7 +49,8 @@ export class Sinks {
   private resolve(s: SinkSpec & { secret?: string | undefined }, from: Sink["from"]): Sink {
     return {
       id: s.id, url: s.url, from,
-      secret: s.secret ?? (s.secret_env ? this.env[s.secret_env] || undefined : undefined),
+      // The map's validation refuses the relay's own variables; a map built some other way still never signs with them.
+      secret: s.secret ?? (s.secret_env && !isRelayOwnVariable(s.secret_env) ? this.env[s.secret_env] || undefined : undefined),
       secretFrom: s.secret !== undefined ? "inline" : s.secret_env ?? "(none)",
       events: s.events ? new Set(s.events.map(shortType)) : undefined,
       projects: s.projects ? new Set(s.projects) : undefined,

@@ -3,11 +3,19 @@ import type { DependencyMap } from "../map/graph.js";
 import { parseCid } from "../history/cid.js";
 import type { HistoryReader, Reach } from "../history/history-reader.js";
 import { readReach, refuseReader, type ReadTokens } from "./admin-auth.js";
-import { reply } from "./http.js";
+import { clientAddress, PerAddress, reply, tooMany } from "./http.js";
 
 export const DAG_JSON_TYPE = "application/vnd.ipld.dag-json";
 export const CAR_TYPE = "application/vnd.ipld.car";
 const MAX_LIMIT = 500;
+/** Exports running at once in one process, whoever asks: each reads the whole history. */
+const MAX_EXPORTS = 20;
+
+/** OPENCI_EXPORTS_PER_ADDRESS and OPENCI_TRUST_PROXY. */
+export interface ExportLimits {
+  perAddress: number;
+  trustProxy: number;
+}
 
 export interface HistoryAccess {
   readers: Record<Reach, HistoryReader>;
@@ -20,7 +28,9 @@ export interface HistoryAccess {
  * credentials it answers from the public history; with the read or admin token from all of it
  * (`history.car` only with `?private=1` as well); with a wrong token 401.
  */
-export function historyApi(access: HistoryAccess, map: () => DependencyMap) {
+export function historyApi(access: HistoryAccess, map: () => DependencyMap, limits: ExportLimits = { perAddress: 2, trustProxy: 0 }) {
+  const exports = new PerAddress(limits.perAddress);
+  let running = 0;
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? "/", "http://relay");
     const parts = url.pathname.split("/");
@@ -91,6 +101,16 @@ export function historyApi(access: HistoryAccess, map: () => DependencyMap) {
         if (Number.isNaN(since)) return reply(res, 400, { error: "since must be a date or date-time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z" });
         const everything = url.searchParams.get("private") === "1";
         if (everything && reach !== "all") return refuseReader(req, res, access.tokens);
+        const release = exports.take(clientAddress(req, limits.trustProxy));
+        if (!release) return tooMany(res, "history exports", limits.perAddress, "OPENCI_EXPORTS_PER_ADDRESS");
+        if (running >= MAX_EXPORTS) {
+          release();
+          res.setHeader("retry-after", "30");
+          return reply(res, 503, { error: "too many history exports on this relay at once: retry later" });
+        }
+        running++;
+        const done = () => (release(), running--);
+        res.once("close", done);
         const plan = await (everything ? reader : access.readers.public).exportPlan(since);
         res.writeHead(200, {
           "content-type": CAR_TYPE, "content-disposition": 'attachment; filename="openci-history.car"',

@@ -47,3 +47,43 @@ export function reply(res: ServerResponse, status: number, body: unknown): true 
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
   return true;
 }
+
+/**
+ * Who is asking, for per-client limits: the socket's remote address, or behind `trustedProxies`
+ * reverse proxies the address the outermost trusted one saw (X-Forwarded-For, read from the right:
+ * entries further left were written by the client and prove nothing).
+ */
+export function clientAddress(req: IncomingMessage, trustedProxies = 0): string {
+  const socket = req.socket.remoteAddress ?? "unknown";
+  if (trustedProxies === 0) return socket;
+  const forwarded = String(req.headers["x-forwarded-for"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return forwarded[forwarded.length - trustedProxies] ?? forwarded[0] ?? socket;
+}
+
+/** Counts what each client address holds at once (streams, exports); 0 means no limit. */
+export class PerAddress {
+  private readonly held = new Map<string, number>();
+
+  constructor(readonly limit: number) {}
+
+  /** Takes a slot for `address`: the function that gives it back (once), or undefined when it holds `limit` already. */
+  take(address: string): (() => void) | undefined {
+    const n = this.held.get(address) ?? 0;
+    if (this.limit > 0 && n >= this.limit) return undefined;
+    this.held.set(address, n + 1);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const left = (this.held.get(address) ?? 1) - 1;
+      if (left > 0) this.held.set(address, left);
+      else this.held.delete(address);
+    };
+  }
+}
+
+/** 429 for a client address that holds its share already; `Retry-After` says when to try again. */
+export function tooMany(res: ServerResponse, what: string, limit: number, variable: string): true {
+  res.setHeader("retry-after", "10");
+  return reply(res, 429, { error: `too many ${what} from your address at once (at most ${limit}, ${variable}): finish one, or retry later` });
+}

@@ -56,7 +56,7 @@ beforeAll(async () => {
   const access = { readers: HistoryReader.pair(store, filter), tokens: { readToken: READ_TOKEN, adminToken: ADMIN_TOKEN } };
   const log = pino({ level: "silent" });
   streams = new EventStreams(access.readers, () => new Redis(redis.url, { maxRetriesPerRequest: null }), "/openci-relay", log, access.tokens);
-  const queues = { trigger: { getJobs: async () => [] } } as unknown as Pick<Queues, "trigger">;
+  const queues = { trigger: { getJobs: async () => [], getJobCounts: async () => ({}) } } as unknown as Pick<Queues, "trigger">;
   const handlers = [streams.handler(), historyApi(access, () => MAP), dashboard({ access, map: () => MAP, queues, log })];
   server = createServer((req, res) => void (async () => {
     for (const h of handlers) if (await h(req, res)) return;

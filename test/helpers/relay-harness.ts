@@ -9,6 +9,7 @@ import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
 import { appPrivateKey } from "./keys.js";
 import { restartTestRedis, startTestRedis, type TestRedis } from "./redis.js";
+import { mapOptionsOf } from "../../src/map/map-options.js";
 
 export const APP_ID = 4242;
 export const WEBHOOK_SECRET = "it's a secret to everybody";
@@ -69,7 +70,7 @@ export async function startHarness(o: HarnessOptions) {
     ...o.env,
     ...env,
     });
-    const relay = await startRelay({ config, map: parseMap(o.map, "<map>", { gitlabHost: new URL(config.gitlabUrl).host }), localMap: [{ file: "<map>", text: o.map }], redisUrl: redis.url, log: log.child({ relay: relays.length }) });
+    const relay = await startRelay({ config, map: parseMap(o.map, "<map>", mapOptionsOf(config)), localMap: [{ file: "<map>", text: o.map }], redisUrl: redis.url, log: log.child({ relay: relays.length }) });
     relays.push(relay);
     return relay;
   };

@@ -4,8 +4,12 @@ import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
 
 export interface QueueCounts {
-  /** trigger jobs not yet started (waiting, delayed by a rate limit or a retry) */
+  /** trigger jobs not yet started (waiting, delayed by a rate limit or a retry), among those looked at */
   toTrigger: number;
+  /** every job waiting in the trigger queue (runs' timeouts and polls included) */
+  queued: number;
+  /** false when only the first jobs were looked at: toTrigger is then a lower bound */
+  exact: boolean;
 }
 
 /** "Now / next": what runs now, what is queued, what waits on a gate. */
@@ -21,7 +25,9 @@ ${list.length === 0 ? html`<p class="muted">${empty}</p>` : html`<div class="scr
   const main = html`<h1>Now / next</h1>
 ${section("Running now", rows.filter((x) => x.d.status === "in_progress"), "Nothing is running.", () => "")}
 ${section("Queued next", rows.filter((x) => x.d.status === "queued"), "Nothing is queued.", () => "dispatched, waiting for the downstream to start")}
-<p class="small muted">${queues.toTrigger} trigger job(s) waiting to be sent to their forge (paced, rate-limited or retrying).</p>
+<p class="small muted">${queues.exact
+    ? `${queues.toTrigger} trigger job(s) waiting to be sent to their forge (paced, rate-limited or retrying).`
+    : `${queues.queued} job(s) waiting in the trigger queue (trigger jobs, and runs' timeouts and polls); at least ${queues.toTrigger} of them to be sent to their forge.`}</p>
 ${section("Waiting on a gate", rows.filter((x) => x.d.status === "gated"), "No downstream waits on a gate.", (x) => x.d.gate ? html`after <code>${x.d.gate}</code> succeeds` : "")}`;
   return { title: "Now / next", main, current: "now" };
 }

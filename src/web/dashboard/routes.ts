@@ -11,7 +11,7 @@ import { html, type Html } from "./html.js";
 import { layout, type Page } from "./layout.js";
 import { withoutProjects } from "./map-view.js";
 import { matrixPage } from "./matrix-page.js";
-import { nowPage } from "./now-page.js";
+import { nowPage, type QueueCounts } from "./now-page.js";
 import { projectPage, projectsIndex } from "./project-page.js";
 import { releasePage } from "./release-page.js";
 
@@ -24,7 +24,7 @@ const RECENT = 50;
  * which /assets/live.js fetches again as events arrive. Public, without what is private; a
  * browser signed in at `/login` with the read (or admin) token sees everything.
  */
-export function dashboard(o: { access: HistoryAccess; map: () => DependencyMap; queues: Pick<Queues, "trigger">; log: Logger }) {
+export function dashboard(o: { access: HistoryAccess; map: () => DependencyMap; queues: { trigger: Pick<Queues["trigger"], "getJobs" | "getJobCounts"> }; log: Logger }) {
   // Per reach, the latest releases, read again only when that log has grown.
   const recent: Partial<Record<Reach, { id: string; releases: RecentRelease[] }>> = {};
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
@@ -57,11 +57,7 @@ export function dashboard(o: { access: HistoryAccess; map: () => DependencyMap; 
     const map = withoutProjects(fullMap, await reader.hidden(fullMap.projects().map((p) => p.id)));
     const send = (status: number, page: Page) => sendPage(res, url, status, page, last, reach);
     if (path === "/") return send(200, matrixPage(map, releases, url.searchParams));
-    if (path === "/now") {
-      // Only trigger jobs: the same queue holds each run's delayed timeout and poll.
-      const pending = await o.queues.trigger.getJobs(["waiting", "delayed", "prioritized"], 0, 999);
-      return send(200, nowPage(releases, { toTrigger: pending.filter((j) => j?.name === "trigger").length }));
-    }
+    if (path === "/now") return send(200, nowPage(releases, await queueCounts(o.queues.trigger)));
     if (path === "/projects") return send(200, projectsIndex(map));
     if (segments[0] === "projects" && segments.length === 2) {
       const id = segments[1]!;
@@ -77,6 +73,28 @@ export function dashboard(o: { access: HistoryAccess; map: () => DependencyMap; 
     }
     return false;
   };
+}
+
+/** Jobs /now looks at, at most, to tell trigger jobs from runs' timeouts and polls: the page is public. */
+const NOW_JOBS = 100;
+
+/**
+ * What waits in the trigger queue, counted (cheap whatever its length), and how many of the first
+ * NOW_JOBS are trigger jobs (the same queue holds each run's delayed timeout and poll).
+ */
+async function queueCounts(trigger: Pick<Queues["trigger"], "getJobs" | "getJobCounts">): Promise<QueueCounts> {
+  const states = ["waiting", "prioritized", "delayed"] as const;
+  const counts = await trigger.getJobCounts(...states);
+  const queued = states.reduce((n, s) => n + (counts[s] ?? 0), 0);
+  let toTrigger = 0;
+  let looked = 0;
+  for (const state of states) {
+    const take = Math.min(NOW_JOBS - looked, counts[state] ?? 0);
+    if (take <= 0) continue;
+    toTrigger += (await trigger.getJobs([state], 0, take - 1)).filter((j) => j?.name === "trigger").length;
+    looked += take;
+  }
+  return { toTrigger, queued, exact: looked >= queued };
 }
 
 /** The dashboard's own paths: only these ask for credentials (other routes answer for themselves). */

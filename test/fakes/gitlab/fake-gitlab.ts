@@ -23,6 +23,8 @@ export interface RecordedGitlabRequest {
   path: string;
   doc: string | undefined;
   params: Record<string, unknown>;
+  /** the URL's query string as sent (a secret must never be in it) */
+  query: string;
   headers: Record<string, string | string[] | undefined>;
   at: number;
 }
@@ -58,10 +60,10 @@ export interface FakeNote {
   id: number;
   body: string;
   updated: number;
-}
-
   /** who wrote it: the token's user (the relay) unless planted by someone else */
   author?: { id: number; username: string };
+}
+
 export interface FakeMergeRequest {
   project: string;
   iid: number;
@@ -199,7 +201,7 @@ export class FakeGitlab {
     const pathParams = route ? Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(route.regex.exec(path)![i + 1]!)])) : {};
     const query = groupBrackets([...url.searchParams.keys()].map((k) => [k, url.searchParams.getAll(k)]));
     const params: Record<string, any> = { ...query, ...body, ...pathParams };
-    this.requests.push({ method, path, doc: route?.doc, params, headers: req.headers, at: Date.now() });
+    this.requests.push({ method, path, doc: route?.doc, params, query: url.search, headers: req.headers, at: Date.now() });
     if (!url.pathname.startsWith("/api/v4/") || !route) {
       this.problems.push(`${method} ${url.pathname} is not a documented GitLab API route`);
       return send(res, 404, { message: "404 Not Found" });
@@ -210,9 +212,11 @@ export class FakeGitlab {
     }
     const project = String(pathParams.id);
     const byTriggerToken = route.doc === "trigger_pipeline";
+    // trigger_pipeline.json lists `token` among the body's parameters; a secret in a URL ends up in proxies' and servers' logs.
+    if (url.searchParams.has("token") || url.searchParams.has("private_token")) this.problems.push(`${method} ${path}: a token in the URL's query string`);
     // "This endpoint can be accessed without authentication if the project is publicly accessible."
     const anonymousRead = route.doc === "get_project" && req.headers["private-token"] === undefined && (this.o.visibility?.[project] ?? "public") === "public";
-    const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === params.token : req.headers["private-token"] === this.o.token);
+    const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === body.token : req.headers["private-token"] === this.o.token);
     if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
     if (route.doc !== "get_current_user" && !this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
     const fault = this.faults.find((f) => f.doc === route.doc && f.times > 0);
@@ -329,12 +333,12 @@ export class FakeGitlab {
         Object.assign(note, { body: String(params.body), updated: note.updated + 1 });
         return [200, noteJson(note)];
       }
+      case "get_current_user":
+        return [200, { id: RELAY_USER.id, username: RELAY_USER.username, name: "OpenCI Relay", state: "active", web_url: `${this.url}/${RELAY_USER.username}` }];
       case "list_commit_discussions":
         return [200, this.threads.filter((t) => t.project === project && t.sha === params.commit_id).map(threadJson)];
       case "create_commit_discussion": {
         const thread: FakeThread = { id: randomBytes(20).toString("hex"), project, sha: String(params.commit_id), notes: [{ id: this.nextId++, body: String(params.body), updated: 0 }] };
-      case "get_current_user":
-        return [200, { id: RELAY_USER.id, username: RELAY_USER.username, name: "OpenCI Relay", state: "active", web_url: `${this.url}/${RELAY_USER.username}` }];
         this.threads.push(thread);
         return [201, threadJson(thread)];
       }
@@ -394,12 +398,12 @@ export class FakeGitlab {
   }
 }
 
+/** The token's user, as GET /user names it: the author of every note the relay writes. */
+export const RELAY_USER = { id: 28, username: "openci-relay" };
+
 function noteJson(n: FakeNote) {
   return { id: n.id, type: null, body: n.body, author: n.author ?? RELAY_USER, system: false, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:00:00Z" };
 }
-
-/** The token's user, as GET /user names it: the author of every note the relay writes. */
-export const RELAY_USER = { id: 28, username: "openci-relay" };
 
 function threadJson(t: FakeThread) {
   return { id: t.id, individual_note: false, notes: t.notes.map(noteJson) };

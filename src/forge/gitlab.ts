@@ -141,12 +141,22 @@ export class GitlabForge implements Forge {
     return tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) }));
   }
 
+  /**
+   * The commit the tag names, read from GitLab whatever the delivery said: a Tag Push Hook is only
+   * as good as its secret, so one naming a commit the tag is not on (forged, or the tag moved
+   * since) is refused rather than believed.
+   */
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
-    if (hintSha !== undefined) return hintSha;
     const found = await this.call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {
       404: `Tag ${tag} of ${repo} is gone, or the token cannot see ${repo}.`,
     });
-    return String((found.commit as { id: string }).id);
+    const commit = String((found.commit as { id: string }).id);
+    if (hintSha !== undefined && hintSha !== commit && hintSha !== String(found.target)) {
+      throw new ForgeError(`tag ${tag} of ${repo} is at ${commit.slice(0, 7)}, not at ${hintSha.slice(0, 7)} as the delivery said`, "config", {
+        hint: "A forged Tag Push Hook, or the tag moved since: nothing is triggered for this delivery.",
+      });
+    }
+    return commit;
   }
 
   /**

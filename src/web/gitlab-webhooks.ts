@@ -31,8 +31,9 @@ export interface GitlabWebhookOptions {
 }
 
 /**
- * `POST /api/gitlab/webhooks`: the X-Gitlab-Token is compared in constant time with
- * GITLAB_WEBHOOK_SECRET or the sending project's own secret (anything else: 401), the body parsed
+ * `POST /api/gitlab/webhooks`: the X-Gitlab-Token is compared in constant time with the sending
+ * project's own secret, or GITLAB_WEBHOOK_SECRET for a project of GITLAB_URL that has none
+ * (anything else: 401), the body parsed
  * and normalised, and the work enqueued under the delivery's Idempotency-Key (or
  * X-Gitlab-Event-UUID), so GitLab's retries and "Resend Request" add nothing.
  */
@@ -55,7 +56,11 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const path = projectPath(body);
     const host = instanceHost(req, body, o.defaultHost);
     const own = path === undefined ? undefined : o.projectSecret(path, host);
-    if (!globalOk && !(own !== undefined && sameSecret(token, own))) return refuse(req, res, log, false);
+    // A project with its own secret speaks only with it; the shared secret speaks only for
+    // GITLAB_URL's projects without one, so a delivery naming another instance (X-Gitlab-Instance,
+    // web_url) cannot borrow it there.
+    const sender = own !== undefined ? sameSecret(token, own) : globalOk && host === undefined;
+    if (!sender) return refuse(req, res, log, false);
 
     const event = String(req.headers["x-gitlab-event"] ?? "");
     const deliveryId = String(req.headers["idempotency-key"] ?? req.headers["x-gitlab-event-uuid"] ?? createHash("sha256").update(raw).digest("hex"));

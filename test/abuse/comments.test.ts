@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { GL_COMMIT, GL_UPSTREAM, HOOK_SECRET, sendHook, tagPush } from "../helpers/gitlab-upstream.js";
+import { GL_COMMIT, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, tagPush } from "../helpers/gitlab-upstream.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
@@ -50,7 +50,7 @@ projects:
     trigger: { workflow: test.yml, ref: master }
     depends_on: [{ project: gl/lib }]
 `;
-    const h = await startHarness({ map, repos: { "octo-org/octo-repo": octoRepo() }, gitlabProjects: [GL_UPSTREAM], env: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET } });
+    const h = await startHarness({ map, repos: { "octo-org/octo-repo": octoRepo() }, gitlabProjects: [GL_UPSTREAM], gitlabTags: GL_TAGS(), env: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET } });
     const planted = { id: 1, body: `<!-- openci-relay:failures:${GL_COMMIT} -->\nnothing to see`, updated: 0, author: { id: 99, username: "mallory" } };
     h.gitlab!.mergeRequests.push({ project: GL_UPSTREAM, iid: 7, state: "merged", shas: [GL_COMMIT], notes: [planted] });
     await sendHook(h, tagPush(h.gitlab!));

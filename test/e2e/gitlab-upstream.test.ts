@@ -4,7 +4,7 @@ import { jobCount } from "../helpers/queue-counts.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
 import {
-  GL_COMMIT, GL_TAG, GL_UPSTREAM, HOOK_SECRET, sendHook, statesOf, tagPush, upstreamJobHook, upstreamPipelineHook, upstreamStatus,
+  GL_COMMIT, GL_TAG, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, statesOf, tagPush, upstreamJobHook, upstreamPipelineHook, upstreamStatus,
 } from "../helpers/gitlab-upstream.js";
 import { sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
@@ -27,7 +27,7 @@ const startHarness = useHarness();
 const RANK: Record<string, number> = { pending: 1, running: 2, success: 3, failed: 3, canceled: 3, skipped: 3 };
 const forwardOnly = (states: string[]) => states.every((st, i) => i === 0 || RANK[st]! > RANK[states[i - 1]!]!);
 const start = (o: { map?: string; env?: Record<string, string> } = {}) => startHarness({
-  map: o.map ?? map(), repos: { "octo-org/octo-repo": octoRepo() }, gitlabProjects: [GL_UPSTREAM, "group/tool"],
+  map: o.map ?? map(), repos: { "octo-org/octo-repo": octoRepo() }, gitlabProjects: [GL_UPSTREAM, "group/tool"], gitlabTags: GL_TAGS(),
   env: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET, ...o.env },
 });
 

@@ -16,13 +16,15 @@ const start = () => startHarness({
   env: { GITLAB_WEBHOOK_SECRET: SECRET, OPENCI_POLL_INTERVAL_MS: "600000" },
 });
 
-/** The documented Pipeline Hook example, changed to be about this pipeline of group/tool. */
-function pipelineHook(id: number, status: string) {
+/** The documented Pipeline Hook example, changed to be about this pipeline of group/tool on the fake GitLab. */
+function pipelineHook(h: Harness, id: number, status: string) {
   const fixture = gitlabFixture("pipeline");
   fixture.body.object_attributes.id = id;
   fixture.body.object_attributes.status = status;
   fixture.body.object_attributes.url = `http://gitlab.test/group/tool/-/pipelines/${id}`;
   fixture.body.project.path_with_namespace = "group/tool";
+  // the shared secret speaks only for GITLAB_URL's projects: the hook comes from that instance
+  fixture.body.project.web_url = `${h.gitlab!.url}/group/tool`;
   return fixture;
 }
 
@@ -37,7 +39,7 @@ describe("GitLab webhooks", () => {
     await h.send("create.tag");
     const id = await triggered(h);
 
-    const res = await sendGitlabDelivery(h.url, pipelineHook(id, "canceled"), { token: SECRET });
+    const res = await sendGitlabDelivery(h.url, pipelineHook(h, id, "canceled"), { token: SECRET });
     const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));
 
     expect(res.status).toBe(200);
@@ -52,7 +54,7 @@ describe("GitLab webhooks", () => {
   ])("refuses %s with 401 and enqueues nothing", async (_what, token) => {
     const h = await start();
 
-    const res = await sendGitlabDelivery(h.url, pipelineHook(1, "success"), { token });
+    const res = await sendGitlabDelivery(h.url, pipelineHook(h, 1, "success"), { token });
     await settle(200);
 
     expect(res.status).toBe(401);
@@ -62,9 +64,9 @@ describe("GitLab webhooks", () => {
   it("counts a retried delivery (same Idempotency-Key) once", async () => {
     const h = await start();
 
-    const first = await sendGitlabDelivery(h.url, pipelineHook(5, "success"), { token: SECRET });
+    const first = await sendGitlabDelivery(h.url, pipelineHook(h, 5, "success"), { token: SECRET });
     const afterFirst = await jobCount(h.redisUrl, "events");
-    const retry = await sendGitlabDelivery(h.url, pipelineHook(5, "success"), { token: SECRET, idempotencyKey: first.key });
+    const retry = await sendGitlabDelivery(h.url, pipelineHook(h, 5, "success"), { token: SECRET, idempotencyKey: first.key });
 
     expect([first.status, retry.status]).toEqual([200, 200]);
     expect(afterFirst).toBe(1);

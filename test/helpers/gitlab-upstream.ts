@@ -8,6 +8,8 @@ export const HOOK_SECRET = "gitlab-hook-secret";
 export const GL_UPSTREAM = "group/lib";
 export const GL_COMMIT = "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7";
 export const GL_TAG = "v1.0.0";
+/** group/lib's tags on the fake GitLab: the relay reads a pushed tag back before acting on it. */
+export const GL_TAGS = () => ({ [GL_UPSTREAM]: { [GL_TAG]: GL_COMMIT } });
 
 /** The documented Tag Push Hook example, moved to group/lib on the fake GitLab (tag v1.0.0 at GL_COMMIT). */
 export function tagPush(gitlab: FakeGitlab, o: { deleted?: boolean } = {}) {

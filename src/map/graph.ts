@@ -37,6 +37,8 @@ export interface Project {
   visibility?: "private" | undefined;
   /** Known only from the repository's own declaration, not from the reviewed map. */
   declared?: boolean | undefined;
+  /** What the repository's declaration says about itself: shown as declared, never as the map's word. */
+  declaredMeta?: ProjectMeta | undefined;
 }
 
 /** "`downstream` depends on `upstream`": when and how an upstream event triggers the downstream. */

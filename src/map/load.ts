@@ -112,10 +112,12 @@ export function parseMapFiles(
   // Downstreams' own declarations join a valid map: all at once when they fit together (one check
   // of the whole map), else one by one, so a bad one is left out with its problems and never
   // takes the rest of the map down with it.
-  const refused: LocatedProblem[] = [];
   let all = fragments;
   let warnings = graph.warnings.map(placeNear);
   const index = indexProjects(fragments);
+  const quota = withinQuota(declarations, index, options);
+  const refused: LocatedProblem[] = [...quota.refused];
+  declarations = quota.kept;
   const together = declarations.map((d) => ({ d, attempt: withDeclaration(index, d, options) }));
   const fitting = together.flatMap(({ d, attempt }) => ("fragment" in attempt ? [{ d, attempt }] : []));
   if (fitting.length > 0 && fitting.length === declarations.length) {
@@ -164,6 +166,41 @@ export function parseMapFiles(
   };
 }
 
+/** Defaults of OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER and OPENCI_MAX_DECLARED_EDGES_PER_PROJECT. */
+export const DEFAULT_MAX_DECLARED_PROJECTS = 50;
+export const DEFAULT_MAX_DECLARED_EDGES = 50;
+
+/** Who answers for a repository: its GitHub account, or its GitLab host and top-level group. */
+const ownerOf = (l: ProjectLocation) => (l.forge === "github" ? `github:${l.repo.split("/")[0]!.toLowerCase()}` : `gitlab:${(l.host ?? "").toLowerCase()}/${l.project.split("/")[0]!.toLowerCase()}`);
+
+/**
+ * Declarations of repositories the reviewed map does not list, at most `max` per owner (in the
+ * order given: a newer one is the one refused); each one over is refused with what to do.
+ */
+function withinQuota(declarations: DeclarationText[], index: ProjectIndex, options: MapOptions): { kept: DeclarationText[]; refused: LocatedProblem[] } {
+  const max = options.maxDeclaredProjectsPerOwner ?? DEFAULT_MAX_DECLARED_PROJECTS;
+  const counts = new Map<string, number>();
+  const kept: DeclarationText[] = [];
+  const refused: LocatedProblem[] = [];
+  for (const d of declarations) {
+    if (index.byLocation.has(locationKey(d.location))) {
+      kept.push(d);
+      continue;
+    }
+    const owner = ownerOf(d.location);
+    const count = (counts.get(owner) ?? 0) + 1;
+    counts.set(owner, count);
+    if (count <= max) kept.push(d);
+    else {
+      refused.push({
+        file: d.file, line: 1, column: 1,
+        message: `refused: ${owner.replace(/^\w+:/, "")} already has ${max} declared repositories the reviewed map does not list (OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER); ask the relay's operators to list this one in the map, or remove another declaration`,
+      });
+    }
+  }
+  return { kept, refused };
+}
+
 interface ProjectIndex {
   byLocation: Map<string, Placed<Project>>;
   byId: Map<string, Placed<Project>>;
@@ -185,9 +222,18 @@ function withDeclaration(index: ProjectIndex, d: DeclarationText, options: MapOp
   if (one.problems.length > 0 || !one.data) return { problems: one.problems };
   const key = locationKey(d.location);
   const existing = index.byLocation.get(key)?.value;
-  const fragment = fromDeclaration(one.data as Declaration, d.file, d.location, existing);
-  if (existing && (one.data as Declaration).id !== undefined && (one.data as Declaration).id !== existing.id) {
+  const declaration = one.data as Declaration;
+  const fragment = fromDeclaration(declaration, d.file, d.location, existing, options);
+  if (existing && declaration.id !== undefined && declaration.id !== existing.id) {
     return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: this repository is '${existing.id}' in the map; leave 'id' out or use that` }] };
+  }
+  if (!existing && declaration.id !== undefined) {
+    const id = fragment.projects[0]!.value.id;
+    return { problems: [{ file: d.file, ...one.locate(["id"]), message: `id: refused: only the reviewed map gives ids, and it does not list this repository, so its id is '${id}'; leave 'id' out (or ask the map's maintainers to list it)` }] };
+  }
+  const maxEdges = options.maxDeclaredEdgesPerProject ?? DEFAULT_MAX_DECLARED_EDGES;
+  if (declaration.depends_on.length > maxEdges) {
+    return { problems: [{ file: d.file, ...one.locate(["depends_on"]), message: `depends_on: ${declaration.depends_on.length} upstreams, more than the ${maxEdges} a declaration may name (OPENCI_MAX_DECLARED_EDGES_PER_PROJECT): keep the ones you test against` }] };
   }
   // A declaration speaks for its own repository only: an id another place holds is refused.
   const id = fragment.projects[0]!.value.id;

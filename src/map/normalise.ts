@@ -91,25 +91,37 @@ function edgeV2(downstream: string, e: MapEdgeV2): Edge {
 }
 
 /**
- * A downstream's declaration as a fragment: one project at the repository's own location (the
- * id it has in the map, when it is there) and its edges. `existing` is that map project.
+ * The id of a repository only a declaration brings in: namespaced by forge (and GitLab host), so
+ * it can never take a name the reviewed map may give a project later (`kubernetes`).
  */
-export function fromDeclaration(d: Declaration, file: string, where: ProjectLocation, existing: Project | undefined): Fragment {
-  const id = existing?.id ?? d.id ?? (where.forge === "github" ? where.repo : where.project);
+export function declaredId(where: ProjectLocation, options: MapOptions = {}): string {
+  return where.forge === "github" ? `github:${where.repo}` : `gitlab:${(where.host ?? options.gitlabHost ?? "gitlab").toLowerCase()}/${where.project}`;
+}
+
+/**
+ * A downstream's declaration as a fragment: one project at the repository's own location (the id
+ * it has in the map when it is there, else its namespaced id) and its edges. `existing` is that
+ * map project. What the map shows as authoritative (foundation, homepage, description, contact,
+ * ci, artifacts) stays the reviewed map's; the declaration's own metadata is kept as declared.
+ */
+export function fromDeclaration(d: Declaration, file: string, where: ProjectLocation, existing: Project | undefined, options: MapOptions = {}): Fragment {
+  const id = existing?.id ?? declaredId(where, options);
+  const declaredMeta = {
+    foundation: d.foundation, homepage: d.homepage, description: d.description, contact: d.contact, ci: d.ci, artifacts: d.artifacts,
+  };
   const project: Project = {
     // The upstream's consent to report declared downstreams stays the reviewed map's.
     // A pipeline trigger token is the reviewed map's to name (a declaration may name no secret).
-    id, location: where, trigger: { ...d.trigger, token_env: existing?.trigger?.token_env }, report: { ...existing?.report, ...d.report, declared: existing?.report?.declared },
+    id, location: where, trigger: { ...d.trigger, token_env: existing?.trigger?.token_env },
+    report: { ...existing?.report, ...d.report, declared: existing?.report?.declared },
     // Only ever more private: the map's `visibility: private` or the declaration's own.
     ...(d.visibility ?? existing?.visibility ? { visibility: "private" as const } : {}),
     ...(existing ? {} : { declared: true }),
-    meta: {
-      ...existing?.meta, foundation: d.foundation ?? existing?.meta?.foundation, homepage: d.homepage ?? existing?.meta?.homepage,
-      description: d.description ?? existing?.meta?.description, contact: d.contact ?? existing?.meta?.contact,
-      ci: d.ci ?? existing?.meta?.ci, artifacts: d.artifacts ?? existing?.meta?.artifacts,
-    },
+    meta: { ...existing?.meta },
+    ...(Object.values(declaredMeta).some((v) => v !== undefined) ? { declaredMeta } : {}),
   };
-  const raw = { ...d, id, ...(where.forge === "github" ? { github: where.repo } : { gitlab: where.project }) } as MapProjectV2;
+  // The foundation a declaration names is not checked against the map's: it is only ever shown as declared.
+  const raw = { ...d, id, foundation: undefined, ...(where.forge === "github" ? { github: where.repo } : { gitlab: where.project }) } as unknown as MapProjectV2;
   return {
     file, version: 2, foundations: [],
     projects: [{ value: project, file, path: [], raw }],

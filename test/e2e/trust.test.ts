@@ -239,7 +239,8 @@ describe("a downstream that only declared itself", () => {
     await installDeclaring(h);
 
     await h.send("create.tag");
-    const check = await runningCheck(h, "openci: acme/app");
+    // not in the reviewed map: its id is namespaced (issue 16, finding 8)
+    const check = await runningCheck(h, "openci: github:acme/app");
 
     expect(check.repo).toBe(UPSTREAM);
   });

@@ -32,21 +32,24 @@ depends_on:
     expect(map.project("kata")?.meta?.foundation).toBe("cncf");
   });
 
-  it("bring in a repository the map does not list, under its own path or the id it gives", () => {
-    const { map } = load(
+  it("bring in a repository the map does not list, under its namespaced id (github:owner/repo)", () => {
+    const { map, refusedDeclarations } = load(
       decl("acme/operator", "trigger: { event_type: openci }\ndepends_on: [{ project: kubernetes }]\n"),
-      decl("acme/tool", "id: tool\ntrigger: { event_type: openci }\ndepends_on: [{ project: acme/operator, cascade: true }]\n"),
+      decl("acme/tool", "trigger: { event_type: openci }\ndepends_on: [{ project: \"github:acme/operator\", cascade: true }]\n"),
     );
 
-    expect(map.dependantsFor("kubernetes", "v1.31.0").map((d) => d.project.id)).toEqual(["acme/operator"]);
-    expect(map.project("tool")?.location).toEqual({ forge: "github", repo: "acme/tool" });
-    expect(map.allDependants("acme/operator").map((d) => [d.project.id, d.edge.cascade])).toEqual([["tool", true]]);
+    expect(refusedDeclarations).toEqual([]);
+    expect(map.dependantsFor("kubernetes", "v1.31.0").map((d) => d.project.id)).toEqual(["github:acme/operator"]);
+    expect(map.project("github:acme/tool")?.location).toEqual({ forge: "github", repo: "acme/tool" });
+    expect(map.allDependants("github:acme/operator").map((d) => [d.project.id, d.edge.cascade])).toEqual([["github:acme/tool", true]]);
   });
 
-  it("speak only for their own repository: another repository's id is refused", () => {
+  it("speak only for their own repository: a repository the map does not list cannot choose its id", () => {
     const { map, refusedDeclarations } = load(decl("evil/x", "id: kubernetes\ntrigger: { event_type: x }\ndepends_on: [{ project: containerd }]\n"));
 
-    expect(refusedDeclarations.map((p) => p.message)).toEqual(["id: 'kubernetes' is another repository's id in the map (map.yml); give this repository its own 'id'"]);
+    expect(refusedDeclarations.map((p) => p.message)).toEqual([
+      "id: refused: only the reviewed map gives ids, and it does not list this repository, so its id is 'github:evil/x'; leave 'id' out (or ask the map's maintainers to list it)",
+    ]);
     expect(map.project("kubernetes")?.location).toEqual({ forge: "github", repo: "kubernetes/kubernetes" });
     expect(map.projectsAt({ forge: "github", repo: "evil/x" })).toEqual([]);
     expect(map.dependantsFor("containerd", "v1.7.0").map((d) => d.project.id)).toEqual(["kata"]);

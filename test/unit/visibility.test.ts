@@ -157,11 +157,11 @@ describe("who is shown on an upstream's commit", () => {
   it("a self-declared downstream only with the upstream's consent in the reviewed map", async () => {
     const withConsent = parseMapFiles([{ file: "m.yml", text: freshText(MAP).replace(/(github: upco\d+\/lib)/, "$1\n    report: { declared: true }") }], "m.yml", {}, [DECLARED]).map;
     const without = parseMapFiles([{ file: "m.yml", text: freshText(MAP) }], "m.yml", {}, [DECLARED]).map;
-    const forge = { "dec/app": "public" } as Record<string, Visibility>;
+    const forge = { "github:dec/app": "public" } as Record<string, Visibility>;
 
-    expect(without.edge("up", "dec/app")?.declared).toBe(true);
-    expect(await new UpstreamSurface(() => without, resolver(without, forge).vis).shows(trigger("dec/app"))).toBe(false);
-    expect(await new UpstreamSurface(() => withConsent, resolver(withConsent, forge).vis).shows(trigger("dec/app"))).toBe(true);
+    expect(without.edge("up", "github:dec/app")?.declared).toBe(true);
+    expect(await new UpstreamSurface(() => without, resolver(without, forge).vis).shows(trigger("github:dec/app"))).toBe(false);
+    expect(await new UpstreamSurface(() => withConsent, resolver(withConsent, forge).vis).shows(trigger("github:dec/app"))).toBe(true);
   });
 
   it("an edge a declaration repeats from the reviewed map stays reviewed", () => {
@@ -179,7 +179,7 @@ describe("who is shown on an upstream's commit", () => {
     expect(refused.map((p) => p.message).join("\n")).toContain("declared");
     const hostileId = parseMapFiles([{ file: "m.yml", text: MAP }], "m.yml", {}, [{ ...DECLARED, text: `id: "@acme/team [x](http://evil.example)"\n${DECLARED.text}` }]).refusedDeclarations;
     expect(hostileId.map((p) => p.message).join("\n")).toContain("id: must be letters, digits");
-    expect(marked.project("dec/app")?.visibility).toBe("private");
+    expect(marked.project("github:dec/app")?.visibility).toBe("private");
     expect(() => parseMap(MAP.replace("visibility: private", "visibility: public"))).toThrow(/visibility: can only be 'private'/);
   });
 
@@ -190,9 +190,9 @@ describe("who is shown on an upstream's commit", () => {
     const publicUp = new UpstreamSurface(() => publicly, resolver(publicly, { up: "public" }).vis);
     const map = privately;
 
-    expect(await privateUp.mayTrigger(map.project("up")!, map.edge("up", "dec/app")!)).toBe(false);
+    expect(await privateUp.mayTrigger(map.project("up")!, map.edge("up", "github:dec/app")!)).toBe(false);
     expect(await privateUp.mayTrigger(map.project("up")!, map.edge("up", "other")!)).toBe(true);
-    expect(await publicUp.mayTrigger(publicly.project("up")!, publicly.edge("up", "dec/app")!)).toBe(true);
+    expect(await publicUp.mayTrigger(publicly.project("up")!, publicly.edge("up", "github:dec/app")!)).toBe(true);
   });
 });
 

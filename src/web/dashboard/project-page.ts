@@ -1,5 +1,5 @@
 import { describeFilter } from "../../map/edge-filter.js";
-import { repoOf } from "../../map/graph.js";
+import { repoOf, type ProjectMeta } from "../../map/graph.js";
 import type { MapView } from "./map-view.js";
 import type { HistoryRecord } from "../../history/record.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
@@ -8,6 +8,20 @@ import { graphSvg } from "./graph-svg.js";
 import { href, html, safeUrl, type Html } from "./html.js";
 import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
+
+/**
+ * What a repository's own declaration says about itself: not reviewed, so labelled as declared,
+ * shown as text (never a link) and kept apart from the map's word above.
+ */
+function declaredMeta(meta: ProjectMeta | undefined): Html | "" {
+  if (!meta) return "";
+  const rows = ([["Foundation", meta.foundation], ["About", meta.description], ["Home page", meta.homepage], ["Contact", meta.contact], ["CI", meta.ci],
+    ["Releases", meta.artifacts?.join(" ")]] as const).filter(([, v]) => v !== undefined && v !== "");
+  if (rows.length === 0) return "";
+  return html`<h2>Declared by the repository</h2>
+<p class="declared">Not reviewed: what this repository's own declaration says about itself.</p>
+<dl class="meta declared">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v} <small>(declared by the repository)</small></dd>`)}</dl>`;
+}
 
 /** The latest outcome of each project as a downstream, over these releases (newest first). */
 export function latestOutcomes(releases: ReleaseColumn[]): (id: string, upstream?: string) => ReleaseColumn["downstreams"][number] | undefined {
@@ -39,6 +53,7 @@ export function projectPage(map: MapView, id: string, releases: ReleaseColumn[],
   ${meta.ci ? html`<dt>CI</dt><dd>${meta.ci}</dd>` : ""}
   ${meta.artifacts?.length ? html`<dt>Releases</dt><dd>${meta.artifacts.map((a) => html`<code>${a}</code> `)}</dd>` : ""}
 </dl>
+${declaredMeta(project.declaredMeta)}
 <h2>Dependency graph</h2>
 ${graphSvg(map, id, (x) => nodeStatus(map, id, x, latest))}
 <h2>Upstreams</h2>

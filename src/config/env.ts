@@ -88,6 +88,10 @@ const EnvSchema = z.object({
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
   OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER: count(0, "must be 0 (no declarations) or more", "must be a number of projects").default(50),
   OPENCI_MAX_DECLARED_EDGES_PER_PROJECT: count(1, "must be at least 1", "must be a number of upstreams").default(50),
+  OPENCI_STREAMS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of streams").default(10),
+  OPENCI_STREAM_IDLE_MS: millis(100, "must be at least 100").default(60_000),
+  OPENCI_EXPORTS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of exports").default(2),
+  OPENCI_TRUST_PROXY: count(0, "must be 0 (no proxy) or more", "must be the number of reverse proxies in front of the relay").default(0),
 });
 
 export type Role = (typeof ROLES)[number];
@@ -145,6 +149,13 @@ export interface Config {
   reconcileMs: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
+  /** Per client address: event streams and history exports held at once (0: no limit). */
+  streamsPerAddress: number;
+  exportsPerAddress: number;
+  /** An event-stream client that takes nothing of what was sent for this long is dropped. */
+  streamIdleMs: number;
+  /** Reverse proxies in front of the relay whose X-Forwarded-For names the client (0: the socket's address). */
+  trustProxy: number;
   /** OPENCI_MAP_SECRETS: the only variables the map may name as secrets; undefined: any that is not the relay's own. */
   mapSecrets: ReadonlySet<string> | undefined;
   /** Declarations taken per GitHub account or GitLab top-level group, and upstreams per declaration. */
@@ -222,6 +233,10 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     jobLockMs: e.OPENCI_JOB_LOCK_MS,
     maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,
+    streamsPerAddress: e.OPENCI_STREAMS_PER_ADDRESS,
+    exportsPerAddress: e.OPENCI_EXPORTS_PER_ADDRESS,
+    streamIdleMs: e.OPENCI_STREAM_IDLE_MS,
+    trustProxy: e.OPENCI_TRUST_PROXY,
     mapSecrets: e.OPENCI_MAP_SECRETS ? new Set(e.OPENCI_MAP_SECRETS.split(",").map((n) => n.trim())) : undefined,
     maxDeclaredProjectsPerOwner: e.OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER,
     maxDeclaredEdgesPerProject: e.OPENCI_MAX_DECLARED_EDGES_PER_PROJECT,

@@ -10,6 +10,8 @@ export const CheckEvent = z.object({
   sha: z.string().regex(/^[0-9a-f]{40}$/),
   name: z.string().min(1),
   conclusion: z.enum(RUN_CONCLUSIONS),
+  /** GitLab: the tag the pipeline or job ran for, to confirm its state through the API */
+  ref: z.string().optional(),
   deliveryId: z.string().min(1),
 });
 export type CheckEvent = z.infer<typeof CheckEvent>;

@@ -50,6 +50,7 @@ const JobHook = z.object({
   sha: SHA,
   build_name: z.string().min(1).max(255),
   build_status: z.enum(GITLAB_PIPELINE_STATUSES),
+  ref: z.string().max(255).optional(),
   tag: z.boolean().optional(),
   project: Project.pick({ path_with_namespace: true }),
 });
@@ -94,7 +95,7 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
       const run: GitlabWork = {
         name: "run",
         data: {
-          forge: "gitlab", source: "pipeline_hook", repo: project.path_with_namespace, runId: String(a.id), title: "",
+          forge: "gitlab", source: "pipeline_hook", ...host, repo: project.path_with_namespace, runId: String(a.id), title: "",
           state: mapped.state, conclusion: mapped.conclusion, webUrl: a.url ?? `${project.web_url}/-/pipelines/${a.id}`,
           startedAt: a.created_at ?? undefined, updatedAt: a.finished_at ?? undefined, deliveryId: d.deliveryId,
         },
@@ -103,22 +104,22 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
       if (a.tag !== true || a.sha === undefined) return [run];
       const outcome = builds === undefined ? mapped.conclusion : pipelineOutcome(builds);
       if (outcome === undefined) return [run];
-      return [run, check(project.path_with_namespace, a.sha, "pipeline", outcome, d, host)];
+      return [run, check(project.path_with_namespace, a.sha, "pipeline", outcome, d, host, a.ref)];
     }
     case "Job Hook": {
       const p = parsePayload(JobHook, d.body, "Job Hook");
       if (p.tag !== true || isRelayStatus(p.build_name)) return [];
       const outcome = RUN_FROM_GITLAB[p.build_status].conclusion;
       if (RUN_FROM_GITLAB[p.build_status].state !== "completed" || outcome === undefined) return [];
-      return [check(p.project.path_with_namespace, p.sha, p.build_name, outcome, d, host)];
+      return [check(p.project.path_with_namespace, p.sha, p.build_name, outcome, d, host, p.ref)];
     }
     default:
       return [];
   }
 }
 
-function check(repo: string, sha: string, name: string, conclusion: CheckConclusion, d: GitlabDelivery, host: { host?: string }): GitlabWork {
-  return { name: "check", data: { forge: "gitlab", ...host, repo, sha, name, conclusion, deliveryId: d.deliveryId } };
+function check(repo: string, sha: string, name: string, conclusion: CheckConclusion, d: GitlabDelivery, host: { host?: string }, ref: string | undefined): GitlabWork {
+  return { name: "check", data: { forge: "gitlab", ...host, repo, sha, name, conclusion, ...(ref ? { ref } : {}), deliveryId: d.deliveryId } };
 }
 
 const PushHook = z.object({

@@ -10,6 +10,8 @@ export const RunEvent = z.object({
   source: z.enum(["workflow_run", "check_suite", "poll", "pipeline_hook"]).default("workflow_run"),
   /** the downstream repository the run belongs to */
   repo: z.string().min(1),
+  /** GitLab: the instance the hook came from, when it is not GITLAB_URL's: matched with where the triggered project lives */
+  host: z.string().optional(),
   runId: z.string().min(1),
   /** The run's title as the forge shows it; the relay's run id in it is the fallback correlation. */
   title: z.string(),

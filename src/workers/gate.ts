@@ -5,6 +5,22 @@ import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 
 /**
+ * A GitLab hook says an upstream check finished: its state is read through the API first (a hook is
+ * only as good as the shared secret that signed it), and only what the API says opens or skips the
+ * gate. GitHub's check_run deliveries are signed by GitHub itself.
+ */
+export async function openGateFromHook(deps: WorkerDeps, check: CheckEvent, log: Logger): Promise<{ released: number; skipped: number }> {
+  if (check.forge !== "gitlab") return openGate(deps, check, log);
+  const state = await deps.forges.forPlace(deps.map(), check).checkState(check.repo, check.sha, check.name, check.ref);
+  if (!state?.completed || state.conclusion === undefined) {
+    log.warn({ repo: check.repo, sha: check.sha, gate: check.name, said: check.conclusion, api: state ?? null }, "GitLab says the check has not ended: hook ignored");
+    return { released: 0, skipped: 0 };
+  }
+  if (state.conclusion !== check.conclusion) log.warn({ repo: check.repo, gate: check.name, said: check.conclusion, api: state.conclusion }, "the hook's result is not GitLab's: GitLab's is taken");
+  return openGate(deps, { ...check, conclusion: state.conclusion }, log);
+}
+
+/**
  * An upstream check finished: the triggers waiting for it (`after_check`) start if it succeeded,
  * and end as skipped with the reason if it did not. Each waiting trigger is handed out once.
  */

@@ -13,7 +13,8 @@ const RELAY_RUN_ID = /\btrigger-[0-9a-f]{32}\b/g;
  * A downstream run changed state: find the trigger that started it and show the new state on the
  * upstream check. Runs the relay did not start are ignored.
  */
-export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger): Promise<{ correlated: boolean }> {
+export async function processRun(hooked: RunEvent, deps: WorkerDeps, log: Logger): Promise<{ correlated: boolean }> {
+  let event = hooked;
   const record = await correlate(event, deps, log);
   if (!record) {
     log.debug({ repo: event.repo, runId: event.runId }, "run not started by the relay");
@@ -26,6 +27,17 @@ export async function processRun(event: RunEvent, deps: WorkerDeps, log: Logger)
     return { correlated: true };
   }
   const forge = deps.forges.forLocation(project.location);
+  if (event.source === "pipeline_hook") {
+    // A GitLab hook is as good as the secret that signed it: it must come from the triggered
+    // project's own instance, and what it says is taken from the API, not from the payload.
+    const where = project.location.forge === "gitlab" ? project.location.host : undefined;
+    if ((event.host ?? "").toLowerCase() !== (where ?? "").toLowerCase()) {
+      log.warn({ downstream: project.id, host: event.host ?? "(GITLAB_URL)", expected: where ?? "(GITLAB_URL)" }, "pipeline hook from another GitLab instance than the triggered project's: ignored");
+      return { correlated: false };
+    }
+    const status = await forge.runStatus(event.repo, event.runId);
+    event = { ...event, state: status.state, conclusion: status.conclusion, webUrl: status.webUrl, startedAt: status.startedAt, updatedAt: status.updatedAt };
+  }
   const ended = event.source !== "check_suite" && event.state === "completed";
   const failedJobs = ended && event.conclusion === "failure"
     ? await forge.failedJobs(event.repo, event.runId).catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
-import { openGate } from "./gate.js";
+import { openGateFromHook } from "./gate.js";
 import { processPoll } from "./poll.js";
 import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
@@ -58,7 +58,7 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
         case "run":
           return processRun(RunEvent.parse(job.data), deps, log);
         case "check":
-          return openGate(deps, CheckEvent.parse(job.data), log);
+          return openGateFromHook(deps, CheckEvent.parse(job.data), log);
         case "rerun":
           return processRerun(RerunEvent.parse(job.data), deps, log);
         case "pull-head":

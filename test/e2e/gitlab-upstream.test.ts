@@ -4,7 +4,7 @@ import { jobCount } from "../helpers/queue-counts.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
 import {
-  GL_COMMIT, GL_TAG, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, statesOf, tagPush, upstreamJobHook, upstreamPipelineHook, upstreamStatus,
+  GL_COMMIT, GL_TAG, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, statesOf, tagPush, upstreamJobHook, upstreamJobOnGitlab, upstreamPipelineHook, upstreamPipelineOnGitlab, upstreamStatus,
 } from "../helpers/gitlab-upstream.js";
 import { sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
@@ -132,6 +132,8 @@ describe("a tag on a GitLab project", () => {
     await sendHook(h, upstreamPipelineHook(h.gitlab!, "success", { tag: false })); // main's pipeline: not the tag's
     await settle(300);
     expect(h.gitlab!.pipelines).toHaveLength(0);
+    upstreamPipelineOnGitlab(h.gitlab!, "success");
+    upstreamJobOnGitlab(h.gitlab!, "package", "failed");
     await sendHook(h, upstreamPipelineHook(h.gitlab!, "success"));
     await sendHook(h, upstreamJobHook(h.gitlab!, "package", "failed"));
     const pipeline = await waitFor("gl/tool triggered", () => h.gitlab!.pipelines.find((p) => p.project === "group/tool"));

@@ -38,13 +38,14 @@ describe("GitLab webhooks", () => {
     const h = await start();
     await h.send("create.tag");
     const id = await triggered(h);
+    h.gitlab!.pipelines[0]!.status = "canceled"; // what GitLab says when the relay asks
 
     const res = await sendGitlabDelivery(h.url, pipelineHook(h, id, "canceled"), { token: SECRET });
     const done = await waitFor("the check completed", () => downstreamChecks(h.github).find((c) => c.status === "completed"));
 
     expect(res.status).toBe(200);
     expect(done.conclusion).toBe("cancelled");
-    expect(done.details_url).toBe(`http://gitlab.test/group/tool/-/pipelines/${id}`);
+    expect(done.details_url).toBe(`${h.gitlab!.url}/group/tool/-/pipelines/${id}`);
   });
 
   it.each([

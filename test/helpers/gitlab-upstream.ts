@@ -41,6 +41,23 @@ export function upstreamPipelineHook(gitlab: FakeGitlab, jobs: string, o: { tag?
   return fixture;
 }
 
+/**
+ * group/lib's own CI as GitLab holds it (the relay reads it back before a hook opens a gate): the
+ * tag's pipeline whose jobs all ended `jobs`, as in upstreamPipelineHook.
+ */
+export function upstreamPipelineOnGitlab(gitlab: FakeGitlab, jobs: string): void {
+  const names = (gitlabFixture("pipeline").body.builds as { name: string }[]).map((b) => b.name);
+  gitlab.pipelines.push({
+    id: 900, project: GL_UPSTREAM, ref: GL_TAG, sha: GL_COMMIT, status: "running", tag: true, variables: [],
+    jobs: names.map((name) => ({ name, status: jobs })), source: "push", retried: 0,
+  });
+}
+
+/** group/lib's job `name` of tag v1.0.0 as GitLab lists it among the commit's statuses. */
+export function upstreamJobOnGitlab(gitlab: FakeGitlab, name: string, status: string): void {
+  gitlab.statuses.push({ id: 90_000 + gitlab.statuses.length, project: GL_UPSTREAM, sha: GL_COMMIT, name, status, ref: GL_TAG, target_url: undefined, description: undefined });
+}
+
 /** The documented Job Hook example, as job `name` of tag v1.0.0 of group/lib ending `status`. */
 export function upstreamJobHook(gitlab: FakeGitlab, name: string, status: string) {
   const fixture = gitlabFixture("job");

@@ -60,7 +60,7 @@ describe("normaliseGitlab", () => {
     expect(created).toEqual([]);
     expect(deliver("Job Hook", body)).toEqual([{
       name: "check",
-      data: { forge: "gitlab", repo: "gitlab-org/gitlab-test", sha: "2293ada6b400935a1378653304eaf6221e0fdb8f", name: "test", conclusion: "failure", deliveryId: "d-1" },
+      data: { forge: "gitlab", repo: "gitlab-org/gitlab-test", sha: "2293ada6b400935a1378653304eaf6221e0fdb8f", name: "test", conclusion: "failure", ref: "gitlab-script-trigger", deliveryId: "d-1" },
     }]);
   });
 

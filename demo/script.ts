@@ -6,6 +6,9 @@ import type { FakeGithub } from "../test/fakes/github/fake-github.js";
 import type { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
 import { commitOf } from "./forge-sandbox.js";
 
+/** How the relay started a downstream run: what GitHub then says of it in workflow_run. */
+type Started = { event: "workflow_dispatch"; workflow: string | undefined } | { event: "repository_dispatch"; workflow?: undefined };
+
 /** The releases the demo tags, across foundations, in order. */
 export const DEMO_TAGS = [
   { project: "kubernetes", tag: "v1.31.0" },
@@ -57,13 +60,16 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
   const pending: Promise<void>[] = [];
 
   /** A GitHub downstream run's life: queued → in progress → its conclusion (reported by webhook). */
-  const playRun = async (repo: string, relayRunId: string, runId: number, projectId: string, upstream: string, attempt: number) => {
+  const playRun = async (repo: string, relayRunId: string, runId: number, projectId: string, upstream: string, attempt: number, started: Started) => {
+    const createdAt = new Date().toISOString();
     const send = (action: string, status: string, conclusion: string | null) => {
       const p = githubFixture("workflow_run.completed");
       p.action = action;
+      // As GitHub reports the run the dispatch started: its event, its workflow file, when it was created.
       Object.assign(p.workflow_run, {
-        id: runId, status, conclusion, display_title: `openci ${relayRunId}`, name: "CI",
-        html_url: `https://github.com/${repo}/actions/runs/${runId}`, run_started_at: new Date().toISOString(), updated_at: new Date().toISOString(),
+        id: runId, status, conclusion, display_title: `openci ${relayRunId}`, name: "CI", event: started.event, created_at: createdAt,
+        ...(started.workflow ? { path: `.github/workflows/${started.workflow}` } : {}),
+        html_url: `https://github.com/${repo}/actions/runs/${runId}`, run_started_at: createdAt, updated_at: new Date().toISOString(),
       });
       p.repository.full_name = repo;
       p.repository.name = repo.split("/")[1];
@@ -120,7 +126,10 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
         const attempt = attempts.get(seenKey) ?? 0;
         attempts.set(seenKey, attempt + 1);
         o.log(`  → ${project?.id ?? repo} triggered by ${ctx!.openci_upstream} ${ctx!.openci_tag}`);
-        pending.push(playRun(repo, relayRunId, runId, project?.id ?? repo, ctx!.openci_upstream ?? "", attempt));
+        const started: Started = call.operationId === "repos/create-dispatch-event"
+          ? { event: "repository_dispatch" }
+          : { event: "workflow_dispatch", workflow: call.params.workflow_id };
+        pending.push(playRun(repo, relayRunId, runId, project?.id ?? repo, ctx!.openci_upstream ?? "", attempt, started));
       }
       for (const pipeline of o.gitlab.pipelines) {
         const key = `gitlab-${pipeline.id}`;

@@ -39,6 +39,7 @@ import { serveProbes } from "./web/probes.js";
 import { VisibilityStore } from "./trust/visibility-store.js";
 import { ProjectVisibility } from "./trust/visibility.js";
 import { UpstreamSurface } from "./trust/upstream-surface.js";
+import { DeclaredQuota } from "./trust/declared-quota.js";
 import { repoOf } from "./map/graph.js";
 import { mapOptionsOf } from "./map/map-options.js";
 
@@ -155,7 +156,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), forges, redis, log, visibility, visibilityStore, surface, pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
+      gates: new Gates(redis), forges, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       delivery: { history, sinks, stats, eventSource },
       jobLockMs: config.jobLockMs,

@@ -88,6 +88,7 @@ const EnvSchema = z.object({
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
   OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER: count(0, "must be 0 (no declarations) or more", "must be a number of projects").default(50),
   OPENCI_MAX_DECLARED_EDGES_PER_PROJECT: count(1, "must be at least 1", "must be a number of upstreams").default(50),
+  OPENCI_MAX_DECLARED_TRIGGERS_PER_OWNER_PER_DAY: count(0, "must be 0 (declared edges trigger nothing) or more", "must be a number of triggers").default(1000),
   OPENCI_STREAMS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of streams").default(10),
   OPENCI_STREAM_IDLE_MS: millis(100, "must be at least 100").default(60_000),
   OPENCI_EXPORTS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of exports").default(2),
@@ -161,6 +162,8 @@ export interface Config {
   /** Declarations taken per GitHub account or GitLab top-level group, and upstreams per declaration. */
   maxDeclaredProjectsPerOwner: number;
   maxDeclaredEdgesPerProject: number;
+  /** Triggers along edges only their downstreams declared, per owner and UTC day (bounds the history they cause). */
+  maxDeclaredTriggersPerOwnerPerDay: number;
   /** The environment, for the variables the map names (GitLab tokens, trigger tokens, webhook secrets). */
   env: NodeJS.ProcessEnv;
 }
@@ -240,6 +243,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     mapSecrets: e.OPENCI_MAP_SECRETS ? new Set(e.OPENCI_MAP_SECRETS.split(",").map((n) => n.trim())) : undefined,
     maxDeclaredProjectsPerOwner: e.OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER,
     maxDeclaredEdgesPerProject: e.OPENCI_MAX_DECLARED_EDGES_PER_PROJECT,
+    maxDeclaredTriggersPerOwnerPerDay: e.OPENCI_MAX_DECLARED_TRIGGERS_PER_OWNER_PER_DAY,
     env,
   };
 }

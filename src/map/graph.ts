@@ -200,6 +200,13 @@ export function repoOf(project: Project): string {
 /** Enough of a location to find it again: forge and path, and the host for GitLab (undefined = GITLAB_URL). */
 export type LocationRef = { forge: "github"; repo: string } | { forge: "gitlab"; project: string; host?: string | undefined };
 
+/** Who owns a place: the GitHub account, or the GitLab host and top-level group. */
+export function ownerKey(location: LocationRef): string {
+  return location.forge === "github"
+    ? `github:${location.repo.split("/")[0]!.toLowerCase()}`
+    : `gitlab:${(location.host ?? "").toLowerCase()}/${location.project.split("/")[0]!.toLowerCase()}`;
+}
+
 export function locationKey(location: LocationRef): string {
   return location.forge === "github"
     ? `github:${location.repo.toLowerCase()}`

@@ -4,7 +4,7 @@ import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { checkGraph } from "./check-graph.js";
 import { checkReferences, type MapProblem } from "./check-references.js";
-import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
+import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, ownerKey, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
 import { fromDeclaration, fromV1, fromV2, type Fragment, type Placed } from "./normalise.js";
 import { Declaration, MapV1, MapV2 } from "./schema.js";
 
@@ -171,7 +171,7 @@ export const DEFAULT_MAX_DECLARED_PROJECTS = 50;
 export const DEFAULT_MAX_DECLARED_EDGES = 50;
 
 /** Who answers for a repository: its GitHub account, or its GitLab host and top-level group. */
-const ownerOf = (l: ProjectLocation) => (l.forge === "github" ? `github:${l.repo.split("/")[0]!.toLowerCase()}` : `gitlab:${(l.host ?? "").toLowerCase()}/${l.project.split("/")[0]!.toLowerCase()}`);
+const ownerOf = (l: ProjectLocation) => ownerKey(l);
 
 /**
  * Declarations of repositories the reviewed map does not list, at most `max` per owner (in the

@@ -1,4 +1,4 @@
-import type { DependencyMap, Edge, Project, ProjectLocation } from "../map/graph.js";
+import { ownerKey, type DependencyMap, type Edge, type Project, type ProjectLocation } from "../map/graph.js";
 import { edgesOf, type Chained } from "../workers/edge-from.js";
 import type { ProjectVisibility } from "./visibility.js";
 
@@ -57,9 +57,5 @@ export class UpstreamSurface {
 
 /** Same GitHub account, or same GitLab host and top-level group. */
 export function sameOwner(a: ProjectLocation, b: ProjectLocation): boolean {
-  if (a.forge === "github" && b.forge === "github") return ownerOf(a.repo) === ownerOf(b.repo);
-  if (a.forge === "gitlab" && b.forge === "gitlab") return (a.host ?? "").toLowerCase() === (b.host ?? "").toLowerCase() && ownerOf(a.project) === ownerOf(b.project);
-  return false;
+  return ownerKey(a) === ownerKey(b);
 }
-
-const ownerOf = (path: string) => path.split("/")[0]!.toLowerCase();

@@ -13,6 +13,7 @@ import type { CommitViews } from "../report/commit-views.js";
 import type { TriggerRecords } from "../report/trigger-records.js";
 import type { SeenTags } from "../report/seen-tags.js";
 import type { UpstreamSurface } from "../trust/upstream-surface.js";
+import type { DeclaredQuota } from "../trust/declared-quota.js";
 import type { ProjectVisibility } from "../trust/visibility.js";
 import type { VisibilityStore } from "../trust/visibility-store.js";
 
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   visibilityStore: VisibilityStore;
   /** who may be shown on an upstream's commit, and which edges an upstream's events may trigger */
   surface: UpstreamSurface;
+  /** triggers along self-declared edges, per owner and day */
+  declaredQuota: DeclaredQuota;
   views: CommitViews;
   forges: ForgeRegistry;
   /** the immutable history (and, through it, the CDEvents subscribers) */

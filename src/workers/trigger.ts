@@ -26,7 +26,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
     if (!project) {
       throw new ForgeError(`'${data.downstreamId}' is no longer in the dependency map`, "config");
     }
-    const refusal = await consent(deps, data);
+    const refusal = (await consent(deps, data)) ?? (await overQuota(deps, data, project));
     if (refusal) {
       outcome = { refused: refusal };
     } else {
@@ -103,6 +103,13 @@ async function startedEarlier(forge: Forge, project: Project, context: UpstreamC
     log.warn({ err: e, hint: e.hint }, "cannot tell whether an earlier attempt started the downstream run: triggering it");
     return undefined;
   }
+}
+
+/** A trigger along an edge only its downstream declared, past its owner's quota for the day: why not, or undefined. */
+async function overQuota(deps: WorkerDeps, data: TriggerJob, project: Project): Promise<string | undefined> {
+  if (!deps.map().edge(edgeFrom(data), data.downstreamId)?.declared) return undefined;
+  if (await deps.declaredQuota.take(project, data.runId)) return undefined;
+  return `'${data.downstreamId}' only declared its dependency, and its owner's self-declared triggers for today are spent (OPENCI_MAX_DECLARED_TRIGGERS_PER_OWNER_PER_DAY).`;
 }
 
 /** A re-run where the forge retries the run in place; undefined (trigger anew) where it cannot or will not. */

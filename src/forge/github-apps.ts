@@ -1,7 +1,7 @@
 import type { Probot } from "probot";
 import type { Redis } from "ioredis";
 import { key } from "../queue/names.js";
-import { ForgeError, classifyHttpError } from "./errors.js";
+import { ForgeError, classifyHttpError, forgeCall } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
 import { PRIORITY, type WritePacer } from "./write-pacer.js";
 import type { ForgeLimits, Spend } from "./minute-budget.js";
@@ -49,6 +49,23 @@ export class GithubApps {
       throw e;
     }
   }
+
+  /** The app's slug (GET /app, asked once per process): its bot user `<slug>[bot]` writes its comments. */
+  async slug(): Promise<string> {
+    this.slugOnce ??= (async () => {
+      const app = await this.appClient();
+      const { data } = await forgeCall("reading the app's own slug", () => app.request("GET /app"));
+      if (!data?.slug) throw new ForgeError("GET /app named no slug", "transient");
+      return data.slug;
+    })();
+    // A failed answer is not kept: the next comment asks again.
+    return this.slugOnce.catch((error: unknown) => {
+      this.slugOnce = undefined;
+      throw error;
+    });
+  }
+
+  private slugOnce: Promise<string> | undefined;
 
   /** A client authenticated as the app itself (JWT): the app's own endpoints, such as its webhook deliveries. */
   async appClient(): Promise<GithubClient> {

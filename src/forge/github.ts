@@ -263,15 +263,7 @@ export class GithubForge implements Forge {
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
     const gh = await this.o.apps.clientForRepo(target.repo, "report", this.o.installationId);
     const [owner, name] = splitRepo(target.repo);
-    return upsertGithubComment(gh, owner, name, target.sha, mode, marker, body, known, { id: this.o.appId, slug: await this.appSlug() });
-  }
-
-  /** The app's slug (GET /app), for recognising its own bot user's comments. */
-  private async appSlug(): Promise<string> {
-    const app = await this.o.apps.appClient();
-    const { data } = await forgeCall("reading the app's own slug", () => app.request("GET /app"));
-    if (!data?.slug) throw new ForgeError("GET /app named no slug", "transient");
-    return data.slug;
+    return upsertGithubComment(gh, owner, name, target.sha, mode, marker, body, known, { id: this.o.appId, slug: await this.o.apps.slug() });
   }
 
   async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {

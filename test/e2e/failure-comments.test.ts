@@ -58,6 +58,8 @@ describe("the failure comment upstream", () => {
     expect(two).toContain("| acme/app | cancelled |");
     expect(passed).toContain("### OpenCI: all 2 downstreams of `6113728` pass now");
     expect(h.github.calls("issues/create-comment")).toHaveLength(1);
+    // the app's slug (its bot user) is asked once per process, not once per upsert
+    expect(h.github.calls("apps/get-authenticated")).toHaveLength(1);
   });
 
   it("goes on the commit when no pull request brought it in", async () => {

@@ -1,13 +1,16 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { GITHUB_REPO } from "../map/places.js";
+import { GITHUB_REPO, GITLAB_PATH } from "../map/places.js";
 import { locationKey, type LocationRef } from "../map/graph.js";
 import { key } from "../queue/names.js";
 
 export type Visibility = "public" | "private";
 
-/** What a GitHub delivery said of repositories' visibility, carried in its jobs' data (`visibility`). */
-export const ReportedVisibility = z.array(z.object({ repo: z.string().regex(GITHUB_REPO), visibility: z.enum(["public", "private"]) })).max(10_000);
+/** What a delivery said of repositories' visibility, carried in its jobs' data (`visibility`): GitHub's by default. */
+export const ReportedVisibility = z.array(z.union([
+  z.object({ forge: z.literal("github").optional(), repo: z.string().regex(GITHUB_REPO), visibility: z.enum(["public", "private"]) }),
+  z.object({ forge: z.literal("gitlab"), repo: z.string().regex(GITLAB_PATH), host: z.string().optional(), visibility: z.enum(["public", "private"]) }),
+])).max(10_000);
 export type ReportedVisibility = z.infer<typeof ReportedVisibility>;
 
 /** What the relay last learnt of a repository's visibility, and from where. */
@@ -44,7 +47,8 @@ export class VisibilityStore {
     const parsed = ReportedVisibility.safeParse(raw);
     if (!parsed.success) return;
     const at = Date.now();
-    await Promise.all(parsed.data.map((v) => this.set({ forge: "github", repo: v.repo }, v.visibility, "payload", at)));
+    await Promise.all(parsed.data.map((v) =>
+      this.set(v.forge === "gitlab" ? { forge: "gitlab", project: v.repo, host: v.host } : { forge: "github", repo: v.repo }, v.visibility, "payload", at)));
   }
 
   private k(location: LocationRef): string {

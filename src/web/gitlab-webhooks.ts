@@ -26,7 +26,7 @@ export interface GitlabWebhookOptions {
   hasProjectSecrets: () => boolean;
   /** OPENCI_MAP_REPO: a push to it reads the maps again */
   mapRepo?: MapRepoSpec | undefined;
-  /** where the sending project's visibility (`project.visibility_level`) is kept */
+  /** whether to pass the sending project's visibility (`project.visibility_level`) on to the workers */
   visibility?: Pick<VisibilityStore, "set"> | undefined;
 }
 
@@ -65,27 +65,26 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const event = String(req.headers["x-gitlab-event"] ?? "");
     const deliveryId = String(req.headers["idempotency-key"] ?? req.headers["x-gitlab-event-uuid"] ?? createHash("sha256").update(raw).digest("hex"));
     const deliveryLog = log.child({ deliveryId, event, forge: "gitlab" });
-    const level = visibilityLevel(body);
-    if (path !== undefined && level !== undefined) {
-      // 20 is public; internal (10, any signed-in user) and private (0) are not.
-      await o.visibility?.set({ forge: "gitlab", project: path, host }, level === 20 ? "public" : "private", "payload");
-    }
+    // The sender's visibility travels with the delivery's jobs; the worker keeps it before working on them.
+    // 20 is public; internal (10, any signed-in user) and private (0) are not.
+    const level = o.visibility && path !== undefined ? visibilityLevel(body) : undefined;
+    const reported = level === undefined ? {} : { visibility: [{ forge: "gitlab" as const, repo: path!, ...(host ? { host } : {}), visibility: level === 20 ? "public" as const : "private" as const }] };
     try {
       const push = o.mapRepo?.forge === "gitlab" && host === undefined ? normaliseGitlabBranchPush(event, body) : null;
       if (push && push.repo.toLowerCase() === o.mapRepo!.repo.toLowerCase() && push.branch === o.mapRepo!.ref) {
-        await queues.events.add("map-refresh", { reason: "push", sha: push.sha, deliveryId }, { jobId: deliveryJobId("gitlab", `${deliveryId}/map`) });
+        await queues.events.add("map-refresh", { reason: "push", sha: push.sha, deliveryId, ...reported }, { jobId: deliveryJobId("gitlab", `${deliveryId}/map`) });
         deliveryLog.info({ repo: push.repo, sha: push.sha }, "metadata repository pushed: maps will be read again");
       }
       const declared = normaliseGitlabDeclarationPush(event, body, DECLARATION_PATH.gitlab);
       if (declared) {
-        await queues.events.add("declaration", { forge: "gitlab", ...(host ? { host } : {}), repo: declared.repo, reason: "push", sha: declared.sha, deliveryId }, {
+        await queues.events.add("declaration", { forge: "gitlab", ...(host ? { host } : {}), repo: declared.repo, reason: "push", sha: declared.sha, deliveryId, ...reported }, {
           jobId: deliveryJobId("gitlab", `${deliveryId}/declaration`),
         });
         deliveryLog.info({ repo: declared.repo }, "declaration changed: it will be read again");
       }
       for (const work of normaliseGitlab({ event, body, deliveryId, host })) {
         const jobId = deliveryJobId("gitlab", work.name === "check" ? `${deliveryId}/check` : deliveryId);
-        await queues.events.add(work.name, work.data, { jobId });
+        await queues.events.add(work.name, { ...work.data, ...reported }, { jobId });
         deliveryLog.info({ job: work.name, repo: work.data.repo }, "event enqueued");
       }
     } catch (error) {

@@ -121,6 +121,21 @@ describe("a project's visibility", () => {
   });
 });
 
+describe("what deliveries said of visibility, carried in their jobs", () => {
+  it("is kept for GitHub repositories and GitLab projects (with their host); anything malformed is not", async () => {
+    const store = new VisibilityStore(redis());
+    const gh = { forge: "github" as const, repo: `kept${++n}/app` };
+    const gl = { forge: "gitlab" as const, project: `grp${n}/tool`, host: "gitlab.example.org" };
+
+    await store.keepReported({ tag: "v1", visibility: [{ repo: gh.repo, visibility: "public" }, { forge: "gitlab", repo: gl.project, host: gl.host, visibility: "private" }] });
+    await store.keepReported({ visibility: [{ repo: "not a repo", visibility: "public" }] });
+    await store.keepReported({ tag: "v1" });
+
+    const [github, gitlab, defaultHost] = await store.get([gh, gl, { ...gl, host: undefined }]);
+    expect([github?.visibility, github?.source, gitlab?.visibility, defaultHost]).toEqual(["public", "payload", "private", undefined]);
+  });
+});
+
 describe("who is shown on an upstream's commit", () => {
   const trigger = (downstreamId: string, path?: string[]) => ({
     upstream: { projectId: "up" }, downstreamId, ...(path ? { chain: { id: "c", path } } : {}),

@@ -4,7 +4,7 @@ import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
 
 /**
  * The dependency map: format v1 (projects and their upstreams) and format v2 (foundations, project
- * metadata, richer edge filters, cascades). Every field is documented in README.md ("The dependency
+ * metadata, richer edge filters, cascades). Every field is documented in docs/map.md ("The dependency
  * map"); schema/openci-map.schema.json is generated from this file (`npm run schema`).
  */
 

@@ -4,18 +4,11 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_OCTO_MAP } from "../helpers/maps.js";
 
 /** Finding 7 of issue 16: the failure comment's marker is predictable; a comment carrying it may be anyone's. */
 const MARKER = `<!-- openci-relay:failures:${COMMIT} -->`;
-const GITHUB_MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-`;
+const GITHUB_MAP = GITHUB_TO_OCTO_MAP;
 const startHarness = useHarness();
 
 describe("a comment planted with the relay's marker", () => {

@@ -3,17 +3,11 @@ import { getJson } from "../helpers/history.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo } from "../helpers/upstream.js";
 import { settle, waitFor } from "../helpers/wait-for.js";
+import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
 /** Finding 9 of issue 16: a tag name is text a downstream workflow may paste into a shell. */
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on: [{ project: hello, tags: "**" }]
-`;
+// every tag, `/` included (the default glob stops at a `/`)
+const MAP = GITHUB_TO_GITHUB_MAP.replace("depends_on: [{ project: hello }]", 'depends_on: [{ project: hello, tags: "**" }]');
 const startHarness = useHarness();
 const start = (tag: string) => startHarness({
   map: MAP, repos: { [UPSTREAM]: { ...upstreamRepo(), tags: { [tag]: { type: "commit", sha: COMMIT } } }, "acme/app": acmeAppRepo() },

@@ -11,6 +11,17 @@ projects:
     depends_on: [{ project: hello }]
 `;
 
+/** The fixtures' GitHub upstream (`hello`) and the workflow_run examples' downstream (`octo`), test.yml on master. */
+export const GITHUB_TO_OCTO_MAP = `
+projects:
+  - id: hello
+    github: ${UPSTREAM}
+  - id: octo
+    github: octo-org/octo-repo
+    trigger: { workflow: test.yml, ref: master }
+    depends_on: [{ project: hello }]
+`;
+
 /** The fixtures' GitHub upstream (`hello`) and acme/app, dispatched with ci.yml on main for every tag. */
 export const GITHUB_TO_GITHUB_MAP = `
 projects:

@@ -16,6 +16,11 @@ const Payload = z.object({
   repositories_added: z.array(Repo).max(10_000).optional(),
 });
 
+/** GitHub's word on a repository: public only when `private` is false and `visibility` (newer; internal is not public) agrees. */
+export function githubVisibilityOf(repo: { private?: unknown; visibility?: unknown }): Visibility {
+  return repo.private === false && (repo.visibility === undefined || repo.visibility === "public") ? "public" : "private";
+}
+
 /**
  * What a delivery says about repositories' visibility: every payload's `repository.private` (and
  * `visibility`, where GitHub sends it: `internal` is not public), installation events' repository
@@ -31,6 +36,6 @@ export function normaliseGithubVisibility(delivery: Delivery): { repo: string; v
   const repos = [...(p.data.repository ? [p.data.repository] : []), ...(p.data.repositories ?? []), ...(p.data.repositories_added ?? [])];
   return repos.map((r) => ({
     repo: r.full_name, source: "payload" as const,
-    visibility: r.private === false && (r.visibility === undefined || r.visibility === "public") ? "public" as const : "private" as const,
+    visibility: githubVisibilityOf(r),
   }));
 }

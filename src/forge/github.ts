@@ -4,6 +4,7 @@ import { splitRepo, type GithubApps } from "./github-apps.js";
 import type { GithubClient } from "./github-octokit.js";
 import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "../events/github-run.js";
+import { githubVisibilityOf } from "../events/github-visibility.js";
 import { upsertGithubComment } from "./github-comments.js";
 import type { CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
 
@@ -251,13 +252,13 @@ export class GithubForge implements Forge {
       const res = await fetch(`${this.o.apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`, {
         headers: { accept: "application/vnd.github+json", "user-agent": "openci-relay" }, signal: AbortSignal.timeout(10_000),
       });
-      if (!res.ok) throw new ForgeError(`cannot read the visibility of ${repo} without an installation (${res.status})`, "config", { status: res.status });
-      const data = (await res.json()) as { private?: unknown; visibility?: unknown };
-      return data.private === false && (data.visibility === undefined || data.visibility === "public") ? "public" : "private";
+      // 404: private, or no such repository; anything else passes (5xx, the 60-an-hour anonymous limit): asked again.
+      if (res.status === 404) return "private";
+      if (!res.ok) throw new ForgeError(`cannot read the visibility of ${repo} without an installation (${res.status})`, "transient", { status: res.status });
+      return githubVisibilityOf((await res.json()) as { private?: unknown; visibility?: unknown });
     }
     const { data } = await forgeCall(`reading the visibility of ${repo}`, () => gh.request("GET /repos/{owner}/{repo}", { owner, repo: name }));
-    // `visibility` is newer than `private`; internal (an enterprise's members only) is not public.
-    return data.private === false && (data.visibility === undefined || data.visibility === "public") ? "public" : "private";
+    return githubVisibilityOf(data);
   }
 
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {

@@ -8,8 +8,8 @@ export type Visibility = "public" | "private";
 
 /** What a delivery said of repositories' visibility, carried in its jobs' data (`visibility`): GitHub's by default. */
 export const ReportedVisibility = z.array(z.union([
-  z.object({ forge: z.literal("github").optional(), repo: z.string().regex(GITHUB_REPO), visibility: z.enum(["public", "private"]) }),
-  z.object({ forge: z.literal("gitlab"), repo: z.string().regex(GITLAB_PATH), host: z.string().optional(), visibility: z.enum(["public", "private"]) }),
+  z.object({ forge: z.literal("github").optional(), repo: z.string().regex(GITHUB_REPO), visibility: z.enum(["public", "private"]), at: z.number().int().min(0).optional() }),
+  z.object({ forge: z.literal("gitlab"), repo: z.string().regex(GITLAB_PATH), host: z.string().optional(), visibility: z.enum(["public", "private"]), at: z.number().int().min(0).optional() }),
 ])).max(10_000);
 export type ReportedVisibility = z.infer<typeof ReportedVisibility>;
 
@@ -27,6 +27,16 @@ export interface KnownVisibility {
  * is the reader's decision): written by the web role from every delivery that carries it and by
  * GitHub's `repository.privatized`/`publicized`, and by workers that asked the forge.
  */
+// KEYS[1] the word; ARGV: the new word "<visibility>|<at>|<source>", its time. Older words never win.
+const SET_IF_NEWER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local at = tonumber(string.match(current, '^[^|]*|(%d+)|'))
+  if at and at > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
+
 export class VisibilityStore {
   constructor(private readonly redis: Redis) {}
 
@@ -36,8 +46,12 @@ export class VisibilityStore {
     return values.map(parse);
   }
 
+  /**
+   * Keeps a word on a repository's visibility unless a newer one is kept already: a retried job
+   * carrying an old payload's "public" never overwrites a later "privatized".
+   */
   async set(location: LocationRef, visibility: Visibility, source: string, at = Date.now()): Promise<void> {
-    await this.redis.set(this.k(location), `${visibility}|${at}|${source}`);
+    await this.redis.eval(SET_IF_NEWER, 1, this.k(location), `${visibility}|${at}|${source}`, at);
   }
 
   /** Keeps what a delivery's job carries (its `visibility` field, if any) before the job is worked on. */
@@ -46,9 +60,9 @@ export class VisibilityStore {
     if (raw === undefined) return;
     const parsed = ReportedVisibility.safeParse(raw);
     if (!parsed.success) return;
-    const at = Date.now();
+    // As of when the delivery arrived (a job without the time is older than anything kept).
     await Promise.all(parsed.data.map((v) =>
-      this.set(v.forge === "gitlab" ? { forge: "gitlab", project: v.repo, host: v.host } : { forge: "github", repo: v.repo }, v.visibility, "payload", at)));
+      this.set(v.forge === "gitlab" ? { forge: "gitlab", project: v.repo, host: v.host } : { forge: "github", repo: v.repo }, v.visibility, "payload", v.at ?? 0)));
   }
 
   private k(location: LocationRef): string {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { ForgeError } from "../forge/errors.js";
 import type { DependencyMap, Project } from "../map/graph.js";
 import type { Privacy, PublicFilter } from "./privacy.js";
 import type { KnownVisibility, Visibility, VisibilityStore } from "./visibility-store.js";
@@ -70,7 +71,11 @@ export class ProjectVisibility implements Privacy, PublicFilter {
     }));
   }
 
-  /** Asks the forge once at a time per project; any failure counts as private and is not kept. */
+  /**
+   * Asks the forge once at a time per project. A forge that cannot see the project (not installed,
+   * no access, a 404) makes it private, not kept; a passing failure (network, 5xx, a rate limit)
+   * is thrown, so the job retries instead of writing what it was about in the wrong place.
+   */
   private ask(project: Project, stale: KnownVisibility | undefined): Promise<Visibility> {
     const lookup = this.o.lookup;
     if (!lookup) return Promise.resolve("private");
@@ -83,7 +88,8 @@ export class ProjectVisibility implements Privacy, PublicFilter {
           await this.o.store.set(project.location, visibility, "forge", (this.o.now ?? Date.now)());
           return visibility;
         } catch (err) {
-          this.o.log?.warn({ project: id, err: (err as Error).message, was: stale?.visibility }, "visibility unknown: the project counts as private until the forge answers");
+          if (!(err instanceof ForgeError) || err.kind !== "config") throw err;
+          this.o.log?.warn({ project: id, err: err.message, was: stale?.visibility }, "visibility unknown: the project counts as private until the forge answers");
           return "private" as const;
         } finally {
           this.asking.delete(id);

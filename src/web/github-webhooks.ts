@@ -78,7 +78,8 @@ export function githubWebhooks(
         await options.visibility!.set({ forge: "github", repo: v.repo }, v.visibility, v.source);
         log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
       }
-      const reported = seen.filter((x) => x.source === "payload").map(({ repo, visibility }) => ({ repo, visibility }));
+      const at = Date.now();
+      const reported = seen.filter((x) => x.source === "payload").map(({ repo, visibility }) => ({ repo, visibility, at }));
       let events: Normalised[];
       try {
         events = normalise(delivery, options.appId, options.mapRepo);

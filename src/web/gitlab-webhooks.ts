@@ -67,8 +67,11 @@ export function gitlabWebhooks(queues: Pick<Queues, "events">, log: Logger, o: G
     const deliveryLog = log.child({ deliveryId, event, forge: "gitlab" });
     // The sender's visibility travels with the delivery's jobs; the worker keeps it before working on them.
     // 20 is public; internal (10, any signed-in user) and private (0) are not.
+    // "Public" is believed only from a hook signed with the project's own secret: the shared one
+    // could say it of any project. "Private" is believed from either (it only hides more).
     const level = o.visibility && path !== undefined ? visibilityLevel(body) : undefined;
-    const reported = level === undefined ? {} : { visibility: [{ forge: "gitlab" as const, repo: path!, ...(host ? { host } : {}), visibility: level === 20 ? "public" as const : "private" as const }] };
+    const word = level === undefined ? undefined : level === 20 ? (own !== undefined ? "public" as const : undefined) : "private" as const;
+    const reported = word === undefined ? {} : { visibility: [{ forge: "gitlab" as const, repo: path!, ...(host ? { host } : {}), visibility: word, at: Date.now() }] };
     try {
       const push = o.mapRepo?.forge === "gitlab" && host === undefined ? normaliseGitlabBranchPush(event, body) : null;
       if (push && push.repo.toLowerCase() === o.mapRepo!.repo.toLowerCase() && push.branch === o.mapRepo!.ref) {

@@ -86,3 +86,28 @@ describe("a Tag Push Hook is checked against GitLab before anything is triggered
     expect(h.gitlab!.pipelines).toEqual([]);
   });
 });
+
+describe("what a GitLab hook says of visibility", () => {
+  it("a hook signed with the shared secret cannot make a private project public", async () => {
+    const readToken = "read-token-0123456789abcdef";
+    const h = await startHarness({
+      map: map(), repos: {}, gitlabProjects: [GL_UPSTREAM, "group/tool"], gitlabTags: GL_TAGS(), gitlabVisibility: { [GL_UPSTREAM]: "private" },
+      env: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET, OPENCI_READ_TOKEN: readToken },
+    });
+    const hook = tagPush(h.gitlab!);
+    hook.body.project.visibility_level = 20; // says public; GitLab says private
+
+    await sendHook(h, hook, HOOK_SECRET);
+    await waitFor("the pipeline of group/tool", () => h.gitlab!.pipelines.find((p) => p.project === "group/tool"));
+    const release = `/api/v1/releases/${encodeURIComponent("gl/lib")}/v1.0.0`;
+    const privately = await waitFor("the release recorded", async () => {
+      const res = await fetch(`${h.url}${release}`, { headers: { authorization: `Bearer ${readToken}` } });
+      return res.status === 200 ? res : undefined;
+    });
+    const publicly = await fetch(`${h.url}${release}`);
+
+    expect(privately.status).toBe(200);
+    expect(publicly.status).toBe(404);
+    expect(h.gitlab!.calls("get_project").length).toBeGreaterThan(0);
+  });
+});

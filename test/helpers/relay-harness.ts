@@ -25,6 +25,8 @@ export interface HarnessOptions {
   gitlabContents?: FakeGitlabOptions["contents"];
   /** GitLab project → tag → commit (what GET …/repository/tags/:tag_name answers) */
   gitlabTags?: FakeGitlabOptions["tags"];
+  /** GitLab project → its visibility (default public) */
+  gitlabVisibility?: FakeGitlabOptions["visibility"];
   env?: Record<string, string>;
   /** Redis with every write fsynced to its AOF, so a SIGKILL loses nothing acknowledged (fault tests) */
   durableRedis?: boolean;
@@ -45,7 +47,7 @@ export async function startHarness(o: HarnessOptions) {
     ? { url: o.redisUrl, cleanup: async () => {} }
     : await startTestRedis({ durable: o.durableRedis });
   const github = await FakeGithub.start({ appId: APP_ID, privateKey: appPrivateKey(), repos: o.repos });
-  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens, contents: o.gitlabContents, tags: o.gitlabTags }) : undefined;
+  const gitlab = o.gitlabProjects ? await FakeGitlab.start({ token: GITLAB_TOKEN, projects: o.gitlabProjects, triggerTokens: o.gitlabTriggerTokens, contents: o.gitlabContents, tags: o.gitlabTags, visibility: o.gitlabVisibility }) : undefined;
   const logs: string[] = [];
   const log = createLogger("debug", new Writable({ write: (chunk, _enc, done) => (logs.push(chunk.toString()), done()) }));
   const relays: Relay[] = [];

@@ -5,6 +5,7 @@ import { UpstreamSurface, sameOwner } from "../../src/trust/upstream-surface.js"
 import { ProjectVisibility, VISIBILITY_MAX_AGE_MS } from "../../src/trust/visibility.js";
 import { VisibilityStore, type Visibility } from "../../src/trust/visibility-store.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
+import { ForgeError } from "../../src/forge/errors.js";
 
 const redis = useTestRedisClient();
 let n = 0;
@@ -43,7 +44,7 @@ function resolver(map: DependencyMap, forge: Record<string, Visibility | Error>,
     lookup: async (p: Project) => {
       asked.push(p.id);
       const answer = forge[p.id];
-      if (answer === undefined || answer instanceof Error) throw answer ?? new Error("404");
+      if (answer === undefined || answer instanceof Error) throw answer ?? new ForgeError(`${p.id} not found`, "config", { status: 404 });
       return answer;
     },
   });
@@ -71,7 +72,7 @@ describe("a project's visibility", () => {
 
   it("counts as private while the forge cannot tell, and is asked again next time", async () => {
     const map = fresh(MAP);
-    const forge: Record<string, Visibility | Error> = { other: new Error("503") };
+    const forge: Record<string, Visibility | Error> = { other: new ForgeError("the app is not installed on otherco/app", "config", { status: 404 }) };
     const { vis, asked } = resolver(map, forge);
 
     const unknown = await vis.anyPrivate(["other"]);
@@ -81,6 +82,14 @@ describe("a project's visibility", () => {
     expect(unknown).toBe(true);
     expect(known).toBe(false);
     expect(asked).toEqual(["other", "other"]);
+  });
+
+  it("throws a passing failure of the forge (the job retries) instead of guessing", async () => {
+    const map = fresh(MAP);
+    const { vis, asked } = resolver(map, { other: new ForgeError("GitHub answered 502", "transient", { status: 502 }) });
+
+    await expect(vis.anyPrivate(["other"])).rejects.toThrow("502");
+    expect(asked).toEqual(["other"]);
   });
 
   it("is asked again once the last word is older than an hour (GitLab sends no event when it changes)", async () => {
@@ -133,6 +142,22 @@ describe("what deliveries said of visibility, carried in their jobs", () => {
 
     const [github, gitlab, defaultHost] = await store.get([gh, gl, { ...gl, host: undefined }]);
     expect([github?.visibility, github?.source, gitlab?.visibility, defaultHost]).toEqual(["public", "payload", "private", undefined]);
+  });
+});
+
+describe("the kept word on visibility", () => {
+  it("is never replaced by an older one: a retried job's old payload cannot undo a later privatized", async () => {
+    const store = new VisibilityStore(redis());
+    const repo = { forge: "github" as const, repo: `aged${++n}/app` };
+    await store.set(repo, "private", "event", 2_000);
+
+    await store.keepReported({ visibility: [{ repo: repo.repo, visibility: "public", at: 1_000 }] });
+    const kept = (await store.get([repo]))[0];
+    await store.keepReported({ visibility: [{ repo: repo.repo, visibility: "public", at: 3_000 }] });
+    const newer = (await store.get([repo]))[0];
+
+    expect([kept?.visibility, kept?.source]).toEqual(["private", "event"]);
+    expect([newer?.visibility, newer?.at]).toEqual(["public", 3_000]);
   });
 });
 

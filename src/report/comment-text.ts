@@ -18,6 +18,9 @@ export function failureComment(target: CheckTarget, members: StatusReport[], com
   if (failed.length === 0 && !commentExists) return undefined;
   const short = target.sha.slice(0, 7);
   const marker = commentMarker(target);
+  if (sorted.length === 0) {
+    return [marker, `### OpenCI: no downstream of \`${short}\` is shown here any more`, "", "The downstreams reported here earlier are no longer shown on this commit."].join("\n");
+  }
   if (failed.length === 0) {
     const pending = sorted.filter((m) => m.status !== "completed").length;
     const head = pending > 0

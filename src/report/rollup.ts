@@ -19,6 +19,14 @@ export const downstreamCell = (m: StatusReport) => neutralise(m.name.replace(/^o
 export const runCell = (m: StatusReport, none: string) => (m.detailsUrl ? markdownLink("run", m.detailsUrl) : none);
 
 export function rollupReport(members: StatusReport[]): StatusReport {
+  // Every downstream shown before may have left (turned private): the roll-up says so and ends neutral, never stays running.
+  if (members.length === 0) {
+    return {
+      name: ROLLUP_NAME, status: "completed", conclusion: "neutral", title: "No downstream is shown on this commit",
+      summary: "The downstreams shown here earlier are no longer shown (a repository turned private, or the map changed).",
+      detailsUrl: undefined, externalId: ROLLUP_NAME,
+    };
+  }
   const sorted = [...members].sort((a, b) => a.name.localeCompare(b.name));
   const done = sorted.filter((m) => m.status === "completed");
   const passed = done.filter((m) => PASSED.has(m.conclusion ?? "neutral")).length;

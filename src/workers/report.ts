@@ -26,7 +26,8 @@ export async function processReport(job: Job, token: string | undefined, deps: W
           if (!loaded || loaded.pushedVersion >= loaded.version) return "current";
           // Who may be shown is decided again at every push: a downstream turned private since leaves the view.
           const view = { ...loaded, members: await shownMembers(deps, loaded.members) };
-          if (view.members.length === 0) return "nothing shown";
+          // Nothing shown and nothing written yet: nothing to say (a view written before is rewritten without them).
+          if (view.members.length === 0 && view.remote === undefined) return "nothing shown";
           const remote = await (job.name === "rollup" ? pushRollup : pushComment)(forgeFor(deps, view.target), view, deps);
           await deps.views.markPushed(job.name, checkKey, view.version, remote);
           return remote ?? "nothing to say";

@@ -199,6 +199,30 @@ describe("a repository's visibility changing", () => {
     // what was written before stays (GitHub lets no app delete a check run); its failure is not written
     expect(downstreamChecks(h.github).find((c) => c.name === "openci: secret-ci")).toMatchObject({ conclusion: null });
   });
+
+  it("when the only downstream shown leaves, the roll-up says so and ends instead of running forever", async () => {
+    const other = "otherorg/tests";
+    const onlyOther = `version: 2\nfoundations: [{ id: lf, name: LF }]\nprojects:\n  - { id: hello, foundation: lf, github: ${UPSTREAM} }\n`
+      + `  - id: tests\n    foundation: lf\n    github: ${other}\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`;
+    const h = await startHarness({ map: onlyOther, repos: { [UPSTREAM]: upstreamRepo(), [other]: { installationId: 3, workflows: { "ci.yml": {} } } } });
+    await h.send("create.tag");
+    const before = await waitFor("the roll-up lists it", () => h.github.checkRuns.find((c) => c.name === "openci" && c.output.summary?.includes("tests"))?.output.title);
+    const run = h.github.dispatchedRuns.find((r) => r.repo === other)!.runId;
+
+    await h.send("repository.privatized", (p) => (p.repository.full_name = other));
+    await sendRun(h, { repo: other, id: run, conclusion: "failure", private: true });
+    const after = await waitFor("the roll-up without it", () => {
+      const rollup = h.github.checkRuns.find((c) => c.name === "openci");
+      return rollup?.status === "completed" ? { title: rollup.output.title, conclusion: rollup.conclusion, summary: rollup.output.summary ?? "" } : undefined;
+    });
+    await settle(300);
+
+    expect(before).toBe("0 of 1 downstreams passed, 1 still running");
+    expect(after.title).toBe("No downstream is shown on this commit");
+    expect(after.conclusion).toBe("neutral");
+    expect(after.summary).not.toContain(other);
+    expect(h.github.comments).toEqual([]);
+  });
 });
 
 const DECLARING = "acme/app";

@@ -96,11 +96,6 @@ async function correlate(event: RunEvent, deps: WorkerDeps, log: Logger): Promis
 const CLOCK_SKEW_MS = 2 * 60_000;
 
 /**
- * Why a run found by its title cannot be the one this trigger started, or undefined when it can:
- * it must be created after the trigger (less the clock skew) and, for GitHub Actions, be a run of
- * the triggered workflow started by the dispatch's event.
- */
-/**
  * A check suite outlives one CI run (GitHub keeps one per app and commit), so for CI reporting
  * through checks the check run carrying the relay run id must itself have started after the trigger.
  */
@@ -110,6 +105,11 @@ async function suiteMisfit(event: RunEvent, record: TriggerRecord, relayRunId: s
   return recent.includes(relayRunId) ? undefined : "its check run naming the relay run id started before the trigger";
 }
 
+/**
+ * Why a run found by its title cannot be the one this trigger started, or undefined when it can:
+ * it must be created after the trigger (less the clock skew) and, for GitHub Actions, be a run of
+ * the triggered workflow started by the dispatch's event.
+ */
 function fitsTrigger(event: RunEvent, record: TriggerRecord, trigger: Project["trigger"]): string | undefined {
   const created = event.createdAt === undefined ? Number.NaN : Date.parse(event.createdAt);
   if (!(created >= Date.parse(record.triggeredAt) - CLOCK_SKEW_MS)) return "created before the trigger (or undated)";

@@ -138,7 +138,8 @@ async function consent(deps: WorkerDeps, data: TriggerJob): Promise<string | und
   if (!edge) return `'${data.downstreamId}' does not depend on '${from}' in the dependency map (any more).`;
   const source = map.project(from);
   const tagging = map.project(data.upstream.projectId);
-  if (!source || !tagging || !(await deps.surface.mayTrigger(source, edge, tagging))) {
+  if (!source || !tagging) return `'${data.upstream.projectId}' or '${from}' is no longer in the dependency map.`;
+  if (!(await deps.surface.mayTrigger(source, edge, tagging))) {
     return `'${data.downstreamId}' only declared its dependency on '${from}', which is private (now): a private project triggers only edges of the reviewed map.`;
   }
   if (data.chain) return edge.cascade ? undefined : `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;

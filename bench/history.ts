@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { planExport, verifyCar } from "../src/history/car.js";
+import { PartJoiner } from "../src/history/car-parts.js";
 import { HistoryStore } from "../src/history/history-store.js";
 import type { HistoryRecord } from "../src/history/record.js";
 import { foldRuns } from "../src/history/release-view.js";
@@ -56,6 +57,33 @@ try {
   await plan.write((c) => void chunks.push(c));
   const exportMs = performance.now() - e0;
   const car = Buffer.concat(chunks);
+
+  // Time to the first byte: the whole history in one part (before) and one part of PART entries.
+  const PART = Number(process.env.BENCH_PART ?? 10_000);
+  const firstByte = async (maxEntries?: number) => {
+    const s = performance.now();
+    const p = await planExport(store, 0, maxEntries ? { maxEntries } : {});
+    let at = 0;
+    await p.write(() => void (at ||= performance.now() - s));
+    return { at, next: p.next };
+  };
+  const wholeFirst = await firstByte();
+  const partFirst = await firstByte(PART);
+  // The parts one after another, joined as `openci-relay export` joins them.
+  const j0 = performance.now();
+  const joiner = new PartJoiner();
+  let after: string | undefined;
+  let parts = 0;
+  do {
+    const p = await planExport(store, 0, { maxEntries: PART, ...(after ? { after } : {}) });
+    const partChunks: Uint8Array[] = [];
+    await p.write((c) => void partChunks.push(c));
+    await joiner.add((async function* () { yield Buffer.concat(partChunks); })());
+    after = p.next;
+    parts++;
+  } while (after);
+  const joined = await joiner.write(() => undefined);
+  const joinMs = performance.now() - j0;
   const v0 = performance.now();
   const report = await verifyCar((async function* () { yield car; })());
   const verifyMs = performance.now() - v0;
@@ -67,6 +95,8 @@ try {
     + `| append latency p50 / p99 | ${pct(latencies, 50).toFixed(2)} ms / ${pct(latencies, 99).toFixed(2)} ms |\n`
     + `| a release's view (13 records) p50 / p99 | ${pct(reads, 50).toFixed(2)} ms / ${pct(reads, 99).toFixed(2)} ms |\n`
     + `| export to CAR | ${(exportMs / 1000).toFixed(2)} s, ${(car.length / 1e6).toFixed(1)} MB |\n`
+    + `| first byte of the export in one part / in parts of ${PART} | ${wholeFirst.at.toFixed(0)} ms / ${partFirst.at.toFixed(0)} ms |\n`
+    + `| the export in ${parts} parts, joined | ${(joinMs / 1000).toFixed(2)} s, same root: ${joined.root.equals(plan.root)} |\n`
     + `| verify the CAR (${report.blocks} blocks) | ${(verifyMs / 1000).toFixed(2)} s, ${report.tampered.length} changed |\n`
     + `| Redis memory for the history | ${(used / 1e6).toFixed(1)} MB (${Math.round(used / made)} bytes per record) |\n`);
 } finally {

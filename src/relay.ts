@@ -125,7 +125,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
         perAddress: config.streamsPerAddress, idleMs: config.streamIdleMs, trustProxy: config.trustProxy,
       });
       addHandler(stream.handler());
-      addHandler(historyApi(historyAccess, map, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy }));
+      addHandler(historyApi(historyAccess, map, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy, partRecords: config.exportPartRecords }));
       addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
       addHandler(metricsHandler(queues, redis));
       addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));

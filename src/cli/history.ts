@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { once } from "node:events";
 import { verifyCar } from "../history/car.js";
+import { PartJoiner } from "../history/car-parts.js";
 import { callRelay, relayBase } from "./relay-client.js";
 
 type Out = (s: string) => void;
@@ -27,33 +28,63 @@ export async function exportCommand(
     return 2;
   }
   const base = relayBase(o.url, env);
-  const query = new URLSearchParams({
-    ...(o.since !== undefined ? { since: new Date(Date.parse(o.since)).toISOString() } : {}), ...(o.private ? { private: "1" } : {}),
-  }).toString();
-  const res = await callRelay("export", base, `/api/v1/history.car${query ? `?${query}` : ""}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-  if (typeof res === "string") return err(res), 1;
-  if (res.status === 401) {
-    err(`openci-relay export: the relay refused the token in ${tokenEnv} (401): it must be the relay's OPENCI_READ_TOKEN or OPENCI_ADMIN_TOKEN.\n`);
-    return 1;
-  }
-  if (res.status !== 200 || !res.body) {
-    const body = (await res.json().catch(() => ({}))) as { error?: string };
-    err(`openci-relay export: the relay answered ${res.status}: ${body.error ?? res.statusText}\n`);
-    return 1;
-  }
+  const ask = async (after?: string): Promise<Response | number> => {
+    const query = new URLSearchParams({
+      ...(o.since !== undefined ? { since: new Date(Date.parse(o.since!)).toISOString() } : {}), ...(o.private ? { private: "1" } : {}), ...(after ? { after } : {}),
+    }).toString();
+    const res = await callRelay("export", base, `/api/v1/history.car${query ? `?${query}` : ""}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    if (typeof res === "string") return err(res), 1;
+    if (res.status === 401) {
+      err(`openci-relay export: the relay refused the token in ${tokenEnv} (401): it must be the relay's OPENCI_READ_TOKEN or OPENCI_ADMIN_TOKEN.\n`);
+      return 1;
+    }
+    if (res.status !== 200 || !res.body) {
+      const body = (await res.json().catch(() => ({}))) as { error?: string };
+      err(`openci-relay export: the relay answered ${res.status}${after ? ` for the part after ${after}` : ""}: ${body.error ?? res.statusText}\n`);
+      return 1;
+    }
+    return res;
+  };
+  const first = await ask();
+  if (typeof first === "number") return first;
   const file = o.output ? createWriteStream(o.output) : undefined;
   let bytes = 0;
-  for await (const chunk of res.body) {
+  const write = async (chunk: Uint8Array) => {
     bytes += chunk.length;
     if (file) {
       if (!file.write(chunk)) await once(file, "drain");
     } else {
       await writeBytes(chunk);
     }
+  };
+  const done = async (records: string, root: string, parts: number) => {
+    if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    err(`exported ${records} ${o.private ? "public and private " : ""}records (${bytes} bytes${parts > 1 ? `, joined from ${parts} parts` : ""}), root ${root}${o.output ? ` to ${o.output}` : ""}\n`);
+    return 0;
+  };
+  // One part: passed through as it comes. Several (the relay serves a long history in parts of
+  // OPENCI_EXPORT_PART_RECORDS): joined into one file with the root a single part would have had.
+  if (!first.headers.get("x-openci-next")) {
+    for await (const chunk of first.body!) await write(chunk);
+    return done(first.headers.get("x-openci-records") ?? "?", first.headers.get("x-openci-root") ?? "?", 1);
   }
-  if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
-  err(`exported ${res.headers.get("x-openci-records") ?? "?"} ${o.private ? "public and private " : ""}records (${bytes} bytes), root ${res.headers.get("x-openci-root") ?? "?"}${o.output ? ` to ${o.output}` : ""}\n`);
-  return 0;
+  const joiner = new PartJoiner();
+  try {
+    let next = await joiner.add(first.body!);
+    while (next !== undefined) {
+      const part = await ask(next);
+      if (typeof part === "number") return await joiner.discard(), part;
+      const after: string = next;
+      next = await joiner.add(part.body!);
+      if (next === after) throw new Error(`the relay gave the same cursor ${after} twice`);
+    }
+  } catch (error) {
+    await joiner.discard();
+    err(`openci-relay export: a part of the export could not be read: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const { root, records } = await joiner.write(write);
+  return done(String(records), root.toString(), joiner.parts);
 }
 
 /** `openci-relay verify FILE.car`: recomputes every CID; exit 0 when intact, 1 when anything was changed or is missing. */

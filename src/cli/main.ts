@@ -28,7 +28,9 @@ Usage:
       The running relay's public history (every public record since DATE, default all) as a CAR
       file that IPFS tools import (ipfs dag import history.car). With --private, every record,
       public and private: the read token is read from OPENCI_READ_TOKEN (or the variable NAME),
-      never from the command line. A summary goes to stderr.
+      never from the command line. A long history, which the relay serves in parts, is joined
+      into one file with the same root (records wait in a temporary file meanwhile). A summary
+      goes to stderr.
   openci-relay verify FILE.car
       Recomputes the CID of every block of an export and checks the export's manifest: exit 0
       when intact, 1 when a block was changed or is missing.

@@ -92,6 +92,7 @@ const EnvSchema = z.object({
   OPENCI_STREAMS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of streams").default(10),
   OPENCI_STREAM_IDLE_MS: millis(100, "must be at least 100").default(60_000),
   OPENCI_EXPORTS_PER_ADDRESS: count(0, "must be 0 (no limit) or more", "must be a number of exports").default(2),
+  OPENCI_EXPORT_PART_RECORDS: count(1, "must be at least 1", "must be a number of records").default(10_000),
   OPENCI_TRUST_PROXY: count(0, "must be 0 (no proxy) or more", "must be the number of reverse proxies in front of the relay").default(0),
 });
 
@@ -153,6 +154,8 @@ export interface Config {
   /** Per client address: event streams and history exports held at once (0: no limit). */
   streamsPerAddress: number;
   exportsPerAddress: number;
+  /** Log entries one history.car part reads before its first byte; the rest comes in further parts. */
+  exportPartRecords: number;
   /** An event-stream client that takes nothing of what was sent for this long is dropped. */
   streamIdleMs: number;
   /** Reverse proxies in front of the relay whose X-Forwarded-For names the client (0: the socket's address). */
@@ -238,6 +241,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,
     streamsPerAddress: e.OPENCI_STREAMS_PER_ADDRESS,
     exportsPerAddress: e.OPENCI_EXPORTS_PER_ADDRESS,
+    exportPartRecords: e.OPENCI_EXPORT_PART_RECORDS,
     streamIdleMs: e.OPENCI_STREAM_IDLE_MS,
     trustProxy: e.OPENCI_TRUST_PROXY,
     mapSecrets: e.OPENCI_MAP_SECRETS ? new Set(e.OPENCI_MAP_SECRETS.split(",").map((n) => n.trim())) : undefined,

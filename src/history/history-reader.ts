@@ -87,9 +87,9 @@ export class HistoryReader {
     return { items, next: page.next };
   }
 
-  /** The history since `sinceMs` as a CAR export: the public log's records, or (all) every record. */
-  async exportPlan(sinceMs: number): Promise<ExportPlan> {
-    return planExport(this.store, sinceMs, this.reach === "public" ? (items) => this.visible(items) : undefined);
+  /** The history since `sinceMs` as a CAR export (one part of it): the public log's records, or (all) every record. */
+  async exportPlan(sinceMs: number, part: { after?: string; maxEntries?: number } = {}): Promise<ExportPlan> {
+    return planExport(this.store, sinceMs, { ...part, ...(this.reach === "public" ? { visible: (items) => this.visible(items) } : {}) });
   }
 
   /** The log this reader follows: the public log, or the full one. */

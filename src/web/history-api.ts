@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DependencyMap } from "../map/graph.js";
+import { CURSOR } from "../history/car.js";
 import { parseCid } from "../history/cid.js";
 import type { HistoryReader, Reach } from "../history/history-reader.js";
 import { readReach, refuseReader, type ReadTokens } from "./admin-auth.js";
@@ -8,13 +9,15 @@ import { clientAddress, PerAddress, reply, tooMany } from "./http.js";
 export const DAG_JSON_TYPE = "application/vnd.ipld.dag-json";
 export const CAR_TYPE = "application/vnd.ipld.car";
 const MAX_LIMIT = 500;
-/** Exports running at once in one process, whoever asks: each reads the whole history. */
+/** Exports running at once in one process, whoever asks: each reads up to one part's log before its first byte. */
 const MAX_EXPORTS = 20;
 
-/** OPENCI_EXPORTS_PER_ADDRESS and OPENCI_TRUST_PROXY. */
+/** OPENCI_EXPORTS_PER_ADDRESS, OPENCI_TRUST_PROXY and OPENCI_EXPORT_PART_RECORDS. */
 export interface ExportLimits {
   perAddress: number;
   trustProxy: number;
+  /** log entries one part of history.car reads before its first byte (default 10,000) */
+  partRecords?: number;
 }
 
 export interface HistoryAccess {
@@ -99,6 +102,8 @@ export function historyApi(access: HistoryAccess, map: () => DependencyMap, limi
         const sinceText = url.searchParams.get("since");
         const since = sinceText === null ? 0 : Date.parse(sinceText);
         if (Number.isNaN(since)) return reply(res, 400, { error: "since must be a date or date-time, e.g. 2026-11-01 or 2026-11-01T12:00:00Z" });
+        const after = url.searchParams.get("after") ?? undefined;
+        if (after !== undefined && !CURSOR.test(after)) return reply(res, 400, { error: "after must be the cursor a previous part gave (its x-openci-next header, <ms>-<seq>)" });
         const everything = url.searchParams.get("private") === "1";
         if (everything && reach !== "all") return refuseReader(req, res, access.tokens);
         const release = exports.take(clientAddress(req, limits.trustProxy));
@@ -111,10 +116,16 @@ export function historyApi(access: HistoryAccess, map: () => DependencyMap, limi
         running++;
         const done = () => (release(), running--);
         res.once("close", done);
-        const plan = await (everything ? reader : access.readers.public).exportPlan(since);
+        const plan = await (everything ? reader : access.readers.public).exportPlan(since, { after, maxEntries: limits.partRecords ?? 10_000 });
+        const nextUrl = () => {
+          const q = new URLSearchParams(url.searchParams);
+          q.set("after", plan.next!);
+          return `${url.pathname}?${q}`;
+        };
         res.writeHead(200, {
           "content-type": CAR_TYPE, "content-disposition": 'attachment; filename="openci-history.car"',
           "x-openci-root": plan.root.toString(), "x-openci-records": String(plan.records), "cache-control": "no-store",
+          ...(plan.next !== undefined ? { "x-openci-next": plan.next, link: `<${nextUrl()}>; rel="next"` } : {}),
         });
         if (req.method === "HEAD") return res.end(), true;
         const gone = new AbortController();

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { createReadStream, mkdtempSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import { pino } from "pino";
@@ -13,6 +16,8 @@ import { ALL_PUBLIC } from "../../src/trust/privacy.js";
 import { dashboard } from "../../src/web/dashboard/routes.js";
 import { EventStreams } from "../../src/web/event-stream.js";
 import { historyApi } from "../../src/web/history-api.js";
+import { planExport, verifyCar } from "../../src/history/car.js";
+import { main } from "../../src/cli/main.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait-for.js";
@@ -43,7 +48,7 @@ async function rig(env: Record<string, string>): Promise<Rig> {
   const streams = new EventStreams(access.readers, () => new Redis(server_.url, { maxRetriesPerRequest: null }), "/openci-relay", log, access.tokens, {
     perAddress: config.streamsPerAddress, idleMs: config.streamIdleMs, trustProxy: config.trustProxy,
   });
-  const handlers = [streams.handler(), historyApi(access, () => MAP, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy }), dashboard({ access, map: () => MAP, queues, log })];
+  const handlers = [streams.handler(), historyApi(access, () => MAP, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy, partRecords: config.exportPartRecords }), dashboard({ access, map: () => MAP, queues, log })];
   const server: Server = createServer((req, res) => void (async () => {
     for (const h of handlers) if (await h(req, res)) return;
     res.writeHead(404).end();
@@ -215,6 +220,36 @@ describe("the CAR export", () => {
     expect(other.status).toBe(200);
     expect(other.bytes).toBeGreaterThan(2500 * 3000);
     expect(later.status).toBe(200);
+  });
+  it("serves a long history in parts of OPENCI_EXPORT_PART_RECORDS, reading one part's log before its first byte; the CLI joins them into the whole export", async () => {
+    const r = await rig({ OPENCI_EXPORT_PART_RECORDS: "100" });
+    await grow(r.store, 450);
+    await r.redis.config("RESETSTAT");
+
+    const first = await fetch(`${r.url}/api/v1/history.car?since=2000-01-01`);
+    const firstCar = new Uint8Array(await first.arrayBuffer());
+    const reads = { xrange: await r.commands("xrange"), mget: await r.commands("mget") };
+    const next = first.headers.get("x-openci-next")!;
+    const badCursor = await fetch(`${r.url}/api/v1/history.car?after=0-0;drop`);
+    const out: string[] = [];
+    const err: string[] = [];
+    const file = join(mkdtempSync(join(tmpdir(), "openci-parts-")), "history.car");
+    const exported = await main(["export", "--since", "2000-01-01", "--output", file, "--url", r.url], {}, (s) => out.push(s), (s) => err.push(s));
+    const whole = await planExport(r.store, Date.parse("2000-01-01"));
+    const verified = await verifyCar(createReadStream(file));
+
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-openci-records")).toBe("100");
+    expect(next).toMatch(/^\d+-100$/);
+    expect(first.headers.get("link")).toBe(`</api/v1/history.car?since=2000-01-01&after=${next}>; rel="next"`);
+    expect((await verifyCar((async function* () { yield firstCar; })())).blocks).toBe(102);
+    // One page of the log and one batch of records: not the 450 of the whole history.
+    expect(reads).toEqual({ xrange: 1, mget: 2 });
+    expect(badCursor.status).toBe(400);
+    expect(exported).toBe(0);
+    expect(err.join("")).toContain(`exported 450 records (`);
+    expect(err.join("")).toContain(`joined from 5 parts), root ${whole.root.toString()}`);
+    expect(verified).toMatchObject({ roots: [whole.root.toString()], blocks: 450 + 1 + 1, tampered: [], missing: [], unlisted: [] });
   });
 });
 

@@ -4,7 +4,7 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { GITHUB_TO_OCTO_MAP } from "../helpers/maps.js";
+import { GITHUB_TO_OCTO_MAP, octoProject } from "../helpers/maps.js";
 
 /** Finding 7 of issue 16: the failure comment's marker is predictable; a comment carrying it may be anyone's. */
 const MARKER = `<!-- openci-relay:failures:${COMMIT} -->`;
@@ -38,11 +38,7 @@ describe("a GitLab note planted with the relay's marker", () => {
 projects:
   - id: gl/lib
     gitlab: ${GL_UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: gl/lib }]
-`;
+${octoProject({ upstream: "gl/lib" })}`;
     const h = await startHarness({ map, repos: { "octo-org/octo-repo": octoRepo() }, gitlabProjects: [GL_UPSTREAM], gitlabTags: GL_TAGS(), env: { GITLAB_WEBHOOK_SECRET: HOOK_SECRET } });
     const planted = { id: 1, body: `<!-- openci-relay:failures:${GL_COMMIT} -->\nnothing to see`, updated: 0, author: { id: 99, username: "mallory" } };
     h.gitlab!.mergeRequests.push({ project: GL_UPSTREAM, iid: 7, state: "merged", shas: [GL_COMMIT], notes: [planted] });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const MAP = `version: 2
 foundations: [{ id: lf, name: Linux Foundation }]
@@ -111,7 +111,7 @@ describe("declarations cannot squat names nor grow without bound (issue 16, find
 
     await h.send("create.tag");
     await waitFor("listed/app dispatched", () => dispatchesTo(h, "listed/app")[0], 5000);
-    await settle(200);
+    await h.idle();
 
     expect(dispatchesTo(h, "acme/app")).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 /**
  * Issue 16, finding 8 (history without bound): every trigger writes history records, and Redis
@@ -45,7 +45,7 @@ describe("triggers along self-declared edges", () => {
     }
     await waitFor("listed/app dispatched for every tag", () => to("listed/app").length === TAGS.length);
     await waitFor("the third declared trigger refused", () => h.logs.some((l) => l.includes("self-declared triggers for today are spent")));
-    await settle(300);
+    await h.idle();
 
     expect(to("acme/app")).toHaveLength(2);
     expect(to("listed/app")).toHaveLength(3);

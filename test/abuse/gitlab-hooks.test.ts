@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, tagPush } from "../helpers/gitlab-upstream.js";
 import { useHarness } from "../helpers/scenario.js";
 import { jobCount } from "../helpers/queue-counts.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 /** Finding 4 of issue 16: one shared GitLab secret spoke for every project, and what it said was believed. */
 const OWN_SECRET = "group-lib-own-secret-value";
@@ -27,7 +27,7 @@ describe("GitLab webhook secrets", () => {
     const h = await start(OWN);
 
     const shared = await sendHook(h, tagPush(h.gitlab!), HOOK_SECRET);
-    await settle(300);
+    await h.idle();
     const queuedAfterShared = await jobCount(h.redisUrl, "events");
     const own = await sendHook(h, tagPush(h.gitlab!), OWN_SECRET);
 
@@ -52,7 +52,7 @@ describe("GitLab webhook secrets", () => {
     hook.body.project.web_url = `https://gitlab.other.example/${GL_UPSTREAM}`;
 
     const res = await sendHook(h, hook, HOOK_SECRET);
-    await settle(300);
+    await h.idle();
 
     expect(res.status).toBe(401);
     expect(await jobCount(h.redisUrl, "events")).toBe(0);
@@ -67,7 +67,7 @@ describe("a Tag Push Hook is checked against GitLab before anything is triggered
 
     const res = await sendHook(h, forged, HOOK_SECRET);
     await waitFor("the refusal in the log", () => h.logs.some((l) => l.includes("tag cannot be resolved: nothing triggered")));
-    await settle(300);
+    await h.idle();
 
     expect(res.status).toBe(200);
     expect(h.gitlab!.pipelines).toEqual([]);

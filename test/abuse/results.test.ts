@@ -3,7 +3,8 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { EXAMPLE_DOWNSTREAM, sendRun, type RunChange } from "../helpers/runs.js";
 import { downstreamChecks, octoRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 /**
  * Finding 1 of issue 16: where a dispatch returns no run id, a result is found by the relay run id
@@ -13,11 +14,7 @@ const MAP = `
 projects:
   - id: hello
     github: ${UPSTREAM}
-  - id: octo
-    github: ${EXAMPLE_DOWNSTREAM}
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: svc
+${octoProject()}  - id: svc
     github: other/svc
     trigger: { event_type: upstream-release }
     depends_on: [{ project: hello }]
@@ -48,7 +45,7 @@ describe("a stranger's run whose title carries the relay run id", () => {
     await inProgress(h, "openci: octo");
 
     await sendRun(h, { ...stranger(relayRunId), conclusion: "failure" });
-    await settle(500);
+    await h.idle();
 
     expect(check(h, "openci: octo")).toMatchObject({ status: "in_progress", details_url: expect.not.stringMatching(/\/runs\/90\d$/) });
     expect(h.logs.join("")).toMatch(/does not fit its trigger|run not started by the relay/);
@@ -63,7 +60,7 @@ describe("a stranger's run whose title carries the relay run id", () => {
     await sendRun(h, { id: 556, title: `openci ${relayRunId}`, action: "in_progress", status: "in_progress", conclusion: null });
     await waitFor("the real run linked", () => check(h, "openci: octo").details_url?.endsWith("/runs/556"));
     await sendRun(h, { id: 557, title: `openci ${relayRunId}`, conclusion: "failure" });
-    await settle(500);
+    await h.idle();
     const afterCopy = { ...check(h, "openci: octo") };
     await sendRun(h, { id: 556, title: `openci ${relayRunId}`, conclusion: "success" });
     const done = await waitFor("octo completed", () => (check(h, "openci: octo").status === "completed" ? check(h, "openci: octo") : undefined));
@@ -81,7 +78,7 @@ describe("a stranger's run whose title carries the relay run id", () => {
     await inProgress(h, "openci: svc");
 
     await sendRun(h, { id: 701, repo: "other/svc", title: `openci ${relayRunId}`, event: "pull_request_target", conclusion: "failure" });
-    await settle(500);
+    await h.idle();
     const afterStranger = check(h, "openci: svc").status;
     await sendRun(h, { id: 702, repo: "other/svc", title: `openci ${relayRunId}`, event: "repository_dispatch", conclusion: "success" });
     const done = await waitFor("svc completed", () => (check(h, "openci: svc").status === "completed" ? check(h, "openci: svc") : undefined));
@@ -104,7 +101,7 @@ describe("a stranger's run whose title carries the relay run id", () => {
     });
 
     await suite(51, "failure");
-    await settle(500);
+    await h.idle();
     const afterOld = check(h, "openci: svc").status;
     await suite(52, "success");
     const done = await waitFor("svc completed", () => (check(h, "openci: svc").status === "completed" ? check(h, "openci: svc") : undefined));

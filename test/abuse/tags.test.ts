@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { getJson } from "../helpers/history.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
 /** Finding 9 of issue 16: a tag name is text a downstream workflow may paste into a shell. */
@@ -23,7 +23,7 @@ describe("tag names that could carry shell into a downstream", () => {
       const { status, body } = await getJson(h, `/api/v1${releasePath(tag)}`);
       return status === 200 ? body.release : undefined;
     });
-    await settle(300);
+    await h.idle();
     const page = await (await fetch(`${h.url}${releasePath(tag)}`)).text();
 
     expect(sent.status).toBeLessThan(300);

@@ -3,7 +3,8 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { runIdOf, sendRun } from "../helpers/runs.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 /** hello tags → octo runs → (cascade) acme/app runs → (cascade) lib/c runs, each shown on hello's commit. */
 const map = (limit = 5) => `
@@ -12,12 +13,7 @@ settings: { cascade_hop_limit: ${limit} }
 foundations: [{ id: f, name: F }]
 projects:
   - { id: hello, foundation: f, github: ${UPSTREAM} }
-  - id: octo
-    foundation: f
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: acme/app
+${octoProject({ fields: ["foundation: f"] })}  - id: acme/app
     foundation: f
     github: acme/app
     trigger: { workflow: ci.yml, ref: main }
@@ -52,7 +48,7 @@ describe("cascades", () => {
     const h = await startHarness({ map: map(), repos: repos() });
 
     const { octo, app } = await passAlongTheChain(h);
-    await settle(300);
+    await h.idle();
 
     const [toApp] = dispatchesTo(h, "acme/app");
     expect(toApp!.body.inputs).toMatchObject({ openci_upstream: "hello", openci_upstream_repo: UPSTREAM, openci_tag: "simple-tag", openci_sha: COMMIT });
@@ -68,7 +64,7 @@ describe("cascades", () => {
     const octo = await running(failed, "openci: octo");
     await sendRun(failed, { repo: "octo-org/octo-repo", id: runIdOf(octo), conclusion: "failure" });
     await waitFor("octo failed", () => downstreamChecks(failed.github).find((c) => c.name === "openci: octo" && c.status === "completed"));
-    await settle(400);
+    await failed.idle();
 
     expect(dispatchesTo(failed, "acme/app")).toHaveLength(0);
     expect(dispatchesTo(failed, "lib/c")).toHaveLength(0);

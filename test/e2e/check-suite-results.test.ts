@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 /** A downstream whose CI (not GitHub Actions) starts on repository_dispatch and reports through checks. */
 const MAP = `
@@ -39,7 +39,7 @@ describe("results of CI that reports through checks (check_suite)", () => {
     h.github.suiteRuns[42] = [{ name: "external-ci / build", external_id: dispatch.body.client_payload.openci_run_id, title: "build" }];
 
     await suiteCompleted(h, 41, "success");
-    await settle(400);
+    await h.idle();
     const afterUnrelated = svcCheck(h)?.status;
     await suiteCompleted(h, 42, "failure");
     const check = await waitFor("svc completed", () => (svcCheck(h)?.status === "completed" ? svcCheck(h) : undefined));
@@ -55,7 +55,7 @@ describe("results of CI that reports through checks (check_suite)", () => {
     await waitFor("svc in progress", () => svcCheck(h)?.status === "in_progress");
 
     await suiteCompleted(h, 43, "failure", { id: 15368, slug: "github-actions" });
-    await settle(400);
+    await h.idle();
 
     expect(h.github.calls("checks/list-for-suite")).toEqual([]);
     expect(svcCheck(h)?.status).toBe("in_progress");

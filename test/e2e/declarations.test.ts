@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const MAP = `projects:\n  - id: hello\n    github: ${UPSTREAM}\n`;
 const DECLARATION = "trigger: { workflow: ci.yml, ref: main }\ndepends_on: [{ project: hello, tags: \"*\" }]\n";
@@ -33,7 +33,7 @@ describe("a downstream's own declaration (.github/openci.yml)", () => {
   it("joins the map when the app is installed on the repository", async () => {
     const h = await start();
     await h.send("create.tag");
-    await settle(300);
+    await h.idle();
     expect(dispatches(h)).toHaveLength(0); // not in the map yet: nothing runs
 
     await installed(h);
@@ -62,7 +62,7 @@ describe("a downstream's own declaration (.github/openci.yml)", () => {
     await pushed(h, gone, "removed");
     await waitFor("the declaration removed", () => h.logs.some((l) => l.includes("declaration removed")));
     await h.send("create.tag", (p) => (p.ref = "v3"));
-    await settle(400);
+    await h.idle();
 
     expect(refused.conclusion).toBe("failure");
     expect(refused.output.summary).toContain("github:acme/app/.github/openci.yml:1:");

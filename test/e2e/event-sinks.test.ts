@@ -7,7 +7,7 @@ import { cdeventProblems } from "../helpers/cdevents.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
 import { startSinkServer } from "../helpers/sink-server.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const SECRET = "sink-secret-0123456789";
 const ADMIN = "admin-token-0123456789";
@@ -33,7 +33,7 @@ describe("CDEvents to subscribers", () => {
 
     const cids = await flow(h);
     await waitFor("every record delivered", () => sink.accepted().length >= cids.length);
-    await settle(300);
+    await h.idle({ watch: [sink] });
     const events = sink.deliveries.map((d) => ({ d, event: JSON.parse(d.body) }));
 
     expect(events.map((e) => e.event.context.id).sort()).toEqual([...cids].sort());
@@ -61,7 +61,7 @@ describe("CDEvents to subscribers", () => {
 
     await flow(h);
     await waitFor("octo's finished run delivered", () => sink.accepted().length >= 1);
-    await settle(500);
+    await h.idle({ watch: [sink] });
 
     expect(sink.deliveries.map((d) => JSON.parse(d.body).subject.content)).toEqual([{ pipelineName: "octo", uri: expect.any(String), outcome: "failure", errors: "failing jobs: unit tests" }]);
   });
@@ -135,12 +135,13 @@ describe("the live event stream (GET /api/v1/events)", () => {
 
     const cids = await flow(h);
     await waitFor("every record streamed", () => live.events.length >= cids.length);
-    await settle(200);
+    // the stream is a listener too: nothing more on it for a moment
+    await h.idle({ watch: [() => live.events.length] });
     live.close();
     const seen = live.events;
     const resumed = openStream(`${h.url}/api/v1/events`, { "last-event-id": seen[2]!.id });
     await waitFor("the rest replayed", () => resumed.events.length >= seen.length - 3);
-    await settle(200);
+    await h.idle({ watch: [() => resumed.events.length] });
     resumed.close();
     const octoOnly = openStream(`${h.url}/api/v1/events?project=octo&lastEventId=0-0`);
     await waitFor("octo's failure replayed", () => octoOnly.events.some((e) => e.data.data.subject.content.outcome === "failure"));

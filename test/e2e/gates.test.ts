@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const MAP = `
 projects:
@@ -34,12 +34,12 @@ describe("after_check gates", () => {
 
     await h.send("create.tag");
     const waitingTitle = (await waitFor("a waiting check", () => gatedCheck(h))).output.title;
-    await settle(300);
+    await h.idle();
     const dispatchedEarly = dispatches(h).length;
     await buildFinished(h, "success");
     await buildFinished(h, "success");
     await waitFor("the gated dispatch", () => dispatches(h).length === 1);
-    await settle(300);
+    await h.idle();
 
     expect(waitingTitle).toBe("Waiting for build: acme/gated");
     expect(dispatchedEarly).toBe(0);
@@ -67,7 +67,7 @@ describe("after_check gates", () => {
 
     await buildFinished(h, "failure");
     const check = await waitFor("a skipped check", () => (gatedCheck(h)?.status === "completed" ? gatedCheck(h) : undefined));
-    await settle(300);
+    await h.idle();
 
     expect(check.conclusion).toBe("skipped");
     expect(check.output.summary).toContain("the upstream check `build` ended **failure**");
@@ -81,7 +81,7 @@ describe("after_check gates", () => {
 
     await h.send("check_run.completed");
     await h.send("check_run.completed", (p) => (p.check_run.name = "build"));
-    await settle(500);
+    await h.idle();
 
     expect(dispatches(h)).toHaveLength(0);
     expect(gatedCheck(h)?.status).toBe("queued");

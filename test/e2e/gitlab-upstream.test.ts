@@ -8,17 +8,14 @@ import {
 } from "../helpers/gitlab-upstream.js";
 import { sendRun } from "../helpers/runs.js";
 import { octoRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 const map = (edges: { octo?: string; tool?: string } = {}) => `
 projects:
   - id: gl/lib
     gitlab: group/lib
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: gl/lib${edges.octo ?? ""} }]
-  - id: gl/tool
+${octoProject({ upstream: "gl/lib", edge: edges.octo })}  - id: gl/tool
     gitlab: group/tool
     trigger: { ref: main }
     depends_on: [{ project: gl/lib${edges.tool ?? ""} }]
@@ -69,7 +66,7 @@ describe("a tag on a GitLab project", () => {
     const dispatch = h.github.calls("actions/create-workflow-dispatch")[0]!;
     expect(dispatch.body.inputs).toMatchObject({ openci_upstream: "gl/lib", openci_tag: GL_TAG, openci_sha: GL_COMMIT });
     // one comment, on the commit (no merge request brought it in), naming the failing job
-    await settle(300);
+    await h.idle();
     expect(h.gitlab!.threads).toHaveLength(1);
     expect(thread.sha).toBe(GL_COMMIT);
     expect(thread.notes[0]!.body).toContain("unit");
@@ -99,7 +96,8 @@ describe("a tag on a GitLab project", () => {
     await sendGitlabDelivery(h.url, tagPush(h.gitlab!), { token: HOOK_SECRET, idempotencyKey: first.key }); // GitLab's retry
     await sendHook(h, tagPush(h.gitlab!)); // "Resend Request" without the key, or a second webhook
     await waitFor("the gl/tool status", () => h.gitlab!.status(GL_UPSTREAM, GL_COMMIT, "openci: gl/tool"));
-    await settle(500);
+    // group/tool's pipeline never ends here: the relay polls it every 150 ms for as long as the test lasts.
+    await h.idle({ ignore: [{ queue: "trigger", name: "poll", why: "the pipeline stays pending", requests: ["get_pipeline"] }] });
 
     expect(h.gitlab!.pipelines).toHaveLength(1);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
@@ -110,7 +108,7 @@ describe("a tag on a GitLab project", () => {
     const h = await start();
 
     const res = await sendHook(h, tagPush(h.gitlab!, { deleted: true }));
-    await settle(400);
+    await h.idle();
 
     expect(res.status).toBe(200);
     expect(await jobCount(h.redisUrl, "events")).toBe(0);
@@ -119,18 +117,18 @@ describe("a tag on a GitLab project", () => {
   });
 
   it("waits for after_check: the tag's pipeline, by its own jobs (Pipeline Hook), or a named job (Job Hook)", async () => {
-    const h = await start({ map: map({ tool: ", after_check: pipeline", octo: ", after_check: package" }) });
+    const h = await start({ map: map({ tool: ", after_check: pipeline", octo: "after_check: package" }) });
 
     await sendHook(h, tagPush(h.gitlab!));
     await upstreamStatus(h, "openci: gl/tool", "pending");
     await upstreamStatus(h, "openci: octo", "pending");
-    await settle(300);
+    await h.idle();
     expect(h.gitlab!.pipelines).toHaveLength(0);
     expect(h.gitlab!.calls("list_project_pipelines")[0]!.params).toMatchObject({ sha: GL_COMMIT, ref: GL_TAG });
     expect(h.gitlab!.calls("list_commit_statuses")[0]!.params).toMatchObject({ sha: GL_COMMIT, ref: GL_TAG, name: "package" });
 
     await sendHook(h, upstreamPipelineHook(h.gitlab!, "success", { tag: false })); // main's pipeline: not the tag's
-    await settle(300);
+    await h.idle();
     expect(h.gitlab!.pipelines).toHaveLength(0);
     upstreamPipelineOnGitlab(h.gitlab!, "success");
     upstreamJobOnGitlab(h.gitlab!, "package", "failed");

@@ -4,7 +4,7 @@ import { jobCount } from "../helpers/queue-counts.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITLAB_MAP } from "../helpers/maps.js";
 
 const SECRET = "gitlab-hook-secret";
@@ -56,7 +56,7 @@ describe("GitLab webhooks", () => {
     const h = await start();
 
     const res = await sendGitlabDelivery(h.url, pipelineHook(h, 1, "success"), { token });
-    await settle(200);
+    await h.idle();
 
     expect(res.status).toBe(401);
     expect(await jobCount(h.redisUrl, "events")).toBe(0);

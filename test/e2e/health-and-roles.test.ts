@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { jobCount } from "../helpers/queue-counts.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
 const MAP = GITHUB_TO_GITHUB_MAP;
@@ -39,13 +39,14 @@ describe("roles", () => {
     const h = await startHarness({ map: MAP, repos: repos(), env: { OPENCI_ROLE: "web" } });
 
     const res = await h.send("create.tag");
-    await settle(300);
+    // The tag's event job waits for a worker, and none runs yet: everything else must be quiet.
+    await h.idle({ ignore: [{ queue: "events", name: "tag", why: "the web role only enqueues; no worker takes it yet" }] });
     const waitingBeforeWorkers = await jobCount(h.redis.url, "events", ["waiting"]);
     const requestsBeforeWorkers = h.github.requests.length;
     await Promise.all([h.launch({ OPENCI_ROLE: "worker" }), h.launch({ OPENCI_ROLE: "worker" })]);
     await h.send("push.tag");
     await waitFor("an in-progress check", () => downstreamChecks(h.github).some((c) => c.status === "in_progress"));
-    await settle(500);
+    await h.idle();
 
     expect(res.status).toBe(200);
     expect(waitingBeforeWorkers).toBe(1);

@@ -8,7 +8,6 @@ import { main } from "../../src/cli/main.js";
 import { cidOf, decode, encode } from "../../src/history/cid.js";
 import { getJson, hellosDependantsMap, hellosDependantsRepos, releaseWhen, releaseWithAFailure } from "../helpers/history.js";
 import { COMMIT, UPSTREAM, useHarness } from "../helpers/scenario.js";
-import { settle } from "../helpers/wait-for.js";
 
 const MAP = hellosDependantsMap();
 const repos = hellosDependantsRepos;
@@ -101,7 +100,7 @@ describe("the history of a release, through the query API", () => {
     await h.send("create.tag");
     await h.send("push.tag", (p) => { p.after = COMMIT; });
     await h.send("release.published", (p) => { p.release.tag_name = "simple-tag"; });
-    await settle(500);
+    await h.idle();
     const again = await getJson(h, "/api/v1/releases/hello/simple-tag");
 
     expect(again.body.releases).toHaveLength(1);

@@ -21,7 +21,7 @@ import { dashboard } from "../../src/web/dashboard/routes.js";
 import { EventStreams } from "../../src/web/event-stream.js";
 import { historyApi } from "../../src/web/history-api.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const READ_TOKEN = "read-token-0123456789";
@@ -107,7 +107,15 @@ async function replay(headers: Record<string, string> = {}): Promise<string[]> {
     } catch { /* aborted */ }
   })();
   await waitFor("the replay to begin", () => text.includes("data: "));
-  await settle(300);
+  // The replay has ended when the stream sends nothing more between two looks (it stays open for live events).
+  let seen = -1;
+  await waitFor("the replay to end", async () => {
+    const now = text.length;
+    if (now === seen) return true;
+    seen = now;
+    await new Promise((r) => setTimeout(r, 200));
+    return false;
+  });
   stop.abort();
   await reading;
   return text.split("\n").filter((l) => l.startsWith("data: "));

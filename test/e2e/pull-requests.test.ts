@@ -4,7 +4,8 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { downstreamChecks, octoRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 /** The real check_suite example: a suite of app 29310 passed on ec26c3e…, the head of pull request #2. */
 const HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -12,12 +13,7 @@ const mapWith = (pullRequests: string) => `
 projects:
   - id: hello
     github: ${UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on:
-      - project: hello${pullRequests}
-`;
+${octoProject({ edge: pullRequests })}`;
 const repos = (upstream: Partial<FakeRepo>) => ({
   [UPSTREAM]: { ...upstreamRepo(), ...upstream },
   "octo-org/octo-repo": octoRepo(),
@@ -29,7 +25,7 @@ const dispatches = (h: Harness) => h.github.calls("actions/create-workflow-dispa
 
 describe("cross-project testing of pull requests", () => {
   it("tests an upstream pull request downstream once its checks pass, and reports back on its head", async () => {
-    const h = await startHarness({ map: mapWith("\n        pull_requests: true"), repos: repos(PR_2) });
+    const h = await startHarness({ map: mapWith("pull_requests: true"), repos: repos(PR_2) });
 
     await h.send("check_suite.completed");
     const running = await runningCheck(h, "openci: octo", HEAD);
@@ -41,27 +37,27 @@ describe("cross-project testing of pull requests", () => {
     expect(dispatches(h)[0]!.body.inputs).toMatchObject({ openci_tag: "pull/2", openci_sha: HEAD });
     expect(done.conclusion).toBe("failure");
     expect(done.repo).toBe(UPSTREAM);
-    await settle(300);
+    await h.idle();
     expect(h.github.comments).toEqual([]);
   });
 
   it.each([
     ["the edge does not opt in", "", PR_2],
-    ["another check suite is still running", "\n        pull_requests: true",
+    ["another check suite is still running", "pull_requests: true",
       { ...PR_2, suites: { [HEAD]: [...PR_2.suites[HEAD], { appId: 15368, status: "in_progress", conclusion: null }] } }],
-    ["the pull request comes from a fork", "\n        pull_requests: true", { ...PR_2, pulls: { [HEAD]: [{ number: 2, merged: false, fork: true }] } }],
+    ["the pull request comes from a fork", "pull_requests: true", { ...PR_2, pulls: { [HEAD]: [{ number: 2, merged: false, fork: true }] } }],
   ])("triggers nothing when %s", async (_why, option, upstream) => {
     const h = await startHarness({ map: mapWith(option), repos: repos(upstream) });
 
     await h.send("check_suite.completed");
-    await settle(600);
+    await h.idle();
 
     expect(dispatches(h)).toEqual([]);
   });
 
   it("tests a fork's pull request where the edge allows forks", async () => {
     const h = await startHarness({
-      map: mapWith("\n        pull_requests: { forks: true }"),
+      map: mapWith("pull_requests: { forks: true }"),
       repos: repos({ ...PR_2, pulls: { [HEAD]: [{ number: 2, merged: false, fork: true }] } }),
     });
 

@@ -9,7 +9,7 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 let cluster: TestCluster | undefined;
 beforeAll(async () => {
@@ -52,7 +52,7 @@ describe("the relay on a three-master Redis Cluster", () => {
     // The history API reads what the history's Lua script appended on the cluster.
     const release = await releaseWhen(h, "hello", "simple-tag", { "acme/app": "passed" });
     await waitFor("the check run completed upstream", () => downstreamChecks(h.github).find((c) => c.conclusion === "success"), 15_000);
-    await settle(500);
+    await h.idle();
 
     expect([created.status, pushed.status, redelivered.status]).toEqual([200, 200, 200]);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);

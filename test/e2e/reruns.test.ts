@@ -3,17 +3,14 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { runIdOf, sendRun } from "../helpers/runs.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 const MAP = `
 projects:
   - id: hello
     github: ${UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: acme/app
+${octoProject()}  - id: acme/app
     github: acme/app
     trigger: { workflow: ci.yml, ref: main }
     depends_on: [{ project: hello }]
@@ -80,7 +77,7 @@ describe("re-runs from the upstream's checks tab", () => {
       p.repository.full_name = UPSTREAM;
     });
     await waitFor("octo dispatched again", () => dispatchesTo(h, "octo-org/octo-repo").length === 2);
-    await settle(300);
+    await h.idle();
 
     expect(h.github.calls("checks/update").some((c) => c.params.check_run_id === String(rollup.id) && c.body.actions?.[0]?.identifier === "rerun-failed")).toBe(true);
     expect(dispatchesTo(h, "acme/app")).toHaveLength(1);
@@ -96,7 +93,7 @@ describe("re-runs from the upstream's checks tab", () => {
       p.check_run.external_id = octo.external_id;
       p.repository.full_name = UPSTREAM;
     });
-    await settle(500);
+    await h.idle();
 
     expect(dispatchesTo(h, "octo-org/octo-repo")).toHaveLength(1);
   });

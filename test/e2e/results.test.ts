@@ -3,7 +3,8 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
+import { octoProject } from "../helpers/maps.js";
 
 /** The downstream of the real workflow_run examples: octo-org/octo-repo, .github/workflows/test.yml on master. */
 const DOWNSTREAM = "octo-org/octo-repo";
@@ -12,12 +13,7 @@ const mapWith = (extra = "") => `
 projects:
   - id: hello
     github: ${UPSTREAM}
-  - id: octo
-    github: ${DOWNSTREAM}
-    trigger: { workflow: test.yml, ref: master }
-    depends_on:
-      - project: hello${extra}
-  - id: acme/app
+${octoProject({ edge: extra })}  - id: acme/app
     github: acme/app
     trigger: { workflow: ci.yml, ref: main }
     depends_on: [{ project: hello }]
@@ -68,7 +64,7 @@ describe("downstream results come back upstream", () => {
     await sendRun(h, { id: runId, conclusion: "success" });
     await waitFor("octo's check completed", () => octoCheck(h)?.status === "completed");
     await sendRun(h, { id: runId, action: "in_progress", status: "in_progress", conclusion: null });
-    await settle(500);
+    await h.idle();
 
     expect(octoCheck(h)).toMatchObject({ status: "completed", conclusion: "success" });
   });
@@ -79,7 +75,7 @@ describe("downstream results come back upstream", () => {
     await triggered(h);
 
     await sendRun(h, { id: 987654, conclusion: "failure" });
-    await settle(500);
+    await h.idle();
 
     expect(octoCheck(h)?.status).toBe("in_progress");
   });
@@ -108,7 +104,7 @@ describe("downstream results come back upstream", () => {
     await waitFor("octo's check in progress", () => octoCheck(h)?.status === "in_progress");
 
     await sendRun(h, { id: 555, conclusion: "failure", title: "an unrelated manual run" });
-    await settle(400);
+    await h.idle();
     const beforeTitledRun = octoCheck(h)?.status;
     await sendRun(h, { id: 556, conclusion: "success", title: `openci ${call.body.inputs.openci_run_id}` });
     const check = await waitFor("octo's check completed", () => (octoCheck(h)?.status === "completed" ? octoCheck(h) : undefined));
@@ -119,7 +115,7 @@ describe("downstream results come back upstream", () => {
   });
 
   it("ends a downstream that never reports within its edge's timeout as timed_out", async () => {
-    const h = await startHarness({ map: mapWith("\n        timeout: 2s"), repos: repos() });
+    const h = await startHarness({ map: mapWith("timeout: 2s"), repos: repos() });
 
     await h.send("create.tag");
     const check = await waitFor("octo's check timed out", () => (octoCheck(h)?.status === "completed" ? octoCheck(h) : undefined), 10_000);

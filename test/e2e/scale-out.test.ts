@@ -12,7 +12,8 @@ import { startTestCluster } from "../helpers/redis-cluster.js";
 import { startTestRedis } from "../helpers/redis.js";
 import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { UPSTREAM, downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitForIdle } from "../helpers/idle.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const TAGS = 30;
 const DOWNSTREAMS = ["acme/app", "acme/lib", "acme/cli"];
@@ -95,7 +96,7 @@ describe.each([
     }));
     const expected = TAGS * DOWNSTREAMS.length;
     await waitFor(`${expected} check runs in progress upstream`, () => downstreamChecks(github).filter((c) => c.status === "in_progress").length >= expected, 90_000);
-    await settle(1500);
+    await waitForIdle(redis.url, { watch: [github], timeoutMs: 60_000 });
 
     const triggered: Record<string, number> = {};
     for (const c of github.calls("actions/create-workflow-dispatch")) {

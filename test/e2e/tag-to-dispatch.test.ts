@@ -3,7 +3,7 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { jobCount } from "../helpers/queue-counts.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const TAG_OBJECT = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -44,7 +44,7 @@ describe("a tag on GitHub triggers its dependants", () => {
     expect([created.status, pushed.status]).toEqual([200, 200]);
     await waitFor("two in-progress check runs", () =>
       downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2);
-    await settle();
+    await h.idle();
     const dispatch = h.github.calls("actions/create-workflow-dispatch");
     expect(dispatch).toHaveLength(1);
     expect(dispatch[0]).toMatchObject({
@@ -82,7 +82,7 @@ describe("deduplication", () => {
     const redelivered = await h.send("push.tag", undefined, { id: first.id });
     const release = await h.send("release.published", (p) => (p.release.tag_name = "simple-tag"));
     await waitFor("the push and the release to be fanned out", async () => (await jobCount(h!.redis.url, "events", ["completed"])) === 2);
-    await settle(300);
+    await h.idle();
 
     expect([redelivered.status, release.status]).toEqual([200, 200]);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
@@ -101,7 +101,7 @@ describe("what triggers nothing", () => {
     h = await startHarness({ map, repos: repos() });
 
     const res = await h.send(fixture, edit);
-    await settle(500);
+    await h.idle();
 
     expect(res.status).toBe(200);
     expect(h.github.requests).toEqual([]);
@@ -115,11 +115,13 @@ describe("annotated tags", () => {
     h = await startHarness({ map: MAP, repos: r });
 
     await h.send("push.tag", (p) => (p.after = TAG_OBJECT));
+    // The check runs are written before the dispatch is sent: wait for what is read, the dispatch too.
     await waitFor("check runs", () => downstreamChecks(h!.github).length === 2);
+    const dispatch = await waitFor("the dispatch to acme/app", () => h!.github.calls("actions/create-workflow-dispatch")[0]);
 
     expect(h.github.calls("git/get-tag")[0]?.params.tag_sha).toBe(TAG_OBJECT);
     expect(downstreamChecks(h.github).map((c) => c.head_sha)).toEqual([COMMIT, COMMIT]);
-    expect(h.github.calls("actions/create-workflow-dispatch")[0]?.body.inputs.openci_sha).toBe(COMMIT);
+    expect(dispatch.body.inputs.openci_sha).toBe(COMMIT);
   });
 });
 
@@ -133,7 +135,7 @@ describe("signatures", () => {
     h = await startHarness({ map: MAP, repos: repos() });
 
     const res = await h.send("push.tag", undefined, { signature });
-    await settle(200);
+    await h.idle();
 
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);

@@ -3,7 +3,7 @@ import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 
 const MAP = GITHUB_TO_GITHUB_MAP;
@@ -23,7 +23,7 @@ describe("a trigger that cannot be made is reported upstream, not retried", () =
 
     await h.send("create.tag");
     const check = await waitFor("a completed check", () => (appCheck()?.status === "completed" ? appCheck() : undefined));
-    await settle(300);
+    await h.idle();
 
     expect(check.conclusion).toBe("failure");
     expect(check.output.title).toBe("Could not trigger acme/app");

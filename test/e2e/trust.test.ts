@@ -4,7 +4,7 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { downstreamChecks } from "../helpers/upstream.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { startSinkServer } from "../helpers/sink-server.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 /**
  * Issue 15: a private downstream of another owner never shows where anyone can read, and an
@@ -99,7 +99,7 @@ describe("a private downstream of another owner", () => {
         return r.text.includes("secret-ci") && r.text.includes("failed") ? r : undefined;
       });
       await waitFor("the public feed got the public run's end", () => sink.accepted().some((d) => d.body.includes("pipelinerun") || d.headers["ce-type"]?.toString().includes("pipelinerun.finished")));
-      await settle(500);
+      await h.idle({ watch: [sink] });
 
       const secretRunUrl = `${PRIVATE_DOWN}/actions/runs/${secret}`;
       const surfaces = {
@@ -191,7 +191,7 @@ describe("a repository's visibility changing", () => {
     await sendRun(h, { repo: other, id: run, conclusion: "failure", private: true });
     await waitFor("the run recorded", async () => (await get(h, "/api/v1/releases/hello/simple-tag")).text.includes("private_downstreams\":1"));
     const after = await waitFor("the roll-up without it", () => h.github.checkRuns.find((c) => c.name === "openci" && !c.output.summary?.includes("secret-ci"))?.output.title);
-    await settle(300);
+    await h.idle();
 
     expect(before).toBe("0 of 2 downstreams passed, 2 still running");
     expect(after).toBe("0 of 1 downstreams passed, 1 still running");
@@ -215,7 +215,7 @@ describe("a repository's visibility changing", () => {
       const rollup = h.github.checkRuns.find((c) => c.name === "openci");
       return rollup?.status === "completed" ? { title: rollup.output.title, conclusion: rollup.conclusion, summary: rollup.output.summary ?? "" } : undefined;
     });
-    await settle(300);
+    await h.idle();
 
     expect(before).toBe("0 of 1 downstreams passed, 1 still running");
     expect(after.title).toBe("No downstream is shown on this commit");
@@ -252,7 +252,7 @@ describe("a downstream that only declared itself", () => {
     h.github.runJobs[run] = [{ name: "e2e", conclusion: "failure" }];
     await sendRun(h, { repo: DECLARING, id: run, conclusion: "failure" });
     await waitFor("the run recorded", async () => (await get(h, "/api/v1/releases/hello/simple-tag")).text.includes('"failed"'));
-    await settle(400);
+    await h.idle();
 
     expect(h.github.checkRuns.filter((c) => c.repo === UPSTREAM)).toEqual([]);
     expect(h.github.comments).toEqual([]);
@@ -275,7 +275,7 @@ describe("a downstream that only declared itself", () => {
 
     await h.send("create.tag", (p) => (p.repository.private = true));
     await waitFor("the tag worked on", () => h.logs.some((l) => l.includes("self-declared dependant not triggered")));
-    await settle(300);
+    await h.idle();
 
     expect(dispatchesTo(h, DECLARING)).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { FakeRepo } from "../fakes/github/fake-github.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const startHarness = useHarness();
 const ci = (installationId: number): FakeRepo => ({ installationId, workflows: { "ci.yml": {} } });
@@ -20,7 +20,7 @@ describe("fault: a map that fans out too far", () => {
 
     await h.send("create.tag");
     await waitFor("three dispatches", () => dispatchedTo(h).length === 3);
-    await settle(800);
+    await h.idle();
 
     expect(dispatchedTo(h)).toEqual(["acme/d1", "acme/d2", "acme/d3"]);
     expect(h.logs.some((l) => l.includes("fan-out cap") && l.includes('"left_out":["d4","d5"]'))).toBe(true);
@@ -42,7 +42,7 @@ ${["c1", "c2", "c3"].map((c) => `  - { id: ${c}, foundation: lf, github: acme/${
     const mid = runIdOf(await runningCheck(h, "openci: mid"));
     await sendRun(h, { id: mid, repo: "acme/mid", conclusion: "success" });
     await waitFor("two cascaded dispatches", () => dispatchedTo(h).length === 3);
-    await settle(800);
+    await h.idle();
 
     expect(dispatchedTo(h)).toEqual(["acme/c1", "acme/c2", "acme/mid"]);
     expect(h.logs.some((l) => l.includes("OPENCI_MAX_TRIGGERS_PER_CHAIN") && l.includes('"left_out":["c3"]'))).toBe(true);

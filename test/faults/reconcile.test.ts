@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
 import { COMMIT, UPSTREAM, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import type { Ignored } from "../helpers/idle.js";
+import type { Harness } from "../helpers/relay-harness.js";
+import { waitFor } from "../helpers/wait-for.js";
 import { GITLAB_TOKEN } from "../helpers/relay-harness.js";
 
 const OTHER = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -15,6 +17,23 @@ projects:
     depends_on: [{ project: hello, tags: "v*" }, { project: gl/lib, tags: "v*" }]
 `;
 const startHarness = useHarness();
+
+/**
+ * The reconciler runs every second for the whole test: its next pass is always scheduled, and its
+ * listings keep reaching the fakes. The relay is idle when everything else is; what a pass enqueues
+ * (a tag's event, its trigger) is not ignored.
+ */
+const RECONCILER: Ignored = {
+  queue: "events", name: "reconcile", why: "OPENCI_RECONCILE_MS=1000: a pass is always scheduled or running",
+  requests: ["apps/list-webhook-deliveries", "repos/list-tags", "list_repository_tags", "apps/create-installation-access-token"],
+};
+
+/** Waits for two more reconciler passes to begin, so that one ran in full after what the test waited for. */
+async function twoMorePasses(h: Harness): Promise<void> {
+  const passes = () => h.github.calls("apps/list-webhook-deliveries").filter((c) => c.query.cursor === undefined).length;
+  const now = passes();
+  await waitFor("two more reconciler passes", () => passes() >= now + 2, 15_000);
+}
 
 describe("fault: tags no delivery announced (a five-tag push, deliveries the forge gave up on)", () => {
   it("invariant: the reconciler triggers each such tag exactly once, never a tag the relay saw, nor one from before its baseline", async () => {
@@ -32,7 +51,8 @@ describe("fault: tags no delivery announced (a five-tag push, deliveries the for
     h.gitlab!.setTags("group/lib", { "v3.0": COMMIT });
     const dispatched = () => h.github.calls("actions/create-workflow-dispatch").map((c) => `${c.body.inputs.openci_upstream}@${c.body.inputs.openci_tag}`).sort();
     await waitFor("the missed tags dispatched", () => dispatched().length >= 7, 20_000);
-    await settle(2500);
+    await twoMorePasses(h);
+    await h.idle({ ignore: [RECONCILER] });
 
     expect(dispatched()).toEqual(["gl/lib@v3.0", "hello@v1.1", "hello@v1.2", "hello@v1.3", "hello@v1.4", "hello@v1.5", "hello@v2.0"]);
     expect(h.github.calls("repos/list-tags").length).toBeGreaterThanOrEqual(3);
@@ -59,7 +79,8 @@ describe("fault: deliveries the relay could not take (Redis was down)", () => {
     await h.restartRedis();
     const dispatched = () => h.github.calls("actions/create-workflow-dispatch").map((c) => c.body.inputs.openci_tag).sort();
     await waitFor("the redelivered tags dispatched", () => dispatched().length >= 3, 30_000);
-    await settle(2500);
+    await twoMorePasses(h);
+    await h.idle({ ignore: [RECONCILER] });
 
     expect(refused).toEqual([503, 503, 503]);
     expect(forged.status).toBeGreaterThanOrEqual(400);

@@ -2,6 +2,7 @@ import type { Harness } from "./relay-harness.js";
 import { runIdOf, runningCheck, sendRun } from "./runs.js";
 import { UPSTREAM, acmeAppRepo, octoRepo, upstreamRepo } from "./upstream.js";
 import { waitFor } from "./wait-for.js";
+import { octoProject } from "./maps.js";
 
 /** hello (the fixtures' upstream, with artifacts) and two dependants, octo and acme/app, in format v2; `extra` is appended. */
 export const hellosDependantsMap = (extra = "") => `
@@ -12,12 +13,7 @@ projects:
     foundation: lf
     github: ${UPSTREAM}
     artifacts: ["pkg:github/codertocat/hello-world", "pkg:oci/hello-*"]
-  - id: octo
-    foundation: lf
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: acme/app
+${octoProject({ fields: ["foundation: lf"] })}  - id: acme/app
     foundation: lf
     github: acme/app
     trigger: { workflow: ci.yml, ref: main }

@@ -11,16 +11,30 @@ projects:
     depends_on: [{ project: hello }]
 `;
 
+/** The workflow_run examples' downstream repository (the fake GitHub's octoRepo()). */
+export const OCTO_REPO = "octo-org/octo-repo";
+
+/**
+ * The map entry of `octo`, the workflow_run examples' downstream (octo-org/octo-repo, test.yml on
+ * master), under `projects:`. `upstream`: what it depends on (hello); `fields`: more keys of the
+ * project (e.g. "foundation: f"); `edge`: more keys of its edge, flow style (e.g. "pull_requests: true").
+ */
+export function octoProject(o: { upstream?: string; fields?: string[]; edge?: string } = {}): string {
+  return [
+    "  - id: octo",
+    ...(o.fields ?? []).map((f) => `    ${f}`),
+    `    github: ${OCTO_REPO}`,
+    "    trigger: { workflow: test.yml, ref: master }",
+    `    depends_on: [{ project: ${o.upstream ?? "hello"}${o.edge ? `, ${o.edge}` : ""} }]`,
+  ].join("\n") + "\n";
+}
+
 /** The fixtures' GitHub upstream (`hello`) and the workflow_run examples' downstream (`octo`), test.yml on master. */
 export const GITHUB_TO_OCTO_MAP = `
 projects:
   - id: hello
     github: ${UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-`;
+${octoProject()}`;
 
 /** The fixtures' GitHub upstream (`hello`) and acme/app, dispatched with ci.yml on main for every tag. */
 export const GITHUB_TO_GITHUB_MAP = `

@@ -7,6 +7,7 @@ import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
 import { FakeGitlab, type FakeGitlabOptions } from "../fakes/gitlab/fake-gitlab.js";
 import { sendGithubDelivery, type SendOptions } from "./deliveries.js";
 import { eventName, githubFixture, type GithubFixture } from "./fixtures.js";
+import { waitForIdle, type IdleOptions } from "./idle.js";
 import { appPrivateKey } from "./keys.js";
 import { restartTestRedis, startTestRedis, type TestRedis } from "./redis.js";
 import { mapOptionsOf } from "../../src/map/map-options.js";
@@ -112,6 +113,12 @@ export async function startHarness(o: HarnessOptions) {
       if (opts.signature === undefined) github.logDelivery(sent.id, eventName(fixture), payload, sent.status);
       return sent;
     },
+    /**
+     * Waits until the relay is idle (test/helpers/idle.ts): its queues hold no pending job and the
+     * fake GitHub, the fake GitLab and `o.watch` (e.g. a subscriber's endpoint) heard nothing for a
+     * moment. What a "nothing else happened" assertion must follow.
+     */
+    idle: (o: IdleOptions = {}) => waitForIdle(redis.url, { ...o, watch: [github, gitlab, ...(o.watch ?? [])] }),
     /** Kills the private Redis with SIGKILL, as a crash would. */
     killRedis: () => ownRedis().process.kill("SIGKILL"),
     /** Starts Redis again on the same port and folder; cleanup then stops this one. */

@@ -8,6 +8,3 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-
-/** Lets the relay settle, for assertions that something did NOT happen. */
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));

@@ -19,6 +19,8 @@ describe("OpenApiValidator", () => {
     ["a wrong type in the body", "POST", "/repos/acme/app/check-runs", { name: "x", head_sha: 42 }, /head_sha must be string/],
     ["a completed check run without conclusion", "PATCH", "/repos/acme/app/check-runs/12", { status: "completed" }, /conclusion/],
     ["a non-integer path parameter", "PATCH", "/repos/acme/app/check-runs/abc", { status: "queued" }, /check_run_id/],
+    ["a key the description does not list", "POST", "/repos/acme/app/check-runs", { name: "x", head_sha: "a", detials_url: "https://x" }, /'detials_url' is not a property the description lists/],
+    ["a key no branch of anyOf lists", "PATCH", "/repos/acme/app/check-runs/12", { status: "queued", stauts: "x" }, /'stauts' is not a property the description lists/],
     ["too many inputs", "POST", "/repos/a/b/actions/workflows/x/dispatches", { ref: "m", inputs: Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`k${i}`, "v"])) }, /more than 25/],
   ])("rejects %s", (_what, method, path, body, problem) => {
     const r = v.validate(method, path, q(), body);

@@ -2,6 +2,7 @@ import { createHash, createHmac, createPublicKey, randomBytes, verify, type KeyO
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenApiValidator } from "./openapi.js";
+import * as shape from "./shapes.js";
 
 /**
  * A fake GitHub REST API on loopback under /api/v3. It records every request, checks each one
@@ -99,6 +100,7 @@ export class FakeGithub {
   private readonly holds: { operationId: string; arrived: boolean; dropped: boolean }[] = [];
   private readonly acted: { operationId: string; fn: () => void }[] = [];
   private readonly slow: { operationId: string; ms: number }[] = [];
+  private readonly lost: { operationId: string; times: number }[] = [];
   private readonly publicKey: KeyObject;
   private nextId = 1000;
 
@@ -167,6 +169,21 @@ export class FakeGithub {
     this.acted.push({ operationId, fn });
   }
 
+  /**
+   * The next `times` requests of `operationId` are acted on, then their connection is cut before
+   * any answer: GitHub did the work (a check run, a comment exists) and the relay never heard.
+   */
+  loseResponse(operationId: string, times = 1): void {
+    this.lost.push({ operationId, times });
+  }
+
+  /** A comment the relay's own bot user wrote earlier (`on`: "pr-<number>" or "commit-<sha>"), whose id the relay no longer knows. */
+  plantOwnComment(repo: string, on: string, body: string): Comment {
+    const comment: Comment = { id: this.nextId++, repo, on, body, author: { login: `${this.appSlug}[bot]`, type: "Bot", appId: this.appId } };
+    this.comments.push(comment);
+    return comment;
+  }
+
   /** The next request of `operationId` is acted on and answered only after `ms`, as a slow GitHub would. */
   delayNext(operationId: string, ms: number): void {
     this.slow.push({ operationId, ms });
@@ -227,11 +244,37 @@ export class FakeGithub {
     }
     const ctx = { req, params: match.params, query: url.searchParams, body: body as any };
     const auth = this.authenticate(req, match.operationId, match.params);
-    if (auth) return reply(res, auth.status, { message: auth.message });
+    if (auth) return reply(res, auth.status, this.checkedAnswer(match.operationId, auth.status, shape.error(auth.message)));
     const [status, payload, headers] = route(ctx) as [number, unknown, Record<string, string>?];
+    this.checkedAnswer(match.operationId, status, payload);
     const actedAt = this.acted.findIndex((a) => a.operationId === match.operationId);
     if (actedAt >= 0) this.acted.splice(actedAt, 1)[0]!.fn();
+    const lost = this.lost.find((l) => l.operationId === match.operationId && l.times > 0);
+    if (lost && status < 300) {
+      lost.times--;
+      res.socket?.destroy();
+      return;
+    }
     reply(res, status, payload, headers);
+  }
+
+  /** The fake's own answers are checked against the description too: a mistake of the fake is a problem like any other. */
+  private checkedAnswer(operationId: string, status: number, payload: unknown): unknown {
+    try {
+      this.validator.validateResponse(operationId, status, payload).forEach((p) => this.problems.push(`the fake's ${p}`));
+    } catch (error) {
+      this.problems.push(`the fake's answer ${status} to ${operationId} could not be checked: ${(error as Error).message}`);
+    }
+    return payload;
+  }
+
+  private get base(): shape.Base {
+    return shape.baseOf(this.host);
+  }
+
+  /** The relay's app, as GitHub embeds it in its check runs and comments. */
+  private get app() {
+    return shape.integration(this.base, { id: this.appId, slug: this.appSlug, name: "OpenCI Relay (test)" });
   }
 
   private workflowRuns(params: Record<string, string>, query: URLSearchParams, workflow: string | undefined): [number, unknown] {
@@ -242,9 +285,9 @@ export class FakeGithub {
       .filter((r) => r.repo === repo && (workflow === undefined || r.workflow === workflow) && (event === null || event === "workflow_dispatch"))
       .reverse()
       .slice(0, perPage)
-      .map((r) => ({
-        id: r.runId, name: r.workflow ?? "CI", display_title: `openci ${r.relayRunId ?? ""}`.trim(), event: "workflow_dispatch", status: "queued", conclusion: null,
-        html_url: `http://${this.host}/${repo}/actions/runs/${r.runId}`, created_at: new Date(r.at ?? 0).toISOString(),
+      .map((r) => shape.workflowRun(this.base, repo, {
+        id: r.runId, name: r.workflow ?? "CI", workflow: r.workflow ?? "ci.yml", display_title: `openci ${r.relayRunId ?? ""}`.trim(), event: "workflow_dispatch",
+        status: "queued", conclusion: null, created_at: new Date(r.at ?? 0).toISOString(),
       }));
     return [200, { total_count: runs.length, workflow_runs: runs }];
   }
@@ -276,12 +319,12 @@ export class FakeGithub {
   private readonly routes: Record<string, (ctx: { params: Record<string, string>; query: URLSearchParams; body: any }) => [number, unknown] | [number, unknown, Record<string, string> | undefined]> = {
     "apps/get-repo-installation": ({ params }) => {
       const repo = this.repos[`${params.owner}/${params.repo}`];
-      if (!repo || repo.installed === false) return [404, { message: "Not Found" }];
-      return [200, { id: repo.installationId, account: { login: params.owner }, app_id: this.appId, target_type: "Organization", permissions: {} }];
+      if (!repo || repo.installed === false) return [404, shape.error("Not Found")];
+      return [200, shape.installation(this.base, { id: repo.installationId, appId: this.appId, appSlug: this.appSlug, account: params.owner! })];
     },
     "apps/create-installation-access-token": ({ params }) => {
       const id = Number(params.installation_id);
-      if (!Object.values(this.repos).some((r) => r.installationId === id)) return [404, { message: "Not Found" }];
+      if (!Object.values(this.repos).some((r) => r.installationId === id)) return [404, shape.error("Not Found")];
       const token = `ghs_${id}_${randomBytes(8).toString("hex")}`;
       this.tokens.set(token, id);
       return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
@@ -289,11 +332,7 @@ export class FakeGithub {
     "repos/get": ({ params }) => {
       const repo = this.repo(params);
       const full = `${params.owner}/${params.repo}`;
-      return [200, {
-        id: repo.installationId * 1000 + full.length, node_id: "R_x", name: params.repo, full_name: full, private: repo.private === true,
-        visibility: repo.private === true ? "private" : "public", owner: { login: params.owner }, html_url: `http://${this.host}/${full}`,
-        default_branch: "main", fork: false,
-      }];
+      return [200, shape.fullRepository(this.base, full, { id: repo.installationId * 1000 + full.length, private: repo.private === true })];
     },
     "repos/get-content": ({ params, query }) => {
       const contents = this.repo(params).contents ?? {};
@@ -308,8 +347,8 @@ export class FakeGithub {
     "repos/get-commit": ({ params }) => {
       const contents = this.repo(params).contents ?? {};
       const head = contents[params.ref!] ?? Object.values(contents).find((c) => c.sha === params.ref);
-      if (!head) return [422, { message: `No commit found for SHA: ${params.ref}` }];
-      return [200, { sha: head.sha, node_id: "C_x", commit: { message: "update maps", tree: { sha: `tree-${head.sha}` } }, html_url: `https://example.invalid/commit/${head.sha}`, parents: [] }];
+      if (!head) return [422, shape.error(`No commit found for SHA: ${params.ref}`)];
+      return [200, shape.commit(this.base, `${params.owner}/${params.repo}`, { sha: head.sha, message: "update maps", tree: `tree-${head.sha}` })];
     },
     "git/get-tree": ({ params }) => {
       const head = Object.values(this.repo(params).contents ?? {}).find((c) => `tree-${c.sha}` === params.tree_sha || c.sha === params.tree_sha);
@@ -336,7 +375,10 @@ export class FakeGithub {
     "git/get-tag": ({ params }) => {
       const object = this.repo(params).tagObjects?.[params.tag_sha!];
       if (!object) return [404, { message: "Not Found" }];
-      return [200, { sha: params.tag_sha, tag: "t", message: "", object: { ...object, url: "https://example.invalid" } }];
+      return [200, {
+        node_id: `TAG_${params.tag_sha}`, tag: "t", sha: params.tag_sha, url: `${this.base.api}/repos/${params.owner}/${params.repo}/git/tags/${params.tag_sha}`, message: "",
+        tagger: { date: "2026-11-20T10:00:00Z", email: "maintainer@example.invalid", name: "Maintainer" }, object: { ...object, url: "https://example.invalid" },
+      }];
     },
     "actions/create-workflow-dispatch": ({ params, body }) => {
       const repo = this.repo(params);
@@ -363,25 +405,21 @@ export class FakeGithub {
     "actions/list-workflow-runs": ({ params, query }) => this.workflowRuns(params, query, params.workflow_id),
     "actions/list-workflow-runs-for-repo": ({ params, query }) => this.workflowRuns(params, query, undefined),
     "checks/list-for-suite": ({ params }) => {
-      const runs = (this.suiteRuns[Number(params.check_suite_id)] ?? []).map((r, i) => ({
-        id: Number(params.check_suite_id) * 100 + i, name: r.name, external_id: r.external_id, status: "completed", output: { title: r.title },
-        started_at: r.started_at ?? new Date().toISOString(),
-      }));
+      const runs = (this.suiteRuns[Number(params.check_suite_id)] ?? []).map((r, i) => shape.checkRun(this.base, `${params.owner}/${params.repo}`, {
+        id: Number(params.check_suite_id) * 100 + i, head_sha: "0".repeat(40), name: r.name, external_id: r.external_id, status: "completed", conclusion: "success",
+        output: { title: r.title }, started_at: r.started_at ?? new Date().toISOString(),
+      }, shape.actionsApp(this.base)));
       return [200, { total_count: runs.length, check_runs: runs }];
     },
     "actions/list-jobs-for-workflow-run": ({ params }) => {
       const runId = Number(params.run_id);
-      const jobs = (this.runJobs[runId] ?? []).map((j, i) => ({
+      const jobs = (this.runJobs[runId] ?? []).map((j, i) => shape.job(this.base, `${params.owner}/${params.repo}`, {
         id: runId * 100 + i, run_id: runId, name: j.name, status: j.conclusion ? "completed" : "in_progress", conclusion: j.conclusion,
         html_url: `http://${this.host}/${params.owner}/${params.repo}/actions/runs/${runId}/job/${runId * 100 + i}`,
       }));
       return [200, { total_count: jobs.length, jobs }];
     },
-    "apps/get-authenticated": () => [200, {
-      id: this.appId, slug: this.appSlug, node_id: "A_x", client_id: "Iv1.x", name: "OpenCI Relay (test)", description: null,
-      external_url: "https://example.invalid", html_url: `http://${this.host}/apps/${this.appSlug}`, created_at: "2026-01-01T00:00:00Z",
-      updated_at: "2026-01-01T00:00:00Z", owner: null, permissions: {}, events: [],
-    }],
+    "apps/get-authenticated": () => [200, this.app],
     "apps/list-webhook-deliveries": ({ query }) => {
       // Newest first, paged by an opaque cursor as GitHub does (the next page in the Link header).
       const all = [...this.hookDeliveries].reverse();
@@ -397,7 +435,7 @@ export class FakeGithub {
     },
     "apps/redeliver-webhook-delivery": ({ params }) => {
       const d = this.hookDeliveries.find((x) => x.id === Number(params.delivery_id));
-      if (!d || !this.hookTarget) return [404, { message: "Not Found" }];
+      if (!d || !this.hookTarget) return [404, shape.error("Not Found")];
       void this.deliver(d.event, d.payload, d.guid, true);
       return [202, {}];
     },
@@ -422,15 +460,15 @@ export class FakeGithub {
     },
     "repos/list-pull-requests-associated-with-commit": ({ params }) => {
       const pulls = this.repo(params).pulls?.[params.commit_sha!] ?? [];
-      return [200, pulls.map((p) => ({
-        id: p.number, number: p.number, state: p.merged ? "closed" : "open", merged_at: p.merged ? "2026-11-20T10:00:00Z" : null,
-        html_url: `http://${this.host}/${params.owner}/${params.repo}/pull/${p.number}`,
-        head: { sha: params.commit_sha, repo: { full_name: p.fork ? `fork-owner/${params.repo}` : `${params.owner}/${params.repo}` } },
+      return [200, pulls.map((p) => shape.pullRequestSimple(this.base, `${params.owner}/${params.repo}`, {
+        number: p.number, state: p.merged ? "closed" : "open", merged_at: p.merged ? "2026-11-20T10:00:00Z" : null,
+        head: { sha: params.commit_sha!, repo: p.fork ? `fork-owner/${params.repo}` : `${params.owner}/${params.repo}` },
       }))];
     },
     "checks/list-suites-for-ref": ({ params }) => {
-      const suites = (this.repo(params).suites?.[params.ref!] ?? []).map((cs, i) => ({
-        id: 5000 + i, head_sha: params.ref, status: cs.status, conclusion: cs.conclusion, app: { id: cs.appId }, latest_check_runs_count: cs.runs ?? 1,
+      const suites = (this.repo(params).suites?.[params.ref!] ?? []).map((cs, i) => shape.checkSuite(this.base, `${params.owner}/${params.repo}`, {
+        id: 5000 + i, head_sha: params.ref!, status: cs.status, conclusion: cs.conclusion, latest_check_runs_count: cs.runs ?? 1,
+        app: cs.appId === this.appId ? this.app : shape.integration(this.base, { id: cs.appId, slug: `app-${cs.appId}`, name: `App ${cs.appId}` }),
       }));
       return [200, { total_count: suites.length, check_suites: suites }];
     },
@@ -451,7 +489,7 @@ export class FakeGithub {
     },
     "checks/update": ({ params, body }) => {
       const run = this.checkRuns.find((c) => c.id === Number(params.check_run_id));
-      if (!run) return [404, { message: "Not Found" }];
+      if (!run) return [404, shape.error("Not Found")];
       Object.assign(run, {
         ...(body.name !== undefined && { name: body.name }),
         ...(body.status !== undefined && { status: body.status }),
@@ -480,9 +518,10 @@ export class FakeGithub {
 
   /** A comment as the list endpoints answer: its author (`user`) and, on issue comments, the app that wrote it. */
   private commentJson(c: Comment) {
-    const user = { login: c.author.login, id: c.id + 1_000_000, type: c.author.type, site_admin: false };
-    const app = c.author.appId !== undefined ? { performed_via_github_app: { id: c.author.appId, slug: this.appSlug, name: "OpenCI Relay (test)" } } : {};
-    return { id: c.id, body: c.body, user, ...(c.on.startsWith("pr-") ? { performed_via_github_app: null, ...app } : {}) };
+    const user = shape.simpleUser(this.base, c.author.login, { type: c.author.type });
+    if (!c.on.startsWith("pr-")) return shape.commitComment(this.base, c.repo, { id: c.id, sha: c.on.replace(/^commit-/, ""), body: c.body, user });
+    const app = c.author.appId !== undefined ? shape.integration(this.base, { id: c.author.appId, slug: this.appSlug, name: "OpenCI Relay (test)" }) : null;
+    return shape.issueComment(this.base, c.repo, { id: c.id, issue: Number(c.on.replace(/^pr-/, "")), body: c.body, user, app });
   }
 
   private commentsOn(params: Record<string, string>, on: string) {
@@ -497,7 +536,7 @@ export class FakeGithub {
 
   private editComment(params: Record<string, string>, body: string): [number, unknown] {
     const comment = this.comments.find((c) => c.id === Number(params.comment_id) && c.repo === `${params.owner}/${params.repo}`);
-    if (!comment) return [404, { message: "Not Found" }];
+    if (!comment) return [404, shape.error("Not Found")];
     comment.body = body;
     return [200, this.commentJson(comment)];
   }
@@ -507,8 +546,7 @@ export class FakeGithub {
   }
 
   private checkRunJson(run: CheckRun) {
-    const { repo, ...rest } = run;
-    return { ...rest, html_url: `http://${this.host}/${repo}/runs/${run.id}`, head_sha: run.head_sha };
+    return shape.checkRun(this.base, run.repo, run, run.app.id === this.appId ? this.app : shape.integration(this.base, { id: run.app.id, slug: `app-${run.app.id}`, name: `App ${run.app.id}` }));
   }
 }
 

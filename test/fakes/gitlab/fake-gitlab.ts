@@ -2,11 +2,14 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { attributesOf, checkAttributes, type Attribute, type DocParam } from "./attributes.js";
+import { checkAgainstExample } from "./examples.js";
 
 /**
  * A fake GitLab API v4 on loopback that the real @gitbeaker/rest client talks to. Routes and
  * parameters come from GitLab's documentation (api/*.json, copied from the docs with SOURCE.md):
- * an undocumented route, an unknown or a missing required parameter is recorded as a problem.
+ * an undocumented route, an unknown or a missing required attribute, one of another type than the
+ * doc's or outside the values it lists, is recorded as a problem (attributes.ts).
  * It keeps what a relay can change (pipelines, commit statuses, notes, commit threads) and answers
  * as GitLab does where it matters: a status cannot be set to the state it has (400).
  */
@@ -14,8 +17,11 @@ interface DocRoute {
   method: string;
   regex: RegExp;
   names: string[];
-  params: { name: string; required: boolean }[];
+  params: Map<string, Attribute>;
   doc: string;
+  /** the doc's success status, where it documents one, and its example response */
+  status?: number;
+  example: unknown;
 }
 
 export interface RecordedGitlabRequest {
@@ -88,8 +94,6 @@ interface Fault {
   times: number;
 }
 
-/** Pagination parameters GitLab documents once for every list endpoint. */
-const PAGINATION = new Set(["page", "per_page", "pagination"]);
 const DONE = new Set(["success", "failed", "canceled", "skipped"]);
 /** The state machine behind POST /statuses: the events GitLab fires to reach each state, and from where. */
 const REACHABLE_FROM: Record<string, string[]> = {
@@ -104,13 +108,13 @@ const REACHABLE_FROM: Record<string, string[]> = {
 const routes: DocRoute[] = readdirSync(new URL("./api/", import.meta.url))
   .filter((f) => f.endsWith(".json"))
   .map((file) => {
-    const doc = JSON.parse(readFileSync(new URL(`./api/${file}`, import.meta.url), "utf8")) as { request: string; params: { name: string; required: boolean | string }[] };
+    const doc = JSON.parse(readFileSync(new URL(`./api/${file}`, import.meta.url), "utf8")) as { request: string; params: DocParam[]; status?: number; response?: unknown };
     const [method, path] = doc.request.split(" ") as [string, string];
     const names: string[] = [];
     const pattern = path.split("/").map((seg) => (seg.startsWith(":") ? (names.push(seg.slice(1)), "([^/]+)") : seg)).join("/");
     return {
       method, regex: new RegExp(`^${pattern}$`), names, doc: file.replace(/\.json$/, ""),
-      params: doc.params.map((p) => ({ name: p.name.replace(/\[.*$/, ""), required: p.required === true || p.required === "yes" })),
+      params: attributesOf(doc.params, file), status: doc.status, example: doc.response,
     };
   });
 
@@ -137,6 +141,7 @@ export class FakeGitlab {
   readonly mergeRequests: FakeMergeRequest[] = [];
   readonly threads: FakeThread[] = [];
   private readonly faults: Fault[] = [];
+  private readonly lost: { doc: string; times: number }[] = [];
   private readonly server: Server;
   private nextId = 7000;
 
@@ -172,6 +177,14 @@ export class FakeGitlab {
     this.faults.push({ doc, status, headers: o.headers ?? {}, body: o.body ?? { message: `${status}` }, times: o.times ?? 1 });
   }
 
+  /**
+   * The next `times` calls of a documented route are acted on, then their connection is cut
+   * before any answer: GitLab did the work (a status set, a note written) and the relay never heard.
+   */
+  loseResponse(doc: string, times = 1): void {
+    this.lost.push({ doc, times });
+  }
+
   /** Moves a branch of a project to a new commit with these files. */
   setContents(project: string, branch: string, head: { sha: string; files: Record<string, string> }): void {
     ((this.o.contents ??= {})[project] ??= {})[branch] = head;
@@ -197,6 +210,7 @@ export class FakeGitlab {
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/^\/api\/v4/, "");
     const route = routes.find((r) => r.method === method && r.regex.test(path));
+    const json = String(req.headers["content-type"] ?? "").startsWith("application/json");
     const body = await parseBody(raw, String(req.headers["content-type"] ?? ""));
     const pathParams = route ? Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(route.regex.exec(path)![i + 1]!)])) : {};
     const query = groupBrackets([...url.searchParams.keys()].map((k) => [k, url.searchParams.getAll(k)]));
@@ -206,10 +220,9 @@ export class FakeGitlab {
       this.problems.push(`${method} ${url.pathname} is not a documented GitLab API route`);
       return send(res, 404, { message: "404 Not Found" });
     }
-    for (const p of route.params) if (p.required && params[p.name] === undefined) this.problems.push(`${method} ${path}: missing required '${p.name}'`);
-    for (const name of Object.keys(params)) {
-      if (!route.params.some((p) => p.name === name) && !PAGINATION.has(name)) this.problems.push(`${method} ${path}: '${name}' is not a documented parameter`);
-    }
+    const sent = { text: { ...query, ...(json ? {} : body), ...pathParams }, json: json ? body : {} };
+    const invalid = checkAttributes(route.params, sent);
+    invalid.forEach((p) => this.problems.push(`${method} ${path}: ${p}`));
     const project = String(pathParams.id);
     const byTriggerToken = route.doc === "trigger_pipeline";
     // trigger_pipeline.json lists `token` among the body's parameters; a secret in a URL ends up in proxies' and servers' logs.
@@ -219,6 +232,8 @@ export class FakeGitlab {
     const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === body.token : req.headers["private-token"] === this.o.token);
     if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
     if (route.doc !== "get_current_user" && !this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
+    // Grape validates attributes after authentication and answers 400 with what it refused.
+    if (invalid.length > 0) return send(res, 400, { error: invalid.join(", ") });
     const fault = this.faults.find((f) => f.doc === route.doc && f.times > 0);
     if (fault) {
       fault.times--;
@@ -226,8 +241,21 @@ export class FakeGitlab {
       return;
     }
     const [status, answer, type] = this.answer(route.doc, project, params);
+    if (status < 300 && !type) this.checkAnswer(route, status, answer);
+    const lost = this.lost.find((l) => l.doc === route.doc && l.times > 0);
+    if (lost && status < 300) {
+      lost.times--;
+      res.socket?.destroy();
+      return;
+    }
     if (type) res.writeHead(status, { "content-type": type }).end(String(answer));
     else send(res, status, answer);
+  }
+
+  /** The fake's own answers are checked against the doc too: a mistake of the fake is a problem like any other. */
+  private checkAnswer(route: DocRoute, status: number, answer: unknown): void {
+    if (route.status !== undefined && status !== route.status) this.problems.push(`the fake's answer to ${route.doc}: status ${status}, the doc says ${route.status}`);
+    checkAgainstExample(route.example, answer).forEach((p) => this.problems.push(`the fake's ${p.replace(/^answer/, `answer to ${route.doc}`)}`));
   }
 
   private answer(doc: string, project: string, params: Record<string, any>): [number, unknown, string?] {
@@ -247,7 +275,7 @@ export class FakeGitlab {
           variables, jobs: [], source: doc === "trigger_pipeline" ? "trigger" : "api", retried: 0,
         };
         this.pipelines.push(pipeline);
-        return [201, this.pipelineJson(pipeline)];
+        return [201, this.pipelineJson(pipeline, "created")];
       }
       case "get_pipeline":
       case "retry_pipeline": {
@@ -255,18 +283,18 @@ export class FakeGitlab {
         if (!pipeline) return [404, { message: "404 Not found" }];
         if (doc === "retry_pipeline") {
           // "has no effect" when nothing failed or was canceled: the pipeline comes back unchanged
-          if (!["failed", "canceled"].includes(pipeline.status)) return [201, this.pipelineJson(pipeline)];
+          if (!["failed", "canceled"].includes(pipeline.status)) return [201, this.pipelineJson(pipeline, "created")];
           pipeline.status = "pending";
           pipeline.retried++;
           for (const job of pipeline.jobs) if (job.status === "failed" || job.status === "canceled") job.status = "pending";
         }
-        return [doc === "retry_pipeline" ? 201 : 200, this.pipelineJson(pipeline)];
+        return [doc === "retry_pipeline" ? 201 : 200, this.pipelineJson(pipeline, doc === "retry_pipeline" ? "created" : "full")];
       }
       case "list_project_pipelines": {
         const found = this.pipelines
           .filter((p) => p.project === project && (params.sha === undefined || p.sha === params.sha) && (params.ref === undefined || p.ref === params.ref))
           .sort((a, b) => b.id - a.id);
-        return [200, found.map((p) => this.pipelineJson(p))];
+        return [200, found.map((p) => this.pipelineJson(p, "listed"))];
       }
       case "get_pipeline_variables": {
         const pipeline = this.pipeline(project, params.pipeline_id);
@@ -322,16 +350,16 @@ export class FakeGitlab {
       case "update_merge_request_note": {
         const mr = this.mergeRequests.find((m) => m.project === project && m.iid === Number(params.merge_request_iid));
         if (!mr) return [404, { message: "404 Not found" }];
-        if (doc === "list_merge_request_notes") return [200, mr.notes.map(noteJson)];
+        if (doc === "list_merge_request_notes") return [200, mr.notes.map((n) => mrNoteJson(n))];
         if (doc === "create_merge_request_note") {
           const note = { id: this.nextId++, body: String(params.body), updated: 0 };
           mr.notes.push(note);
-          return [201, noteJson(note)];
+          return [201, mrNoteJson(note)];
         }
         const note = mr.notes.find((n) => n.id === Number(params.note_id));
         if (!note) return [404, { message: "404 Note Not Found" }];
         Object.assign(note, { body: String(params.body), updated: note.updated + 1 });
-        return [200, noteJson(note)];
+        return [200, mrNoteJson(note)];
       }
       case "get_current_user":
         return [200, { id: RELAY_USER.id, username: RELAY_USER.username, name: "OpenCI Relay", state: "active", web_url: `${this.url}/${RELAY_USER.username}` }];
@@ -381,18 +409,24 @@ export class FakeGitlab {
     return this.pipelines.find((p) => p.id === Number(id) && p.project === project);
   }
 
-  private pipelineJson(p: FakePipeline) {
-    return {
-      id: p.id, iid: p.id - 6999, project_id: 1, sha: p.sha, ref: p.ref, status: p.status, source: p.source, tag: p.tag,
+  /**
+   * A pipeline as the docs' examples show it: "full" (get), "created" (create and retry: their examples
+   * have no `source`), "listed" (list items are short: no `tag`, no timings).
+   */
+  private pipelineJson(p: FakePipeline, as: "full" | "created" | "listed") {
+    const base = {
+      id: p.id, iid: p.id - 6999, project_id: 1, sha: p.sha, ref: p.ref, status: p.status,
       web_url: `${this.url}/${p.project}/-/pipelines/${p.id}`, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:05:00Z",
-      started_at: "2026-11-21T10:00:05Z", finished_at: DONE.has(p.status) ? "2026-11-21T10:05:00Z" : null,
     };
+    if (as === "listed") return { ...base, source: p.source };
+    const timings = { tag: p.tag, started_at: "2026-11-21T10:00:05Z", finished_at: DONE.has(p.status) ? "2026-11-21T10:05:00Z" : null };
+    return as === "full" ? { ...base, source: p.source, ...timings } : { ...base, ...timings };
   }
 
   private statusJson(s: FakeCommitStatus) {
     return {
       id: s.id, sha: s.sha, ref: s.ref ?? null, status: s.status, name: s.name, target_url: s.target_url ?? null,
-      description: s.description ?? null, created_at: "2026-11-21T10:00:00Z", started_at: null, finished_at: null, allow_failure: false, coverage: null,
+      description: s.description ?? null, created_at: "2026-11-21T10:00:00Z", started_at: null, finished_at: null, allow_failure: false,
       author: { id: 28, username: "openci-relay", name: "OpenCI Relay", state: "active" },
     };
   }
@@ -403,6 +437,12 @@ export const RELAY_USER = { id: 28, username: "openci-relay" };
 
 function noteJson(n: FakeNote) {
   return { id: n.id, type: null, body: n.body, author: n.author ?? RELAY_USER, system: false, created_at: "2026-11-21T10:00:00Z", updated_at: "2026-11-21T10:00:00Z" };
+}
+
+/** A merge request's note: the docs' examples of MR notes have no `type`. */
+function mrNoteJson(n: FakeNote) {
+  const { type: _, ...note } = noteJson(n);
+  return note;
 }
 
 function threadJson(t: FakeThread) {

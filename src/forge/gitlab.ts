@@ -26,6 +26,7 @@ export interface GitlabForgeOptions {
 
 /** The pipeline variable carrying the relay run id (trigger-inputs.ts). */
 const RUN_VARIABLE = "OPENCI_RUN";
+const FINISHED_STATES = new Set(["success", "failed", "canceled", "skipped"]);
 
 type Api = InstanceType<typeof Gitlab<false>>;
 const clients = new Map<string, Api>();
@@ -169,10 +170,19 @@ export class GitlabForge implements Forge {
     if (remoteId?.endsWith(`:${state}`)) return remoteId;
     const ref = target.ref && !target.ref.startsWith("pull/") ? { ref: target.ref } : {};
     const url = report.detailsUrl && report.detailsUrl.length <= 255 ? { targetUrl: report.detailsUrl } : {};
+    const description = report.title.slice(0, 255);
+    // GitLab never refuses a finished state: it adds a second status of that name. A retry after a
+    // lost answer must not show the result twice, so a finished status GitLab already has, exactly, stands.
+    if (FINISHED_STATES.has(state)) {
+      const statuses = await this.call(`listing the ${report.name} statuses of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
+        this.client().Commits.allStatuses(target.repo, target.sha, { name: report.name, ...ref }));
+      const shown = [...statuses].sort((a, b) => Number(b.id) - Number(a.id))[0];
+      if (shown?.status === state && shown.description === description && (shown.target_url ?? undefined) === url.targetUrl) return `${shown.id}:${state}`;
+    }
     try {
       const status = await this.call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
         this.client().Commits.editStatus(target.repo, target.sha, state as "pending", {
-          name: report.name, description: report.title.slice(0, 255), ...ref, ...url,
+          name: report.name, description, ...ref, ...url,
         }), {
         401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
         403: `The token may not set commit statuses in ${target.repo}: it needs the Developer role there.`,

@@ -3,8 +3,8 @@ import type { FakeRepo } from "../fakes/github/fake-github.js";
 import { gitlabFixture, sendGitlabDelivery } from "../helpers/gitlab-deliveries.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
-import { octoRepo } from "../helpers/upstream.js";
-import { settle, waitFor } from "../helpers/wait-for.js";
+import { acmeAppRepo, octoRepo } from "../helpers/upstream.js";
+import { waitFor } from "../helpers/wait-for.js";
 
 const META = "openci/metadata";
 const GOOD = "a".repeat(40);
@@ -26,6 +26,11 @@ const start = () => startHarness({
 const mapCheck = (h: Harness, sha: string) => waitFor(`the map's check on ${sha.slice(0, 7)}`, () =>
   h.github.checkRuns.find((c) => c.name === "openci: map" && c.head_sha === sha && c.status === "completed"));
 const dispatches = (h: Harness) => h.github.calls("actions/create-workflow-dispatch");
+const ACME = "  - { id: acme/app, foundation: f, github: acme/app, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: hello }] }\n";
+/** The log lines of every relay of the harness saying `msg` about the map version `sha`. */
+const logged = (h: Harness, msg: string, sha: string) =>
+  h.logs.map((l) => JSON.parse(l) as { msg: string; sha?: string; relay: number }).filter((l) => l.msg === msg && l.sha === sha);
+const relayOf = (line: { relay: number }) => line.relay;
 
 describe("a metadata repository of maps (OPENCI_MAP_REPO)", () => {
   it("is read through the API at start, used live, and its verdict shown on its commit", async () => {
@@ -61,23 +66,30 @@ describe("a metadata repository of maps (OPENCI_MAP_REPO)", () => {
     expect(h.logs.some((l) => l.includes("new version refused, the last good map stays active"))).toBe(true);
   });
 
-  it("takes a fixed version on the next push, in every process", async () => {
-    const h = await start();
+  it("takes a new version on the next push in every process: a worker that did not read it acts on it", async () => {
+    const h = await startHarness({
+      map: "projects: []\n",
+      repos: { [UPSTREAM]: upstreamRepo(), "octo-org/octo-repo": octoRepo(), "acme/app": acmeAppRepo(), [META]: metadata() },
+      env: { OPENCI_MAP_REPO: `${META}@main:maps/`, OPENCI_ROLE: "web" },
+    });
+    const workers = [await h.launch({ OPENCI_ROLE: "worker" })];
     await mapCheck(h, GOOD);
-    const web = await h.launch({ OPENCI_ROLE: "web" });
+    workers.push(await h.launch({ OPENCI_ROLE: "worker" }));
 
-    const fixed = "c".repeat(40);
-    h.github.repos[META]!.contents!.main = { sha: fixed, files: { "maps/f.yml": MAP("") } };
-    await h.send("push.branch", (p) => Object.assign(p, { ref: "refs/heads/main", after: fixed }, { repository: { ...p.repository, full_name: META } }));
-    await mapCheck(h, fixed);
-    await settle(300);
+    // the new version adds acme/app; one worker reads it, the other must follow
+    const next = "c".repeat(40);
+    h.github.repos[META]!.contents!.main = { sha: next, files: { "maps/f.yml": MAP(`${OCTO}${ACME}`) } };
+    await h.send("push.branch", (p) => Object.assign(p, { ref: "refs/heads/main", after: next }, { repository: { ...p.repository, full_name: META } }));
+    await mapCheck(h, next);
+    const reader = relayOf(await waitFor("the worker that read the new version", () => logged(h, "dependency map: new version taken", next)[0]));
+    await workers[reader - 1]!.stop();
     await h.send("create.tag");
-    await settle(500);
+    const dispatched = await waitFor("acme/app dispatched by the worker that did not read the map", () =>
+      dispatches(h).find((d) => d.path.startsWith("/repos/acme/app/")));
 
-    // octo left the map: the tag triggers nothing
-    expect(dispatches(h)).toHaveLength(0);
-    expect(h.logs.filter((l) => l.includes("dependency map: took the stored version")).length).toBeGreaterThanOrEqual(1);
-    expect(web.url).toBeDefined();
+    expect(dispatched.installationId).toBe(2);
+    // web (0) and both workers (1, 2) took the version the reader stored
+    expect(logged(h, "dependency map: took the stored version", next).map(relayOf).sort()).toEqual([0, 1, 2]);
   });
 });
 
@@ -102,7 +114,7 @@ describe("consent", () => {
     await mapCheck(h, without);
     await h.send("check_run.completed", (p) => Object.assign(p.check_run, { name: "build", head_sha: COMMIT, conclusion: "success" }));
     const refused = await waitFor("octo refused", () => h.github.checkRuns.find((c) => c.name === "openci: octo" && c.status === "completed"));
-    await settle(300);
+    await h.idle({ ignore: [{ queue: "events", name: "map-refresh", why: "the metadata repository is read again every 10 minutes" }] });
 
     expect(dispatches(h)).toHaveLength(0);
     expect(refused.conclusion).toBe("skipped");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { ForgeLimits, PipelineBudget } from "../../src/forge/minute-budget.js";
+import { ForgeLimits, PipelineBudget, WINDOW_MS, setForgeWindowForTests } from "../../src/forge/minute-budget.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 
 const redis = useTestRedisClient();
@@ -41,6 +41,36 @@ describe("PipelineBudget", () => {
 
 describe("ForgeLimits", () => {
   const minute = 29_100_000 * 60_000;
+
+  it("counts any 60 s, not per clock minute: N spent at the end of one minute leave no room at the start of the next", async () => {
+    const limits = new ForgeLimits(redis());
+    const write = (at: number) => limits.take("github:3", [{ budget: "writes", perMinute: 2, cost: 1 }], at);
+
+    const late = [await write(minute + 59_000), await write(minute + 59_500)];
+    const nextMinute = await write(minute + 60_500);
+    const afterWindow = await write(minute + 59_000 + WINDOW_MS);
+
+    expect(late).toEqual([undefined, undefined]);
+    expect(nextMinute).toEqual({ waitMs: WINDOW_MS - 1_500, why: "writes" });
+    expect(afterWindow).toBeUndefined();
+  });
+
+  it("counts over a shortened window when a test asks (setForgeWindowForTests), keeping the second of margin", async () => {
+    const limits = new ForgeLimits(redis());
+    const write = (at: number) => limits.take("github:4", [{ budget: "writes", perMinute: 1, cost: 1 }], at);
+    setForgeWindowForTests(2_000);
+    try {
+      const first = await write(minute);
+      const held = await write(minute + 2_500);
+      const free = await write(minute + 3_000);
+
+      expect(first).toBeUndefined();
+      expect(held).toEqual({ waitMs: 500, why: "writes" });
+      expect(free).toBeUndefined();
+    } finally {
+      setForgeWindowForTests();
+    }
+  });
 
   it("spends several budgets all or nothing: a GitHub write takes 5 points and 1 write, a read 1 point", async () => {
     const limits = new ForgeLimits(redis());

@@ -1,0 +1,64 @@
+// The mutation targets (stryker.config.mjs, scripts/mutation.mjs): what each mutates and the test
+// files that exercise it in-process. Tests that start the relay as its own process (scale-out,
+// worker-kill, start-up, npm-start, cli-bin, production-deps) cannot see Stryker's active mutant and
+// are left out; so are the Redis Cluster/Sentinel and browser tests (minutes each, nothing extra
+// reached in these files). `part` targets are slices of one folder, run one after another.
+export const targets = {
+  "edge-filter": {
+    mutate: ["src/map/edge-filter.ts"],
+    tests: ["test/unit/edge-filter.test.ts", "test/abuse/map-regex.test.ts", "test/unit/edge-filter-mutants.test.ts"],
+  },
+  "comment-places": {
+    mutate: ["src/forge/comment-places.ts"],
+    // e2e/failure-comments reaches the same lines at ≈ 1 min a mutant on a loaded machine: left out.
+    tests: ["test/abuse/comments.test.ts", "test/unit/comment-places-mutants.test.ts"],
+  },
+  record: {
+    mutate: ["src/history/record.ts"],
+    tests: [
+      "test/unit/history-store.test.ts", "test/unit/cdevents.test.ts", "test/unit/private-records.test.ts",
+      "test/unit/release-view.test.ts", "test/unit/event-stream.test.ts", "test/unit/record-mutants.test.ts",
+    ],
+  },
+  // src/report, in two parts: the texts (unit tests reach them) and the stores and publishing (end-to-end).
+  "report-text": {
+    folder: "src/report",
+    mutate: ["src/report/neutralise.ts", "src/report/rollup.ts", "src/report/comment-text.ts", "src/report/check-text.ts"],
+    tests: ["test/unit/neutralise.test.ts", "test/unit/report-text-mutants.test.ts"],
+  },
+  "report-store": {
+    folder: "src/report",
+    mutate: [
+      "src/report/check-store.ts", "src/report/check-lock.ts", "src/report/commit-views.ts", "src/report/publish.ts",
+      "src/report/seen-tags.ts", "src/report/trigger-records.ts", "src/report/gates.ts", "src/report/rerun-targets.ts",
+    ],
+    tests: ["test/unit/check-store.test.ts", "test/e2e/results.test.ts", "test/e2e/gates.test.ts", "test/e2e/reruns.test.ts"],
+  },
+  // src/workers, in five parts, each with the end-to-end files that drive it.
+  "workers-trigger": {
+    folder: "src/workers",
+    mutate: ["src/workers/trigger.ts", "src/workers/edge-from.ts", "src/workers/enqueue-triggers.ts", "src/workers/fan-out.ts"],
+    tests: ["test/e2e/tag-to-dispatch.test.ts", "test/e2e/trigger-failures.test.ts", "test/faults/fan-out-caps.test.ts"],
+  },
+  "workers-results": {
+    folder: "src/workers",
+    mutate: ["src/workers/run-result.ts", "src/workers/cascade.ts", "src/workers/timeout.ts", "src/workers/poll.ts", "src/workers/report.ts"],
+    tests: ["test/e2e/results.test.ts", "test/e2e/cascade.test.ts", "test/e2e/check-suite-results.test.ts", "test/e2e/failure-comments.test.ts"],
+  },
+  "workers-gates-reruns": {
+    folder: "src/workers",
+    mutate: ["src/workers/gate.ts", "src/workers/rerun.ts", "src/workers/pull-requests.ts"],
+    tests: ["test/e2e/gates.test.ts", "test/e2e/reruns.test.ts", "test/e2e/pull-requests.test.ts"],
+  },
+  "workers-map": {
+    folder: "src/workers",
+    mutate: ["src/workers/map-refresh.ts", "src/workers/declaration.ts"],
+    tests: ["test/e2e/map-repo.test.ts", "test/e2e/declarations.test.ts", "test/abuse/declarations.test.ts"],
+  },
+  "workers-start": {
+    folder: "src/workers",
+    mutate: ["src/workers/start.ts", "src/workers/reconcile.ts", "src/workers/deps.ts"],
+    tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts"],
+  },
+};
+

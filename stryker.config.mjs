@@ -1,0 +1,54 @@
+// Mutation testing (Stryker + its Jest runner, Jest in ESM mode). Not part of `npm test`:
+// run `npm run test:mutation -- <target>` (scripts/mutation.mjs); TESTING.md has the costs and scores.
+//
+// Each target mutates one core folder or file and runs only the test files that exercise it in
+// this process (tests that spawn the relay as its own process cannot see the active mutant, so
+// they are left out: they would only cost time). The target is chosen by MUTATION_TARGET.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { targets } from "./scripts/mutation-targets.mjs";
+
+const name = process.env.MUTATION_TARGET ?? "edge-filter";
+const target = targets[name];
+if (!target) throw new Error(`unknown MUTATION_TARGET ${name}; one of ${Object.keys(targets).join(", ")}`);
+
+// MUTATION_BASELINE=1: without the tests written to kill this target's mutants (test/*/*-mutants.test.ts),
+// to measure what they add.
+// MUTATION_TESTS=a.test.ts,b.test.ts: only these of the target's test files (with a --mutate range).
+const chosen = process.env.MUTATION_TESTS ? target.tests.filter((t) => process.env.MUTATION_TESTS.split(",").some((c) => t.endsWith(c.trim()))) : target.tests;
+const tests = process.env.MUTATION_BASELINE === "1" ? chosen.filter((t) => !t.endsWith("-mutants.test.ts")) : chosen;
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: "npm",
+  testRunner: "jest",
+  testRunnerNodeArgs: ["--experimental-vm-modules"],
+  jest: {
+    projectType: "custom",
+    configFile: "jest.config.js",
+    // Only the chosen test files; longer per-test timeout than npm test's is not needed (Stryker
+    // times a mutant out from the dry run's own timings).
+    config: { testMatch: tests.map((t) => `<rootDir>/${t}`) },
+    enableFindRelatedTests: false,
+  },
+  // Per-test coverage works with Jest ESM here: each mutant runs only the tests that reach it.
+  coverageAnalysis: "perTest",
+  mutate: target.mutate,
+  // The sandbox: node_modules is symlinked (the default), not copied; what the tests do not read is left out.
+  ignorePatterns: ["bench", "demo", "docs", "deploy", "dist", "reports", "coverage", "tmp", ".data", "*.md", "mutation"],
+  // Jest cannot stop at the first failing test anyway; Stryker then records every test that killed a
+  // mutant (killedBy), which shows what the *-mutants tests add without a second run.
+  disableBail: true,
+  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
+  // e2e mutants that stall a waitFor fail after its own 10 s deadline; Stryker's timeout comes on top.
+  timeoutMS: 15000,
+  timeoutFactor: 1.5,
+  incrementalFile: `mutation/${name}.incremental.json`,
+  reporters: ["clear-text", "progress-append-only", "html", "json"],
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  thresholds: { high: 80, low: 60, break: null },
+  // Outside the repository, so that Jest runs started beside it (npm test) do not crawl the sandbox.
+  tempDirName: process.env.STRYKER_TMP ?? join(tmpdir(), "openci-relay-stryker"),
+  cleanTempDir: true,
+};

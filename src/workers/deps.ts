@@ -44,6 +44,8 @@ export interface WorkerDeps {
   history: Recorder;
   redis: Redis;
   log: Logger;
+  /** OPENCI_JOB_LOCK_MS: how long a job (and the upstream check it writes) stays locked between renewals */
+  jobLockMs?: number | undefined;
   /** how often downstream runs without a webhook to the relay are polled */
   pollIntervalMs: number;
   /** the live map and the metadata repository it is refreshed from, when OPENCI_MAP_REPO is set */

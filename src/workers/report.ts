@@ -48,7 +48,7 @@ export async function processReport(job: Job, token: string | undefined, deps: W
       log.error({ err: e, hint: e.hint }, "upstream report cannot be written");
       throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
     }
-  });
+  }, deps.jobLockMs);
 }
 
 async function shownMembers(deps: WorkerDeps, members: StoredCheck[]): Promise<StoredCheck[]> {

@@ -31,7 +31,7 @@ export interface Workers {
 const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
 
 /** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
-export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps; jobLockMs?: number }): Workers {
+export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps }): Workers {
   const make = (name: keyof typeof QUEUES, processor: Processor) => {
     const worker = new Worker(QUEUES[name], holdingRateLimited(name, processor, deps.log), {
       connection,

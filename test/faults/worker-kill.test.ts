@@ -10,7 +10,7 @@ import { appPrivateKey } from "../helpers/keys.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { COMMIT, UPSTREAM, acmeAppRepo } from "../helpers/upstream.js";
-import { waitForIdle, type Ignored } from "../helpers/idle.js";
+import { waitForIdle } from "../helpers/idle.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -18,7 +18,6 @@ import { waitFor } from "../helpers/wait-for.js";
  * (src/report/check-lock.ts, 60 s): the check's writes wait it out, delayed again every 250 ms. The
  * invariants here are about dispatches, which do not wait for them.
  */
-const STALE_CHECK_LOCK: Ignored = { queue: "report", why: "a report job may wait out the killed worker's check lock (60 s)" };
 
 let redis: TestRedis | undefined;
 let github: FakeGithub | undefined;
@@ -66,7 +65,7 @@ describe("fault: a worker killed (SIGKILL) mid-job, web and workers in separate 
     await waitFor("GitHub to see the dispatch's client gone", () => held.dropped());
     start("worker");
     await waitFor("the trigger recovered and dispatched", () => gh.dispatchedRuns.length === 1, 45_000);
-    await waitForIdle(redis!.url, { watch: [gh], ignore: [STALE_CHECK_LOCK] });
+    await waitForIdle(redis!.url, { watch: [gh] });
 
     expect(res.status).toBe(200);
     expect(gh.calls("actions/create-workflow-dispatch")).toHaveLength(2);
@@ -84,7 +83,7 @@ describe("fault: a worker killed (SIGKILL) mid-job, web and workers in separate 
     const second = start("worker");
     await waitFor("the recovered trigger to look for the run", () => gh.calls("actions/list-workflow-runs").length > 0, 45_000);
     await waitFor("the upstream check to show the run", () => gh.checkRuns.some((c) => c.name.includes("acme/app") && c.status === "in_progress"), 30_000);
-    await waitForIdle(redis!.url, { watch: [gh], ignore: [STALE_CHECK_LOCK] });
+    await waitForIdle(redis!.url, { watch: [gh] });
 
     expect(res.status).toBe(200);
     expect(gh.calls("actions/create-workflow-dispatch")).toHaveLength(1);

@@ -4,8 +4,10 @@ import type { Config } from "./config/env.js";
 import { GithubApps } from "./forge/github-apps.js";
 import { RelayOctokit } from "./forge/github-octokit.js";
 import { ForgeLimits, PipelineBudget } from "./forge/minute-budget.js";
-import { ForgeRegistry } from "./forge/registry.js";
+import { forgeDriver, Systems } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
+import { GithubForge } from "./forge/github.js";
+import { GitlabForge } from "./forge/gitlab.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
@@ -40,7 +42,7 @@ import { VisibilityStore } from "./trust/visibility-store.js";
 import { ProjectVisibility } from "./trust/visibility.js";
 import { UpstreamSurface } from "./trust/upstream-surface.js";
 import { DeclaredQuota } from "./trust/declared-quota.js";
-import { repoOf } from "./map/graph.js";
+import { placeOf, repoOf } from "./map/graph.js";
 import { mapOptionsOf } from "./map/map-options.js";
 
 export interface RelayOptions {
@@ -90,12 +92,12 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
   // Every project's visibility: workers ask the forge when it is not known (web processes never do).
   const visibilityStore = new VisibilityStore(redis);
-  let forges: ForgeRegistry | undefined;
+  let systems: Systems | undefined;
   const visibility = new ProjectVisibility({
     map, store: visibilityStore, log,
     lookup: config.role === "web" ? undefined : (p) => {
-      if (!forges) return Promise.reject(new Error("the worker's forges are not ready yet"));
-      return forges.forLocation(p.location).visibility(repoOf(p));
+      if (!systems) return Promise.reject(new Error("the worker's systems are not ready yet"));
+      return systems.source(placeOf(p.location)).visibility(repoOf(p));
     },
   });
   const surface = new UpstreamSurface(map, visibility);
@@ -145,18 +147,20 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, {
       limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
     });
-    forges = new ForgeRegistry({
-      github: { apps, appId: Number(config.appId), webUrl: githubWebUrl(config), apiUrl: config.githubApiUrl },
-      gitlab: {
-        url: config.gitlabUrl, token: config.gitlabToken, env: config.env,
-        budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits,
-      },
-    });
+    const github = { apps, appId: Number(config.appId), webUrl: githubWebUrl(config), apiUrl: config.githubApiUrl };
+    const gitlab = { url: config.gitlabUrl, token: config.gitlabToken, env: config.env, budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits };
+    // Each system by the roles it plays; the flow asks for a role at a place (docs/architecture.md).
+    systems = new Systems({
+      // GitHub reports runs by webhook (workflow_run, check_suite) and signs every delivery itself.
+      github: forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
+      // A GitLab downstream's hooks may not reach the relay (another host, no hook): its runs are polled too.
+      gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),
+    }, map);
     workers = startWorkers(workerRedis, {
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), forges, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
+      gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       delivery: { history, sinks, stats, eventSource },
       jobLockMs: config.jobLockMs,

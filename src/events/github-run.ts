@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Timestamp, WebUrl } from "./payload-fields.js";
 import { GITHUB_REPO } from "../map/places.js";
-import type { CheckConclusion } from "../forge/types.js";
+import type { CheckConclusion } from "../forge/run-state.js";
 import type { Delivery } from "./github.js";
 import { parsePayload } from "./parse-payload.js";
 import type { PullHeadEvent } from "./pull-head-event.js";

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { WebUrl } from "./payload-fields.js";
 import { GITLAB_PATH } from "../map/places.js";
 import { GITLAB_PIPELINE_STATUSES, RUN_FROM_GITLAB, isRelayStatus, pipelineOutcome } from "../forge/gitlab-status.js";
-import type { CheckConclusion } from "../forge/types.js";
+import type { CheckConclusion } from "../forge/run-state.js";
 import type { CheckEvent } from "./check-event.js";
 import { parsePayload } from "./parse-payload.js";
 import type { RunEvent } from "./run-event.js";
@@ -85,7 +85,7 @@ export function normaliseGitlab(d: GitlabDelivery, now: Date = new Date()): Gitl
         name: "tag",
         data: {
           forge: "gitlab", ...host, repo: p.project.path_with_namespace, tag: p.ref.slice("refs/tags/".length),
-          sha: p.checkout_sha ?? p.after, source: "push", deliveryId: d.deliveryId, receivedAt: now.toISOString(),
+          sha: p.checkout_sha ?? p.after, source: "tag_push", deliveryId: d.deliveryId, receivedAt: now.toISOString(),
         },
       }];
     }

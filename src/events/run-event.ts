@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CheckConclusion } from "../forge/types.js";
+import type { CheckConclusion } from "../forge/run-state.js";
 
 export const RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out", "neutral", "skipped", "action_required"] as const satisfies readonly CheckConclusion[];
 

@@ -13,8 +13,8 @@ export const TagEvent = z.object({
    * Absent where the delivery names none (GitHub `create`, `release`). The fan-out resolves the commit.
    */
   sha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
-  /** `reconcile`: found by the periodic reconciler, no delivery announced it */
-  source: z.enum(["create", "push", "release", "reconcile"]),
+  /** GitHub `create`, `push`, `release`; GitLab `tag_push` (a Tag Push Hook); `reconcile`: found by the periodic reconciler, no delivery announced it */
+  source: z.enum(["create", "push", "release", "tag_push", "reconcile"]),
   installationId: z.number().int().positive().optional(),
   deliveryId: z.string().min(1),
   receivedAt: z.iso.datetime(),

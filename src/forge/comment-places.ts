@@ -1,5 +1,5 @@
 import { classifyHttpError } from "./errors.js";
-import type { CommentIds } from "./types.js";
+import type { CommentIds } from "./roles.js";
 
 /** One place a failure comment can live (a pull/merge request, or the commit), as a forge offers it. */
 export interface CommentPlace {

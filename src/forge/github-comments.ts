@@ -1,7 +1,7 @@
 import { classifyHttpError } from "./errors.js";
 import type { GithubClient } from "./github-octokit.js";
 import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
-import type { CommentIds, CommentMode } from "./types.js";
+import type { CommentIds, CommentMode } from "./roles.js";
 
 /**
  * Upserts one marked comment per place (each pull request that brought the commit in, else the

@@ -6,7 +6,7 @@ import { triggerInputs, workflowInputsYaml } from "./trigger-inputs.js";
 import { CONCLUSION_FROM_GITHUB_RUN } from "../events/github-run.js";
 import { githubVisibilityOf } from "../events/github-visibility.js";
 import { upsertGithubComment } from "./github-comments.js";
-import type { CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./types.js";
+import type { CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext } from "./roles.js";
 
 export interface GithubForgeOptions {
   apps: GithubApps;

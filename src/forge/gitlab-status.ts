@@ -1,4 +1,4 @@
-import type { CheckConclusion } from "./types.js";
+import type { CheckConclusion } from "./run-state.js";
 
 /**
  * Every status GitLab gives a pipeline or a job (the same set; `canceling` and `waiting_for_callback`

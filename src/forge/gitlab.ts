@@ -9,7 +9,7 @@ import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineSta
 import { gitlabVariables } from "./trigger-inputs.js";
 import type {
   CheckConclusion, CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
-} from "./types.js";
+} from "./roles.js";
 
 export interface GitlabForgeOptions {
   /** GitLab root, e.g. https://gitlab.com (the API is at /api/v4) */

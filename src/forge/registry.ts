@@ -1,48 +1,87 @@
-import type { DependencyMap, LocationRef } from "../map/graph.js";
-import type { GithubApps } from "./github-apps.js";
-import { GithubForge } from "./github.js";
-import { GitlabForge, type GitlabForgeOptions } from "./gitlab.js";
-import type { Forge } from "./types.js";
+import type { DependencyMap, Place } from "../map/graph.js";
+import { placeOf, refOf } from "../map/graph.js";
+import type { Files, Forge, Reporter, Runner, Source } from "./roles.js";
 
-export interface ForgeRegistryOptions {
-  github: { apps: GithubApps; appId: number; webUrl: string; apiUrl?: string | undefined };
-  gitlab: Omit<GitlabForgeOptions, "host" | "tokenEnv">;
+export type SystemKind = Place["forge"];
+
+/** A place and, for a call about the repository a delivery came from, the installation it named. */
+export type At = Place & { installationId?: number | undefined };
+
+/**
+ * One system as the relay uses it: a factory for each role it plays (absent: a role it does not
+ * have), and how its events reach the relay. GitHub and GitLab have every role; a git host that
+ * only serves tags would give `source` alone, a CI server `runner` alone.
+ */
+export interface SystemDriver {
+  source?(at: At): Source;
+  runner?(at: At): Runner;
+  reporter?(at: At): Reporter;
+  files?(at: At): Files;
+  /** its runs' results may not reach the relay by webhook: the relay also polls the runs it started */
+  pollsRuns: boolean;
+  /** its hooks about checks are signed by the system itself; otherwise a hook's word is confirmed through its API first */
+  signsCheckHooks: boolean;
 }
 
-/** Where a forge call goes: the forge, and for GitLab the host (undefined = GITLAB_URL) and its token's variable. */
-export type ForgeLocation = { forge: "github" } | { forge: "gitlab"; host?: string | undefined; tokenEnv?: string | undefined };
+/** A whole forge as a driver: one object per call plays every role. */
+export function forgeDriver(make: (at: At) => Forge, o: Pick<SystemDriver, "pollsRuns" | "signsCheckHooks">): SystemDriver {
+  return { source: make, runner: make, reporter: make, files: make, ...o };
+}
 
-/** Picks the forge implementation for a place; one forge object per job. */
-export class ForgeRegistry {
-  constructor(private readonly o: ForgeRegistryOptions) {}
+export type Role = "source" | "runner" | "reporter" | "files";
+const ROLE_NAMES: Record<Role, string> = {
+  source: "a source of tags", runner: "a place to run pipelines", reporter: "a place to show results", files: "a place to read files from",
+};
 
-  forLocation(location: ForgeLocation, opts: { installationId?: number | undefined } = {}): Forge {
-    switch (location.forge) {
-      case "github":
-        return new GithubForge({ ...this.o.github, installationId: opts.installationId });
-      case "gitlab":
-        return new GitlabForge({ ...this.o.gitlab, host: location.host, tokenEnv: location.tokenEnv });
-    }
+/**
+ * The systems the relay talks to, asked by role: the flow says what it needs at a place ("the
+ * runner where this downstream lives") and never which system that is. A place the map lists
+ * brings the variable of its token; a place known only by path (an upstream commit, a downstream
+ * run) gets it from the map's entry for that place.
+ */
+export class Systems {
+  constructor(private readonly drivers: Partial<Record<SystemKind, SystemDriver>>, private readonly map: () => DependencyMap) {}
+
+  source(at: At): Source {
+    return this.role("source", at);
   }
 
-  /**
-   * The forge for a place that is known by path (an upstream commit, a downstream run): the map's
-   * entry for it says which token variable a GitLab host needs.
-   */
-  forPlace(map: DependencyMap, place: { forge: "github" | "gitlab"; repo: string; host?: string | undefined; installationId?: number | undefined }): Forge {
-    if (place.forge === "github") return this.forLocation({ forge: "github" }, { installationId: place.installationId });
-    const ref: LocationRef = { forge: "gitlab", project: place.repo, host: place.host };
-    const listed = map.projectsAt(ref)[0]?.location;
-    return this.forLocation({ forge: "gitlab", host: place.host, tokenEnv: listed?.forge === "gitlab" ? listed.tokenEnv : undefined });
+  runner(at: At): Runner {
+    return this.role("runner", at);
   }
 
-  /** False for forges the relay cannot trigger: fan-out leaves such dependants out and says so. */
-  supports(location: Pick<ForgeLocation, "forge">): boolean {
-    return location.forge === "github" || location.forge === "gitlab";
+  reporter(at: At): Reporter {
+    return this.role("reporter", at);
   }
 
-  /** Forges whose downstream results may not reach the relay by webhook are also polled. */
-  polls(location: Pick<ForgeLocation, "forge">): boolean {
-    return location.forge === "gitlab";
+  files(at: At): Files {
+    return this.role("files", at);
+  }
+
+  /** Whether a system plays a role: fan-out leaves out dependants where nothing can run their pipelines, and says so. */
+  plays(kind: SystemKind, role: Role): boolean {
+    return this.drivers[kind]?.[role] !== undefined;
+  }
+
+  /** Systems whose downstream results may not reach the relay by webhook are also polled. */
+  pollsRuns(kind: SystemKind): boolean {
+    return this.drivers[kind]?.pollsRuns ?? false;
+  }
+
+  /** Whether a hook about a check is taken on its word (signed by the system) or confirmed through the API. */
+  signsCheckHooks(kind: SystemKind): boolean {
+    return this.drivers[kind]?.signsCheckHooks ?? false;
+  }
+
+  private role<R extends Role>(role: R, at: At): ReturnType<NonNullable<SystemDriver[R]>> {
+    const make = this.drivers[at.forge]?.[role];
+    if (!make) throw new Error(`${at.forge} is not ${ROLE_NAMES[role]} for the relay (no ${role} for ${at.forge} is registered)`);
+    const tokenEnv = at.tokenEnv ?? this.listedTokenEnv(at);
+    return make({ ...at, ...(tokenEnv ? { tokenEnv } : {}) }) as ReturnType<NonNullable<SystemDriver[R]>>;
+  }
+
+  private listedTokenEnv(at: At): string | undefined {
+    const listed = this.map().projectsAt(refOf(at))[0];
+    return listed ? placeOf(listed.location).tokenEnv : undefined;
   }
 }

@@ -1,4 +1,4 @@
-import type { UpstreamContext } from "./types.js";
+import type { UpstreamContext } from "./roles.js";
 
 /**
  * What a downstream pipeline receives about its upstream: workflow_dispatch inputs on GitHub

@@ -1,5 +1,5 @@
 import { CID } from "multiformats/cid";
-import type { CheckConclusion } from "../forge/types.js";
+import type { CheckConclusion } from "../forge/run-state.js";
 import type { HistoryRecord, ReleaseRecord } from "./record.js";
 
 /** The CDEvents release the relay speaks (types at version 0.3.0). */

@@ -1,7 +1,7 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { CID } from "multiformats/cid";
-import type { CheckConclusion, TriggerResult } from "../forge/types.js";
+import type { CheckConclusion, TriggerResult } from "../forge/roles.js";
 import type { Project } from "../map/graph.js";
 import type { SinkJob, TriggerJob } from "../queue/job-data.js";
 import { sinkJobId, triggerJobId } from "../queue/job-ids.js";

@@ -194,7 +194,31 @@ export class DependencyMap {
 
 /** owner/repo on GitHub, group/project on GitLab. */
 export function repoOf(project: Project): string {
-  return project.location.forge === "github" ? project.location.repo : project.location.project;
+  return placeOf(project.location).repo;
+}
+
+/**
+ * A place on a system, said the same way for every system: which system, its host (undefined: the
+ * default one, GITLAB_URL for GitLab), the path (owner/repo, group/project), and for a place the map
+ * lists, the variable that holds its token. What `Systems` takes to find a role's implementation.
+ */
+export interface Place {
+  forge: ProjectLocation["forge"];
+  repo: string;
+  host?: string | undefined;
+  tokenEnv?: string | undefined;
+}
+
+/** A project's location as a place. */
+export function placeOf(location: ProjectLocation): Place {
+  return location.forge === "github"
+    ? { forge: "github", repo: location.repo }
+    : { forge: "gitlab", repo: location.project, ...(location.host ? { host: location.host } : {}), ...(location.tokenEnv ? { tokenEnv: location.tokenEnv } : {}) };
+}
+
+/** A place as the map's index knows it (what `projectsAt`, `ownerKey` and `locationKey` take). */
+export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRef {
+  return place.forge === "github" ? { forge: "github", repo: place.repo } : { forge: "gitlab", project: place.repo, host: place.host };
 }
 
 /** Enough of a location to find it again: forge and path, and the host for GitLab (undefined = GITLAB_URL). */

@@ -1,6 +1,5 @@
 import type { DependencyMap, MapOptions } from "./graph.js";
 import { MapError, parseMapFiles, type DeclarationText, type LoadedMap } from "./load.js";
-import type { MapSources } from "./map-store.js";
 
 export interface MapText {
   file: string;
@@ -12,6 +11,19 @@ export interface MapText {
  * metadata repository, downstreams' own declarations) are merged and validated together; a
  * version that fails is never taken, so the last good map stays active.
  */
+/** The last good files of the metadata repository, shared by every relay process through Redis (map-store.ts). */
+export interface StoredMap {
+  sha: string;
+  files: MapText[];
+}
+
+/** What every process merges with its local files: the repository's last good files and the declarations. */
+export interface MapSources {
+  version: string;
+  repo: StoredMap | undefined;
+  declarations: DeclarationText[];
+}
+
 export class LiveMap {
   private current: DependencyMap;
   private sourcesVersion: string | undefined;

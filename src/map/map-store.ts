@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { key } from "../queue/names.js";
-import type { LiveMap, MapText } from "./live-map.js";
+import type { LiveMap, MapSources, StoredMap } from "./live-map.js";
 import type { DeclarationText } from "./load.js";
 
 const STORED = key("map-repo", "last-good");
@@ -9,18 +9,7 @@ const DECLARATIONS = key("map", "declarations");
 const VERSION = key("map", "version");
 export const MAP_UPDATED_CHANNEL = key("map", "updated");
 
-/** The last good files of the metadata repository, shared by every relay process through Redis. */
-export interface StoredMap {
-  sha: string;
-  files: MapText[];
-}
-
-/** What every process merges with its local files: the repository's last good files and the declarations. */
-export interface MapSources {
-  version: string;
-  repo: StoredMap | undefined;
-  declarations: DeclarationText[];
-}
+export type { MapSources, StoredMap };
 
 export async function readStoredMap(redis: Redis): Promise<StoredMap | undefined> {
   const raw = await redis.get(STORED);

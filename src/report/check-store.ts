@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { key } from "../queue/names.js";
-import type { StatusReport } from "../forge/types.js";
+import type { StatusReport } from "../forge/roles.js";
 
 /**
  * The desired state of each upstream check, kept in Redis. Writers only move a check forward

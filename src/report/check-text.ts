@@ -1,4 +1,4 @@
-import type { CheckConclusion, StatusReport, TriggerResult } from "../forge/types.js";
+import type { CheckConclusion, StatusReport, TriggerResult } from "../forge/roles.js";
 import { repoOf, type Project } from "../map/graph.js";
 import type { UpstreamRef } from "../queue/job-data.js";
 import { markdownLink, neutralise, neutraliseList, neutraliseProse, safeUrl } from "./neutralise.js";

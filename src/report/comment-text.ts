@@ -1,4 +1,4 @@
-import type { StatusReport } from "../forge/types.js";
+import type { StatusReport } from "../forge/roles.js";
 import type { CheckTarget } from "./check-store.js";
 import { neutraliseList } from "./neutralise.js";
 import { PASSED, STATUS_WORD, downstreamCell, runCell } from "./rollup.js";

@@ -1,4 +1,4 @@
-import type { StatusReport } from "../forge/types.js";
+import type { StatusReport } from "../forge/roles.js";
 import { checkKey as checkKeyOf, reportJobId } from "../queue/job-ids.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { Queues } from "../queue/queues.js";

@@ -1,4 +1,4 @@
-import type { CheckConclusion, StatusReport } from "../forge/types.js";
+import type { CheckConclusion, StatusReport } from "../forge/roles.js";
 import { markdownLink, neutralise } from "./neutralise.js";
 
 /** The roll-up check on an upstream commit: "3 of 4 downstreams passed", with a table of all. */

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { TriggerResult } from "../forge/types.js";
+import type { TriggerResult } from "../forge/roles.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import { key } from "../queue/names.js";
 

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { GITHUB_REPO, GITLAB_PATH } from "../map/places.js";
-import { locationKey, type LocationRef } from "../map/graph.js";
+import { locationKey, refOf, type LocationRef } from "../map/graph.js";
 import { key } from "../queue/names.js";
 
 export type Visibility = "public" | "private";
@@ -62,7 +62,7 @@ export class VisibilityStore {
     if (!parsed.success) return;
     // As of when the delivery arrived (a job without the time is older than anything kept).
     await Promise.all(parsed.data.map((v) =>
-      this.set(v.forge === "gitlab" ? { forge: "gitlab", project: v.repo, host: v.host } : { forge: "github", repo: v.repo }, v.visibility, "payload", v.at ?? 0)));
+      this.set(refOf({ forge: v.forge ?? "github", repo: v.repo, host: "host" in v ? v.host : undefined }), v.visibility, "payload", v.at ?? 0)));
   }
 
   private k(location: LocationRef): string {

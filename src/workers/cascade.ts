@@ -24,8 +24,8 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
       log.info({ chain: chainId, path, downstream: project.id }, "cascade stops: the project is already in this chain");
     } else if (path.length > map.cascadeHopLimit) {
       log.warn({ chain: chainId, path, downstream: project.id, limit: map.cascadeHopLimit }, "cascade stops at the hop limit");
-    } else if (!deps.forges.supports(project.location)) {
-      log.warn({ chain: chainId, downstream: project.id }, "downstreams on this forge are not relayed yet: not cascaded");
+    } else if (!deps.systems.plays(project.location.forge, "runner")) {
+      log.warn({ chain: chainId, downstream: project.id, system: project.location.forge }, "nothing runs pipelines on this system for the relay: not cascaded");
     } else if (!(await deps.surface.mayTrigger(map.project(trigger.downstreamId) ?? upstream, edge, upstream))) {
       log.info({ chain: chainId, downstream: project.id }, "a private project cascades only along edges of the reviewed map: self-declared dependant not triggered");
     } else {
@@ -47,9 +47,8 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
     }
   }
   const up = trigger.upstream;
-  const forge = deps.forges.forPlace(map, up);
   const origin = { forge: up.forge, host: up.host, repo: up.repo, ref: up.tag, installationId: up.installationId, deliveryId: trigger.deliveryId };
-  const { now } = await enqueueTriggers(deps, forge, origin, up.sha, work, log);
+  const { now } = await enqueueTriggers(deps, origin, up.sha, work, log);
   log.info({ chain: chainId, from: trigger.downstreamId, downstreams: now }, "cascade: triggers enqueued");
   return now;
 }

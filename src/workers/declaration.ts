@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
-import type { StatusReport } from "../forge/types.js";
+import type { StatusReport } from "../forge/roles.js";
 import { DECLARATION_PATH } from "../map/declaration-path.js";
-import type { ProjectLocation } from "../map/graph.js";
+import { placeOf, refOf, type ProjectLocation } from "../map/graph.js";
 import { formatProblem } from "../map/load.js";
 import { adoptStoredMap, readSources, storeDeclaration } from "../map/map-store.js";
 import type { DeclarationJob } from "../queue/job-data.js";
@@ -20,9 +20,8 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
   const path = DECLARATION_PATH[data.forge];
   const place = placeKey(data);
   const map = deps.map();
-  const forge = deps.forges.forPlace(map, data);
   // The default branch's head, never a commit a payload names: only what is on the branch counts.
-  const text = await forge.readFile(data.repo, path).catch((error: unknown) => {
+  const text = await deps.systems.files(data).readFile(data.repo, path).catch((error: unknown) => {
     throw classifyHttpError(error, `reading ${path} of ${data.repo}`);
   });
   const sources = await readSources(deps.redis);
@@ -35,7 +34,7 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
     }
     return { declared: false };
   }
-  const listed = map.projectsAt(data.forge === "github" ? { forge: "github", repo: data.repo } : { forge: "gitlab", project: data.repo, host: data.host })[0]?.location;
+  const listed = map.projectsAt(refOf(data))[0]?.location;
   const location: ProjectLocation = data.forge === "github"
     ? { forge: "github", repo: data.repo }
     : listed?.forge === "gitlab" ? listed : { forge: "gitlab", project: data.repo, host: data.host, tokenEnv: undefined };
@@ -62,13 +61,14 @@ export async function processDeclaration(data: DeclarationJob, deps: WorkerDeps,
 }
 
 function where(location: ProjectLocation): { forge: string; host?: string | undefined; repo: string } {
-  return location.forge === "github" ? { forge: "github", repo: location.repo } : { forge: "gitlab", host: location.host, repo: location.project };
+  const { forge, host, repo } = placeOf(location);
+  return { forge, host, repo };
 }
 
 async function report(deps: WorkerDeps, data: DeclarationJob, verdict: Pick<StatusReport, "conclusion" | "title" | "summary">, log: Logger): Promise<void> {
   const status: StatusReport = { name: "openci: declaration", status: "completed", detailsUrl: undefined, externalId: `declaration-${data.sha}`, ...verdict };
   try {
-    await deps.forges.forPlace(deps.map(), data).reportStatus({ repo: data.repo, sha: data.sha!, ref: undefined }, status, undefined);
+    await deps.systems.reporter(data).reportStatus({ repo: data.repo, sha: data.sha!, ref: undefined }, status, undefined);
   } catch (error) {
     log.warn({ err: classifyHttpError(error, "reporting the declaration's verdict") }, "could not show the declaration's verdict on its commit");
   }

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { ForgeRegistry } from "../forge/registry.js";
+import type { Systems } from "../forge/registry.js";
 import type { GithubApps } from "../forge/github-apps.js";
 import type { Recorder } from "../history/recorder.js";
 import type { DependencyMap } from "../map/graph.js";
@@ -39,7 +39,8 @@ export interface WorkerDeps {
   /** triggers along self-declared edges, per owner and day */
   declaredQuota: DeclaredQuota;
   views: CommitViews;
-  forges: ForgeRegistry;
+  /** the systems the relay talks to, asked by role at a place (source, runner, reporter, files) */
+  systems: Systems;
   /** the immutable history (and, through it, the CDEvents subscribers) */
   history: Recorder;
   redis: Redis;

@@ -1,5 +1,4 @@
 import type { Logger } from "pino";
-import type { Forge } from "../forge/types.js";
 import type { Project } from "../map/graph.js";
 import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
 import { triggerJobId } from "../queue/job-ids.js";
@@ -35,7 +34,7 @@ export interface Work {
  * One trigger job per dependant under its deterministic id, and its upstream check: queued, or
  * waiting for its `after_check` gate (registered first, then looked up, so none is missed).
  */
-export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: TriggerOrigin, sha: string, work: Work[], log: Logger) {
+export async function enqueueTriggers(deps: WorkerDeps, origin: TriggerOrigin, sha: string, work: Work[], log: Logger) {
   const enqueuedAt = new Date().toISOString();
   const jobs = work.map(({ upstream, project, gate, chain }) => {
     const up: UpstreamRef = {
@@ -64,7 +63,7 @@ export async function enqueueTriggers(deps: WorkerDeps, forge: Forge, origin: Tr
     await deps.history.gate(data, gate!, "waiting");
   }
   for (const gate of new Set(gated.map((j) => j.gate!))) {
-    const state = await forge.checkState(origin.repo, sha, gate, origin.ref);
+    const state = await deps.systems.reporter(origin).checkState(origin.repo, sha, gate, origin.ref);
     if (state?.completed) await openGate(deps, { forge: origin.forge, host: origin.host, repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
   }
   return { now: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) };

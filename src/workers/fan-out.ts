@@ -1,10 +1,10 @@
 import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
-import type { Dependant, Project } from "../map/graph.js";
+import { refOf, type Dependant, type Project } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
 import { unsafeTagReason } from "../events/tag-event.js";
-import type { Forge } from "../forge/types.js";
+import type { Source } from "../forge/roles.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers } from "./enqueue-triggers.js";
 
@@ -17,9 +17,7 @@ export interface FanOutResult {
 /** A tag event → the commit it names → one trigger job (and one queued upstream check) per matching dependant. */
 export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Promise<FanOutResult> {
   const map = deps.map();
-  const upstreams = map.projectsAt(
-    event.forge === "github" ? { forge: "github", repo: event.repo } : { forge: "gitlab", project: event.repo, host: event.host },
-  );
+  const upstreams = map.projectsAt(refOf(event));
   if (upstreams.length === 0) {
     log.info({ repo: event.repo, tag: event.tag }, "tag on a repository the map does not list");
     return { upstreams: 0, triggers: 0 };
@@ -27,7 +25,7 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
   await Promise.all(upstreams.map((u) => deps.seen.mark(u.id, [event.tag])));
   const unsafe = unsafeTagReason(event.tag);
   if (unsafe !== undefined) {
-    const sha = await resolve(deps.forges.forPlace(map, event), event, log);
+    const sha = await resolve(deps.systems.source(event), event, log);
     for (const upstream of upstreams) await deps.history.release({ ...releaseOf(event, upstream, sha), refused: unsafe });
     log.warn({ repo: event.repo, tag: event.tag, sha, reason: unsafe }, "tag recorded but not passed on: nothing triggered");
     return { upstreams: upstreams.length, triggers: 0, sha };
@@ -45,10 +43,9 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
     return { upstreams: upstreams.length, triggers: 0 };
   }
 
-  const forge = deps.forges.forPlace(map, event);
-  const sha = await resolve(forge, event, log);
+  const sha = await resolve(deps.systems.source(event), event, log);
   for (const upstream of new Set(work.map((w) => w.upstream))) await deps.history.release(releaseOf(event, upstream, sha));
-  const { now, gated } = await enqueueTriggers(deps, forge, { ...event, ref: event.tag }, sha, work, log);
+  const { now, gated } = await enqueueTriggers(deps, { ...event, ref: event.tag }, sha, work, log);
   log.info({ repo: event.repo, tag: event.tag, sha, downstreams: now, gated }, "triggers enqueued");
   return { upstreams: upstreams.length, triggers: now.length + gated.length, sha };
 }
@@ -57,9 +54,9 @@ export async function fanOut(event: TagEvent, deps: WorkerDeps, log: Logger): Pr
  * The commit the tag names, read from the forge: a delivery's word alone is not taken (a GitLab
  * Tag Push Hook at a commit the tag is not on is refused by the forge's resolveTag).
  */
-async function resolve(forge: Forge, event: TagEvent, log: Logger): Promise<string> {
+async function resolve(source: Source, event: TagEvent, log: Logger): Promise<string> {
   try {
-    return await forge.resolveTag(event.repo, event.tag, event.sha);
+    return await source.resolveTag(event.repo, event.tag, event.sha);
   } catch (error) {
     const e = classifyHttpError(error, `resolving tag ${event.tag} of ${event.repo}`);
     if (e.kind !== "config") throw e;
@@ -71,15 +68,15 @@ async function resolve(forge: Forge, event: TagEvent, log: Logger): Promise<stri
 function releaseOf(event: TagEvent, upstream: Project, sha: string) {
   return {
     upstream, forge: event.forge, host: event.host, repo: event.repo, tag: event.tag, sha,
-    source: event.source === "reconcile" ? "reconcile" as const : event.forge === "gitlab" ? "tag_push" as const : event.source,
+    source: event.source,
   };
 }
 
 async function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
   const work = [];
   for (const { project, edge } of dependants) {
-    if (!deps.forges.supports(project.location)) {
-      log.warn({ upstream: upstream.id, downstream: project.id, forge: project.location.forge }, "downstreams on this forge are not relayed yet: dependant not triggered");
+    if (!deps.systems.plays(project.location.forge, "runner")) {
+      log.warn({ upstream: upstream.id, downstream: project.id, system: project.location.forge }, "nothing runs pipelines on this system for the relay: dependant not triggered");
     } else if (!(await deps.surface.mayTrigger(upstream, edge))) {
       log.info({ upstream: upstream.id, downstream: project.id }, "a private upstream triggers only edges of the reviewed map: self-declared dependant not triggered");
     } else {

@@ -5,18 +5,19 @@ import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 
 /**
- * A GitLab hook says an upstream check finished: its state is read through the API first (a hook is
- * only as good as the shared secret that signed it), and only what the API says opens or skips the
- * gate. GitHub's check_run deliveries are signed by GitHub itself.
+ * A hook says an upstream check finished. Where the system does not sign its hooks itself (GitLab:
+ * a hook is only as good as the shared secret that signed it), the check's state is read through
+ * the API first, and only what the API says opens or skips the gate. GitHub's check_run deliveries
+ * are signed by GitHub itself and taken as they are.
  */
 export async function openGateFromHook(deps: WorkerDeps, check: CheckEvent, log: Logger): Promise<{ released: number; skipped: number }> {
-  if (check.forge !== "gitlab") return openGate(deps, check, log);
-  const state = await deps.forges.forPlace(deps.map(), check).checkState(check.repo, check.sha, check.name, check.ref);
+  if (deps.systems.signsCheckHooks(check.forge)) return openGate(deps, check, log);
+  const state = await deps.systems.reporter(check).checkState(check.repo, check.sha, check.name, check.ref);
   if (!state?.completed || state.conclusion === undefined) {
-    log.warn({ repo: check.repo, sha: check.sha, gate: check.name, said: check.conclusion, api: state ?? null }, "GitLab says the check has not ended: hook ignored");
+    log.warn({ repo: check.repo, sha: check.sha, gate: check.name, said: check.conclusion, api: state ?? null }, `${check.forge} says the check has not ended: hook ignored`);
     return { released: 0, skipped: 0 };
   }
-  if (state.conclusion !== check.conclusion) log.warn({ repo: check.repo, gate: check.name, said: check.conclusion, api: state.conclusion }, "the hook's result is not GitLab's: GitLab's is taken");
+  if (state.conclusion !== check.conclusion) log.warn({ repo: check.repo, gate: check.name, said: check.conclusion, api: state.conclusion }, `the hook's result is not what ${check.forge}'s API says: the API's is taken`);
   return openGate(deps, { ...check, conclusion: state.conclusion }, log);
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
-import type { StatusReport } from "../forge/types.js";
+import type { StatusReport } from "../forge/roles.js";
 import { MapError, formatProblem } from "../map/load.js";
 import type { LiveMap } from "../map/live-map.js";
 import { describeMapRepo, type MapRepoSpec } from "../map/map-repo.js";
@@ -37,8 +37,7 @@ export async function processMapRefresh(data: MapRefreshJob, deps: WorkerDeps, l
 }
 
 async function refresh(spec: MapRepoSpec, live: LiveMap, data: MapRefreshJob, deps: WorkerDeps, log: Logger): Promise<{ taken: boolean; sha?: string }> {
-  const forge = deps.forges.forPlace(deps.map(), { forge: spec.forge, repo: spec.repo });
-  const { sha, files } = await forge.readFiles(spec.repo, spec.ref, spec.dir).catch((error: unknown) => {
+  const { sha, files } = await deps.systems.files({ forge: spec.forge, repo: spec.repo }).readFiles(spec.repo, spec.ref, spec.dir).catch((error: unknown) => {
     throw classifyHttpError(error, `reading the maps of ${describeMapRepo(spec)}`);
   });
   // Nothing new: the version in use, or one already refused (its verdict is on its commit).
@@ -76,7 +75,7 @@ async function report(
 ): Promise<void> {
   const status: StatusReport = { name: CHECK_NAME, status: "completed", detailsUrl: undefined, externalId: `map-${target.sha}`, ...verdict };
   try {
-    await deps.forges.forPlace(deps.map(), { forge, repo: target.repo }).reportStatus(target, status, undefined);
+    await deps.systems.reporter({ forge, repo: target.repo }).reportStatus(target, status, undefined);
   } catch (error) {
     log.warn({ err: classifyHttpError(error, "reporting the map's verdict") }, "could not show the map's verdict on its commit");
   }

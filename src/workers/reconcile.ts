@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { repoOf } from "../map/graph.js";
+import { placeOf, repoOf } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { WorkerDeps } from "./deps.js";
@@ -25,13 +25,13 @@ export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{
     })
     : [];
   const map = deps.map();
-  const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.forges.supports(p.location));
+  const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.systems.plays(p.location.forge, "source"));
   const enqueued: string[] = [];
   for (const upstream of upstreams) {
     const repo = repoOf(upstream);
     let tags: { name: string; sha: string }[];
     try {
-      tags = (await deps.forges.forPlace(map, { forge: upstream.location.forge, repo, host: upstream.location.forge === "gitlab" ? upstream.location.host : undefined }).listTags(repo)).slice(0, WINDOW);
+      tags = (await deps.systems.source(placeOf(upstream.location)).listTags(repo)).slice(0, WINDOW);
     } catch (err) {
       log.warn({ upstream: upstream.id, repo, err: (err as Error).message }, "reconcile: cannot list the tags (is the app installed there?)");
       continue;
@@ -45,7 +45,7 @@ export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{
     for (const name of missed) {
       const tag = tags.find((t) => t.name === name)!;
       const event: TagEvent = {
-        forge: upstream.location.forge, ...(upstream.location.forge === "gitlab" && upstream.location.host ? { host: upstream.location.host } : {}),
+        forge: upstream.location.forge, ...(placeOf(upstream.location).host ? { host: placeOf(upstream.location).host } : {}),
         repo, tag: name, sha: tag.sha, source: "reconcile", deliveryId: `reconcile-${upstream.id}-${name}-${tag.sha}`, receivedAt: new Date().toISOString(),
       };
       await deps.queues.events.add("tag", event, { jobId: deliveryJobId("reconcile", event.deliveryId) });

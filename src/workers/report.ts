@@ -1,7 +1,8 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
-import type { CommentIds, CommentMode, Forge } from "../forge/types.js";
+import type { CommentIds, CommentMode, Reporter } from "../forge/roles.js";
+import { refOf } from "../map/graph.js";
 import { ReportJob } from "../queue/job-data.js";
 import { withCheckLock } from "../report/check-lock.js";
 import type { CheckTarget, StoredCheck } from "../report/check-store.js";
@@ -28,7 +29,7 @@ export async function processReport(job: Job, token: string | undefined, deps: W
           const view = { ...loaded, members: await shownMembers(deps, loaded.members) };
           // Nothing shown and nothing written yet: nothing to say (a view written before is rewritten without them).
           if (view.members.length === 0 && view.remote === undefined) return "nothing shown";
-          const remote = await (job.name === "rollup" ? pushRollup : pushComment)(forgeFor(deps, view.target), view, deps);
+          const remote = await (job.name === "rollup" ? pushRollup : pushComment)(reporterAt(deps, view.target), view, deps);
           await deps.views.markPushed(job.name, checkKey, view.version, remote);
           return remote ?? "nothing to say";
         }
@@ -36,7 +37,7 @@ export async function processReport(job: Job, token: string | undefined, deps: W
           const stored = await deps.checks.get(checkKey);
           if (!stored || stored.pushedVersion >= stored.version) return "current";
           if (stored.about && !(await deps.surface.shows(stored.about))) return "not shown";
-          const remoteId = await forgeFor(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
+          const remoteId = await reporterAt(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
           await deps.checks.markPushed(checkKey, stored.version, remoteId);
           log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
           return remoteId;
@@ -58,12 +59,12 @@ async function shownMembers(deps: WorkerDeps, members: StoredCheck[]): Promise<S
   return members.filter((m) => (m.about ? verdicts[i++]! : true));
 }
 
-function forgeFor(deps: WorkerDeps, target: CheckTarget): Forge {
-  return deps.forges.forPlace(deps.map(), target);
+function reporterAt(deps: WorkerDeps, target: CheckTarget): Reporter {
+  return deps.systems.reporter(target);
 }
 
-async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
-  return forge.reportStatus(view.target, rollupReport(view.members.map((m) => m.report)), view.remote);
+async function pushRollup(reporter: Reporter, view: LoadedView): Promise<string> {
+  return reporter.reportStatus(view.target, rollupReport(view.members.map((m) => m.report)), view.remote);
 }
 
 /**
@@ -72,9 +73,7 @@ async function pushRollup(forge: Forge, view: LoadedView): Promise<string> {
  */
 function commentMode(deps: WorkerDeps, target: CheckTarget): CommentMode | "none" {
   if (target.ref?.startsWith("pull/")) return "none";
-  const upstream = deps.map().projectsAt(
-    target.forge === "github" ? { forge: "github", repo: target.repo } : { forge: "gitlab", project: target.repo, host: target.host },
-  )[0];
+  const upstream = deps.map().projectsAt(refOf(target))[0];
   return upstream?.report?.comment ?? "auto";
 }
 
@@ -84,11 +83,11 @@ interface PushedComment {
   body: string;
 }
 
-async function pushComment(forge: Forge, view: LoadedView, deps: WorkerDeps): Promise<string | undefined> {
+async function pushComment(reporter: Reporter, view: LoadedView, deps: WorkerDeps): Promise<string | undefined> {
   const last: PushedComment = view.remote ? (JSON.parse(view.remote) as PushedComment) : { ids: {}, body: "" };
   const mode = commentMode(deps, view.target);
   const body = failureComment(view.target, view.members.map((m) => m.report), Object.keys(last.ids).length > 0);
   if (mode === "none" || body === undefined || body === last.body) return view.remote;
-  const ids = await forge.upsertComment(view.target, mode, commentMarker(view.target), body, last.ids);
+  const ids = await reporter.upsertComment(view.target, mode, commentMarker(view.target), body, last.ids);
   return JSON.stringify({ ids: { ...last.ids, ...ids }, body } satisfies PushedComment);
 }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { RunEvent } from "../events/run-event.js";
-import type { Project } from "../map/graph.js";
+import { placeOf, type Project } from "../map/graph.js";
 import { runReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
 import type { TriggerRecord } from "../report/trigger-records.js";
@@ -26,27 +26,27 @@ export async function processRun(hooked: RunEvent, deps: WorkerDeps, log: Logger
     log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
     return { correlated: true };
   }
-  const forge = deps.forges.forLocation(project.location);
+  const runner = deps.systems.runner(placeOf(project.location));
   if (event.source === "pipeline_hook") {
     // A GitLab hook is as good as the secret that signed it: it must come from the triggered
     // project's own instance, and what it says is taken from the API, not from the payload.
-    const where = project.location.forge === "gitlab" ? project.location.host : undefined;
+    const where = placeOf(project.location).host;
     if ((event.host ?? "").toLowerCase() !== (where ?? "").toLowerCase()) {
       log.warn({ downstream: project.id, host: event.host ?? "(GITLAB_URL)", expected: where ?? "(GITLAB_URL)" }, "pipeline hook from another GitLab instance than the triggered project's: ignored");
       return { correlated: false };
     }
-    const status = await forge.runStatus(event.repo, event.runId);
+    const status = await runner.runStatus(event.repo, event.runId);
     event = { ...event, state: status.state, conclusion: status.conclusion, webUrl: status.webUrl, startedAt: status.startedAt, updatedAt: status.updatedAt };
   }
   const ended = event.source !== "check_suite" && event.state === "completed";
   const failedJobs = ended && event.conclusion === "failure"
-    ? await forge.failedJobs(event.repo, event.runId).catch((err: unknown) => {
+    ? await runner.failedJobs(event.repo, event.runId).catch((err: unknown) => {
       log.warn({ err }, "could not list the failing jobs");
       return [];
     })
     : [];
   const artifacts = ended
-    ? await forge.runArtifacts(event.repo, event.runId).catch((err: unknown) => {
+    ? await runner.runArtifacts(event.repo, event.runId).catch((err: unknown) => {
       log.warn({ err }, "could not list the run's artifacts");
       return [];
     })
@@ -74,7 +74,7 @@ async function correlate(event: RunEvent, deps: WorkerDeps, log: Logger): Promis
   const exact = await deps.records.byDownstreamRun(event.forge, event.repo, event.runId);
   if (exact) return exact;
   const title = event.source === "check_suite"
-    ? await deps.forges.forLocation({ forge: event.forge }).checkSuiteLabels(event.repo, event.runId.replace(/^suite-/, ""))
+    ? await deps.systems.runner(event).checkSuiteLabels(event.repo, event.runId.replace(/^suite-/, ""))
     : event.title;
   for (const [relayRunId] of title.matchAll(RELAY_RUN_ID)) {
     const record = await deps.records.get(relayRunId);
@@ -101,7 +101,7 @@ const CLOCK_SKEW_MS = 2 * 60_000;
  */
 async function suiteMisfit(event: RunEvent, record: TriggerRecord, relayRunId: string, deps: WorkerDeps): Promise<string | undefined> {
   const since = new Date(Date.parse(record.triggeredAt) - CLOCK_SKEW_MS);
-  const recent = await deps.forges.forLocation({ forge: event.forge }).checkSuiteLabels(event.repo, event.runId.replace(/^suite-/, ""), since);
+  const recent = await deps.systems.runner(event).checkSuiteLabels(event.repo, event.runId.replace(/^suite-/, ""), since);
   return recent.includes(relayRunId) ? undefined : "its check run naming the relay run id started before the trigger";
 }
 

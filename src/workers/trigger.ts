@@ -1,13 +1,13 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
 import { ForgeError, classifyHttpError } from "../forge/errors.js";
-import type { Forge, TriggerResult, UpstreamContext } from "../forge/types.js";
+import type { Runner, TriggerResult, UpstreamContext } from "../forge/roles.js";
 import { TriggerJob } from "../queue/job-data.js";
 import { timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, refusedReport, triggerFailedReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
-import { repoOf, type Project } from "../map/graph.js";
+import { placeOf, repoOf, type Project } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
 import { schedulePoll } from "./poll.js";
 import { edgeFrom } from "./edge-from.js";
@@ -36,12 +36,12 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
         result = recorded.result;
         log.info({ downstream: project.id }, "already triggered: not calling the forge again");
       } else {
-        const forge = deps.forges.forLocation(project.location);
+        const runner = deps.systems.runner(placeOf(project.location));
         const context = { upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId };
         const earlier = await deps.records.intend(data.runId);
-        result = (earlier ? await startedEarlier(forge, project, context, earlier, log) : undefined)
-          ?? (data.retryOf !== undefined ? await retried(forge, project, data.retryOf, log) : undefined)
-          ?? await forge.triggerPipeline(project, context);
+        result = (earlier ? await startedEarlier(runner, project, context, earlier, log) : undefined)
+          ?? (data.retryOf !== undefined ? await retried(runner, project, data.retryOf, log) : undefined)
+          ?? await runner.triggerPipeline(project, context);
         await deps.records.save({
           trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
         });
@@ -80,7 +80,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   await publishCheck(deps, data, dispatchedReport(data.upstream, outcome.project, data.runId, result));
   const timeout = deps.map().edge(edgeFrom(data), outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
-  if (result.runId !== undefined && deps.forges.polls(outcome.project.location)) await schedulePoll(deps, data.runId, 1);
+  if (result.runId !== undefined && deps.systems.pollsRuns(outcome.project.location.forge)) await schedulePoll(deps, data.runId, 1);
   return result;
 }
 
@@ -91,10 +91,10 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * after the forge may have acted): the run it started, if the forge has one, so it is not started
  * twice. Where the forge cannot be asked (no API token for a trigger-token project), trigger anew.
  */
-async function startedEarlier(forge: Forge, project: Project, context: UpstreamContext, since: Date, log: Logger): Promise<TriggerResult | undefined> {
+async function startedEarlier(runner: Runner, project: Project, context: UpstreamContext, since: Date, log: Logger): Promise<TriggerResult | undefined> {
   try {
     // Looked for from a while before the earlier attempt began: the forge's clock is not ours.
-    const found = await forge.findTriggered(project, context, new Date(since.getTime() - CLOCK_SKEW_MS));
+    const found = await runner.findTriggered(project, context, new Date(since.getTime() - CLOCK_SKEW_MS));
     if (found) log.warn({ downstream: project.id, downstreamRunId: found.runId, since }, "an earlier attempt had started the downstream run: not triggering again");
     return found;
   } catch (error) {
@@ -113,9 +113,9 @@ async function overQuota(deps: WorkerDeps, data: TriggerJob, project: Project): 
 }
 
 /** A re-run where the forge retries the run in place; undefined (trigger anew) where it cannot or will not. */
-async function retried(forge: Forge, project: Project, runId: string, log: Logger): Promise<TriggerResult | undefined> {
+async function retried(runner: Runner, project: Project, runId: string, log: Logger): Promise<TriggerResult | undefined> {
   try {
-    const result = await forge.retryRun(project, runId);
+    const result = await runner.retryRun(project, runId);
     if (result) log.info({ downstream: project.id, downstreamRunId: runId }, "downstream run retried in place");
     return result;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import type { StatusReport } from "../../src/forge/types.js";
+import type { StatusReport } from "../../src/forge/roles.js";
 import { CheckStore } from "../../src/report/check-store.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 

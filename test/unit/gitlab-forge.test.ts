@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ForgeError } from "../../src/forge/errors.js";
 import { GitlabForge } from "../../src/forge/gitlab.js";
-import type { StatusReport } from "../../src/forge/types.js";
+import type { StatusReport } from "../../src/forge/roles.js";
 import { parseMap } from "../../src/map/load.js";
 import { FakeGitlab } from "../fakes/gitlab/fake-gitlab.js";
 

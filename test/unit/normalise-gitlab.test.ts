@@ -15,7 +15,7 @@ describe("normaliseGitlab", () => {
       name: "tag",
       data: {
         forge: "gitlab", repo: "jsmith/example", tag: "v1.0.0", sha: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
-        source: "push", deliveryId: "d-1", receivedAt: now.toISOString(),
+        source: "tag_push", deliveryId: "d-1", receivedAt: now.toISOString(),
       },
     }]);
     expect(deliver("Tag Push Hook", body, "gitlab.example.org")[0]!.data).toMatchObject({ host: "gitlab.example.org" });

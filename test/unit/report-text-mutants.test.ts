@@ -12,7 +12,7 @@ import {
   type RunOutcome,
 } from "../../src/report/check-text.js";
 import { commentMarker, failureComment } from "../../src/report/comment-text.js";
-import type { StatusReport } from "../../src/forge/types.js";
+import type { StatusReport } from "../../src/forge/roles.js";
 import { codeBlock, markdownLink, neutralise, neutraliseList, neutraliseProse, safeUrl } from "../../src/report/neutralise.js";
 import { rollupReport } from "../../src/report/rollup.js";
 

@@ -1,4 +1,7 @@
 import type { Project } from "../map/graph.js";
+import type { CheckConclusion, CheckStatus } from "./run-state.js";
+
+export type { CheckConclusion, CheckStatus };
 
 /** What the downstream pipeline is told about the upstream that started it. */
 export interface UpstreamContext {
@@ -32,15 +35,6 @@ export interface RunArtifact {
   size?: number | undefined;
 }
 
-export type CheckStatus = "queued" | "in_progress" | "completed";
-export type CheckConclusion =
-  | "success"
-  | "failure"
-  | "cancelled"
-  | "timed_out"
-  | "neutral"
-  | "skipped"
-  | "action_required";
 
 /** One downstream, shown on the upstream commit (a check run on GitHub, a commit status on GitLab). */
 export interface StatusReport {
@@ -70,29 +64,38 @@ export interface StatusTarget {
   ref?: string | undefined;
 }
 
-/** One interface per forge; the relay's flow never branches on which forge it talks to. */
-export interface Forge {
+/**
+ * The roles a system plays in the relay's flow, each a small interface: a system implements the
+ * roles it has (GitHub and GitLab all four; a git host only Source; a CI server only Runner), and
+ * the flow asks `Systems` (registry.ts) for a role at a place, never for a system by name.
+ */
+
+/** Where tags and changes come from: an upstream's releases, its pull requests, whether it is public. */
+export interface Source {
   /** The repository's tags (the latest 100) and the commits they name: what the reconciler compares with what it has seen. */
   listTags(repo: string): Promise<{ name: string; sha: string }[]>;
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */
   resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string>;
+  /** Open pull requests whose head is this commit, and whether each comes from a fork. */
+  openPullRequests(repo: string, sha: string): Promise<{ number: number; fork: boolean }[]>;
+  /**
+   * Whether the repository is public or private (GitHub `private`/`visibility`, GitLab `visibility`;
+   * internal counts as private): what may be shown about it where anyone can read. Throws when the
+   * system cannot tell (the caller then counts it as private).
+   */
+  visibility(repo: string): Promise<"public" | "private">;
+}
+
+/** Where downstream pipelines run: start one, find it again, follow it, read what it left. */
+export interface Runner {
   triggerPipeline(project: Project, context: UpstreamContext): Promise<TriggerResult>;
   /**
    * The run an earlier attempt of this trigger started, when that attempt was cut off before it
-   * could record the forge's answer (a worker killed mid-call): found by the relay run id the run
+   * could record the system's answer (a worker killed mid-call): found by the relay run id the run
    * carries (GitHub: in its `run-name`; GitLab: the OPENCI_RUN variable), among runs created since
-   * `since` by the forge's clock.
+   * `since` by the system's clock.
    */
   findTriggered(project: Project, context: UpstreamContext, since: Date): Promise<TriggerResult | undefined>;
-  /** Open pull requests whose head is this commit, and whether each comes from a fork. */
-  openPullRequests(repo: string, sha: string): Promise<{ number: number; fork: boolean }[]>;
-  /** Whether every check suite on the commit (other than the relay's own) has passed, is pending, or failed. */
-  checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed">;
-  /**
-   * The latest run of the check `name` on a commit (`ref`: the tag it was pushed as): what an
-   * `after_check` gate waits for. GitLab: `pipeline` is the commit's pipeline, other names its jobs.
-   */
-  checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
   /**
    * The names, external ids and titles of a check suite's runs (only those started since `since`,
    * when given): where CI that reports through checks carries the relay run id.
@@ -101,7 +104,7 @@ export interface Forge {
   /** Where a downstream run stands now: the polling fallback where no webhook reports it. */
   runStatus(repo: string, runId: string): Promise<RunStatus>;
   /**
-   * Runs a downstream run again in place where the forge offers it (GitLab: retry the pipeline's
+   * Runs a downstream run again in place where the system offers it (GitLab: retry the pipeline's
    * failed jobs), returning the run; undefined where it does not (GitHub: the relay triggers anew).
    */
   retryRun(project: Project, runId: string): Promise<TriggerResult | undefined>;
@@ -109,11 +112,28 @@ export interface Forge {
   failedJobs(repo: string, runId: string): Promise<string[]>;
   /** What a downstream run left behind: GitHub Actions artifacts, GitLab jobs' artifacts archives (pages people can open). */
   runArtifacts(repo: string, runId: string): Promise<RunArtifact[]>;
+}
+
+/** Where results are shown on an upstream's commits, and where the upstream's own CI results are read (gates). */
+export interface Reporter {
+  /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
+  reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
   /**
    * Creates or edits the one comment marked `marker` on the commit's pull requests or the commit
    * itself; `known` are ids a previous call returned. Never adds a second comment with the marker.
    */
   upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds>;
+  /** Whether every check suite on the commit (other than the relay's own) has passed, is pending, or failed. */
+  checksPassed(repo: string, sha: string): Promise<"passed" | "pending" | "failed">;
+  /**
+   * The latest run of the check `name` on a commit (`ref`: the tag it was pushed as): what an
+   * `after_check` gate waits for. GitLab: `pipeline` is the commit's pipeline, other names its jobs.
+   */
+  checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
+}
+
+/** Where map files are read: a metadata repository, a downstream's own declaration. */
+export interface Files {
   /**
    * The YAML files (.yml, .yaml) below `dir` ("" for all) at `ref` (a branch, tag or commit), and
    * the commit `ref` names: how map files are read from a metadata repository.
@@ -121,12 +141,7 @@ export interface Forge {
   readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }>;
   /** One file on the default branch (or `ref`); undefined when there is no such file. */
   readFile(repo: string, path: string, ref?: string): Promise<string | undefined>;
-  /**
-   * Whether the repository is public or private (GitHub `private`/`visibility`, GitLab `visibility`;
-   * internal counts as private): what may be shown about it where anyone can read. Throws when the
-   * forge cannot tell (the caller then counts it as private).
-   */
-  visibility(repo: string): Promise<"public" | "private">;
-  /** Creates or updates the status; `remoteId` is the id a previous call returned. Returns the id. */
-  reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string>;
 }
+
+/** A whole forge (GitHub, GitLab): every role. */
+export type Forge = Source & Runner & Reporter & Files;

@@ -5,21 +5,10 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { acmeAppRepo, downstreamChecks, octoRepo } from "../helpers/upstream.js";
 import { GL_COMMIT, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, tagPush } from "../helpers/gitlab-upstream.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
+import { gitlabToOctoMap, githubToOctoAndAcmeMap } from "../helpers/maps.js";
 import { waitFor } from "../helpers/wait-for.js";
 
-const mapWith = (report = "") => `
-projects:
-  - id: hello
-    github: ${UPSTREAM}${report}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on: [{ project: hello }]
-`;
+const mapWith = githubToOctoAndAcmeMap;
 const repos = (upstream: Partial<FakeRepo> = {}) => ({
   [UPSTREAM]: { ...upstreamRepo(), ...upstream },
   "octo-org/octo-repo": octoRepo(),
@@ -149,15 +138,7 @@ describe("the failure comment found again by its marker", () => {
 });
 
 describe("the failure note on GitLab found again by its marker", () => {
-  const GL_MAP = `
-projects:
-  - id: gl/lib
-    gitlab: ${GL_UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: gl/lib }]
-`;
+  const GL_MAP = gitlabToOctoMap(GL_UPSTREAM);
   const GL_MARKER = `<!-- openci-relay:failures:${GL_COMMIT} -->`;
 
   it("edits the relay's own earlier note on the merge request, leaves a stranger's alone, and adds none", async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { GL_COMMIT, GL_TAGS, GL_UPSTREAM, HOOK_SECRET, sendHook, tagPush } from "../helpers/gitlab-upstream.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { sendRun } from "../helpers/runs.js";
+import { gitlabToOctoMap } from "../helpers/maps.js";
 import { useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, octoRepo } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
@@ -11,19 +12,7 @@ import { waitFor } from "../helpers/wait-for.js";
  * merge request): GitLab acts and the answer is lost (the connection cut), or GitLab fails with a
  * 502 and does nothing. The job is retried; the end state is the one without the fault.
  */
-const MAP = `
-projects:
-  - id: gl/lib
-    gitlab: ${GL_UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: gl/lib }]
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on: [{ project: gl/lib }]
-`;
+const MAP = gitlabToOctoMap(GL_UPSTREAM, { acme: true });
 const NAMES = ["openci", "openci: acme/app", "openci: octo"];
 const startHarness = useHarness();
 

@@ -3,6 +3,7 @@ import type { Harness } from "../helpers/relay-harness.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, octoRepo } from "../helpers/upstream.js";
+import { githubToOctoAndAcmeMap } from "../helpers/maps.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -11,19 +12,7 @@ import { waitFor } from "../helpers/wait-for.js";
  * job is retried, and the end state is the same as without the fault: one check run per name, one
  * comment, the last result shown.
  */
-const MAP = `
-projects:
-  - id: hello
-    github: ${UPSTREAM}
-  - id: octo
-    github: octo-org/octo-repo
-    trigger: { workflow: test.yml, ref: master }
-    depends_on: [{ project: hello }]
-  - id: acme/app
-    github: acme/app
-    trigger: { workflow: ci.yml, ref: main }
-    depends_on: [{ project: hello }]
-`;
+const MAP = githubToOctoAndAcmeMap();
 const startHarness = useHarness();
 const start = () => startHarness({ map: MAP, repos: { [UPSTREAM]: upstreamRepo(), "octo-org/octo-repo": octoRepo(), "acme/app": acmeAppRepo() } });
 

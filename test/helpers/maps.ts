@@ -46,3 +46,29 @@ projects:
     trigger: { workflow: ci.yml, ref: main }
     depends_on: [{ project: hello }]
 `;
+
+/**
+ * The fixtures' GitHub upstream (`hello`, `upstreamExtra` appended to its github line, e.g. a
+ * report setting) with two dependants: `octo` (test.yml on master) and acme/app (ci.yml on main).
+ */
+export const githubToOctoAndAcmeMap = (upstreamExtra = "") => `
+projects:
+  - id: hello
+    github: ${UPSTREAM}${upstreamExtra}
+${octoProject()}  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on: [{ project: hello }]
+`;
+
+/** A GitLab upstream (`gl/lib` at `path`) with `octo` as its dependant, and acme/app (ci.yml on main) too with `acme`. */
+export const gitlabToOctoMap = (path: string, o: { acme?: boolean } = {}) => `
+projects:
+  - id: gl/lib
+    gitlab: ${path}
+${octoProject({ upstream: "gl/lib" })}${o.acme ? `  - id: acme/app
+    github: acme/app
+    trigger: { workflow: ci.yml, ref: main }
+    depends_on: [{ project: gl/lib }]
+` : ""}`;
+

@@ -190,7 +190,10 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       await server?.stop();
       await probes?.close();
       const redisUp = redis.status === "ready";
-      await within(workers?.close(!redisUp), redisUp ? STOP_GRACE_MS : 500);
+      // Active jobs get the grace period to finish; past it they are handed back (stalled-job
+      // recovery gives them to another worker) and the workers' timers stop, so nothing of this
+      // process keeps running, or holds a job's lock, after stop() returns.
+      await within(workers?.close(!redisUp, STOP_GRACE_MS), (redisUp ? STOP_GRACE_MS : 0) + 1_000);
       pacer.close();
       await within(queues.close(), redisUp ? STOP_GRACE_MS : 500);
       await within(Promise.all([redis.quit(), workerRedis?.quit(), subscriber?.quit()]), 500);
@@ -203,11 +206,15 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
 const STOP_GRACE_MS = 10_000;
 
-/** Waits for `work` at most `ms`; shutdown must finish even when Redis or a forge does not answer. */
-async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+/** Waits for `work` at most `ms` (true when it ended in time); shutdown must finish even when Redis or a forge does not answer. */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work?.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  const ended = await Promise.race([
+    (work ?? Promise.resolve()).then(() => true, () => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
   clearTimeout(timer);
+  return ended;
 }
 
 /**

@@ -24,8 +24,12 @@ import { ForgeError } from "../forge/errors.js";
 import { jobsHeld } from "../metrics.js";
 
 export interface Workers {
-  /** Waits for active jobs unless `force`; a forced close hands them back through stalled-job recovery. */
-  close(force?: boolean): Promise<void>;
+  /**
+   * Stops taking jobs and waits up to `graceMs` for the active ones (none with `force`); then closes,
+   * handing back what is still active (stalled-job recovery gives it to another worker). It always
+   * ends: no worker's timer (lock renewal, stalled check) outlives it.
+   */
+  close(force?: boolean, graceMs?: number): Promise<void>;
 }
 
 const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
@@ -88,8 +92,18 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
     make("sinks", (job) => processDelivery(job, deps.delivery, jobLog("sinks", job))),
   ];
   return {
-    close: async (force = false) => {
-      await Promise.all(workers.map((w) => w.close(force)));
+    close: async (force = false, graceMs = 10_000) => {
+      if (!force) {
+        // pause(false) resolves once the active jobs are done; BullMQ's close(false) would wait for
+        // them without limit, and a later close(true) only joins that wait.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(workers.map((w) => w.pause(false))).catch(() => undefined),
+          new Promise((r) => (timer = setTimeout(r, graceMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      await Promise.all(workers.map((w) => w.close(true)));
     },
   };
 }

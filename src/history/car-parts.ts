@@ -40,15 +40,17 @@ export class PartJoiner {
     if (!rootCid) throw new Error("a part of the export has no root: not a history.car part");
     const root = rootCid.toString();
     let manifest: Manifest | undefined;
+    let pages = new Set<string>();
     const spool = await this.spoolFile();
     for await (const { cid, bytes } of reader) {
       const id = cid.toString();
       if (id === root) {
         manifest = decode<Manifest>(bytes);
         if (manifest.kind !== "openci-export") throw new Error(`the part's root ${root} is not an export manifest (kind ${String(manifest.kind)})`);
+        pages = new Set((manifest.pages ?? []).map((p) => p.toString()));
         continue;
       }
-      if (manifest?.pages?.some((p) => p.toString() === id)) {
+      if (pages.has(id)) {
         const page = decode<Manifest>(bytes);
         for (const c of Array.isArray(page.records) ? page.records : []) {
           const s = c.toString();

@@ -6,6 +6,7 @@
 // they are left out: they would only cost time). The target is chosen by MUTATION_TARGET.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { targets } from "./scripts/mutation-targets.mjs";
 
 const name = process.env.MUTATION_TARGET ?? "edge-filter";
@@ -16,6 +17,10 @@ if (!target) throw new Error(`unknown MUTATION_TARGET ${name}; one of ${Object.k
 // to measure what they add.
 // MUTATION_TESTS=a.test.ts,b.test.ts: only these of the target's test files (with a --mutate range).
 const chosen = process.env.MUTATION_TESTS ? target.tests.filter((t) => process.env.MUTATION_TESTS.split(",").some((c) => t.endsWith(c.trim()))) : target.tests;
+// MUTATION_BAIL (default 1): stop testing a mutant at its first failing test (scripts/mutation-environment.cjs);
+// MUTATION_BAIL=0 runs every test that reaches it and records them all as `killedBy`.
+process.env.MUTATION_BAIL ??= "1";
+const bail = process.env.MUTATION_BAIL === "1";
 const tests = process.env.MUTATION_BASELINE === "1" ? chosen.filter((t) => !t.endsWith("-mutants.test.ts")) : chosen;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -28,7 +33,14 @@ export default {
     configFile: "jest.config.js",
     // Only the chosen test files; longer per-test timeout than npm test's is not needed (Stryker
     // times a mutant out from the dry run's own timings).
-    config: { testMatch: tests.map((t) => `<rootDir>/${t}`) },
+    // The sequencer drops, for each mutant, the test files holding none of the tests that reach it.
+    // The environment skips the tests left once one has failed under the mutant (MUTATION_BAIL).
+    config: {
+      testMatch: tests.map((t) => `<rootDir>/${t}`),
+      testSequencer: "<rootDir>/scripts/mutation-sequencer.mjs",
+      // absolute: Stryker's coverage wrapper require()s it from its own folder, before Jest expands <rootDir>
+      testEnvironment: fileURLToPath(new URL("./scripts/mutation-environment.cjs", import.meta.url)),
+    },
     enableFindRelatedTests: false,
   },
   // Per-test coverage works with Jest ESM here: each mutant runs only the tests that reach it.
@@ -36,9 +48,9 @@ export default {
   mutate: target.mutate,
   // The sandbox: node_modules is symlinked (the default), not copied; what the tests do not read is left out.
   ignorePatterns: ["bench", "demo", "docs", "deploy", "dist", "reports", "coverage", "tmp", ".data", "*.md", "mutation"],
-  // Jest cannot stop at the first failing test anyway; Stryker then records every test that killed a
-  // mutant (killedBy), which shows what the *-mutants tests add without a second run.
-  disableBail: true,
+  // With MUTATION_BAIL=0 every test that reaches a mutant runs and Stryker records each that killed it
+  // (killedBy), which shows what the *-mutants tests add without a second run.
+  disableBail: !bail,
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
   // e2e mutants that stall a waitFor fail after its own 10 s deadline; Stryker's timeout comes on top.
   timeoutMS: 15000,

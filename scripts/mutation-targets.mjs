@@ -38,17 +38,25 @@ export const targets = {
   "workers-trigger": {
     folder: "src/workers",
     mutate: ["src/workers/trigger.ts", "src/workers/edge-from.ts", "src/workers/enqueue-triggers.ts", "src/workers/fan-out.ts"],
-    tests: ["test/e2e/tag-to-dispatch.test.ts", "test/e2e/trigger-failures.test.ts", "test/faults/fan-out-caps.test.ts"],
+    tests: [
+      "test/e2e/tag-to-dispatch.test.ts", "test/e2e/trigger-failures.test.ts", "test/faults/fan-out-caps.test.ts",
+      "test/abuse/declared-triggers.test.ts", "test/e2e/trust.test.ts", "test/e2e/reruns.test.ts", "test/e2e/history.test.ts",
+      "test/faults/intake-and-redis.test.ts", "test/faults/rate-limits.test.ts", "test/e2e/gitlab-downstream.test.ts",
+    ],
   },
   "workers-results": {
     folder: "src/workers",
     mutate: ["src/workers/run-result.ts", "src/workers/cascade.ts", "src/workers/timeout.ts", "src/workers/poll.ts", "src/workers/report.ts"],
-    tests: ["test/e2e/results.test.ts", "test/e2e/cascade.test.ts", "test/e2e/check-suite-results.test.ts", "test/e2e/failure-comments.test.ts"],
+    tests: [
+      "test/e2e/results.test.ts", "test/e2e/cascade.test.ts", "test/e2e/check-suite-results.test.ts", "test/e2e/failure-comments.test.ts",
+      "test/e2e/gitlab-downstream.test.ts", "test/abuse/results.test.ts", "test/abuse/gitlab-run-hooks.test.ts",
+      "test/faults/write-faults.test.ts", "test/faults/write-faults-gitlab.test.ts", "test/e2e/history.test.ts",
+    ],
   },
   "workers-gates-reruns": {
     folder: "src/workers",
     mutate: ["src/workers/gate.ts", "src/workers/rerun.ts", "src/workers/pull-requests.ts"],
-    tests: ["test/e2e/gates.test.ts", "test/e2e/reruns.test.ts", "test/e2e/pull-requests.test.ts"],
+    tests: ["test/e2e/gates.test.ts", "test/e2e/reruns.test.ts", "test/e2e/pull-requests.test.ts", "test/e2e/cli-rerun.test.ts", "test/abuse/acting-routes.test.ts"],
   },
   "workers-map": {
     folder: "src/workers",
@@ -58,7 +66,7 @@ export const targets = {
   "workers-start": {
     folder: "src/workers",
     mutate: ["src/workers/start.ts", "src/workers/reconcile.ts", "src/workers/deps.ts"],
-    tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts"],
+    tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts", "test/faults/write-budget.test.ts", "test/e2e/gitlab-upstream.test.ts"],
   },
 };
 

@@ -5,6 +5,8 @@ import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
+import { skipBackoff } from "../helpers/backoff.js";
+import { JOB_OPTIONS } from "../../src/queue/queues.js";
 
 const MAP = GITHUB_TO_GITHUB_MAP;
 const repos = (app: Partial<FakeRepo> = {}): Record<string, FakeRepo> => ({
@@ -56,6 +58,26 @@ describe("retries", () => {
 
     expect(queued && running).toBe(true);
     expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
+    expect(downstreamChecks(h.github)).toHaveLength(1);
+  });
+
+  it("says 'Could not trigger' once the last attempt has failed too, and only then", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.fail("actions/create-workflow-dispatch", 502, { times: 100 });
+
+    await h.send("create.tag");
+    const failed = () => appCheck()?.status === "completed";
+    const promoted = await skipBackoff(h.redisUrl, "trigger", "trigger", failed);
+    await h.idle();
+
+    // every attempt the queue allows (JOB_OPTIONS.trigger), no more, and the check only failed after the last
+    const attempts = JOB_OPTIONS.trigger.attempts!;
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(attempts);
+    expect(promoted).toBe(attempts - 1);
+    const check = appCheck()!;
+    expect(check.conclusion).toBe("failure");
+    expect(check.output.title).toBe("Could not trigger acme/app");
+    expect(check.output.summary).toContain("502");
     expect(downstreamChecks(h.github)).toHaveLength(1);
   });
 

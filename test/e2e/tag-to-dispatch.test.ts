@@ -4,6 +4,7 @@ import { COMMIT, UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.
 import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { jobCount } from "../helpers/queue-counts.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { metric } from "../helpers/metrics.js";
 
 const TAG_OBJECT = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -37,6 +38,8 @@ let h: Harness | undefined;
 describe("a tag on GitHub triggers its dependants", () => {
   it("dispatches each dependant once for the create + push pair and shows check runs upstream", async () => {
     h = await startHarness({ map: MAP, repos: repos() });
+    const triggeredBefore = await metric(h.url, "openci_triggers_total", { outcome: "triggered" });
+    const timedBefore = await metric(h.url, "openci_tag_to_trigger_seconds_count");
 
     const created = await h.send("create.tag");
     const pushed = await h.send("push.tag");
@@ -69,6 +72,9 @@ describe("a tag on GitHub triggers its dependants", () => {
     const app = downstreamChecks(h.github).find((c) => c.name === "openci: acme/app")!;
     expect(app.details_url).toMatch(/\/acme\/app\/actions\/runs\/\d+$/);
     expect(app.external_id).toBe(dispatch[0]!.body.inputs.openci_run_id);
+    // each trigger counted once, and the time from the tag's delivery to its first attempt observed
+    expect(await metric(h.url, "openci_triggers_total", { outcome: "triggered" })).toBe(triggeredBefore + 2);
+    expect(await metric(h.url, "openci_tag_to_trigger_seconds_count")).toBe(timedBefore + 2);
   });
 });
 

@@ -6,6 +6,7 @@ import { acmeAppRepo, downstreamChecks } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 import { skipBackoff } from "../helpers/backoff.js";
+import { metric } from "../helpers/metrics.js";
 import { JOB_OPTIONS } from "../../src/queue/queues.js";
 
 const MAP = GITHUB_TO_GITHUB_MAP;
@@ -64,6 +65,8 @@ describe("retries", () => {
   it("says 'Could not trigger' once the last attempt has failed too, and only then", async () => {
     h = await startHarness({ map: MAP, repos: repos() });
     h.github.fail("actions/create-workflow-dispatch", 502, { times: 100 });
+    const failedBefore = await metric(h.url, "openci_triggers_total", { outcome: "failed" });
+    const triggeredBefore = await metric(h.url, "openci_triggers_total", { outcome: "triggered" });
 
     await h.send("create.tag");
     const failed = () => appCheck()?.status === "completed";
@@ -79,6 +82,8 @@ describe("retries", () => {
     expect(check.output.title).toBe("Could not trigger acme/app");
     expect(check.output.summary).toContain("502");
     expect(downstreamChecks(h.github)).toHaveLength(1);
+    expect(await metric(h.url, "openci_triggers_total", { outcome: "failed" })).toBe(failedBefore + 1);
+    expect(await metric(h.url, "openci_triggers_total", { outcome: "triggered" })).toBe(triggeredBefore);
   });
 
   it("waits at least retry-after when rate limited", async () => {

@@ -7,6 +7,7 @@ import { waitFor } from "../helpers/wait-for.js";
 import { GITHUB_TO_GITHUB_MAP } from "../helpers/maps.js";
 import { skipBackoff } from "../helpers/backoff.js";
 import { metric } from "../helpers/metrics.js";
+import { getJson, releaseWhen } from "../helpers/history.js";
 import { JOB_OPTIONS } from "../../src/queue/queues.js";
 
 const MAP = GITHUB_TO_GITHUB_MAP;
@@ -84,6 +85,11 @@ describe("retries", () => {
     expect(downstreamChecks(h.github)).toHaveLength(1);
     expect(await metric(h.url, "openci_triggers_total", { outcome: "failed" })).toBe(failedBefore + 1);
     expect(await metric(h.url, "openci_triggers_total", { outcome: "triggered" })).toBe(triggeredBefore);
+    // the history says why, in the trigger's own record
+    const release = await releaseWhen(h, "hello", "simple-tag", { "acme/app": "error" });
+    const records = await Promise.all(release.downstreams[0].records.map(async (cid: string) => (await getJson(h!, `/api/v1/records/${cid}`)).body));
+    expect(records.map((r: any) => [r.record.kind, r.record.outcome])).toEqual([["trigger", "failed"]]);
+    expect(records[0].record.reason).toContain("workflow_dispatch of ci.yml on acme/app@main: 502");
   });
 
   it("waits at least retry-after when rate limited", async () => {

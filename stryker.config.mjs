@@ -56,7 +56,10 @@ export default {
   timeoutMS: 15000,
   timeoutFactor: 1.5,
   incrementalFile: `mutation/${name}.incremental.json`,
-  reporters: ["clear-text", "progress-append-only", "html", "json"],
+  // checkpoint (scripts/mutation-checkpoint.mjs): the results so far go to the incremental file every few
+  // mutants, so a run stopped half-way is resumed with --incremental instead of started again.
+  appendPlugins: [fileURLToPath(new URL("./scripts/mutation-checkpoint.mjs", import.meta.url))],
+  reporters: ["clear-text", "progress-append-only", "html", "json", "checkpoint"],
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   thresholds: { high: 80, low: 60, break: null },

@@ -92,6 +92,36 @@ describe("retries", () => {
     expect(records[0].record.reason).toContain("workflow_dispatch of ci.yml on acme/app@main: 502");
   });
 
+  it("a lost dispatch response: the retry finds the run the first attempt started and dispatches nothing more", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.loseResponse("actions/create-workflow-dispatch");
+
+    await h.send("create.tag");
+    const running = await waitFor("an in-progress check", () => (appCheck()?.status === "in_progress" ? appCheck() : undefined), 15_000);
+    await h.idle();
+
+    const [dispatch] = h.github.calls("actions/create-workflow-dispatch");
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(1);
+    expect(h.github.calls("actions/list-workflow-runs")).toHaveLength(1);
+    // the check links the run the lost dispatch started, found by the relay run id in its title
+    const run = h.github.dispatchedRuns.find((r) => r.relayRunId === dispatch!.body.inputs.openci_run_id)!;
+    expect(running.details_url).toMatch(new RegExp(`/actions/runs/${run.runId}$`));
+  });
+
+  it("a lost dispatch response where the runs cannot be listed: it dispatches again rather than never", async () => {
+    h = await startHarness({ map: MAP, repos: repos() });
+    h.github.loseResponse("actions/create-workflow-dispatch");
+    h.github.fail("actions/list-workflow-runs", 404, { body: { message: "Not Found" } });
+
+    await h.send("create.tag");
+    await waitFor("an in-progress check", () => appCheck()?.status === "in_progress", 15_000);
+    await h.idle();
+
+    expect(h.github.calls("actions/list-workflow-runs")).toHaveLength(1);
+    expect(h.github.calls("actions/create-workflow-dispatch")).toHaveLength(2);
+    expect(downstreamChecks(h.github)).toHaveLength(1);
+  });
+
   it("waits at least retry-after when rate limited", async () => {
     h = await startHarness({ map: MAP, repos: repos() });
     h.github.fail("actions/create-workflow-dispatch", 403, {

@@ -102,6 +102,12 @@ describe("what triggers nothing", () => {
     ["a tag no edge matches", "push.tag" as const, (p: any) => { p.ref = "refs/tags/v9.9.9"; }],
     ["a tag deletion", "push.tag-deleted" as const, () => {}],
     ["a branch push", "push.branch" as const, () => {}],
+    // with a tag name the relay refuses to pass on, which it would record for a mapped upstream
+    ["a tag of a repository the map does not list", "push.tag" as const, (p: any) => {
+      p.repository.full_name = "someone/else";
+      p.repository.name = "else";
+      p.ref = "refs/tags/v1;rm";
+    }],
   ])("%s", async (_what, fixture, edit) => {
     const map = MAP.replace('tags: "*"', 'tags: "simple-*"');
     h = await startHarness({ map, repos: repos() });

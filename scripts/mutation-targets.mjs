@@ -45,6 +45,8 @@ export const targets = {
       "test/faults/intake-and-redis.test.ts", "test/faults/rate-limits.test.ts", "test/e2e/gitlab-downstream.test.ts",
       // the run timeout a trigger schedules ends as "Timed out" only there
       "test/e2e/results.test.ts",
+      // not covered by the files above (first run): refused tag names, gated triggers, an edge gone before its trigger ran
+      "test/abuse/tags.test.ts", "test/e2e/gates.test.ts", "test/e2e/map-repo.test.ts",
     ],
   },
   "workers-results": {

@@ -6,6 +6,7 @@
 //   Other arguments go to `stryker run` as they are, e.g. --incremental, --force,
 //   --mutate "src/workers/trigger.ts:1-80", --concurrency 2, --dryRunOnly.
 // MUTATION_LIST_ONLY=1 prints the targets an invocation would run, and stops.
+// At the end it prints the scores per folder and file (scripts/mutation-scores.mjs).
 // Each target's reports land in reports/mutation/<target>.{html,json}; with --incremental its
 // results are kept in mutation/<target>.incremental.json (committed) and only changed mutants rerun.
 import { spawnSync } from "node:child_process";
@@ -43,4 +44,7 @@ for (const name of names) {
   console.log(`=== ${name}: exit ${r.status}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
   if (r.status !== 0) failed++;
 }
+// The scores per folder and file, from each target's latest results (scripts/mutation-scores.mjs).
+console.log("\n=== mutation scores");
+spawnSync(process.execPath, ["scripts/mutation-scores.mjs"], { stdio: "inherit" });
 process.exit(failed ? 1 : 0);

@@ -85,6 +85,19 @@ describe("the fake GitHub", () => {
     expect(github.problems).toEqual([]);
   });
 
+  it("refuses a GraphQL query GitHub's published schema does not validate (a misspelt field) and records it", async () => {
+    const query = `{ repository(owner: "${OWNER}", name: "app") { refs(refPrefix: "refs/tags/", first: 5) { nodes { nmae } } } rateLimit { cost } }`;
+
+    const res = await fetch(`http://${github.host}/api/graphql`, { method: "POST", headers: { authorization: `token ${token}`, "content-type": "application/json" }, body: JSON.stringify({ query }) });
+    const body = (await res.json()) as { data?: unknown; errors: { message: string }[] };
+
+    expect(res.status).toBe(200);
+    expect(body.data).toBeUndefined();
+    expect(body.errors.map((e) => e.message)).toEqual(['Cannot query field "nmae" on type "Ref". Did you mean "name"?']);
+    expect(github.problems).toEqual([`POST /graphql: the query does not validate against GitHub's schema: Cannot query field "nmae" on type "Ref". Did you mean "name"?`]);
+    expect(github.graphql.spent(5)).toBe(0);
+  });
+
   /** Every route the fake answers, with the state above; each answer must conform to the description. */
   const walk: [string, string, unknown?][] = [
     ["GET", "/app"],

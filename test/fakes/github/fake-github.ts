@@ -1,6 +1,7 @@
 import { createHash, createHmac, createPublicKey, randomBytes, verify, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { FakeGraphql } from "./graphql.js";
 import { OpenApiValidator } from "./openapi.js";
 import * as shape from "./shapes.js";
 
@@ -19,6 +20,8 @@ export interface FakeRepo {
   tags?: Record<string, { type: "commit" | "tag"; sha: string }>;
   /** annotated tag object sha → the object it points at */
   tagObjects?: Record<string, { type: "commit" | "tag"; sha: string }>;
+  /** commit sha → its commit date (ISO 8601), by which GraphQL's TAG_COMMIT_DATE orders tags */
+  commitDates?: Record<string, string>;
   /** workflow file → the inputs it declares (undefined: accepts any) */
   workflows?: Record<string, { inputs?: string[] }>;
   branches?: string[];
@@ -94,6 +97,10 @@ export class FakeGithub {
   supportsRunDetails = true;
   /** The app's slug, as GET /app answers: its bot user is `<slug>[bot]`. */
   readonly appSlug = "openci-relay-test";
+  /** `POST /api/graphql` (graphql.ts): its queries, and the points each installation spent. */
+  readonly graphql: FakeGraphql;
+  /** Conditional requests answered 304 Not Modified: GitHub does not count them against the rate limit. */
+  readonly notModified: RecordedRequest[] = [];
   private readonly server: Server;
   private readonly tokens = new Map<string, number>();
   private readonly faults: Fault[] = [];
@@ -111,6 +118,7 @@ export class FakeGithub {
     readonly repos: Record<string, FakeRepo>,
   ) {
     this.publicKey = createPublicKey(privateKeyPem);
+    this.graphql = new FakeGraphql(repos, this.problems);
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
@@ -208,6 +216,7 @@ export class FakeGithub {
       this.problems.push(`${req.method} ${url.pathname}: body is not JSON`);
       return reply(res, 400, { message: "Problems parsing JSON" });
     }
+    if (url.pathname === "/api/graphql" && req.method === "POST") return this.answerGraphql(req, res, body);
     if (!url.pathname.startsWith("/api/v3/")) {
       this.problems.push(`${req.method} ${url.pathname}: outside /api/v3`);
       return reply(res, 404, { message: "Not Found" });
@@ -217,10 +226,11 @@ export class FakeGithub {
     const { match, problems } = this.validator.validate(method, path, url.searchParams, body);
     problems.forEach((p) => this.problems.push(`${method} ${path}: ${p}`));
     const installationId = this.tokens.get((req.headers.authorization ?? "").replace(/^(token|bearer) /i, ""));
-    this.requests.push({
+    const recorded: RecordedRequest = {
       method, path, operationId: match?.operationId, params: match?.params ?? {},
       query: Object.fromEntries(url.searchParams), body, installationId, at: Date.now(),
-    });
+    };
+    this.requests.push(recorded);
     if (!match || problems.length > 0) return reply(res, 422, { message: "Validation Failed", errors: problems });
 
     const hold = this.holds.find((x) => x.operationId === match.operationId && !x.arrived);
@@ -255,6 +265,26 @@ export class FakeGithub {
       res.socket?.destroy();
       return;
     }
+    const etag = status === 200 && CONDITIONAL.has(match.operationId) ? etagOf(payload) : undefined;
+    if (etag !== undefined && matchesEtag(req.headers["if-none-match"], etag)) {
+      this.notModified.push(recorded);
+      res.writeHead(304, { ...headers, etag }).end();
+      return;
+    }
+    reply(res, status, payload, etag !== undefined ? { ...headers, etag } : headers);
+  }
+
+  /** GraphQL: authenticated like the REST routes (an installation token), answered by graphql.ts; `fail("graphql", …)` injects faults. */
+  private async answerGraphql(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
+    const installationId = this.tokens.get((req.headers.authorization ?? "").replace(/^(token|bearer) /i, ""));
+    this.requests.push({ method: "POST", path: "/graphql", operationId: "graphql", params: {}, query: {}, body, installationId, at: Date.now() });
+    const fault = this.faults.find((f) => f.operationId === "graphql" && f.times > 0);
+    if (fault) {
+      fault.times--;
+      return reply(res, fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+    }
+    if (installationId === undefined) return reply(res, 401, { message: "Bad credentials", documentation_url: "https://docs.github.com/graphql" });
+    const [status, payload, headers] = await this.graphql.answer(body, installationId);
     reply(res, status, payload, headers);
   }
 
@@ -304,6 +334,8 @@ export class FakeGithub {
     const installationId = this.tokens.get(header.replace(/^token /i, ""));
     if (installationId === undefined) return { status: 401, message: "Bad credentials" };
     const repo = this.repos[`${params.owner}/${params.repo}`];
+    // GitHub lets any installation token read a public repository; the fake allows it where the app is not installed at all.
+    if (repo && repo.installed === false && repo.private !== true && req.method === "GET") return undefined;
     if (!repo || repo.installed === false || repo.installationId !== installationId) return { status: 404, message: "Not Found" };
     return undefined;
   }
@@ -439,14 +471,19 @@ export class FakeGithub {
       void this.deliver(d.event, d.payload, d.guid, true);
       return [202, {}];
     },
-    "repos/list-tags": ({ params }) => {
+    "repos/list-tags": ({ params, query }) => {
       const repo = this.repo(params);
       const peel = (o: { type: string; sha: string }): string => (o.type === "tag" && repo.tagObjects?.[o.sha] ? peel(repo.tagObjects[o.sha]!) : o.sha);
       const base = `http://${this.host}/api/v3/repos/${params.owner}/${params.repo}`;
-      return [200, Object.entries(repo.tags ?? {}).map(([name, o]) => ({
+      // Paged as GitHub pages (per_page 30 by default, the next page in the Link header), in the order the test declared the tags.
+      const [perPage, page] = [Number(query.get("per_page") ?? 30), Number(query.get("page") ?? 1)];
+      const all = Object.entries(repo.tags ?? {});
+      const last = Math.max(1, Math.ceil(all.length / perPage));
+      const link = page < last ? { link: `<${base}/tags?per_page=${perPage}&page=${page + 1}>; rel="next", <${base}/tags?per_page=${perPage}&page=${last}>; rel="last"` } : undefined;
+      return [200, all.slice((page - 1) * perPage, page * perPage).map(([name, o]) => ({
         name, node_id: `REF_${name}`, commit: { sha: peel(o), url: `${base}/commits/${peel(o)}` },
         zipball_url: `${base}/zipball/refs/tags/${name}`, tarball_url: `${base}/tarball/refs/tags/${name}`,
-      }))];
+      })), link];
     },
     "actions/list-workflow-run-artifacts": ({ params }) => {
       const runId = Number(params.run_id);
@@ -548,6 +585,20 @@ export class FakeGithub {
   private checkRunJson(run: CheckRun) {
     return shape.checkRun(this.base, run.repo, run, run.app.id === this.appId ? this.app : shape.integration(this.base, { id: run.app.id, slug: `app-${run.app.id}`, name: `App ${run.app.id}` }));
   }
+}
+
+/** Operations that answer an ETag and 304 to a matching If-None-Match (GitHub sends ETags on most GETs; the fake where the relay asks conditionally). */
+const CONDITIONAL = new Set(["repos/list-tags"]);
+
+/** A weak ETag of an answer's body, as GitHub's API sends them (W/"…"). */
+function etagOf(payload: unknown): string {
+  return `W/"${createHash("sha256").update(JSON.stringify(payload)).digest("hex").slice(0, 32)}"`;
+}
+
+/** If-None-Match's weak comparison (RFC 9110 13.1.2): any listed tag, or `*`, equal to the current one but for its W/ prefix. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  const opaque = (t: string) => t.trim().replace(/^W\//, "");
+  return header !== undefined && header.split(",").some((t) => t.trim() === "*" || opaque(t) === opaque(etag));
 }
 
 const APP_JWT_ROUTES = new Set(["apps/get-authenticated", "apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);

@@ -3,6 +3,7 @@ import { create as createDigest } from "multiformats/hashes/digest";
 import { createHash } from "node:crypto";
 import { classifyHttpError, ForgeError } from "../forge/errors.js";
 import { formatPurl, isLoopback, OCI_DIGEST, OCI_REPOSITORY, OCI_TAG, PurlError, repositoryUrl, type Purl } from "./purl.js";
+import { readCapped } from "../util/read-capped.js";
 
 /**
  * Is an OCI image (a tag or a digest) published? One `HEAD /v2/<name>/manifests/<reference>` (OCI
@@ -356,26 +357,4 @@ function statusError(res: Response, what: string): ForgeError {
     ? "the registry denies access to this repository: the relay checks public images only"
     : "the registry refused the request: check repository_url (the registry's host and the repository's path)";
   return new ForgeError(classified.message, "config", { status: res.status, hint });
-}
-
-async function readCapped(res: Response, max: number, tooBig: () => ForgeError): Promise<Buffer> {
-  if (Number(res.headers.get("content-length")) > max) {
-    await res.body?.cancel();
-    throw tooBig();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw tooBig();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }

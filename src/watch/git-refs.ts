@@ -1,4 +1,5 @@
 import { classifyHttpError, ForgeError } from "../forge/errors.js";
+import { readCapped } from "../util/read-capped.js";
 
 /**
  * A git host's tags, read the way `git ls-remote` reads them over smart HTTP: one
@@ -60,7 +61,7 @@ export async function listGitTags(url: string, opts: ListGitTagsOptions = {}): P
       throw statusError(res, url, what);
     }
     checkContentType(res, url, what);
-    const body = await readCapped(res, opts.maxBytes ?? GIT_REFS_DEFAULTS.maxBytes, url, what);
+    const body = await readAdvertisement(res, opts.maxBytes ?? GIT_REFS_DEFAULTS.maxBytes, url, what);
     return { notModified: false, tags: parseAdvertisement(body, what), etag };
   } catch (err) {
     if (err instanceof ForgeError) throw err;
@@ -116,28 +117,10 @@ function checkContentType(res: Response, url: string, what: string): void {
   });
 }
 
-async function readCapped(res: Response, max: number, url: string, what: string): Promise<Buffer> {
-  const tooBig = () => new ForgeError(`${what}: the ref advertisement of ${url} is larger than ${max} bytes`, "config", {
+function readAdvertisement(res: Response, max: number, url: string, what: string): Promise<Buffer> {
+  return readCapped(res, max, () => new ForgeError(`${what}: the ref advertisement of ${url} is larger than ${max} bytes`, "config", {
     hint: "the repository has too many refs to watch over smart HTTP (hosts that advertise every pull-request or review ref, like Gerrit's refs/changes); watch it through its API instead",
-  });
-  if (Number(res.headers.get("content-length")) > max) {
-    await res.body?.cancel();
-    throw tooBig();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body!.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel();
-      throw tooBig();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  }));
 }
 
 const FLUSH = Symbol("flush");

@@ -155,13 +155,15 @@ describe("the event stream", () => {
   });
 
   it("drops a client that reads nothing after OPENCI_STREAM_IDLE_MS; it resumes with its last id and misses nothing", async () => {
-    const r = await rig({ OPENCI_STREAM_IDLE_MS: "300" });
+    // 1 s, not less: the client resuming below reads 1 MB of replay in this same process, and a busy
+    // event loop must not make it look idle too (it did once at 300 ms, on a fresh clone).
+    const r = await rig({ OPENCI_STREAM_IDLE_MS: "1000" });
     await grow(r.store, 1200, 3000);
     const all = (await r.store.logAfter("0", 5000)).map((e) => e.id);
 
     const sleeper = idleGet(r.port, "/api/v1/events", { "last-event-id": "0-0" });
     expect(await sleeper.status).toBe(200);
-    await new Promise((res) => setTimeout(res, 1500));
+    await new Promise((res) => setTimeout(res, 3000));
     let text = "";
     const ended = new Promise<void>((res) => sleeper.socket.on("close", () => res()));
     sleeper.socket.on("data", (c: Buffer) => (text += c.toString("latin1")));

@@ -1,7 +1,8 @@
+import type { SeenRequest } from "./loopback-server.js";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
@@ -38,13 +39,7 @@ export function git(cwd: string, args: string[], input?: string): Promise<string
   });
 }
 
-export interface SeenRequest {
-  method: string;
-  path: string;
-  query: string;
-  headers: IncomingHttpHeaders;
-  status: number;
-}
+export type { SeenRequest };
 
 export interface BareRepo {
   name: string;

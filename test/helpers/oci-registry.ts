@@ -1,7 +1,8 @@
+import type { SeenRequest } from "./loopback-server.js";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash, createPublicKey, randomBytes, sign } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,13 +21,7 @@ import { base32 } from "multiformats/bases/base32";
  * gives the registry an htpasswd file: it then answers with a Basic challenge and no anonymous access.
  */
 
-export interface SeenRequest {
-  method: string;
-  path: string;
-  query: string;
-  headers: IncomingHttpHeaders;
-  status: number;
-}
+export type { SeenRequest };
 
 export type ImageFormat = "oci" | "docker" | "oci-index" | "docker-list";
 

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { useLoopbackServers } from "../helpers/loopback-server.js";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { ForgeError } from "../../src/forge/errors.js";
 import { freePort } from "../../src/util/free-port.js";
 import { listGitTags, type GitTags } from "../../src/watch/git-refs.js";
@@ -214,17 +214,9 @@ describe("listGitTags against git's own http-backend", () => {
 });
 
 describe("listGitTags against servers that are not git, or not well", () => {
-  const servers: Server[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
-  });
-  /** A loopback server answering every request with `handler`; resolves to its base URL. */
-  async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-    const s = createServer(handler);
-    servers.push(s);
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-    return `http://127.0.0.1:${(s.address() as AddressInfo).port}/repo.git`;
-  }
+  const origin = useLoopbackServers();
+  /** A loopback server answering every request with `handler`; resolves to a repository URL on it. */
+  const serve = async (handler: (req: IncomingMessage, res: ServerResponse) => void) => `${await origin(handler)}/repo.git`;
   const ADVERTISEMENT = "application/x-git-upload-pack-advertisement";
   const answering = (body: string | Buffer) => serve((_req, res) => res.writeHead(200, { "Content-Type": ADVERTISEMENT }).end(body));
   /** one pkt-line: its length in 4 hex digits (the 4 included), then the payload */

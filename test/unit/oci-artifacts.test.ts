@@ -1,10 +1,9 @@
+import { useLoopbackServers } from "../helpers/loopback-server.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { digestCid, MANIFEST_MEDIA_TYPES, ociArtifactPublished, ociImageOf, ociImagePublished, OciTokens, parseChallenges, type OciImage, type OciPublication } from "../../src/artifacts/oci.js";
 import { artifactForTag, parseArtifact, parsePurl } from "../../src/artifacts/purl.js";
 import { ForgeError } from "../../src/forge/errors.js";
@@ -285,17 +284,7 @@ describe("ociImagePublished with a registry that wants a password (htpasswd: a B
 });
 
 describe("ociImagePublished against servers that are not registries, or not well", () => {
-  const servers: Server[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())))));
-  });
-  /** A loopback server answering every request with `handler`; resolves to its origin. */
-  async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-    const s = createServer(handler);
-    servers.push(s);
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-  }
+  const serve = useLoopbackServers();
   const DIGEST = `sha256:${"ab".repeat(32)}`;
 
   it("says a 401 without any challenge leaves it nothing to answer", async () => {

@@ -55,3 +55,16 @@ export function countForgeCall(forge: "github" | "gitlab", status: number | unde
   const remaining = headers["x-ratelimit-remaining"] ?? headers["ratelimit-remaining"];
   if (remaining !== undefined && !Number.isNaN(Number(remaining))) rateLimitRemaining.set({ forge }, Number(remaining));
 }
+
+export const watchPolls = new Counter({
+  name: "openci_watch_polls_total",
+  help: "Polls of watched upstreams (git hosts, `watch:` entries), by outcome (baseline, read, not_modified: a 304 to If-None-Match, error)",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
+export const watchNewTags = new Counter({
+  name: "openci_watch_new_tags_total",
+  help: "New or moved tags the watcher found on watched upstreams and passed on as tag events",
+  registers: [registry],
+});

@@ -8,6 +8,7 @@ import { forgeDriver, Systems } from "./forge/registry.js";
 import { WritePacer } from "./forge/write-pacer.js";
 import { GithubForge } from "./forge/github.js";
 import { GitlabForge } from "./forge/gitlab.js";
+import { GitHostSource } from "./forge/git-host.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
@@ -25,6 +26,7 @@ import { healthHandler } from "./web/health.js";
 import { guard, type Handler } from "./web/http.js";
 import { freePort } from "./util/free-port.js";
 import { startWorkers, type Workers } from "./workers/start.js";
+import { startWatcher, watchTickMs, type Watcher } from "./workers/watch.js";
 import { HistoryStore } from "./history/history-store.js";
 import { Recorder } from "./history/recorder.js";
 import { HistoryReader } from "./history/history-reader.js";
@@ -138,6 +140,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   }
 
   let workers: Workers | undefined;
+  let watcher: Watcher | undefined;
   let workerRedis: ReturnType<typeof createRedis> | undefined;
   const pacer = new WritePacer(config.writeIntervalMs);
   if (config.role !== "web") {
@@ -155,17 +158,22 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       github: forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
       // A GitLab downstream's hooks may not reach the relay (another host, no hook): its runs are polled too.
       gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),
+      // Any git host: only a source of tags, read anonymously; no webhook comes from it, so its upstreams are watched.
+      git: { source: () => new GitHostSource(), pollsRuns: false, signsCheckHooks: false, watched: true },
     }, map);
-    workers = startWorkers(workerRedis, {
+    const workerDeps = {
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, seen: new SeenTags(redis), githubApps: apps,
+      gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, watchIntervalMs: config.watchIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       delivery: { history, sinks, stats, eventSource },
       jobLockMs: config.jobLockMs,
       limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
-    });
+    };
+    workers = startWorkers(workerRedis, workerDeps);
+    // Upstreams no webhook comes from (a git host, a `watch:` entry) are polled, each at its interval.
+    watcher = startWatcher(workerDeps, watchTickMs(config.minWatchIntervalMs));
   }
 
   if (config.reconcileMs > 0 && config.role !== "web") {
@@ -186,6 +194,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
       stopFollowing?.();
+      await watcher?.stop();
       stream?.close();
       await server?.stop();
       await probes?.close();

@@ -72,6 +72,7 @@ export function schemaCommand(io: Io): number {
 }
 
 function where(p: Project): string {
+  if (p.location.forge === "git") return p.location.url;
   return p.location.forge === "github" ? `github.com/${p.location.repo}` : `${p.location.host ?? "GitLab"}/${p.location.project}`;
 }
 

@@ -83,6 +83,9 @@ const EnvSchema = z.object({
     .int("must be a whole number of milliseconds")
     .refine((v) => v === 0 || v >= 1000, "must be 0 (off) or at least 1000")
     .default(600_000),
+  OPENCI_WATCH_INTERVAL_MS: millis(1, "must be at least 10000 (10 s)").default(300_000),
+  // The floor of OPENCI_WATCH_INTERVAL_MS and of the map's watch.interval: lowered only by tests and local experiments.
+  OPENCI_WATCH_MIN_INTERVAL_MS: millis(100, "must be at least 100").default(10_000),
   OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
@@ -149,6 +152,10 @@ export interface Config {
   jobLockMs: number;
   /** How often the reconciler lists mapped upstreams' tags for ones no delivery announced (0: never). */
   reconcileMs: number;
+  /** How often a watched upstream (one that sends no webhook: a git host) has its tags read, unless its map entry says `watch.interval`. */
+  watchIntervalMs: number;
+  /** The shortest watch interval accepted, here and in the map (default 10 s; tests lower it). */
+  minWatchIntervalMs: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
   /** Per client address: event streams and history exports held at once (0: no limit). */
@@ -199,6 +206,10 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     problems.push("PRIVATE_KEY does not look like a PEM private key (expected '-----BEGIN RSA PRIVATE KEY-----')");
   }
 
+  if (e && e.OPENCI_WATCH_INTERVAL_MS < e.OPENCI_WATCH_MIN_INTERVAL_MS) {
+    problems.push(`OPENCI_WATCH_INTERVAL_MS must be at least ${e.OPENCI_WATCH_MIN_INTERVAL_MS} (${e.OPENCI_WATCH_MIN_INTERVAL_MS / 1000} s, OPENCI_WATCH_MIN_INTERVAL_MS): polling more often costs every git host a request per upstream for nothing; the default is 300000 (5 minutes)`);
+  }
+
   const sinks = parseEnvSinks(e?.OPENCI_SINKS);
   problems.push(...sinks.problems);
 
@@ -236,6 +247,8 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,
     reconcileMs: e.OPENCI_RECONCILE_MS,
+    watchIntervalMs: e.OPENCI_WATCH_INTERVAL_MS,
+    minWatchIntervalMs: e.OPENCI_WATCH_MIN_INTERVAL_MS,
     jobLockMs: e.OPENCI_JOB_LOCK_MS,
     maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,

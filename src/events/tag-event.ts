@@ -2,10 +2,10 @@ import { z } from "zod";
 
 /** A forge-neutral "upstream created a tag" event: what every tag webhook is normalised to. */
 export const TagEvent = z.object({
-  forge: z.enum(["github", "gitlab"]),
+  forge: z.enum(["github", "gitlab", "git"]),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
-  /** owner/repo on GitHub, group/project on GitLab */
+  /** owner/repo on GitHub, group/project on GitLab, the repository URL on a git host */
   repo: z.string().min(1),
   tag: z.string().min(1),
   /**
@@ -13,8 +13,8 @@ export const TagEvent = z.object({
    * Absent where the delivery names none (GitHub `create`, `release`). The fan-out resolves the commit.
    */
   sha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
-  /** GitHub `create`, `push`, `release`; GitLab `tag_push` (a Tag Push Hook); `reconcile`: found by the periodic reconciler, no delivery announced it */
-  source: z.enum(["create", "push", "release", "tag_push", "reconcile"]),
+  /** GitHub `create`, `push`, `release`; GitLab `tag_push` (a Tag Push Hook); `reconcile`: found by the periodic reconciler, no delivery announced it; `watch`: found by polling an upstream that sends no webhook (a git host) */
+  source: z.enum(["create", "push", "release", "tag_push", "reconcile", "watch"]),
   installationId: z.number().int().positive().optional(),
   deliveryId: z.string().min(1),
   receivedAt: z.iso.datetime(),

@@ -21,6 +21,8 @@ export interface SystemDriver {
   pollsRuns: boolean;
   /** its hooks about checks are signed by the system itself; otherwise a hook's word is confirmed through its API first */
   signsCheckHooks: boolean;
+  /** no webhook of it reaches the relay: its upstreams are watched, their tags polled (a git host) */
+  watched?: boolean;
 }
 
 /** A whole forge as a driver: one object per call plays every role. */
@@ -66,6 +68,11 @@ export class Systems {
   /** Systems whose downstream results may not reach the relay by webhook are also polled. */
   pollsRuns(kind: SystemKind): boolean {
     return this.drivers[kind]?.pollsRuns ?? false;
+  }
+
+  /** Whether the relay hears of this system's tags only by polling: every upstream there is watched. */
+  watched(kind: SystemKind): boolean {
+    return this.drivers[kind]?.watched ?? false;
   }
 
   /** Whether a hook about a check is taken on its word (signed by the system) or confirmed through the API. */

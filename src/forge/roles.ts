@@ -70,8 +70,21 @@ export interface StatusTarget {
  * the flow asks `Systems` (registry.ts) for a role at a place, never for a system by name.
  */
 
+/**
+ * A conditional read of a repository's tags: `notModified` when they are as they were at `etag`
+ * (the system answered 304: nothing read, nothing spent), else the whole set and the new ETag.
+ */
+export type TagListing =
+  | { notModified: true; etag: string | undefined }
+  | { notModified: false; tags: { name: string; sha: string }[]; etag: string | undefined };
+
 /** Where tags and changes come from: an upstream's releases, its pull requests, whether it is public. */
 export interface Source {
+  /**
+   * Every tag, asked with the ETag of the last answer where the system honours If-None-Match: what
+   * the watcher reads. Optional: where absent, the watcher uses `listTags` (never a 304).
+   */
+  watchTags?(repo: string, etag: string | undefined): Promise<TagListing>;
   /** The repository's tags (the latest 100) and the commits they name: what the reconciler compares with what it has seen. */
   listTags(repo: string): Promise<{ name: string; sha: string }[]>;
   /** The commit a tag points to; `hintSha` is what the delivery named (maybe an annotated tag object). */

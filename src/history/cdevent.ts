@@ -114,10 +114,16 @@ function typeAndSubject(cid: string, r: HistoryRecord): { type: CDEventType; sub
 
 /**
  * The release as a package URL: the first of the project's artifacts (at the tag's version), else
- * the repository itself (pkg:github/owner/repo@tag, pkg:gitlab/group/project@tag).
+ * the repository itself (pkg:github/owner/repo@tag, pkg:gitlab/group/project@tag; a git host's,
+ * which purl has no type for, as pkg:generic/<name>@tag?vcs_url=git+<url>).
  */
 export function releasePurl(r: Pick<ReleaseRecord, "artifacts" | "forge" | "repo" | "tag">): string {
-  return r.artifacts[0] ?? `pkg:${r.forge}/${r.repo.split("/").map(encodeURIComponent).join("/")}@${encodeURIComponent(r.tag)}`;
+  if (r.artifacts[0]) return r.artifacts[0];
+  if (r.forge === "git") {
+    const name = r.repo.replace(/\/+$/, "").split("/").at(-1)!.replace(/\.git$/, "");
+    return `pkg:generic/${encodeURIComponent(name)}@${encodeURIComponent(r.tag)}?vcs_url=${encodeURIComponent(`git+${r.repo}`)}`;
+  }
+  return `pkg:${r.forge}/${r.repo.split("/").map(encodeURIComponent).join("/")}@${encodeURIComponent(r.tag)}`;
 }
 
 function outputType(name: string): "report" | "video" | "image" | "log" | "other" {

@@ -11,7 +11,7 @@ import { z } from "zod";
 /** A link to an earlier record (dag-json writes it as {"/": "<cid>"}). */
 const Link = z.custom<CID>((v) => CID.asCID(v) !== null, "must be a CID link");
 
-const Forge = z.enum(["github", "gitlab"]);
+const Forge = z.enum(["github", "gitlab", "git"]);
 const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 const Conclusion = z.enum(["success", "failure", "cancelled", "timed_out", "neutral", "skipped", "action_required"]);
 
@@ -33,8 +33,8 @@ export const ReleaseRecord = z.strictObject({
   /** the tag, or pull/<n> */
   tag: z.string(),
   sha: Sha,
-  /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request, reconcile (the relay found it) */
-  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile"]),
+  /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request, reconcile (the relay found it), watch (polling an upstream that sends no webhook, e.g. a git host) */
+  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile", "watch"]),
   /** what the release publishes, as package URLs, from the project's `artifacts` in the map */
   artifacts: z.array(z.string()),
   /** why the relay triggered nothing for this release (e.g. a tag name it does not pass on); absent when it acted on it */

@@ -28,7 +28,7 @@ export interface RecorderOptions {
 }
 
 export interface RunState {
-  forge: "github" | "gitlab";
+  forge: "github" | "gitlab" | "git";
   repo: string;
   runId?: string | undefined;
   state: "queued" | "in_progress" | "completed";
@@ -55,7 +55,7 @@ export class Recorder {
   }
 
   async release(r: {
-    upstream: Project; forge: "github" | "gitlab"; host?: string | undefined; repo: string; tag: string; sha: string;
+    upstream: Project; forge: "github" | "gitlab" | "git"; host?: string | undefined; repo: string; tag: string; sha: string;
     source: ReleaseRecord["source"]; refused?: string | undefined;
   }): Promise<CID> {
     const record: ReleaseRecord = {

@@ -2,7 +2,11 @@ import { filterProblem } from "./edge-filter.js";
 import type { MapOptions } from "./graph.js";
 import { secretNameProblem } from "./secret-names.js";
 import type { Fragment, Placed } from "./normalise.js";
-import type { MapEdgeV2, MapProject } from "./schema.js";
+import type { MapEdgeV2, MapProject, MapProjectV2 } from "./schema.js";
+import { parseDuration } from "./duration.js";
+
+/** The shortest `watch.interval` by default (OPENCI_WATCH_MIN_INTERVAL_MS). */
+export const DEFAULT_MIN_WATCH_INTERVAL_MS = 10_000;
 
 /** A problem (or warning) in a map file, at a path inside it. */
 export interface MapProblem {
@@ -32,15 +36,28 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     else projects.set(p.value.id, p);
   }
 
+  const gitUpstreams = new Set<string>();
   for (const p of fragments.flatMap((fr) => fr.projects)) {
-    const raw = p.raw as MapProject & { foundation?: string };
-    if ((raw.github === undefined) === (raw.gitlab === undefined)) {
-      at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo' or 'gitlab: group/project'`);
+    const raw = p.raw as MapProject & Partial<Pick<MapProjectV2, "foundation" | "git" | "watch">>;
+    const places = [raw.github, raw.gitlab, raw.git].filter((x) => x !== undefined).length;
+    if (places !== 1) {
+      at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo', 'gitlab: group/project' or (format v2) 'git: https://host/path'`);
     }
     if (raw.foundation !== undefined && !foundations.has(raw.foundation)) {
       at(p, `unknown foundation '${raw.foundation}': add it to 'foundations' or fix the id`, "foundation");
     }
-    if ((raw.depends_on ?? []).length > 0) problems.push(...checkTrigger(p));
+    if (raw.git !== undefined && places === 1) {
+      gitUpstreams.add(raw.id);
+      // No system runs pipelines on a plain git host: it can only be an upstream.
+      if (raw.trigger !== undefined) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'trigger' (and 'depends_on')`, "trigger");
+      else if ((raw.depends_on ?? []).length > 0) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'depends_on'`, "depends_on");
+    } else if ((raw.depends_on ?? []).length > 0) problems.push(...checkTrigger(p));
+    if (raw.watch !== undefined) {
+      const min = options.minWatchIntervalMs ?? DEFAULT_MIN_WATCH_INTERVAL_MS;
+      if (parseDuration(raw.watch.interval) < min) {
+        at(p, `${raw.watch.interval} is shorter than the shortest interval allowed, ${min / 1000}s (OPENCI_WATCH_MIN_INTERVAL_MS): poll less often`, "watch", "interval");
+      }
+    }
   }
 
   const seen = new Set<string>();
@@ -57,6 +74,11 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     const bad = filterProblem(e.value.filter);
     if (bad) at(e, bad, e.value.filter.kind === "semver" ? "semver" : "tag_regex");
     if (raw.forks !== undefined && !e.value.on.has("pull_request")) at(e, "'forks' only matters with 'on: [pull_request]'", "forks");
+    if (gitUpstreams.has(upstream)) {
+      // A git host has no checks to wait for and no pull requests the relay hears of.
+      if (e.value.after_check !== undefined) at(e, `'${upstream}' is on a git host (git:), which has no checks to wait for: remove 'after_check'`, "after_check");
+      if (e.value.on.has("pull_request")) at(e, `'${upstream}' is on a git host (git:): the relay sees its tags only, not its pull requests; remove pull_request from 'on'`, "on");
+    }
   }
 
   const sinks = new Map<string, Placed<unknown>>();

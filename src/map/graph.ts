@@ -1,10 +1,13 @@
 import { compileFilter, type TagFilter, type TagMatcher } from "./edge-filter.js";
 import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { MapReport, MapTrigger } from "./schema.js";
+import { gitUrlKey } from "./git-url.js";
 
 export type ProjectLocation =
   | { forge: "github"; repo: string }
-  | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined; webhookSecretEnv?: string | undefined };
+  | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined; webhookSecretEnv?: string | undefined }
+  /** any git host, read over smart HTTP (format v2 `git:`): `url` is the address `git clone` takes */
+  | { forge: "git"; url: string };
 
 /** Which upstream events an edge reacts to. */
 export type EdgeEvent = "tag" | "release" | "pull_request";
@@ -39,6 +42,8 @@ export interface Project {
   declared?: boolean | undefined;
   /** What the repository's declaration says about itself: shown as declared, never as the map's word. */
   declaredMeta?: ProjectMeta | undefined;
+  /** Format v2 `watch`: poll this upstream's tags this often (a git upstream is always polled). */
+  watch?: { intervalMs: number } | undefined;
 }
 
 /** "`downstream` depends on `upstream`": when and how an upstream event triggers the downstream. */
@@ -83,6 +88,8 @@ export interface MapOptions {
   gitlabHost?: string | undefined;
   /** OPENCI_MAP_SECRETS: the only variables the map may name as secrets (undefined: any but the relay's own) */
   secretNames?: ReadonlySet<string> | undefined;
+  /** The shortest `watch.interval` the map may ask for (OPENCI_WATCH_MIN_INTERVAL_MS; default 10 s). */
+  minWatchIntervalMs?: number | undefined;
   /** Declarations taken per GitHub account / GitLab top-level group (default 50), and upstreams per declaration (default 50). */
   maxDeclaredProjectsPerOwner?: number | undefined;
   maxDeclaredEdgesPerProject?: number | undefined;
@@ -192,7 +199,7 @@ export class DependencyMap {
   }
 }
 
-/** owner/repo on GitHub, group/project on GitLab. */
+/** owner/repo on GitHub, group/project on GitLab, the URL of a git host's repository. */
 export function repoOf(project: Project): string {
   return placeOf(project.location).repo;
 }
@@ -209,30 +216,55 @@ export interface Place {
   tokenEnv?: string | undefined;
 }
 
-/** A project's location as a place. */
+/** A project's location as a place (a git host's repository: its URL is the path). */
 export function placeOf(location: ProjectLocation): Place {
-  return location.forge === "github"
-    ? { forge: "github", repo: location.repo }
-    : { forge: "gitlab", repo: location.project, ...(location.host ? { host: location.host } : {}), ...(location.tokenEnv ? { tokenEnv: location.tokenEnv } : {}) };
+  switch (location.forge) {
+    case "github":
+      return { forge: "github", repo: location.repo };
+    case "git":
+      return { forge: "git", repo: location.url };
+    default:
+      return { forge: "gitlab", repo: location.project, ...(location.host ? { host: location.host } : {}), ...(location.tokenEnv ? { tokenEnv: location.tokenEnv } : {}) };
+  }
 }
 
 /** A place as the map's index knows it (what `projectsAt`, `ownerKey` and `locationKey` take). */
 export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRef {
-  return place.forge === "github" ? { forge: "github", repo: place.repo } : { forge: "gitlab", project: place.repo, host: place.host };
+  switch (place.forge) {
+    case "github":
+      return { forge: "github", repo: place.repo };
+    case "git":
+      return { forge: "git", url: place.repo };
+    default:
+      return { forge: "gitlab", project: place.repo, host: place.host };
+  }
 }
 
 /** Enough of a location to find it again: forge and path, and the host for GitLab (undefined = GITLAB_URL). */
-export type LocationRef = { forge: "github"; repo: string } | { forge: "gitlab"; project: string; host?: string | undefined };
+export type LocationRef =
+  | { forge: "github"; repo: string }
+  | { forge: "gitlab"; project: string; host?: string | undefined }
+  | { forge: "git"; url: string };
 
-/** Who owns a place: the GitHub account, or the GitLab host and top-level group. */
+/** Who owns a place: the GitHub account, the GitLab host and top-level group, a git repository's host. */
 export function ownerKey(location: LocationRef): string {
-  return location.forge === "github"
-    ? `github:${location.repo.split("/")[0]!.toLowerCase()}`
-    : `gitlab:${(location.host ?? "").toLowerCase()}/${location.project.split("/")[0]!.toLowerCase()}`;
+  switch (location.forge) {
+    case "github":
+      return `github:${location.repo.split("/")[0]!.toLowerCase()}`;
+    case "git":
+      return `git:${new URL(location.url).host.toLowerCase()}`;
+    default:
+      return `gitlab:${(location.host ?? "").toLowerCase()}/${location.project.split("/")[0]!.toLowerCase()}`;
+  }
 }
 
 export function locationKey(location: LocationRef): string {
-  return location.forge === "github"
-    ? `github:${location.repo.toLowerCase()}`
-    : `gitlab:${(location.host ?? "").toLowerCase()}:${location.project.toLowerCase()}`;
+  switch (location.forge) {
+    case "github":
+      return `github:${location.repo.toLowerCase()}`;
+    case "git":
+      return `git:${gitUrlKey(location.url)}`;
+    default:
+      return `gitlab:${(location.host ?? "").toLowerCase()}:${location.project.toLowerCase()}`;
+  }
 }

@@ -2,6 +2,8 @@ import type { Edge, EdgeEvent, Foundation, MapOptions, Project, ProjectLocation 
 import type { TagFilter } from "./edge-filter.js";
 import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { Declaration, MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
+import { parseDuration } from "./duration.js";
+import { normaliseGitUrl } from "./git-url.js";
 
 type Path = (string | number)[];
 
@@ -28,6 +30,7 @@ export interface Fragment {
 
 function location(p: MapProject | MapProjectV2, options: MapOptions): ProjectLocation | undefined {
   if (p.github !== undefined) return { forge: "github", repo: p.github };
+  if ("git" in p && p.git !== undefined) return { forge: "git", url: normaliseGitUrl(p.git) };
   if (p.gitlab === undefined) return undefined;
   if (typeof p.gitlab === "string") return { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined };
   const host = p.gitlab.host?.toLowerCase();
@@ -67,6 +70,7 @@ export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Frag
     value: {
       id: p.id, location: location(p, options) ?? NOWHERE, trigger: p.trigger, report: p.report,
       ...(p.visibility ? { visibility: p.visibility } : {}),
+      ...(p.watch ? { watch: { intervalMs: parseDuration(p.watch.interval) } } : {}),
       meta: { foundation: p.foundation, homepage: p.homepage, description: p.description, contact: p.contact, ci: p.ci, artifacts: p.artifacts },
     },
     file, path: ["projects", i], raw: p,
@@ -95,7 +99,14 @@ function edgeV2(downstream: string, e: MapEdgeV2): Edge {
  * it can never take a name the reviewed map may give a project later (`kubernetes`).
  */
 export function declaredId(where: ProjectLocation, options: MapOptions = {}): string {
-  return where.forge === "github" ? `github:${where.repo}` : `gitlab:${(where.host ?? options.gitlabHost ?? "gitlab").toLowerCase()}/${where.project}`;
+  switch (where.forge) {
+    case "github":
+      return `github:${where.repo}`;
+    case "git":
+      return `git:${where.url}`;
+    default:
+      return `gitlab:${(where.host ?? options.gitlabHost ?? "gitlab").toLowerCase()}/${where.project}`;
+  }
 }
 
 /**
@@ -121,7 +132,7 @@ export function fromDeclaration(d: Declaration, file: string, where: ProjectLoca
     ...(Object.values(declaredMeta).some((v) => v !== undefined) ? { declaredMeta } : {}),
   };
   // The foundation a declaration names is not checked against the map's: it is only ever shown as declared.
-  const raw = { ...d, id, foundation: undefined, ...(where.forge === "github" ? { github: where.repo } : { gitlab: where.project }) } as unknown as MapProjectV2;
+  const raw = { ...d, id, foundation: undefined, ...(where.forge === "github" ? { github: where.repo } : where.forge === "git" ? { git: where.url } : { gitlab: where.project }) } as unknown as MapProjectV2;
   return {
     file, version: 2, foundations: [],
     projects: [{ value: project, file, path: [], raw }],

@@ -1,5 +1,5 @@
 import { describeFilter } from "./edge-filter.js";
-import type { DependencyMap, Edge, Project } from "./graph.js";
+import { repoOf, type DependencyMap, type Edge, type Project } from "./graph.js";
 
 export const GRAPH_FORMATS = ["mermaid", "dot", "json"] as const;
 export type GraphFormat = (typeof GRAPH_FORMATS)[number];
@@ -43,7 +43,7 @@ export function renderGraph(map: DependencyMap, g: Subgraph, format: GraphFormat
     case "json":
       return `${JSON.stringify({
         foundations: map.foundations().filter((f) => g.projects.some((p) => p.meta?.foundation === f.id)),
-        projects: g.projects.map((p) => ({ id: p.id, foundation: p.meta?.foundation ?? null, forge: p.location.forge, repo: p.location.forge === "github" ? p.location.repo : p.location.project })),
+        projects: g.projects.map((p) => ({ id: p.id, foundation: p.meta?.foundation ?? null, forge: p.location.forge, repo: repoOf(p) })),
         edges: g.edges.map((e) => ({ from: e.upstream, to: e.downstream, filter: describeFilter(e.filter), on: [...e.on], after_check: e.after_check ?? null, cascade: e.cascade })),
       }, null, 2)}\n`;
     case "mermaid":

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SinkSpec } from "../sinks/sink-spec.js";
 import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
+import { gitUrlProblem } from "./git-url.js";
 
 /**
  * The dependency map: format v1 (projects and their upstreams) and format v2 (foundations, project
@@ -104,11 +105,24 @@ const EdgeV2 = z.strictObject({
   cascade: z.boolean().optional().describe("When this downstream's run passes, trigger its own cascading dependants with the same upstream context."),
 });
 
+/** Any git host read over smart HTTP (format v2): an upstream the relay watches, with no webhook and no token. */
+const GitLocation = z.string().max(2000, "must be at most 2000 characters").superRefine((text, ctx) => {
+  const problem = gitUrlProblem(text);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** How an upstream is watched (polled for new tags): format v2. */
+const Watch = z.strictObject({
+  interval: Duration.describe("How often its tags are read, e.g. 2m (default OPENCI_WATCH_INTERVAL_MS, 5 minutes; at least 10s)."),
+});
+
 const ProjectV2 = z.strictObject({
   id: Id.describe("A unique id, e.g. nova or kubernetes/kubernetes."),
   foundation: z.string().min(1).describe("The id of the project's foundation, from 'foundations'."),
   github: GithubRepo.optional().describe("Where it lives on GitHub: owner/repo."),
   gitlab: GitlabLocation.optional().describe("Where it lives on GitLab: group/project, or { host, project, token_env, webhook_secret_env }."),
+  git: GitLocation.optional().describe("Any git host, read anonymously over smart HTTP: the address `git clone` takes, e.g. https://opendev.org/openstack/nova. Only an upstream: its tags are watched (polled); nothing is written there and no pipeline runs there."),
+  watch: Watch.optional().describe("Poll this upstream's tags (a git: upstream always is): how often."),
   homepage: Url.optional().describe("The project's home page."),
   description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
   contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),
@@ -145,7 +159,7 @@ export type MapFoundation = z.infer<typeof Foundation>;
  * A downstream repository's own declaration (`.github/openci.yml`, `.gitlab/openci.yml`): "we
  * depend on these, trigger us like this". It speaks only for the repository it is in.
  */
-export const Declaration = ProjectV2.omit({ github: true, gitlab: true }).extend({
+export const Declaration = ProjectV2.omit({ github: true, gitlab: true, git: true, watch: true }).extend({
   version: z.literal(2).optional().describe("Declarations use format v2's fields."),
   // A self-declared id is shown on upstreams' commits (check names are not neutralised: they are keys): plain characters only.
   id: Id.regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be letters, digits and . _ / - (it names checks on other projects' commits)").optional()

@@ -9,7 +9,7 @@ const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 /** Where the upstream commit lives and how to write to it; all targets come from the map. */
 export const UpstreamRef = z.object({
   projectId: z.string(),
-  forge: z.enum(["github", "gitlab"]),
+  forge: z.enum(["github", "gitlab", "git"]),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
   repo: z.string(),
@@ -94,3 +94,9 @@ export const DeclarationJob = z.object({
   deliveryId: z.string().optional(),
 });
 export type DeclarationJob = z.infer<typeof DeclarationJob>;
+
+/** Read one watched upstream's tags now (the watcher's tick queues it when due). */
+export const WatchPollJob = z.object({
+  upstream: z.string().min(1),
+});
+export type WatchPollJob = z.infer<typeof WatchPollJob>;

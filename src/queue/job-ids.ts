@@ -51,3 +51,8 @@ export function sinkJobId(sinkId: string, cid: string): string {
 export function pollJobId(relayRunId: string, round: number): string {
   return `poll-${relayRunId}-${round}`;
 }
+
+/** One poll of a watched upstream at a time, across every worker process: a second add while one waits or runs is ignored. */
+export function watchJobId(upstreamId: string): string {
+  return `watch-${digest("watch", upstreamId)}`;
+}

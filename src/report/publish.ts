@@ -1,3 +1,4 @@
+import type { Systems } from "../forge/registry.js";
 import type { StatusReport } from "../forge/roles.js";
 import { checkKey as checkKeyOf, reportJobId } from "../queue/job-ids.js";
 import type { TriggerJob } from "../queue/job-data.js";
@@ -12,6 +13,8 @@ export interface PublishDeps {
   views: CommitViews;
   /** who may be shown on an upstream's commit (private downstreams, declared edges) */
   surface: Pick<UpstreamSurface, "showsMany">;
+  /** which systems show results (play `reporter`); absent: every one does */
+  systems?: Pick<Systems, "plays">;
 }
 
 /** One downstream's check on its upstream commit: which trigger, and what to show. */
@@ -27,10 +30,13 @@ export interface CheckUpdate {
  * state updates, one addBulk of pushes) and each commit's views are queued once, not once a check.
  * A downstream the upstream's commit may not show (see UpstreamSurface) keeps its state here (its
  * timeout, polling and re-runs read it) but is never enrolled in the commit's views nor pushed:
- * nothing about it is written there. Returns each check's new version (0: nothing new).
+ * nothing about it is written there. Neither is anything written to an upstream whose system shows
+ * no results (a git host, watched): its downstreams' state is kept here, for the history, the
+ * dashboard and the API. Returns each check's new version (0: nothing new).
  */
 export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): Promise<number[]> {
-  const shown = await deps.surface.showsMany(updates.map((u) => u.trigger));
+  const reports = (u: CheckUpdate) => deps.systems?.plays(u.trigger.upstream.forge, "reporter") ?? true;
+  const shown = (await deps.surface.showsMany(updates.map((u) => u.trigger))).map((ok, n) => ok && reports(updates[n]!));
   const items = updates.map(({ trigger, report }) => ({
     checkKey: checkKeyOf({ upstream: trigger.upstream, sha: trigger.upstream.sha, name: trigger.checkName }),
     target: targetOf(trigger.upstream), report, generation: trigger.attempt, about: trigger,

@@ -8,7 +8,7 @@ const TTL_S = 30 * 24 * 3600;
 /** What the relay did for one trigger: the job, where the downstream lives, what the forge returned. */
 export interface TriggerRecord {
   trigger: TriggerJob;
-  forge: "github" | "gitlab";
+  forge: "github" | "gitlab" | "git";
   downstreamRepo: string;
   result: TriggerResult;
   triggeredAt: string;

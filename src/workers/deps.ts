@@ -49,6 +49,8 @@ export interface WorkerDeps {
   jobLockMs?: number | undefined;
   /** how often downstream runs without a webhook to the relay are polled */
   pollIntervalMs: number;
+  /** OPENCI_WATCH_INTERVAL_MS: how often a watched upstream's tags are read, unless its map entry says */
+  watchIntervalMs?: number | undefined;
   /** the live map and the metadata repository it is refreshed from, when OPENCI_MAP_REPO is set */
   live?: LiveMap | undefined;
   mapRepo?: MapRepoSpec | undefined;

@@ -9,7 +9,7 @@ import { openGate } from "./gate.js";
 
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
-  forge: "github" | "gitlab";
+  forge: "github" | "gitlab" | "git";
   /** GitLab: the instance's host when it is not GITLAB_URL's */
   host?: string | undefined;
   repo: string;

@@ -4,6 +4,7 @@ import type { TagEvent } from "../queue/job-data.js";
 import { deliveryJobId } from "../queue/job-ids.js";
 import type { WorkerDeps } from "./deps.js";
 import { redeliverFailed } from "../forge/github-redeliveries.js";
+import { isWatched } from "../watch/watched.js";
 
 /** Tags older than this many of a project's latest are left alone (the listing's window). */
 const WINDOW = 100;
@@ -25,7 +26,8 @@ export async function processReconcile(deps: WorkerDeps, log: Logger): Promise<{
     })
     : [];
   const map = deps.map();
-  const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.systems.plays(p.location.forge, "source"));
+  // Watched upstreams (a git host, a `watch:` entry) are the watcher's (watch.ts): polled at their own interval.
+  const upstreams = map.projects().filter((p) => map.allDependants(p.id).length > 0 && deps.systems.plays(p.location.forge, "source") && !isWatched(p, map, deps.systems));
   const enqueued: string[] = [];
   for (const upstream of upstreams) {
     const repo = repoOf(upstream);

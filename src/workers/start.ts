@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob } from "../queue/job-data.js";
+import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchPollJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
@@ -18,6 +18,7 @@ import { processRerun } from "./rerun.js";
 import { processRun } from "./run-result.js";
 import { processTimeout } from "./timeout.js";
 import { processReconcile } from "./reconcile.js";
+import { processWatchPoll } from "./watch.js";
 import { processTrigger } from "./trigger.js";
 import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
 import { ForgeError } from "../forge/errors.js";
@@ -71,6 +72,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processMapRefresh(MapRefreshJob.parse(job.data), deps, log);
         case "reconcile":
           return processReconcile(deps, log);
+        case "watch-poll":
+          return processWatchPoll(WatchPollJob.parse(job.data), deps, log);
         case "declaration":
           return processDeclaration(DeclarationJob.parse(job.data), deps, log);
         default:

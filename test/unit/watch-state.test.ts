@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { Redis } from "ioredis";
+import { createRedis, waitForRedis } from "../../src/redis/connection.js";
+import { WatchState } from "../../src/watch/watch-state.js";
+import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+
+describe("WatchState against a real Redis", () => {
+  let server: TestRedis;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await startTestRedis();
+    redis = createRedis(server.url, "client");
+    await waitForRedis(redis, server.url);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.cleanup();
+  });
+
+  it("schedules a new upstream within its interval, claims it once when due, and forgets one no longer watched", async () => {
+    await redis.flushall();
+    const state = new WatchState(redis);
+    const watched = [{ id: "nova", intervalMs: 1000 }, { id: "kolla", intervalMs: 60_000 }];
+
+    const first = await state.claimDue(watched, 10_000, () => 0.5);
+    const scheduled = await state.schedule();
+    const due = await Promise.all([state.claimDue(watched, 10_500, () => 0.5), state.claimDue(watched, 10_500, () => 0.5)]);
+    const next = await state.schedule();
+    await state.claimDue([{ id: "nova", intervalMs: 1000 }], 10_600);
+
+    expect(first).toEqual([]);
+    expect(scheduled).toEqual(new Map([["nova", 10_500], ["kolla", 40_000]]));
+    expect(due.flat()).toEqual(["nova"]);
+    expect(next.get("nova")).toBe(11_500);
+    expect([...(await state.schedule()).keys()]).toEqual(["nova"]);
+  });
+
+  it("keeps the tags as last read: a baseline, then changes and deletions, and the ETag only when one was given", async () => {
+    await redis.flushall();
+    const state = new WatchState(redis);
+
+    await state.takeBaseline("nova", [{ name: "v1", sha: "a".repeat(40) }, { name: "v2", sha: "b".repeat(40) }], '"e1"');
+    await state.update("nova", { changed: [{ name: "v2", sha: "c".repeat(40) }, { name: "v3", sha: "c".repeat(40) }], deleted: ["v1"], etag: undefined });
+
+    expect(await state.tags("nova")).toEqual(new Map([["v2", "c".repeat(40)], ["v3", "c".repeat(40)]]));
+    expect(await state.state("nova")).toMatchObject({ baselineAt: expect.any(String), etag: undefined, lastNewTag: "v3", lastError: undefined });
+    expect(await state.failed("nova", "boom")).toBe(true);
+    expect(await state.failed("nova", "boom")).toBe(false);
+    expect(await state.failed("nova", "other")).toBe(true);
+  });
+});

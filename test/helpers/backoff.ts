@@ -1,19 +1,14 @@
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import { KEY_PREFIX, QUEUES } from "../../src/queue/names.js";
+import { withQueue, type QueueKey } from "./queue-client.js";
 
 /**
  * Moves the queue's delayed jobs named `name` to waiting, as if their retry backoff had passed, until
  * `done()` says so (within `timeoutMs`, less than Jest's test timeout): a test of what happens after the last of ten attempts need not wait the ≈ 17
  * minutes of real backoff. Only the wait is skipped: every attempt still runs, as BullMQ counts it.
  */
-export async function skipBackoff(redisUrl: string, queue: keyof typeof QUEUES, name: string, done: () => boolean, timeoutMs = 20_000): Promise<number> {
-  // Fails fast rather than reconnecting for ever once the test's Redis is gone (a failed test's cleanup).
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null });
-  const q = new Queue(QUEUES[queue], { connection, prefix: KEY_PREFIX });
+export async function skipBackoff(redisUrl: string, queue: QueueKey, name: string, done: () => boolean, timeoutMs = 20_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let promoted = 0;
-  try {
+  return withQueue(redisUrl, queue, async (q) => {
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`skipBackoff: not done after ${timeoutMs} ms (${promoted} jobs promoted)`);
       for (const job of await q.getDelayed()) {
@@ -24,8 +19,5 @@ export async function skipBackoff(redisUrl: string, queue: keyof typeof QUEUES, 
       await new Promise((r) => setTimeout(r, 25));
     }
     return promoted;
-  } finally {
-    await q.close();
-    connection.disconnect();
-  }
+  });
 }

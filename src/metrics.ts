@@ -68,3 +68,16 @@ export const watchNewTags = new Counter({
   help: "New or moved tags the watcher found on watched upstreams and passed on as tag events",
   registers: [registry],
 });
+
+export const watchGithubReads = new Counter({
+  name: "openci_watch_github_requests_total",
+  help: "Requests the watcher sent to GitHub for upstreams the app is not installed on, by API (graphql: one query per 50 repositories; rest: one page, the fallback) and outcome (ok, not_modified: a 304, which costs no rate limit, error)",
+  labelNames: ["api", "outcome"] as const,
+  registers: [registry],
+});
+
+export const watchGithubPoints = new Counter({
+  name: "openci_watch_github_points_total",
+  help: "GraphQL rate-limit points the watcher's queries cost (GitHub's rateLimit.cost; an installation has 5,000 an hour)",
+  registers: [registry],
+});

@@ -9,6 +9,7 @@ import { WritePacer } from "./forge/write-pacer.js";
 import { GithubForge } from "./forge/github.js";
 import { GitlabForge } from "./forge/gitlab.js";
 import { GitHostSource } from "./forge/git-host.js";
+import { GithubWatchSource } from "./forge/github-watch.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
@@ -35,6 +36,7 @@ import { SinkStats } from "./sinks/sink-stats.js";
 import { historyApi } from "./web/history-api.js";
 import { EventStreams } from "./web/event-stream.js";
 import { sinksApi } from "./web/sinks-api.js";
+import { watchApi } from "./web/watch-api.js";
 import { dashboard } from "./web/dashboard/routes.js";
 import { adminViews } from "./web/admin.js";
 import { metricsHandler } from "./web/metrics-route.js";
@@ -131,6 +133,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(stream.handler());
       addHandler(historyApi(historyAccess, map, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy, partRecords: config.exportPartRecords }));
       addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
+      addHandler(watchApi(redis, map, config.adminToken, config.watchIntervalMs));
       addHandler(metricsHandler(queues, redis));
       addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));
       addHandler(dashboard({ access: historyAccess, map, queues, log }));
@@ -149,13 +152,17 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     const limits = new ForgeLimits(workerRedis);
     const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, {
       limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
-    });
+    }, config.watchGithubInstallation);
     const github = { apps, appId: Number(config.appId), webUrl: githubWebUrl(config), apiUrl: config.githubApiUrl };
     const gitlab = { url: config.gitlabUrl, token: config.gitlabToken, env: config.env, budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits };
     // Each system by the roles it plays; the flow asks for a role at a place (docs/architecture.md).
     systems = new Systems({
       // GitHub reports runs by webhook (workflow_run, check_suite) and signs every delivery itself.
-      github: forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
+      // Its watched upstreams (`watch:`, no app there) are read together: one GraphQL query per 50.
+      github: {
+        ...forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
+        batchSource: () => new GithubWatchSource({ apps, redis }),
+      },
       // A GitLab downstream's hooks may not reach the relay (another host, no hook): its runs are polled too.
       gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),
       // Any git host: only a source of tags, read anonymously; no webhook comes from it, so its upstreams are watched.

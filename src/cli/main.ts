@@ -4,6 +4,7 @@ import { explainCommand, graphCommand, schemaCommand, validateCommand } from "./
 import { rerunCommand } from "./rerun.js";
 import { exportCommand, verifyCommand } from "./history.js";
 import { sinksCommand } from "./sinks.js";
+import { watchCommand } from "./watch.js";
 
 const HELP = `openci-relay: the OpenCI Relay command line
 
@@ -39,7 +40,11 @@ Usage:
   openci-relay sinks redrive [--sink ID] [--cid CID] [--url URL]
       Queues dead letters again (all, one subscriber's, or one record's), attempts reset.
 
-Environment (rerun, export, sinks):
+  openci-relay watch [--json] [--url URL]
+      The upstreams the relay watches (git hosts, map entries with 'watch:'): last and next
+      poll, last new tag, the share of polls answered 304 (free of rate limits), last error.
+
+Environment (rerun, export, sinks, watch):
   OPENCI_URL          the relay's address (default http://127.0.0.1:$PORT, PORT default 3000)
   OPENCI_ADMIN_TOKEN  the relay's admin token (the same value the relay runs with; not needed by export)
   OPENCI_READ_TOKEN   the relay's read token, for export --private (the admin token works too)
@@ -121,6 +126,11 @@ export async function main(
         });
         if (positionals.length > 1) return usage("give at most one action: redrive");
         return await sinksCommand(positionals[0], values, env, out, err);
+      }
+      case "watch": {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: "boolean" }, url: { type: "string" } } });
+        if (positionals.length > 0) return usage("takes no arguments, only --json and --url");
+        return await watchCommand(values, env, out, err);
       }
       default:
         err(`openci-relay: unknown command '${command}'. Run 'openci-relay --help'.\n`);

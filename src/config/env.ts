@@ -86,6 +86,7 @@ const EnvSchema = z.object({
   OPENCI_WATCH_INTERVAL_MS: millis(1, "must be at least 10000 (10 s)").default(300_000),
   // The floor of OPENCI_WATCH_INTERVAL_MS and of the map's watch.interval: lowered only by tests and local experiments.
   OPENCI_WATCH_MIN_INTERVAL_MS: millis(100, "must be at least 100").default(10_000),
+  OPENCI_WATCH_GITHUB_INSTALLATION: optionalText.pipe(z.string().regex(/^[1-9][0-9]*$/, "must be an installation id: the number at the end of the installation's settings page (…/settings/installations/<id>)").transform(Number).optional()),
   OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
@@ -156,6 +157,8 @@ export interface Config {
   watchIntervalMs: number;
   /** The shortest watch interval accepted, here and in the map (default 10 s; tests lower it). */
   minWatchIntervalMs: number;
+  /** The installation whose token reads watched GitHub upstreams (public repositories without the app); undefined: the app's oldest. */
+  watchGithubInstallation: number | undefined;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
   /** Per client address: event streams and history exports held at once (0: no limit). */
@@ -249,6 +252,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     reconcileMs: e.OPENCI_RECONCILE_MS,
     watchIntervalMs: e.OPENCI_WATCH_INTERVAL_MS,
     minWatchIntervalMs: e.OPENCI_WATCH_MIN_INTERVAL_MS,
+    watchGithubInstallation: e.OPENCI_WATCH_GITHUB_INSTALLATION,
     jobLockMs: e.OPENCI_JOB_LOCK_MS,
     maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,

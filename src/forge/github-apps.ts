@@ -7,6 +7,9 @@ import { PRIORITY, type WritePacer } from "./write-pacer.js";
 import type { ForgeLimits, Spend } from "./minute-budget.js";
 
 const INSTALLATION_TTL_S = 3600;
+/** "Not installed" is remembered for less long: an installation made meanwhile is seen within minutes. */
+const NOT_INSTALLED_TTL_S = 600;
+const NOT_INSTALLED = "none";
 /** GitHub's secondary limits count points: a GET, HEAD or OPTIONS costs 1, any other request 5. */
 const WRITE_POINTS = 5;
 
@@ -26,11 +29,14 @@ export class GithubApps {
     private readonly redis: Redis,
     private readonly pacer: WritePacer,
     private readonly budgets?: GithubBudgets,
+    /** OPENCI_WATCH_GITHUB_INSTALLATION: the installation that reads watched upstreams, instead of the oldest */
+    private readonly readerId?: number,
   ) {}
 
   async installationFor(repo: string): Promise<number> {
     const cacheKey = key("gh-installation", repo.toLowerCase());
     const cached = await this.redis.get(cacheKey);
+    if (cached === NOT_INSTALLED) throw notInstalled(repo);
     if (cached) return Number(cached);
     const [owner, name] = splitRepo(repo);
     const app = (await this.probot.auth()) as GithubClient;
@@ -41,13 +47,55 @@ export class GithubApps {
     } catch (error) {
       const e = classifyHttpError(error, `looking up the app installation on ${repo}`);
       if (e.status === 404) {
-        throw new ForgeError(`the OpenCI Relay GitHub App is not installed on ${repo}`, "config", {
-          status: 404,
-          hint: `Install the app on ${repo} (or its organisation) so the relay may act there.`,
-        });
+        // Cached too: every read of a watched upstream would otherwise ask again.
+        await this.redis.set(cacheKey, NOT_INSTALLED, "EX", NOT_INSTALLED_TTL_S);
+        throw notInstalled(repo);
       }
       throw e;
     }
+  }
+
+  /**
+   * A client that may read `repo`: its own installation's, else, where the app is not installed
+   * there, the reader installation's (GitHub lets any installation token read a public repository).
+   * Only for reads: a write with it is refused by GitHub.
+   */
+  async readClientForRepo(repo: string, installationId?: number): Promise<GithubClient> {
+    try {
+      return await this.clientForRepo(repo, "report", installationId);
+    } catch (error) {
+      if (!(error instanceof ForgeError) || error.status !== 404) throw error;
+      return this.client(await this.readerInstallation(), "report");
+    }
+  }
+
+  /**
+   * The installation whose token reads public repositories the app is not installed on (watched
+   * upstreams): OPENCI_WATCH_GITHUB_INSTALLATION, else the app's oldest installation (the lowest id
+   * of `GET /app/installations`), asked once an hour. Its points budget is the one those reads spend.
+   */
+  async readerInstallation(): Promise<number> {
+    if (this.readerId !== undefined) return this.readerId;
+    const cacheKey = key("gh-reader-installation");
+    const cached = await this.redis.get(cacheKey);
+    if (cached) return Number(cached);
+    const app = await this.appClient();
+    const { data } = await forgeCall("listing the app's installations (to read public repositories it is not installed on)", () =>
+      app.request("GET /app/installations", { per_page: 100 }));
+    const ids = data.filter((i) => !i.suspended_at).map((i) => i.id);
+    if (ids.length === 0) {
+      throw new ForgeError("the GitHub App has no installation whose token could read public repositories", "config", {
+        hint: "Install the app on at least one repository of your own (the metadata repository, a downstream): its token reads the watched upstreams",
+      });
+    }
+    const id = Math.min(...ids);
+    await this.redis.set(cacheKey, String(id), "EX", INSTALLATION_TTL_S);
+    return id;
+  }
+
+  /** Forgets the reader installation (it was removed or suspended): the next read asks GitHub again. */
+  async forgetReaderInstallation(): Promise<void> {
+    await this.redis.del(key("gh-reader-installation"));
   }
 
   /** The app's slug (GET /app, asked once per process): its bot user `<slug>[bot]` writes its comments. */
@@ -101,6 +149,13 @@ export class GithubApps {
   async clientForRepo(repo: string, lane: keyof typeof PRIORITY, installationId?: number): Promise<GithubClient> {
     return this.client(installationId ?? (await this.installationFor(repo)), lane);
   }
+}
+
+function notInstalled(repo: string): ForgeError {
+  return new ForgeError(`the OpenCI Relay GitHub App is not installed on ${repo}`, "config", {
+    status: 404,
+    hint: `Install the app on ${repo} (or its organisation) so the relay may act there; to follow a public repository without installing it, give its map entry \`watch:\``,
+  });
 }
 
 function isWrite(method: string | undefined): boolean {

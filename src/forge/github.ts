@@ -24,8 +24,9 @@ const MAX_TAG_DEPTH = 5;
 export class GithubForge implements Forge {
   constructor(private readonly o: GithubForgeOptions) {}
 
+  /** Read with the repository's installation, or, on a public repository the app is not installed on (a watched upstream), the reader installation's. */
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
-    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const gh = await this.o.apps.readClientForRepo(repo, this.o.installationId);
     const [owner, name] = splitRepo(repo);
     let object = await forgeCall(`resolving tag ${tag} of ${repo}`, async () =>
       (await gh.request("GET /repos/{owner}/{repo}/git/ref/{ref}", { owner, repo: name, ref: `tags/${tag}` })).data.object,
@@ -48,7 +49,7 @@ export class GithubForge implements Forge {
   }
 
   async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
-    const gh = await this.o.apps.clientForRepo(repo, "report", this.o.installationId);
+    const gh = await this.o.apps.readClientForRepo(repo, this.o.installationId);
     const [owner, name] = splitRepo(repo);
     const { data } = await forgeCall(`listing the tags of ${repo}`, () => gh.request("GET /repos/{owner}/{repo}/tags", { owner, repo: name, per_page: 100 }));
     return data.map((t) => ({ name: t.name, sha: t.commit.sha }));

@@ -8,7 +8,7 @@ import { isRelayOwnVariable } from "../map/secret-names.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
 import type {
-  CheckConclusion, CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
+  CheckConclusion, CommentIds, CommentMode, Forge, RunArtifact, RunStatus, StatusReport, StatusTarget, TagListing, TriggerResult, UpstreamContext,
 } from "./roles.js";
 
 export interface GitlabForgeOptions {
@@ -26,6 +26,8 @@ export interface GitlabForgeOptions {
 
 /** The pipeline variable carrying the relay run id (trigger-inputs.ts). */
 const RUN_VARIABLE = "OPENCI_RUN";
+/** GitLab's largest page. */
+const TAGS_PAGE = 100;
 const FINISHED_STATES = new Set(["success", "failed", "canceled", "skipped"]);
 
 type Api = InstanceType<typeof Gitlab<false>>;
@@ -138,8 +140,25 @@ export class GitlabForge implements Forge {
 
   /** A Tag Push Hook names the commit (`checkout_sha`); otherwise the tag is read. */
   async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
-    const tags = await this.call(`listing the tags of ${repo}`, () => this.client().Tags.all(repo, { orderBy: "updated", perPage: 100, maxPages: 1 }));
+    const tags = await this.call(`listing the tags of ${repo}`, () => this.readClient().Tags.all(repo, { orderBy: "updated", perPage: TAGS_PAGE, maxPages: 1 }));
     return tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) }));
+  }
+
+  /**
+   * A watched project's newest tags (`order_by=updated`, one page of 100): a public project is read
+   * without a token where none is configured for its host ("accessible without authentication if the
+   * repository is publicly accessible"). GitLab sends no ETag for this list, so every poll reads it.
+   * A full page may not be every tag: it deletes nothing.
+   */
+  async watchTags(repo: string): Promise<TagListing> {
+    const tags = await this.call(`listing the tags of ${repo}`, () => this.readClient().Tags.all(repo, { orderBy: "updated", sort: "desc", perPage: TAGS_PAGE, maxPages: 1 }), {
+      401: `${repo} is not public: name a token_env with read_api on it in the map`,
+      404: `${repo} was not found, or is not public: check the path, or name a token_env that can read it`,
+    });
+    return {
+      notModified: false, etag: undefined, complete: tags.length < TAGS_PAGE,
+      tags: tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) })),
+    };
   }
 
   /**
@@ -148,7 +167,7 @@ export class GitlabForge implements Forge {
    * since) is refused rather than believed.
    */
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
-    const found = await this.call(`reading tag ${tag} of ${repo}`, () => this.client().Tags.show(repo, tag), {
+    const found = await this.call(`reading tag ${tag} of ${repo}`, () => this.readClient().Tags.show(repo, tag), {
       404: `Tag ${tag} of ${repo} is gone, or the token cannot see ${repo}.`,
     });
     const commit = String((found.commit as { id: string }).id);
@@ -202,8 +221,7 @@ export class GitlabForge implements Forge {
   async visibility(repo: string): Promise<"public" | "private"> {
     // A public project answers without a token too ("accessible without authentication if the
     // project is publicly accessible"): a downstream triggered by trigger token alone is still known.
-    const anonymous = this.o.host ? !this.o.tokenEnv || !this.o.env[this.o.tokenEnv] : this.o.tokenEnv ? !this.o.env[this.o.tokenEnv] : !this.o.token;
-    const project = await this.call(`reading the visibility of ${repo}`, () => this.client(!anonymous).Projects.show(repo), {
+    const project = await this.call(`reading the visibility of ${repo}`, () => this.readClient().Projects.show(repo), {
       404: `${repo} was not found, or the token cannot see it.`,
     });
     // internal (any signed-in user) is not public either
@@ -353,6 +371,12 @@ export class GitlabForge implements Forge {
   /** GITLAB_URL, or https://<host> for another host the map names. */
   private root(): string {
     return this.o.host ? `https://${this.o.host}` : this.o.url;
+  }
+
+  /** For reads: with the host's token where one is configured, else anonymous (a public project answers anyone). */
+  private readClient(): Api {
+    const anonymous = this.o.host ? !this.o.tokenEnv || !this.o.env[this.o.tokenEnv] : this.o.tokenEnv ? !this.o.env[this.o.tokenEnv] : !this.o.token;
+    return this.client(!anonymous);
   }
 
   private client(withToken = true): Api {

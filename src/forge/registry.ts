@@ -1,6 +1,6 @@
 import type { DependencyMap, Place } from "../map/graph.js";
 import { placeOf, refOf } from "../map/graph.js";
-import type { Files, Forge, Reporter, Runner, Source } from "./roles.js";
+import type { BatchSource, Files, Forge, Reporter, Runner, Source } from "./roles.js";
 
 export type SystemKind = Place["forge"];
 
@@ -23,6 +23,8 @@ export interface SystemDriver {
   signsCheckHooks: boolean;
   /** no webhook of it reaches the relay: its upstreams are watched, their tags polled (a git host) */
   watched?: boolean;
+  /** reads many watched upstreams' tags at once: the watcher polls this system's upstreams in batches, not one by one */
+  batchSource?(): BatchSource;
 }
 
 /** A whole forge as a driver: one object per call plays every role. */
@@ -73,6 +75,21 @@ export class Systems {
   /** Whether the relay hears of this system's tags only by polling: every upstream there is watched. */
   watched(kind: SystemKind): boolean {
     return this.drivers[kind]?.watched ?? false;
+  }
+
+  /** The batch reader of a system whose watched upstreams are polled together (GitHub), if it has one. */
+  batchSource(kind: SystemKind): BatchSource | undefined {
+    return this.drivers[kind]?.batchSource?.();
+  }
+
+  /**
+   * Whether results are shown at an upstream's place: its system plays `reporter`, and the map does
+   * not say the relay only watches it (`watch:`, an upstream that did not install the app or add a
+   * webhook). Nothing is ever written to a watched upstream.
+   */
+  showsResults(at: Pick<Place, "forge" | "repo" | "host">): boolean {
+    if (!this.plays(at.forge, "reporter")) return false;
+    return !this.map().projectsAt(refOf(at)).some((p) => p.watch !== undefined);
   }
 
   /** Whether a hook about a check is taken on its word (signed by the system) or confirmed through the API. */

@@ -76,7 +76,23 @@ export interface StatusTarget {
  */
 export type TagListing =
   | { notModified: true; etag: string | undefined }
-  | { notModified: false; tags: { name: string; sha: string }[]; etag: string | undefined };
+  | {
+    notModified: false; tags: { name: string; sha: string }[]; etag: string | undefined;
+    /**
+     * false: only the newest tags (GitHub's GraphQL, GitLab's first page by date), so a known tag
+     * missing from it is not taken as deleted; absent or true: every tag.
+     */
+    complete?: boolean;
+  };
+
+/**
+ * A source that reads many repositories' tags in one go (GitHub: one GraphQL query per 50): the
+ * watcher hands it every due upstream of its system at once instead of one poll each. `etag` is
+ * what the source answered last time for that repository, given back as it was (opaque to the watcher).
+ */
+export interface BatchSource {
+  watchTagsOfMany(asks: { repo: string; etag: string | undefined }[]): Promise<Map<string, TagListing | Error>>;
+}
 
 /** Where tags and changes come from: an upstream's releases, its pull requests, whether it is public. */
 export interface Source {

@@ -52,7 +52,7 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
       if (raw.trigger !== undefined) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'trigger' (and 'depends_on')`, "trigger");
       else if ((raw.depends_on ?? []).length > 0) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'depends_on'`, "depends_on");
     } else if ((raw.depends_on ?? []).length > 0) problems.push(...checkTrigger(p));
-    if (raw.watch !== undefined) {
+    if (raw.watch?.interval !== undefined) {
       const min = options.minWatchIntervalMs ?? DEFAULT_MIN_WATCH_INTERVAL_MS;
       if (parseDuration(raw.watch.interval) < min) {
         at(p, `${raw.watch.interval} is shorter than the shortest interval allowed, ${min / 1000}s (OPENCI_WATCH_MIN_INTERVAL_MS): poll less often`, "watch", "interval");

@@ -43,7 +43,7 @@ export interface Project {
   /** What the repository's declaration says about itself: shown as declared, never as the map's word. */
   declaredMeta?: ProjectMeta | undefined;
   /** Format v2 `watch`: poll this upstream's tags this often (a git upstream is always polled). */
-  watch?: { intervalMs: number } | undefined;
+  watch?: { intervalMs?: number | undefined } | undefined;
 }
 
 /** "`downstream` depends on `upstream`": when and how an upstream event triggers the downstream. */

@@ -70,7 +70,7 @@ export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Frag
     value: {
       id: p.id, location: location(p, options) ?? NOWHERE, trigger: p.trigger, report: p.report,
       ...(p.visibility ? { visibility: p.visibility } : {}),
-      ...(p.watch ? { watch: { intervalMs: parseDuration(p.watch.interval) } } : {}),
+      ...(p.watch ? { watch: p.watch.interval ? { intervalMs: parseDuration(p.watch.interval) } : {} } : {}),
       meta: { foundation: p.foundation, homepage: p.homepage, description: p.description, contact: p.contact, ci: p.ci, artifacts: p.artifacts },
     },
     file, path: ["projects", i], raw: p,

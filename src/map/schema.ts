@@ -113,7 +113,7 @@ const GitLocation = z.string().max(2000, "must be at most 2000 characters").supe
 
 /** How an upstream is watched (polled for new tags): format v2. */
 const Watch = z.strictObject({
-  interval: Duration.describe("How often its tags are read, e.g. 2m (default OPENCI_WATCH_INTERVAL_MS, 5 minutes; at least 10s)."),
+  interval: Duration.optional().describe("How often its tags are read, e.g. 2m (default OPENCI_WATCH_INTERVAL_MS, 5 minutes; at least 10s)."),
 });
 
 const ProjectV2 = z.strictObject({
@@ -122,7 +122,7 @@ const ProjectV2 = z.strictObject({
   github: GithubRepo.optional().describe("Where it lives on GitHub: owner/repo."),
   gitlab: GitlabLocation.optional().describe("Where it lives on GitLab: group/project, or { host, project, token_env, webhook_secret_env }."),
   git: GitLocation.optional().describe("Any git host, read anonymously over smart HTTP: the address `git clone` takes, e.g. https://opendev.org/openstack/nova. Only an upstream: its tags are watched (polled); nothing is written there and no pipeline runs there."),
-  watch: Watch.optional().describe("Poll this upstream's tags (a git: upstream always is): how often."),
+  watch: Watch.optional().describe("Poll this upstream's tags (a git: upstream always is), at its own interval or OPENCI_WATCH_INTERVAL_MS (`watch: {}`): for a GitHub repository the app is not installed on (public: read with the relay's own installation) or a GitLab project that sends no webhook. Nothing is written to a watched upstream: no checks, statuses or comments."),
   homepage: Url.optional().describe("The project's home page."),
   description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
   contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),

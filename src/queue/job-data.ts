@@ -100,3 +100,10 @@ export const WatchPollJob = z.object({
   upstream: z.string().min(1),
 });
 export type WatchPollJob = z.infer<typeof WatchPollJob>;
+
+/** Read the tags of several watched upstreams of one system at once (one GraphQL query per 50 on GitHub). */
+export const WatchBatchJob = z.object({
+  forge: z.enum(["github", "gitlab", "git"]),
+  upstreams: z.array(z.string().min(1)).min(1),
+});
+export type WatchBatchJob = z.infer<typeof WatchBatchJob>;

@@ -56,3 +56,11 @@ export function pollJobId(relayRunId: string, round: number): string {
 export function watchJobId(upstreamId: string): string {
   return `watch-${digest("watch", upstreamId)}`;
 }
+
+/**
+ * One batch of a system's watched upstreams, claimed together by one tick: the same set claimed
+ * again while its batch still waits or runs (a backlog longer than their interval) is not queued twice.
+ */
+export function watchBatchJobId(forge: string, upstreamIds: readonly string[]): string {
+  return `watch-batch-${digest("watch-batch", forge, ...[...upstreamIds].sort())}`;
+}

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import type { DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, SinkJob, TagEvent, TimeoutJob, TriggerJob, WatchPollJob } from "./job-data.js";
+import type { DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, SinkJob, TagEvent, TimeoutJob, TriggerJob, WatchPollJob, WatchBatchJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -43,7 +43,7 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 };
 
 /** What the events queue carries: normalised webhook events, map refreshes, the watcher's polls. */
-type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob | WatchPollJob | Record<string, never>;
+type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob | WatchPollJob | WatchBatchJob | Record<string, never>;
 
 export interface Queues {
   events: Queue<EventJob>;

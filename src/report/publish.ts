@@ -13,8 +13,8 @@ export interface PublishDeps {
   views: CommitViews;
   /** who may be shown on an upstream's commit (private downstreams, declared edges) */
   surface: Pick<UpstreamSurface, "showsMany">;
-  /** which systems show results (play `reporter`); absent: every one does */
-  systems?: Pick<Systems, "plays">;
+  /** which upstream places show results (their system plays `reporter` and they are not only watched); absent: every one does */
+  systems?: Pick<Systems, "showsResults">;
 }
 
 /** One downstream's check on its upstream commit: which trigger, and what to show. */
@@ -31,11 +31,12 @@ export interface CheckUpdate {
  * A downstream the upstream's commit may not show (see UpstreamSurface) keeps its state here (its
  * timeout, polling and re-runs read it) but is never enrolled in the commit's views nor pushed:
  * nothing about it is written there. Neither is anything written to an upstream whose system shows
- * no results (a git host, watched): its downstreams' state is kept here, for the history, the
- * dashboard and the API. Returns each check's new version (0: nothing new).
+ * no results (a git host), nor to one the map says is only watched (`watch:`: a GitHub repository
+ * without the app, a GitLab project without a webhook): its downstreams' state is kept here, for
+ * the history, the dashboard and the API. Returns each check's new version (0: nothing new).
  */
 export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): Promise<number[]> {
-  const reports = (u: CheckUpdate) => deps.systems?.plays(u.trigger.upstream.forge, "reporter") ?? true;
+  const reports = (u: CheckUpdate) => deps.systems?.showsResults(u.trigger.upstream) ?? true;
   const shown = (await deps.surface.showsMany(updates.map((u) => u.trigger))).map((ok, n) => ok && reports(updates[n]!));
   const items = updates.map(({ trigger, report }) => ({
     checkKey: checkKeyOf({ upstream: trigger.upstream, sha: trigger.upstream.sha, name: trigger.checkName }),

@@ -11,6 +11,10 @@ export interface WatchedState {
   /** the last poll's error, absent after a poll that read the tags */
   lastError: string | undefined;
   lastNewTag: string | undefined;
+  /** polls that got an answer (a read, a baseline or a 304) since the upstream was first watched */
+  polls: number;
+  /** of those, the ones answered 304 Not Modified (nothing read, nothing spent) */
+  notModified: number;
 }
 
 /**
@@ -66,7 +70,10 @@ export class WatchState {
 
   async state(upstreamId: string): Promise<WatchedState> {
     const h = await this.redis.hgetall(key("watch", upstreamId));
-    return { baselineAt: h.baselineAt, etag: h.etag, lastPollAt: h.lastPollAt, lastError: h.lastError, lastNewTag: h.lastNewTag };
+    return {
+      baselineAt: h.baselineAt, etag: h.etag, lastPollAt: h.lastPollAt, lastError: h.lastError, lastNewTag: h.lastNewTag,
+      polls: Number(h.polls ?? 0), notModified: Number(h.notModified ?? 0),
+    };
   }
 
   /** The tags as last read: name → commit. */
@@ -80,6 +87,7 @@ export class WatchState {
     const m = this.redis.multi().del(key("watch-tags", upstreamId));
     if (tags.length > 0) m.hset(key("watch-tags", upstreamId), Object.fromEntries(tags.map((t) => [t.name, t.sha])));
     m.hset(key("watch", upstreamId), { baselineAt: now, lastPollAt: now, ...(etag ? { etag } : {}) }).hdel(key("watch", upstreamId), "lastError", ...(etag ? [] : ["etag"]));
+    m.hincrby(key("watch", upstreamId), "polls", 1);
     await m.exec();
   }
 
@@ -92,12 +100,14 @@ export class WatchState {
     const last = change.changed.at(-1)?.name;
     m.hset(key("watch", upstreamId), { lastPollAt: now, ...(change.etag ? { etag: change.etag } : {}), ...(last ? { lastNewTag: last } : {}) });
     m.hdel(key("watch", upstreamId), "lastError", ...(change.etag ? [] : ["etag"]));
+    m.hincrby(key("watch", upstreamId), "polls", 1);
     await m.exec();
   }
 
   /** A look answered 304: nothing changed. */
   async unchanged(upstreamId: string): Promise<void> {
     const m = this.redis.multi().hset(key("watch", upstreamId), { lastPollAt: new Date().toISOString() }).hdel(key("watch", upstreamId), "lastError");
+    m.hincrby(key("watch", upstreamId), "polls", 1).hincrby(key("watch", upstreamId), "notModified", 1);
     await m.exec();
   }
 

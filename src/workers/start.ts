@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchPollJob } from "../queue/job-data.js";
+import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchBatchJob, WatchPollJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
@@ -19,6 +19,7 @@ import { processRun } from "./run-result.js";
 import { processTimeout } from "./timeout.js";
 import { processReconcile } from "./reconcile.js";
 import { processWatchPoll } from "./watch.js";
+import { processWatchBatch } from "./watch-batch.js";
 import { processTrigger } from "./trigger.js";
 import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
 import { ForgeError } from "../forge/errors.js";
@@ -74,6 +75,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processReconcile(deps, log);
         case "watch-poll":
           return processWatchPoll(WatchPollJob.parse(job.data), deps, log);
+        case "watch-batch":
+          return processWatchBatch(WatchBatchJob.parse(job.data), deps, log);
         case "declaration":
           return processDeclaration(DeclarationJob.parse(job.data), deps, log);
         default:

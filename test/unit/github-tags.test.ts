@@ -60,6 +60,7 @@ const repos = (): Record<string, FakeRepo> => ({
     tags: Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`v${i}`, { type: "commit" as const, sha: sha(`many ${i}`) }])),
     commitDates: Object.fromEntries(Array.from({ length: 25 }, (_, i) => [sha(`many ${i}`), day(i + 1)])),
   },
+  "up/closed": { installationId: 500, installed: false, private: true, tags: { "v1.0": { type: "commit", sha: C1 } }, commitDates: { [C1]: day(1) } },
   "up/paged": {
     installationId: 500, installed: false,
     tags: Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`t${String(i).padStart(3, "0")}`, { type: "commit" as const, sha: sha(`paged ${i}`) }])),
@@ -302,5 +303,30 @@ describe("the fake GitHub on repositories the app is not installed on", () => {
     expect(read.status).toBe(200);
     expect(write).toBe(404);
     expect(github.checkRuns).toHaveLength(0);
+  });
+
+  it.each([
+    ["a check run", "POST /repos/{owner}/{repo}/check-runs", { name: "openci: x", head_sha: C1 }],
+    ["a commit comment", "POST /repos/{owner}/{repo}/commits/{commit_sha}/comments", { commit_sha: C1, body: "hello" }],
+    ["a pull request comment", "POST /repos/{owner}/{repo}/issues/{issue_number}/comments", { issue_number: 1, body: "hello" }],
+  ])("refuses %s on a public repository it is not installed on", async (_what, route, params) => {
+    const status = await gh.request(route, { owner: "up", repo: "lib", ...params }).then((r) => r.status, (e: { status: number }) => e.status);
+
+    expect(status).toBe(404);
+    expect(github.checkRuns).toHaveLength(0);
+    expect(github.comments).toHaveLength(0);
+  });
+
+  it("refuses to read a private repository it is not installed on, by REST and by GraphQL, and names no installation of its own there", async () => {
+    const rest = await gh.request("GET /repos/{owner}/{repo}/tags", { owner: "up", repo: "closed" }).then((r) => r.status, (e: { status: number }) => e.status);
+    const graphql = await readGithubTags(gh, ["up/closed"]);
+    const app = (await new Probot({ appId: APP_ID, privateKey: appPrivateKey(), baseUrl: `http://${github.host}/api/v3`, Octokit: RelayOctokit, log: createLogger("silent") }).auth()) as GithubClient;
+    const installations = (await app.request("GET /app/installations")).data.map((i) => i.id);
+    const token = await app.request("POST /app/installations/{installation_id}/access_tokens", { installation_id: 500 }).then((r) => r.status, (e: { status: number }) => e.status);
+
+    expect(rest).toBe(404);
+    expect(errorOf(graphql.repos["up/closed"])).toMatchObject({ kind: "config", status: 404 });
+    expect(installations).toEqual([1, 7]);
+    expect(token).toBe(404);
   });
 });

@@ -85,11 +85,11 @@ describe("format v2: an upstream on any git host (git:) and watch:", () => {
     expect(problems(map(`    git: https://opendev.org/openstack/nova\n    ${line}`), options)).toEqual([expect.stringContaining(expected)]);
   });
 
-  it("refuses an unknown key in watch, and asks for the interval", () => {
+  it("refuses an unknown key in watch; the interval may be left out (`watch: {}`: OPENCI_WATCH_INTERVAL_MS)", () => {
     expect(problems(map("    git: https://opendev.org/openstack/nova\n    watch: { every: 2m }"))).toEqual([
-      "7:12: projects[0].watch.interval: Invalid input: expected string, received undefined",
       "7:12: projects[0].watch: Unrecognized key: \"every\"",
     ]);
+    expect(parseMap(map("    git: https://opendev.org/openstack/nova\n    watch: {}"), "map.yml").project("nova")!.watch).toEqual({});
   });
 
   it("takes a short watch.interval where the floor is lowered", () => {

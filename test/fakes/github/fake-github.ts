@@ -110,6 +110,14 @@ export class FakeGithub {
   private readonly lost: { operationId: string; times: number }[] = [];
   private readonly publicKey: KeyObject;
   private nextId = 1000;
+  /**
+   * The manifest flow (SOURCE.md, "Registering an app from a manifest"): manifests posted to the
+   * "new app" page, and the one-time codes it handed out (a conversion spends one).
+   */
+  readonly manifests: { manifest: Record<string, unknown>; state: string | null; org: string | undefined; code: string }[] = [];
+  /** The webhook secret the last conversion gave the app, to sign deliveries with. */
+  createdWebhookSecret: string | undefined;
+  private readonly appKeyPem: string;
 
   private constructor(
     private readonly validator: OpenApiValidator,
@@ -118,6 +126,7 @@ export class FakeGithub {
     readonly repos: Record<string, FakeRepo>,
   ) {
     this.publicKey = createPublicKey(privateKeyPem);
+    this.appKeyPem = privateKeyPem;
     this.graphql = new FakeGraphql(repos, this.problems);
     this.server = createServer((req, res) => void this.handle(req, res));
   }
@@ -217,6 +226,8 @@ export class FakeGithub {
       return reply(res, 400, { message: "Problems parsing JSON" });
     }
     if (url.pathname === "/api/graphql" && req.method === "POST") return this.answerGraphql(req, res, body);
+    const newApp = /^\/(?:organizations\/([^/]+)\/)?settings\/apps\/new$/.exec(url.pathname);
+    if (newApp && req.method === "POST") return this.newAppPage(res, raw, url.searchParams.get("state"), newApp[1]);
     if (!url.pathname.startsWith("/api/v3/")) {
       this.problems.push(`${req.method} ${url.pathname}: outside /api/v3`);
       return reply(res, 404, { message: "Not Found" });
@@ -325,6 +336,8 @@ export class FakeGithub {
   /** GitHub's rules: app routes need the app's JWT, repository routes a token of an installation that covers the repo. */
   private authenticate(req: IncomingMessage, operationId: string, params: Record<string, string>): { status: number; message: string } | undefined {
     const header = req.headers.authorization ?? "";
+    // The manifest conversion's code is its own credential (no app exists yet to sign a JWT).
+    if (operationId === "apps/create-from-manifest") return undefined;
     if (APP_JWT_ROUTES.has(operationId)) {
       return this.verifyJwt(header.replace(/^bearer /i, "")) ? undefined : { status: 401, message: "A JSON web token could not be decoded" };
     }
@@ -354,9 +367,19 @@ export class FakeGithub {
       if (!repo || repo.installed === false) return [404, shape.error("Not Found")];
       return [200, shape.installation(this.base, { id: repo.installationId, appId: this.appId, appSlug: this.appSlug, account: params.owner! })];
     },
+    // The app's installations: those of the repositories it is installed on (`installed: false` names no installation).
+    "apps/list-installations": () => {
+      const ids = [...new Set(Object.values(this.repos).filter((r) => r.installed !== false).map((r) => r.installationId))].sort((a, b) => a - b);
+      return [200, ids.map((id) => {
+        const account = Object.entries(this.repos).find(([, r]) => r.installationId === id && r.installed !== false)![0].split("/")[0]!;
+        const listed = shape.installation(this.base, { id, appId: this.appId, appSlug: this.appSlug, account }) as { account: Record<string, unknown> };
+        // This list's schema joins the account's two shapes with allOf (SOURCE.md): it carries the enterprise's fields too.
+        return { ...listed, account: { ...listed.account, name: account, slug: account, created_at: null, updated_at: null } };
+      })];
+    },
     "apps/create-installation-access-token": ({ params }) => {
       const id = Number(params.installation_id);
-      if (!Object.values(this.repos).some((r) => r.installationId === id)) return [404, shape.error("Not Found")];
+      if (!Object.values(this.repos).some((r) => r.installationId === id && r.installed !== false)) return [404, shape.error("Not Found")];
       const token = `ghs_${id}_${randomBytes(8).toString("hex")}`;
       this.tokens.set(token, id);
       return [201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: {}, repository_selection: "all" }];
@@ -452,6 +475,19 @@ export class FakeGithub {
       return [200, { total_count: jobs.length, jobs }];
     },
     "apps/get-authenticated": () => [200, this.app],
+    // The manifest flow's last step: the code from the "new app" page, once, for the new app's credentials.
+    "apps/create-from-manifest": ({ params }) => {
+      const made = this.manifests.find((m) => m.code === params.code);
+      if (!made) return [404, shape.error("Not Found")];
+      made.code = `spent-${made.code}`;
+      this.createdWebhookSecret = randomBytes(20).toString("hex");
+      const owner = made.org ?? "octocat";
+      return [201, {
+        ...shape.integration(this.base, { id: this.appId, slug: this.appSlug, name: String(made.manifest.name), owner }),
+        description: typeof made.manifest.description === "string" ? made.manifest.description : null,
+        client_secret: randomBytes(20).toString("hex"), webhook_secret: this.createdWebhookSecret, pem: this.appKeyPem,
+      }];
+    },
     "apps/list-webhook-deliveries": ({ query }) => {
       // Newest first, paged by an opaque cursor as GitHub does (the next page in the Link header).
       const all = [...this.hookDeliveries].reverse();
@@ -546,6 +582,39 @@ export class FakeGithub {
     },
   };
 
+  /**
+   * A stand-in for GitHub's "new app" page (`POST /settings/apps/new`, or an organization's, with
+   * the form field `manifest`): GitHub shows the app to the person, who confirms; then GitHub
+   * redirects to the manifest's redirect_url with a one-time `code` and the form's `state`. The
+   * stand-in confirms at once. A manifest without what GitHub requires is refused (422) and recorded as a problem.
+   */
+  private newAppPage(res: ServerResponse, raw: string, state: string | null, org: string | undefined): void {
+    const form = new URLSearchParams(raw);
+    let manifest: Record<string, any> | undefined;
+    try {
+      manifest = JSON.parse(form.get("manifest") ?? "") as Record<string, any>;
+    } catch {
+      manifest = undefined;
+    }
+    const problems = !manifest ? ["the form's `manifest` field is not JSON"] : [
+      ...(typeof manifest.url === "string" ? [] : ["manifest `url` is required"]),
+      ...(typeof manifest.hook_attributes?.url === "string" ? [] : ["manifest `hook_attributes.url` is required"]),
+      ...(typeof manifest.redirect_url === "string" ? [] : ["manifest `redirect_url` is missing: GitHub would not send the person back"]),
+      ...Object.keys(manifest).filter((k) => !MANIFEST_KEYS.has(k)).map((k) => `manifest key '${k}' is not one GitHub's manifest takes`),
+    ];
+    if (problems.length > 0 || !manifest) {
+      problems.forEach((p) => this.problems.push(`POST /settings/apps/new: ${p}`));
+      res.writeHead(422, { "content-type": "text/html; charset=utf-8" }).end(`<p>${problems.join("; ")}</p>`);
+      return;
+    }
+    const code = randomBytes(10).toString("hex");
+    this.manifests.push({ manifest, state, org, code });
+    const back = new URL(manifest.redirect_url as string);
+    back.searchParams.set("code", code);
+    if (state !== null) back.searchParams.set("state", state);
+    res.writeHead(302, { location: back.href }).end();
+  }
+
   /** Someone other than the relay writes a comment (`on`: "pr-<number>" or "commit-<sha>"), as GitHub would show it. */
   plantComment(repo: string, on: string, body: string, login = "mallory"): Comment {
     const comment: Comment = { id: this.nextId++, repo, on, body, author: { login, type: "User" } };
@@ -587,6 +656,9 @@ export class FakeGithub {
   }
 }
 
+/** The parameters of a GitHub App manifest (GitHub docs, "Registering a GitHub App from a manifest"). */
+const MANIFEST_KEYS = new Set(["name", "url", "hook_attributes", "redirect_url", "callback_urls", "setup_url", "description", "public", "default_events", "default_permissions", "request_oauth_on_install", "setup_on_update"]);
+
 /** Operations that answer an ETag and 304 to a matching If-None-Match (GitHub sends ETags on most GETs; the fake where the relay asks conditionally). */
 const CONDITIONAL = new Set(["repos/list-tags"]);
 
@@ -601,7 +673,7 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   return header !== undefined && header.split(",").some((t) => t.trim() === "*" || opaque(t) === opaque(etag));
 }
 
-const APP_JWT_ROUTES = new Set(["apps/get-authenticated", "apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
+const APP_JWT_ROUTES = new Set(["apps/get-authenticated", "apps/list-installations", "apps/get-repo-installation", "apps/create-installation-access-token", "apps/list-webhook-deliveries", "apps/redeliver-webhook-delivery"]);
 
 let validator: OpenApiValidator | undefined;
 /** Parsing the 10 MB description once per test file is enough. */

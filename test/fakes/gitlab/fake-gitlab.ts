@@ -95,6 +95,8 @@ interface Fault {
 }
 
 const DONE = new Set(["success", "failed", "canceled", "skipped"]);
+/** Routes GitLab answers without a token for a public project (their docs say so). */
+const ANONYMOUS_READS = new Set(["get_project", "list_repository_tags", "get_tag"]);
 /** The state machine behind POST /statuses: the events GitLab fires to reach each state, and from where. */
 const REACHABLE_FROM: Record<string, string[]> = {
   pending: ["created"],
@@ -228,7 +230,8 @@ export class FakeGitlab {
     // trigger_pipeline.json lists `token` among the body's parameters; a secret in a URL ends up in proxies' and servers' logs.
     if (url.searchParams.has("token") || url.searchParams.has("private_token")) this.problems.push(`${method} ${path}: a token in the URL's query string`);
     // "This endpoint can be accessed without authentication if the project is publicly accessible."
-    const anonymousRead = route.doc === "get_project" && req.headers["private-token"] === undefined && (this.o.visibility?.[project] ?? "public") === "public";
+    // The same for a public project's tags (tags.md: "If the repository is publicly accessible, this endpoint can be accessed without authentication").
+    const anonymousRead = ANONYMOUS_READS.has(route.doc) && req.headers["private-token"] === undefined && (this.o.visibility?.[project] ?? "public") === "public";
     const authorised = anonymousRead || (byTriggerToken ? this.o.triggerTokens?.[project] === body.token : req.headers["private-token"] === this.o.token);
     if (!authorised) return send(res, byTriggerToken ? 404 : 401, { message: byTriggerToken ? "404 Not Found" : "401 Unauthorized" });
     if (route.doc !== "get_current_user" && !this.o.projects.includes(project)) return send(res, 404, { message: "404 Project Not Found" });
@@ -311,7 +314,10 @@ export class FakeGitlab {
         }))];
       }
       case "list_repository_tags": {
-        const tags = Object.entries(this.o.tags?.[project] ?? {});
+        // `order_by=updated` (the default) by the order the test set the tags in, newest first unless `sort=asc`; `name` by name.
+        const set = Object.entries(this.o.tags?.[project] ?? {});
+        const ascending = params.order_by === "name" ? set.sort(([a], [b]) => (a < b ? -1 : 1)) : set;
+        const tags = params.sort === "asc" ? ascending : ascending.reverse();
         return [200, tags.map(([name, sha]) => ({ name, message: null, target: sha, commit: { id: sha, short_id: sha.slice(0, 8) }, release: null, protected: false }))];
       }
       case "get_tag": {

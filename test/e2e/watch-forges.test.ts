@@ -3,14 +3,12 @@ import { createHash } from "node:crypto";
 import { main } from "../../src/cli/main.js";
 import type { FakeRepo } from "../fakes/github/fake-github.js";
 import type { Ignored } from "../helpers/idle.js";
+import { allJobs } from "../helpers/queue-client.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { EXAMPLE_DOWNSTREAM } from "../helpers/runs.js";
 import { useHarness } from "../helpers/scenario.js";
 import { octoRepo } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { Queue } from "bullmq";
-import { KEY_PREFIX, QUEUES } from "../../src/queue/names.js";
-import { createRedis } from "../../src/redis/connection.js";
 
 /**
  * Upstreams the relay gets no webhook from, on GitHub and GitLab (issue 18): a public GitHub
@@ -68,17 +66,8 @@ async function quiet(h: Harness): Promise<void> {
   await h.idle({ ignore: WATCHER });
 }
 
-/** Every job the report queue ever held (completed ones are kept): pushes to an upstream's commit, none of which may be tried. */
-async function reportJobs(h: Harness): Promise<number> {
-  const connection = createRedis(h.redisUrl, "worker");
-  const queue = new Queue(QUEUES.report, { connection, prefix: KEY_PREFIX });
-  try {
-    return Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
+/** Every job the report queue ever held: pushes to an upstream's commit, none of which may be tried. */
+const reportJobs = (h: Harness): Promise<number> => allJobs(h.redisUrl, "report");
 
 /** Everything the relay asked about the upstream's repository: reads only, or the test names the write. */
 const writesTo = (h: Harness, repo: string) => h.github.requests.filter((r) => r.path.startsWith(`/repos/${repo}/`) && r.method !== "GET");

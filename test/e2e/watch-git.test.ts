@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Ignored } from "../helpers/idle.js";
+import { allJobs } from "../helpers/queue-client.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
 import { octoRepo } from "../helpers/upstream.js";
@@ -7,21 +8,9 @@ import { EXAMPLE_DOWNSTREAM, sendRun } from "../helpers/runs.js";
 import { getJson, releaseWhen } from "../helpers/history.js";
 import { startGitHttpServer, type BareRepo, type GitHttpServer } from "../helpers/git-http-server.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { Queue } from "bullmq";
-import { KEY_PREFIX, QUEUES } from "../../src/queue/names.js";
-import { createRedis } from "../../src/redis/connection.js";
 
-/** Every job the report queue ever held (completed ones are kept): pushes to an upstream's commit. */
-async function reportJobs(h: Harness): Promise<number> {
-  const connection = createRedis(h.redisUrl, "worker");
-  const queue = new Queue(QUEUES.report, { connection, prefix: KEY_PREFIX });
-  try {
-    return Object.values(await queue.getJobCounts()).reduce((a, b) => a + b, 0);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
+/** Every job the report queue ever held: pushes to an upstream's commit, none of which may be tried. */
+const reportJobs = (h: Harness): Promise<number> => allJobs(h.redisUrl, "report");
 
 /**
  * An upstream on a plain git host, which sends no webhook and plays no role but `source`: the relay

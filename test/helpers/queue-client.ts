@@ -18,3 +18,8 @@ export async function withQueue<T>(redisUrl: string, queue: QueueKey, fn: (q: Qu
     connection.disconnect();
   }
 }
+
+/** Every job the queue ever held, whatever its state (completed ones are kept). */
+export function allJobs(redisUrl: string, queue: QueueKey): Promise<number> {
+  return withQueue(redisUrl, queue, async (q) => Object.values(await q.getJobCounts()).reduce((a, b) => a + b, 0));
+}

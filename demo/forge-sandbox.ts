@@ -14,7 +14,8 @@ export function commitOf(repo: string, tag: string): string {
  * The local forge sandbox: the tests' fake GitHub (every request checked against GitHub's
  * OpenAPI description, app JWTs and installation tokens) and fake GitLab, knowing every
  * repository of the map, with the workflows and branches the map's triggers name and the tags
- * the demo pushes. One installation per organisation, as when each community installs the app.
+ * the demo pushes. One installation per organisation, as when each community installs the app,
+ * except where the map watches the upstream (`watch:`): no app there.
  */
 export async function startSandbox(map: DependencyMap, privateKey: string, appId: number, tags: { repo: string; tag: string }[]) {
   const installations = new Map<string, number>();
@@ -32,6 +33,8 @@ export async function startSandbox(map: DependencyMap, privateKey: string, appId
     const workflow = p.trigger?.workflow;
     repos[repo] = {
       installationId: installations.get(owner)!,
+      // a watched upstream: the app is not installed there (the relay reads it with another installation's token)
+      ...(p.watch ? { installed: false } : {}),
       ...(workflow !== undefined ? { workflows: { [String(workflow)]: {} } } : {}),
       branches: [p.trigger?.ref ?? "main"],
       tags: Object.fromEntries(tags.filter((t) => t.repo === repo).map((t) => [t.tag, { type: "commit" as const, sha: commitOf(repo, t.tag) }])),

@@ -8,7 +8,7 @@ import { startEmbeddedRedis } from "../src/redis/embedded.js";
 import { startRelay } from "../src/relay.js";
 import { appPrivateKey } from "../test/helpers/keys.js";
 import { DEMO_GITLAB_TOKEN, startSandbox } from "./forge-sandbox.js";
-import { DEMO_TAGS, DEMO_TIMEOUT, playDemo } from "./script.js";
+import { DEMO_TAGS, DEMO_TIMEOUT, DEMO_WATCHED, playDemo } from "./script.js";
 
 const MAP_FILE = new URL("../fixtures/maps/cross-community.yml", import.meta.url);
 const APP_ID = 4242;
@@ -22,12 +22,20 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-/** The cross-community map, with one edge's timeout shortened so the demo shows a time-out within a minute. */
+/**
+ * The cross-community map, with one edge's timeout shortened so the demo shows a time-out within a
+ * minute, and one upstream watched (`watch: {}`): the sandbox's app is not installed there, so no
+ * webhook comes from it and the relay reads its tags.
+ */
 function demoMapText(pace: number): string {
   const text = readFileSync(MAP_FILE, "utf8");
   const edge = `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true }`;
   const seconds = Math.max(3, Math.round((DEMO_TIMEOUT.steps * pace) / 1000));
-  return text.replace(edge, `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true, timeout: ${seconds}s }`);
+  const watched = `github: ${DEMO_WATCHED.repo}\n`;
+  if (!text.includes(watched)) throw new Error(`the demo map has no project at ${DEMO_WATCHED.repo} to watch`);
+  return text
+    .replace(edge, `- { project: ${DEMO_TIMEOUT.upstream}, tags: "*", cascade: true, timeout: ${seconds}s }`)
+    .replace(watched, `${watched}    watch: {}\n`);
 }
 
 /**
@@ -53,6 +61,8 @@ export async function startDemo(o: { port?: number; pace?: number; quiet?: boole
     PORT: String(o.port ?? 3000), HOST: "127.0.0.1", REDIS_URL: redis.url,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
     OPENCI_WRITE_INTERVAL_MS: "100", OPENCI_POLL_INTERVAL_MS: "1000", OPENCI_ADMIN_TOKEN: DEMO_ADMIN_TOKEN,
+    // the watched upstream is read every 3 steps (5 minutes in a real deployment)
+    OPENCI_WATCH_MIN_INTERVAL_MS: String(Math.max(100, pace)), OPENCI_WATCH_INTERVAL_MS: String(Math.max(100, pace * 3)),
   });
   const relay = await startRelay({ config, map, localMap: [{ file: "fixtures/maps/cross-community.yml", text: mapText }], redisUrl: redis.url, log: createLogger(config.logLevel) });
   const url = relay.url!.replace("127.0.0.1", "localhost");

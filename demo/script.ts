@@ -25,6 +25,8 @@ const FAILS: Record<string, { job: string; upstream?: string }> = {
   "odl-netconf": { job: "netconf-it" },
 };
 const NEVER_REPORTS = new Set(["functest"]);
+/** An upstream that never installed the app: the demo's map watches it, and the demo only adds its tag (no webhook). */
+export const DEMO_WATCHED = { project: "etcd", repo: "etcd-io/etcd", tag: "v3.5.17" };
 /** The demo's map gives this edge a short timeout (40 steps), so a time-out shows within a minute. */
 export const DEMO_TIMEOUT = { downstream: "functest", upstream: "kolla-ansible", steps: 40 };
 /** This failed downstream is re-run from the relay's API a little later, and passes. */
@@ -164,6 +166,15 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
     payload.installation = { id: o.installationOf(repo) ?? 1, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
     await sendGithubDelivery(o.relayUrl, "create", payload, { secret: o.webhookSecret, id: randomUUID() });
     await sleep(o.pace * 4);
+  }
+  // A release of a watched upstream: nothing is sent to the relay; its next look at the tags finds it.
+  const watchedRepo = o.github.repos[DEMO_WATCHED.repo];
+  if (watchedRepo && !signal.aborted) {
+    o.log(`${DEMO_WATCHED.project} tags ${DEMO_WATCHED.tag} (no app installed there, no webhook: the relay watches its tags)`);
+    const sha = commitOf(DEMO_WATCHED.repo, DEMO_WATCHED.tag);
+    watchedRepo.tags = { ...watchedRepo.tags, [DEMO_WATCHED.tag]: { type: "commit", sha } };
+    watchedRepo.commitDates = { ...watchedRepo.commitDates, [sha]: new Date().toISOString() };
+    lastTrigger = Date.now();
   }
   // Let cascades, the re-run and the time-out play out.
   // Done once nothing new was triggered for longer than the demo's time-out.

@@ -11,13 +11,14 @@ const downstreams = async (url: string, project: string, tag: string) =>
   Object.fromEntries(((await getJson({ url }, `/api/v1/releases/${project}/${tag}`)).body.downstreams ?? []).map((d: any) => [d.project, d]));
 
 describe("npm run demo", () => {
-  it("plays releases across foundations offline: passes, failures, a GitLab pipeline, cascades, a time-out and a re-run", async () => {
+  it("plays releases across foundations offline: passes, failures, a GitLab pipeline, cascades, a time-out, a re-run and a watched upstream", async () => {
     demo = await startDemo({ port: 0, pace: 120, quiet: true });
 
     await demo.played;
     const k8s = await downstreams(demo.url, "kubernetes", "v1.31.0");
     const containerd = await downstreams(demo.url, "containerd", "v2.1.0");
     const nova = await downstreams(demo.url, "nova", "29.0.1");
+    const etcd = (await getJson({ url: demo.url }, "/api/v1/releases/etcd/v3.5.17")).body;
     const page = await (await fetch(`${demo.url}/`)).text();
 
     expect(k8s["cri-o"]).toMatchObject({ status: "passed", attempt: 1 });
@@ -27,6 +28,9 @@ describe("npm run demo", () => {
     expect(containerd["kata-containers"]).toMatchObject({ status: "failed", failedJobs: ["cri-containerd-k8s"] });
     expect(nova.functest.status).toBe("timed_out");
     expect(nova.kolla.status).toBe("passed");
+    // etcd has no app and sends no webhook: the watcher found its tag, kubernetes ran for it
+    expect(etcd.release.source).toBe("watch");
+    expect(etcd.downstreams.map((d: any) => [d.project, d.status])).toEqual([["kubernetes", "passed"]]);
     expect(page).toContain("OpenInfra Foundation");
     expect(page).toContain('data-downstream="kata-containers" data-status="failed"');
   }, 90_000);

@@ -5,6 +5,7 @@ import { rerunCommand } from "./rerun.js";
 import { exportCommand, verifyCommand } from "./history.js";
 import { sinksCommand } from "./sinks.js";
 import { watchCommand } from "./watch.js";
+import { gitlabHooksCommand } from "./gitlab-hooks.js";
 
 const HELP = `openci-relay: the OpenCI Relay command line
 
@@ -43,6 +44,12 @@ Usage:
   openci-relay watch [--json] [--url URL]
       The upstreams the relay watches (git hosts, map entries with 'watch:'): last and next
       poll, last new tag, the share of polls answered 304 (free of rate limits), last error.
+
+  openci-relay gitlab-hooks --project GROUP/PROJECT [--url URL] [--reset-token]
+      Creates the project's webhook to the relay (tag push, pipeline and job events, its secret
+      token), or brings an existing one up to date; a second run changes nothing and says so.
+      Needs GITLAB_TOKEN (or the map entry's token_env) with the Maintainer role, and
+      GITLAB_WEBHOOK_SECRET (or the entry's webhook_secret_env). --url defaults to OPENCI_PUBLIC_URL.
 
 Environment (rerun, export, sinks, watch):
   OPENCI_URL          the relay's address (default http://127.0.0.1:$PORT, PORT default 3000)
@@ -131,6 +138,11 @@ export async function main(
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { json: { type: "boolean" }, url: { type: "string" } } });
         if (positionals.length > 0) return usage("takes no arguments, only --json and --url");
         return await watchCommand(values, env, out, err);
+      }
+      case "gitlab-hooks": {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { project: { type: "string" }, url: { type: "string" }, "reset-token": { type: "boolean" } } });
+        if (positionals.length > 0) return usage("takes no arguments, only --project, --url and --reset-token");
+        return await gitlabHooksCommand(values, env, { out, err });
       }
       default:
         err(`openci-relay: unknown command '${command}'. Run 'openci-relay --help'.\n`);

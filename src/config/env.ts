@@ -7,6 +7,7 @@ import { parseEnvSinks, type EnvSinkSpec } from "../sinks/sink-spec.js";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 const ROLES = ["all", "web", "worker"] as const;
+const LOG_FORMATS = ["json", "pretty"] as const;
 
 const optionalText = z
   .string()
@@ -69,6 +70,11 @@ const EnvSchema = z.object({
   OPENCI_ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_READ_TOKEN: optionalText.pipe(z.string().min(16, "must be at least 16 characters (a random secret)").optional()),
   OPENCI_PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+/, "must be the relay's public root URL, e.g. https://openci.example.org").optional()),
+  // The GitHub App's slug (https://github.com/apps/<slug>), written by the setup page; informational (links to the app's page).
+  GITHUB_APP_SLUG: optionalText.pipe(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "must be the app's slug: the last part of https://github.com/apps/<slug>").optional()),
+  // Probot's convention: a smee.io channel whose deliveries are forwarded to this relay (a laptop GitHub cannot reach).
+  WEBHOOK_PROXY_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/]+\/\S+$/, "must be a webhook proxy channel's URL, e.g. https://smee.io/AbC123 (smee.io → Start a new channel)").optional()),
+  LOG_FORMAT: optionalText.pipe(z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(", ")} (unset: pretty on a terminal, JSON otherwise)` }).optional()),
   OPENCI_SINKS: optionalText,
   OPENCI_SINK_RETRY_MS: millis(10, "must be at least 10")
     .default(2000),
@@ -102,6 +108,7 @@ const EnvSchema = z.object({
 
 export type Role = (typeof ROLES)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
   appId: string;
@@ -115,6 +122,8 @@ export interface Config {
   port: number;
   host: string | undefined;
   logLevel: LogLevel;
+  /** LOG_FORMAT: undefined lets the logger choose (pretty on a terminal, JSON otherwise). */
+  logFormat: LogFormat | undefined;
   redisUrl: string | undefined;
   /** OPENCI_MAP: a map file or folder; undefined when only OPENCI_MAP_REPO is set. */
   mapPath: string | undefined;
@@ -144,6 +153,10 @@ export interface Config {
   readToken: string | undefined;
   /** Where people and tools reach the relay; also the `source` of its CDEvents ("/openci-relay" when unset). */
   publicUrl: string | undefined;
+  /** The app's slug (GITHUB_APP_SLUG), as the setup page wrote it. */
+  appSlug: string | undefined;
+  /** WEBHOOK_PROXY_URL: a smee.io channel forwarded to this relay's GitHub webhook route. */
+  webhookProxyUrl: string | undefined;
   /** CDEvents subscribers from OPENCI_SINKS (more may come from the map's `subscribers`). */
   sinks: EnvSinkSpec[];
   /** Fan-out caps: triggers one upstream event may cause, and one cascade chain (beyond its hop limit). */
@@ -231,6 +244,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     redisUrl: e.REDIS_URL,
     mapPath: e.OPENCI_MAP ?? (e.OPENCI_MAP_REPO ? undefined : "openci-map.yml"),
     mapRepo: e.OPENCI_MAP_REPO ? parseMapRepo(e.OPENCI_MAP_REPO) : undefined,
@@ -247,6 +261,8 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     githubWritesPerMinute: e.OPENCI_GITHUB_WRITES_PER_MINUTE,
     githubPointsPerMinute: e.OPENCI_GITHUB_POINTS_PER_MINUTE,
     publicUrl: e.OPENCI_PUBLIC_URL?.replace(/\/+$/, ""),
+    appSlug: e.GITHUB_APP_SLUG,
+    webhookProxyUrl: e.WEBHOOK_PROXY_URL,
     sinks: sinks.sinks,
     sinkRetryMs: e.OPENCI_SINK_RETRY_MS,
     reconcileMs: e.OPENCI_RECONCILE_MS,
@@ -267,6 +283,20 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     maxDeclaredTriggersPerOwnerPerDay: e.OPENCI_MAX_DECLARED_TRIGGERS_PER_OWNER_PER_DAY,
     env,
   };
+}
+
+/** What the setup page reads: the relay runs it before any GitHub App exists (no APP_ID, key or secret). */
+const SetupEnvSchema = EnvSchema.pick({
+  GHE_HOST: true, GHE_PROTOCOL: true, PORT: true, HOST: true, LOG_LEVEL: true, LOG_FORMAT: true, OPENCI_PUBLIC_URL: true, WEBHOOK_PROXY_URL: true,
+});
+export type SetupEnv = z.infer<typeof SetupEnvSchema>;
+
+/** The setup page's variables; a bad one throws a ConfigError naming it, as parseEnv does. */
+export function parseSetupEnv(env: NodeJS.ProcessEnv): SetupEnv {
+  const parsed = SetupEnvSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `  - ${String(issue.path[0] ?? "env")} ${issue.message}`);
+  throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}\nSee .env.example for every variable.`);
 }
 
 /** OPENCI_MAP_SECRETS: variable names, none of them the relay's own. */

@@ -6,7 +6,9 @@
  */
 export const RELAY_OWN_VARIABLES: readonly string[] = [
   "APP_ID", "PRIVATE_KEY", "PRIVATE_KEY_PATH", "WEBHOOK_SECRET", "GITLAB_URL", "GITLAB_TOKEN", "GITLAB_WEBHOOK_SECRET",
-  "REDIS_URL", "HOST", "PORT", "LOG_LEVEL",
+  "REDIS_URL", "HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT", "GITHUB_APP_SLUG",
+  // anyone holding a webhook proxy channel's URL reads the deliveries sent through it
+  "WEBHOOK_PROXY_URL",
 ];
 /** Every OPENCI_* variable is the relay's, and GitHub Enterprise's and Redis's settings too. */
 const RELAY_OWN_PREFIXES = ["OPENCI_", "GHE_", "REDIS_"];

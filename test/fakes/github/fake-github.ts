@@ -218,6 +218,9 @@ export class FakeGithub {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
     const raw = await readBody(req);
+    // GitHub's web page of the manifest flow (a form post, not the API)
+    const newApp = /^\/(?:organizations\/([^/]+)\/)?settings\/apps\/new$/.exec(url.pathname);
+    if (newApp && req.method === "POST") return this.newAppPage(res, raw, url.searchParams.get("state"), newApp[1]);
     let body: unknown;
     try {
       body = raw.length > 0 ? JSON.parse(raw) : undefined;
@@ -226,8 +229,6 @@ export class FakeGithub {
       return reply(res, 400, { message: "Problems parsing JSON" });
     }
     if (url.pathname === "/api/graphql" && req.method === "POST") return this.answerGraphql(req, res, body);
-    const newApp = /^\/(?:organizations\/([^/]+)\/)?settings\/apps\/new$/.exec(url.pathname);
-    if (newApp && req.method === "POST") return this.newAppPage(res, raw, url.searchParams.get("state"), newApp[1]);
     if (!url.pathname.startsWith("/api/v3/")) {
       this.problems.push(`${req.method} ${url.pathname}: outside /api/v3`);
       return reply(res, 404, { message: "Not Found" });

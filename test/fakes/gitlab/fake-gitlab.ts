@@ -79,6 +79,23 @@ export interface FakeMergeRequest {
   notes: FakeNote[];
 }
 
+/** A project webhook (project_webhooks.md): its secret token is kept, never answered. */
+export interface FakeHook {
+  id: number;
+  project: string;
+  url: string;
+  token: string | undefined;
+  events: Record<string, boolean>;
+  enable_ssl_verification: boolean;
+}
+
+/** The events a project webhook has, and GitLab's default for each (a new hook gets push events unless told otherwise). */
+const HOOK_EVENTS: Record<string, boolean> = {
+  push_events: true, tag_push_events: false, issues_events: false, confidential_issues_events: false, merge_requests_events: false,
+  note_events: false, confidential_note_events: false, job_events: false, pipeline_events: false, wiki_page_events: false,
+  deployment_events: false, releases_events: false, feature_flag_events: false, resource_access_token_events: false,
+};
+
 export interface FakeThread {
   id: string;
   project: string;
@@ -142,6 +159,8 @@ export class FakeGitlab {
   readonly statusHistory: Record<string, string[]> = {};
   readonly mergeRequests: FakeMergeRequest[] = [];
   readonly threads: FakeThread[] = [];
+  /** project webhooks (GET/POST /projects/:id/hooks, PUT …/hooks/:hook_id) */
+  readonly hooks: FakeHook[] = [];
   private readonly faults: Fault[] = [];
   private readonly lost: { doc: string; times: number }[] = [];
   private readonly server: Server;
@@ -367,6 +386,28 @@ export class FakeGitlab {
         Object.assign(note, { body: String(params.body), updated: note.updated + 1 });
         return [200, mrNoteJson(note)];
       }
+      case "list_project_hooks":
+        return [200, this.hooks.filter((h) => h.project === project).map((h) => this.hookJson(h))];
+      case "add_project_hook":
+      case "edit_project_hook": {
+        const events = Object.fromEntries(Object.keys(HOOK_EVENTS).filter((k) => params[k] !== undefined).map((k) => [k, params[k] === true || params[k] === "true"]));
+        if (doc === "add_project_hook") {
+          const hook: FakeHook = {
+            id: this.nextId++, project, url: String(params.url), token: params.token === undefined ? undefined : String(params.token),
+            events: { ...HOOK_EVENTS, ...events }, enable_ssl_verification: params.enable_ssl_verification !== false && params.enable_ssl_verification !== "false",
+          };
+          this.hooks.push(hook);
+          return [201, this.hookJson(hook)];
+        }
+        const hook = this.hooks.find((h) => h.project === project && h.id === Number(params.hook_id));
+        if (!hook) return [404, { message: "404 Not found" }];
+        // "When you change the webhook URL, the secret token is reset and not retained."
+        if (String(params.url) !== hook.url) hook.token = undefined;
+        Object.assign(hook, { url: String(params.url), events: { ...hook.events, ...events } });
+        if (params.token !== undefined) hook.token = String(params.token);
+        if (params.enable_ssl_verification !== undefined) hook.enable_ssl_verification = params.enable_ssl_verification === true || params.enable_ssl_verification === "true";
+        return [200, this.hookJson(hook)];
+      }
       case "get_current_user":
         return [200, { id: RELAY_USER.id, username: RELAY_USER.username, name: "OpenCI Relay", state: "active", web_url: `${this.url}/${RELAY_USER.username}` }];
       case "list_commit_discussions":
@@ -427,6 +468,14 @@ export class FakeGitlab {
     if (as === "listed") return { ...base, source: p.source };
     const timings = { tag: p.tag, started_at: "2026-11-21T10:00:05Z", finished_at: DONE.has(p.status) ? "2026-11-21T10:05:00Z" : null };
     return as === "full" ? { ...base, source: p.source, ...timings } : { ...base, ...timings };
+  }
+
+  private hookJson(h: FakeHook) {
+    return {
+      id: h.id, url: h.url, name: "", description: "", project_id: this.o.projects.indexOf(h.project) + 1, ...h.events,
+      push_events_branch_filter: "", enable_ssl_verification: h.enable_ssl_verification, alert_status: "executable", disabled_until: null,
+      url_variables: [], created_at: "2026-11-21T10:00:00Z", custom_headers: [],
+    };
   }
 
   private statusJson(s: FakeCommitStatus) {

@@ -118,7 +118,9 @@ export async function startSetupServer(o: SetupOptions): Promise<SetupServer> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(o.env.PORT, o.env.HOST, () => resolve());
+    // Whoever completes this page decides which app the relay runs as: until there is one, only this
+    // machine may open it (a remote server: ssh -L 3000:localhost:3000), unless HOST says otherwise.
+    server.listen(o.env.PORT, o.env.HOST ?? "127.0.0.1", () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   const shown = !o.env.HOST || o.env.HOST === "0.0.0.0" || o.env.HOST === "::" ? "localhost" : o.env.HOST.includes(":") ? `[${o.env.HOST}]` : o.env.HOST;

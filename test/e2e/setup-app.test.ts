@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -118,6 +119,22 @@ describe("registering the GitHub App from the relay (manifest flow)", () => {
     expect(parseDotenv(env)).toEqual({ APP_ID: String(APP_ID), WEBHOOK_SECRET: "my-own-secret", PRIVATE_KEY: appPrivateKey(), GITHUB_APP_SLUG: github.appSlug });
     expect(env.startsWith(`# mine\nAPP_ID="${APP_ID}"\nWEBHOOK_SECRET=my-own-secret\n`)).toBe(true);
     expect(github.problems).toEqual([]);
+  });
+
+  it("without HOST, listens on loopback only: no other machine can open the page that picks the relay's app", async () => {
+    const dir = freshDir();
+    setup = await startSetupServer({
+      env: { GHE_HOST: undefined, GHE_PROTOCOL: "https", PORT: 0, HOST: undefined, LOG_LEVEL: "silent", LOG_FORMAT: undefined, OPENCI_PUBLIC_URL: undefined, WEBHOOK_PROXY_URL: undefined },
+      envFile: join(dir, ".env"), appYml: join(dir, "app.yml"), log: createLogger("silent"),
+    });
+    const port = new URL(setup.url).port;
+    const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === "IPv4" && !i.internal)?.address ?? "192.0.2.1";
+
+    const local = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const remote = await fetch(`http://${external}:${port}/healthz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, (e: Error) => (e.cause as { code?: string } | undefined)?.code ?? e.name);
+
+    expect(local.status).toBe(200);
+    expect(remote).not.toBe(200);
   });
 
   it("app.yml subscribes to every event the relay handles", async () => {

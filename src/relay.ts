@@ -10,6 +10,13 @@ import { GithubForge } from "./forge/github.js";
 import { GitlabForge } from "./forge/gitlab.js";
 import { GitHostSource } from "./forge/git-host.js";
 import { GithubWatchSource } from "./forge/github-watch.js";
+import { ArtifactRegistries } from "./artifacts/artifacts.js";
+import { OciArtifacts } from "./artifacts/oci-artifacts.js";
+import { PypiArtifacts } from "./artifacts/pypi.js";
+import { GoProxyArtifacts } from "./artifacts/golang.js";
+import { MavenArtifacts } from "./artifacts/maven.js";
+import { NpmArtifacts } from "./artifacts/npm.js";
+import { GithubReleaseArtifacts } from "./artifacts/github-release.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
@@ -168,7 +175,13 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       // Any git host: only a source of tags, read anonymously; no webhook comes from it, so its upstreams are watched.
       git: { source: () => new GitHostSource(), pollsRuns: false, signsCheckHooks: false, watched: true },
     }, map);
+    // Where releases' artifacts are published, one registry per package URL type (docs/architecture.md, "Artifacts").
+    const artifacts = new ArtifactRegistries({
+      oci: new OciArtifacts(), pypi: new PypiArtifacts(), golang: new GoProxyArtifacts(), maven: new MavenArtifacts(), npm: new NpmArtifacts(),
+      github: new GithubReleaseArtifacts((repo) => apps.readClientForRepo(repo)),
+    });
     const workerDeps = {
+      artifacts,
       // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
       // instead of failing: a pipeline the forge started is recorded, never started twice.
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,

@@ -1,5 +1,6 @@
 import type { Project } from "../map/graph.js";
 import type { CheckConclusion, CheckStatus } from "./run-state.js";
+import type { PublishedArtifact } from "../artifacts/published.js";
 
 export type { CheckConclusion, CheckStatus };
 
@@ -11,6 +12,8 @@ export interface UpstreamContext {
   sha: string;
   /** The relay run id: correlates the downstream run with this trigger. */
   runId: string;
+  /** An `after_artifacts` edge: the release's artifacts as their registries published them (sent as openci_artifacts). */
+  artifacts?: PublishedArtifact[] | undefined;
 }
 
 export interface TriggerResult {

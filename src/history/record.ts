@@ -87,7 +87,22 @@ export const RunRecord = z.strictObject({
   source: z.string(),
 });
 
-/** An `after_check` gate held a trigger back, let it through, or skipped it. */
+/**
+ * A release's artifact as an `after_artifacts` gate saw it: its package URL at the release's version,
+ * whether it was published, and the digests its registry names, each also as a CID (raw codec), so the
+ * history links to the artifact by content.
+ */
+export const GateArtifact = z.strictObject({
+  purl: z.string(),
+  published: z.boolean(),
+  digests: z.array(z.strictObject({ name: z.string().optional(), digest: z.string(), cid: z.string().optional() })).optional(),
+});
+export type GateArtifact = z.infer<typeof GateArtifact>;
+
+/**
+ * A gate held a trigger back, let it through, or skipped it: an `after_check` (`check`: the upstream
+ * check's name) or an `after_artifacts` gate (`check`: "after_artifacts", with the release's `artifacts`).
+ */
 export const GateRecord = z.strictObject({
   ...Common,
   kind: z.literal("gate"),
@@ -98,6 +113,10 @@ export const GateRecord = z.strictObject({
   check: z.string(),
   decision: z.enum(["waiting", "passed", "failed"]),
   conclusion: Conclusion.optional(),
+  /** an `after_artifacts` gate: each artifact, published or missing, with its registry's digests */
+  artifacts: z.array(GateArtifact).optional(),
+  /** why a gate skipped the downstream, where the check's conclusion does not say (artifacts missing at the timeout) */
+  reason: z.string().optional(),
 });
 
 /** An artifact of a failed downstream run, published so others can look at the failure. */

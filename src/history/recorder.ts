@@ -9,7 +9,8 @@ import type { Sinks } from "../sinks/sinks.js";
 import type { Privacy } from "../trust/privacy.js";
 import { toCDEvent } from "./cdevent.js";
 import type { AppendOptions, HistoryStore } from "./history-store.js";
-import { projectsOf, type Artifact, type HistoryRecord, type ReleaseRecord } from "./record.js";
+import { projectsOf, type Artifact, type GateArtifact, type HistoryRecord, type ReleaseRecord } from "./record.js";
+import { artifactForTag, formatPurl, parseArtifact } from "../artifacts/purl.js";
 import { namedProjects } from "./visibility.js";
 
 /** How many artifacts of one failed run are published as test outputs. */
@@ -70,7 +71,8 @@ export class Recorder {
 
   async trigger(t: TriggerJob, outcome: "triggered" | "refused" | "failed", detail: { result?: TriggerResult; reason?: string } = {}): Promise<CID> {
     const store = await this.runStore(t);
-    const after = (await store.byKey(gateKey(t.runId, "passed")))
+    const after = (await store.byKey(artifactGateKey(t.runId, "passed")))
+      ?? (await store.byKey(gateKey(t.runId, "passed")))
       ?? (t.rerunOf ? await store.byKey(triggerKey(t.rerunOf)) : undefined)
       ?? (t.chain ? await store.byKey(doneKey(t.chain.from ?? chainParentRunId(t))) : undefined);
     return this.append(store, {
@@ -126,6 +128,20 @@ export class Recorder {
     }, { key: gateKey(t.runId, decision), release: releaseRef(t) });
   }
 
+  /**
+   * An `after_artifacts` gate's decision, with each artifact as the registries answered (digests and
+   * their CIDs once published): once per decision and run, like an `after_check` gate's, under keys of
+   * its own so an edge with both gates records both.
+   */
+  async artifactGate(t: TriggerJob, decision: "waiting" | "passed" | "failed", artifacts: GateArtifact[], reason?: string): Promise<CID> {
+    const store = await this.runStore(t);
+    return this.append(store, {
+      v: 1, kind: "gate", at: now(), release: await releaseOf(store, t), upstream: t.upstream.projectId, downstream: t.downstreamId,
+      run: t.runId, check: ARTIFACT_GATE, decision, ...(decision === "failed" ? { conclusion: "skipped" as const } : {}), artifacts,
+      ...(reason !== undefined ? { reason } : {}),
+    }, { key: artifactGateKey(t.runId, decision), release: releaseRef(t) });
+  }
+
   /** Where records about these projects go. */
   private async storeFor(projects: readonly string[]): Promise<HistoryStore> {
     return this.o.store.inScope(await this.o.privacy.anyPrivate(projects) ? "private" : "public");
@@ -170,6 +186,9 @@ const now = () => new Date().toISOString();
 const releaseKey = (project: string, tag: string, sha: string) => `release|${project}|${tag}|${sha}`;
 const triggerKey = (runId: string) => `trigger|${runId}`;
 const gateKey = (runId: string, decision: string) => `gate|${runId}|${decision}`;
+const artifactGateKey = (runId: string, decision: string) => `gate|${runId}|artifacts|${decision}`;
+/** The `check` of an `after_artifacts` gate's records. */
+export const ARTIFACT_GATE = "after_artifacts";
 /** a run's completed state, whatever its conclusion: what a cascade from it links to */
 const doneKey = (runId: string) => `done|${runId}`;
 
@@ -189,11 +208,21 @@ function chainParentRunId(t: TriggerJob): string {
 
 /**
  * The release's package URLs: the project's artifact patterns without wildcards, at the tag's
- * version (a leading "v" before a digit dropped): pkg:pypi/nova + 29.0.1 → pkg:pypi/nova@29.0.1.
+ * version (a leading "v" before a digit dropped): pkg:pypi/nova + 29.0.1 → pkg:pypi/nova@29.0.1. A
+ * pattern with a version template (`@{tag}`, `@{version}`) or qualifiers is filled in as the artifact
+ * gate reads it (artifactForTag); one that does not fit this tag is left out.
  */
 export function releaseArtifacts(project: Pick<Project, "meta">, tag: string): string[] {
   const version = encodeURIComponent(tag.replace(/^v(?=\d)/, ""));
-  return (project.meta?.artifacts ?? []).filter((p) => !p.includes("*")).map((p) => `${p}@${version}`);
+  return (project.meta?.artifacts ?? []).filter((p) => !p.includes("*")).flatMap((p) => {
+    // As before for a plain name; a template or one with qualifiers (repository_url) the way the artifact gate reads it.
+    if (!/\{(tag|version)\}|\?/.test(p)) return [`${p}@${version}`];
+    try {
+      return [formatPurl(artifactForTag(parseArtifact(p), tag))];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function formatOf(name: string): string {

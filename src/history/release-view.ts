@@ -1,4 +1,4 @@
-import type { Artifact, HistoryRecord, ReleaseRecord } from "./record.js";
+import type { Artifact, GateArtifact, HistoryRecord, ReleaseRecord } from "./record.js";
 
 /** Where one downstream stands for a release, as the API and the dashboard show it. */
 export type DownstreamStatus =
@@ -17,8 +17,10 @@ export interface RunView {
   cid: string;
   records: string[];
   chain: { id: string; path: string[] } | undefined;
-  /** the `after_check` it waits for (or waited for) */
+  /** the `after_check` it waits for (or waited for); "after_artifacts" for an artifact gate */
   gate: string | undefined;
+  /** an `after_artifacts` gate: the upstream release's artifacts as it last saw them (published with their digests and CIDs, or missing) */
+  releaseArtifacts?: GateArtifact[] | undefined;
   updatedAt: string;
 }
 
@@ -64,6 +66,7 @@ export function foldRuns(records: { cid: string; record: HistoryRecord }[]): { r
     switch (r.kind) {
       case "gate":
         v.gate = r.check;
+        if (r.artifacts) v.releaseArtifacts = r.artifacts;
         v.status = r.decision === "waiting" ? "gated" : r.decision === "failed" ? "skipped" : v.status === "gated" ? "queued" : v.status;
         if (r.decision === "failed") v.conclusion = "skipped";
         break;

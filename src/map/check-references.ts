@@ -4,6 +4,7 @@ import { secretNameProblem } from "./secret-names.js";
 import type { Fragment, Placed } from "./normalise.js";
 import type { MapEdgeV2, MapProject, MapProjectV2 } from "./schema.js";
 import { parseDuration } from "./duration.js";
+import { artifactGateProblems } from "./edge-artifacts.js";
 
 /** The shortest `watch.interval` by default (OPENCI_WATCH_MIN_INTERVAL_MS). */
 export const DEFAULT_MIN_WATCH_INTERVAL_MS = 10_000;
@@ -80,6 +81,8 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
       if (e.value.on.has("pull_request")) at(e, `'${upstream}' is on a git host (git:): the relay sees its tags only, not its pull requests; remove pull_request from 'on'`, "on");
     }
   }
+
+  problems.push(...artifactGateProblems(fragments.flatMap((fr) => fr.projects), fragments.flatMap((fr) => fr.edges)));
 
   const sinks = new Map<string, Placed<unknown>>();
   for (const s of fragments.flatMap((fr) => fr.subscribers ?? [])) {

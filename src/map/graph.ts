@@ -54,6 +54,8 @@ export interface Edge {
   prereleases: boolean | undefined;
   on: ReadonlySet<EdgeEvent>;
   after_check?: string | undefined;
+  /** Format v2: wait until the release's artifacts are published, every one of the upstream's (true) or these (as the upstream writes them). */
+  after_artifacts?: true | string[] | undefined;
   timeout?: string | undefined;
   report?: MapReport | undefined;
   /** Set when `on` has pull_request: whether forks' pull requests are tested too. */

@@ -90,6 +90,7 @@ function edgeV2(downstream: string, e: MapEdgeV2): Edge {
   return {
     upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
     after_check: e.after_check, timeout: e.timeout, report: e.report,
+    ...(e.after_artifacts === true || Array.isArray(e.after_artifacts) ? { after_artifacts: e.after_artifacts } : {}),
     pull_requests: on.has("pull_request") ? { forks: e.forks === true } : undefined, cascade: e.cascade === true,
   };
 }

@@ -100,6 +100,8 @@ const EdgeV2 = z.strictObject({
   on: z.array(z.enum(EDGE_EVENTS)).min(1).optional().describe("Which upstream events trigger: default [tag, release]."),
   forks: z.boolean().optional().describe("With `on: [pull_request]`: also pull requests from forks."),
   after_check: z.string().min(1).optional(),
+  after_artifacts: z.union([z.boolean(), z.array(z.string().min(1)).min(1, "list at least one of the upstream's artifacts, or write true for all of them")]).optional()
+    .describe("Trigger only once the release's artifacts are published: true for every one of the upstream's `artifacts`, or a list of them (package URLs as the upstream's entry writes them). Waits up to `timeout` (default 6h), then the downstream is skipped."),
   timeout: Duration.optional(),
   report: Report.optional(),
   cascade: z.boolean().optional().describe("When this downstream's run passes, trigger its own cascading dependants with the same upstream context."),
@@ -127,7 +129,7 @@ const ProjectV2 = z.strictObject({
   description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
   contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),
   ci: z.enum(CI_SYSTEMS).optional().describe("The CI system the project runs."),
-  artifacts: z.array(Purl).optional().describe("What it releases, as package URL patterns: pkg:pypi/nova, pkg:oci/kolla/nova-api."),
+  artifacts: z.array(Purl).optional().describe("What it releases, as package URLs: pkg:pypi/nova, pkg:oci/nova-api@{tag}?repository_url=quay.io/kolla/nova-api. The version may be {tag} or {version} (the tag less a leading v); left out, it is the release's (the tag less a leading v for pypi, npm, maven; the tag for golang, oci, github). An edge's after_artifacts waits for them to be published."),
   visibility: z.enum(["private"], { error: "can only be 'private': the forge says whether a project is public, and the map can only make it more private" }).optional()
     .describe("'private': never shown on public surfaces (dashboard, API, events, CDEvents subscribers) nor on other owners' commits, whatever the forge says."),
   trigger: Trigger.optional(),

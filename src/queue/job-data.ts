@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RunEvent } from "../events/run-event.js";
 import { TagEvent } from "../events/tag-event.js";
+import { PublishedArtifact } from "../artifacts/published.js";
 
 export { RunEvent, TagEvent };
 
@@ -43,6 +44,8 @@ export const TriggerJob = z.object({
   receivedAt: z.iso.datetime().optional(),
   /** A re-run: the relay run id it runs again (the history links the two). */
   rerunOf: z.string().optional(),
+  /** An `after_artifacts` edge: the release's artifacts, published, as the gate found them (given to the downstream). */
+  artifacts: z.array(PublishedArtifact).optional(),
 });
 export type TriggerJob = z.infer<typeof TriggerJob>;
 
@@ -66,6 +69,24 @@ export const TimeoutJob = z.object({
   timeout: z.string(),
 });
 export type TimeoutJob = z.infer<typeof TimeoutJob>;
+
+/**
+ * One look of an `after_artifacts` gate at a release's artifacts: triggers the downstream once every
+ * one is published, else looks again (`round` + 1, after a backoff) until `deadline`, then skips it.
+ */
+export const ArtifactGateJob = z.object({
+  trigger: TriggerJob,
+  /** the package URLs at the release's version */
+  artifacts: z.array(z.string()).min(1),
+  /** when the wait ends (the edge's timeout after the gate began) */
+  deadline: z.iso.datetime(),
+  /** the edge's timeout as written, for the skipped check's text */
+  timeout: z.string(),
+  round: z.number().int().min(0),
+  /** how many were published at the last look, so the upstream check is written only when it changes */
+  seen: z.number().int().min(0).default(0),
+});
+export type ArtifactGateJob = z.infer<typeof ArtifactGateJob>;
 
 export const PollJob = z.object({
   relayRunId: z.string(),

@@ -48,6 +48,11 @@ export function sinkJobId(sinkId: string, cid: string): string {
   return `sink-${digest(sinkId, cid)}`;
 }
 
+/** One look of a trigger's artifact gate: the same round is one job, however often it is added. */
+export function artifactGateJobId(relayRunId: string, round: number): string {
+  return `artifacts-${relayRunId}-${round}`;
+}
+
 export function pollJobId(relayRunId: string, round: number): string {
   return `poll-${relayRunId}-${round}`;
 }

@@ -23,7 +23,7 @@ function how(project: Project): string {
 
 const tagOf = (up: UpstreamRef) => `Tag \`${setting(up.tag)}\` of **${neutralise(up.projectId)}**`;
 
-function intro(up: UpstreamRef, project: Project): string {
+export function intro(up: UpstreamRef, project: Project): string {
   return `${tagOf(up)} (commit \`${short(up.sha)}\`) starts ${how(project)} in **${neutralise(repoOf(project))}**.`;
 }
 

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Systems } from "../forge/registry.js";
+import type { ArtifactRegistries } from "../artifacts/artifacts.js";
 import type { GithubApps } from "../forge/github-apps.js";
 import type { Recorder } from "../history/recorder.js";
 import type { DependencyMap } from "../map/graph.js";
@@ -41,6 +42,8 @@ export interface WorkerDeps {
   views: CommitViews;
   /** the systems the relay talks to, asked by role at a place (source, runner, reporter, files) */
   systems: Systems;
+  /** where releases' artifacts are published, by package URL type (the `after_artifacts` gate asks them) */
+  artifacts: ArtifactRegistries;
   /** the immutable history (and, through it, the CDEvents subscribers) */
   history: Recorder;
   redis: Redis;

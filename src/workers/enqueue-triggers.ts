@@ -6,6 +6,7 @@ import { checkName, gateWaitingReport, queuedReport } from "../report/check-text
 import { publishChecks } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 import { openGate } from "./gate.js";
+import { startArtifactGates } from "./artifact-gate.js";
 
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
@@ -49,12 +50,15 @@ export async function enqueueTriggers(deps: WorkerDeps, origin: TriggerOrigin, s
     };
     return { up, project, data, gate };
   });
-  const now = jobs.filter((j) => j.gate === undefined);
+  const ungated = jobs.filter((j) => j.gate === undefined);
   const gated = jobs.filter((j) => j.gate !== undefined);
+  // An `after_artifacts` edge waits for the release's artifacts first (its check shows the wait).
+  const free = new Set(await startArtifactGates(deps, ungated.map((j) => j.data), log));
+  const now = ungated.filter((j) => free.has(j.data));
 
   // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
   await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
-  await publishChecks(deps, jobs.map(({ up, project, data, gate }) => ({
+  await publishChecks(deps, [...now, ...gated].map(({ up, project, data, gate }) => ({
     trigger: data,
     report: gate === undefined ? queuedReport(up, project, data.runId) : gateWaitingReport(up, project, data.runId, gate),
   })));
@@ -66,5 +70,5 @@ export async function enqueueTriggers(deps: WorkerDeps, origin: TriggerOrigin, s
     const state = await deps.systems.reporter(origin).checkState(origin.repo, sha, gate, origin.ref);
     if (state?.completed) await openGate(deps, { forge: origin.forge, host: origin.host, repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
   }
-  return { now: now.map((j) => j.project.id), gated: gated.map((j) => j.project.id) };
+  return { now: now.map((j) => j.project.id), gated: [...gated, ...ungated.filter((j) => !free.has(j.data))].map((j) => j.project.id) };
 }

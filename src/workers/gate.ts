@@ -3,6 +3,7 @@ import type { CheckEvent } from "../events/check-event.js";
 import { gateFailedReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
+import { startArtifactGates } from "./artifact-gate.js";
 
 /**
  * A hook says an upstream check finished. Where the system does not sign its hooks itself (GitLab:
@@ -37,7 +38,9 @@ export async function openGate(
   if (waiting.length === 0) return { released: 0, skipped: 0 };
   if (check.conclusion === "success") {
     try {
-      await deps.queues.trigger.addBulk(waiting.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
+      // An edge that also says `after_artifacts` waits for the release's artifacts next.
+      const now = await startArtifactGates(deps, waiting, log);
+      await deps.queues.trigger.addBulk(now.map((t) => ({ name: "trigger", data: t, opts: { jobId: t.runId } })));
     } catch (error) {
       // Not handed out after all: back to waiting, for the retry of this job.
       for (const t of waiting) await deps.gates.wait(check, check.sha, check.name, t);

@@ -3,13 +3,14 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchBatchJob, WatchPollJob } from "../queue/job-data.js";
+import { ArtifactGateJob, DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchBatchJob, WatchPollJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
 import { fanOut } from "./fan-out.js";
 import { openGateFromHook } from "./gate.js";
 import { processPoll } from "./poll.js";
+import { processArtifactGate } from "./artifact-gate.js";
 import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
 import { processDeclaration } from "./declaration.js";
@@ -90,6 +91,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processTimeout(TimeoutJob.parse(job.data), deps, log);
         case "poll":
           return processPoll(PollJob.parse(job.data), deps, log);
+        case "artifacts":
+          return processArtifactGate(ArtifactGateJob.parse(job.data), deps, log);
         default:
           return processTrigger(job, deps, log);
       }

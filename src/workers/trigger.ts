@@ -37,7 +37,10 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
         log.info({ downstream: project.id }, "already triggered: not calling the forge again");
       } else {
         const runner = deps.systems.runner(placeOf(project.location));
-        const context = { upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId };
+        const context = {
+          upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
+          ...(data.artifacts ? { artifacts: data.artifacts } : {}),
+        };
         const earlier = await deps.records.intend(data.runId);
         result = (earlier ? await startedEarlier(runner, project, context, earlier, log) : undefined)
           ?? (data.retryOf !== undefined ? await retried(runner, project, data.retryOf, log) : undefined)

@@ -29,6 +29,8 @@ export interface FakeRepo {
   pulls?: Record<string, { number: number; merged: boolean; fork?: boolean }[]>;
   /** branch → its head commit and files (path → text), for the metadata repository */
   contents?: Record<string, { sha: string; files: Record<string, string> }>;
+  /** tag → its release (draft or published) and assets, for `GET /repos/{owner}/{repo}/releases/tags/{tag}` */
+  releases?: Record<string, { draft?: boolean; assets: shape.ReleaseAssetSpec[] }>;
   /** commit sha → the check suites on it */
   suites?: Record<string, { appId: number; status: string; conclusion: string | null; runs?: number }[]>;
 }
@@ -522,6 +524,12 @@ export class FakeGithub {
         zipball_url: `${base}/zipball/refs/tags/${name}`, tarball_url: `${base}/tarball/refs/tags/${name}`,
       })), link];
     },
+    // "Get a published release with the specified tag name" (GitHub docs): a draft answers 404.
+    "repos/get-release-by-tag": ({ params }) => {
+      const r = this.repo(params).releases?.[params.tag!];
+      if (!r || r.draft) return [404, shape.error("Not Found")];
+      return [200, shape.release(this.base, `${params.owner}/${params.repo}`, { id: idOfTag(params.tag!), tag: params.tag!, assets: r.assets })];
+    },
     "actions/list-workflow-run-artifacts": ({ params }) => {
       const runId = Number(params.run_id);
       const base = `http://${this.host}/api/v3/repos/${params.owner}/${params.repo}/actions/artifacts`;
@@ -698,6 +706,11 @@ function reply(res: ServerResponse, status: number, body: unknown, headers: Reco
     return;
   }
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(JSON.stringify(body));
+}
+
+/** A release's id: stable per tag. */
+function idOfTag(tag: string): number {
+  return shape.idOf(`release ${tag}`) % 1_000_000;
 }
 
 /** A stable blob id for a file at a commit (40 hex, like git's). */

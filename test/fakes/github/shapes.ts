@@ -211,3 +211,27 @@ export function commitComment(b: Base, repo: string, c: { id: number; sha: strin
 export function error(message: string): Json {
   return { message, documentation_url: "https://docs.github.com/rest" };
 }
+
+/** A release's asset as GitHub documents it (the example of "Get a release by tag name"); `digest` null where GitHub computed none. */
+export interface ReleaseAssetSpec {
+  name: string;
+  state: "uploaded" | "open";
+  digest?: string | null;
+}
+
+/** A release (GitHub's example for `GET /repos/{owner}/{repo}/releases/tags/{tag}`, with this repository's names). */
+export function release(b: Base, repo: string, o: { id: number; tag: string; draft?: boolean; assets: ReleaseAssetSpec[] }): Json {
+  const api = `${b.api}/repos/${repo}`;
+  const author = simpleUser(b, repo.split("/")[0]!, { type: "User" });
+  return {
+    url: `${api}/releases/${o.id}`, html_url: `${b.web}/${repo}/releases/${o.tag}`, assets_url: `${api}/releases/${o.id}/assets`,
+    upload_url: `${b.web}/uploads/repos/${repo}/releases/${o.id}/assets{?name,label}`, tarball_url: `${api}/tarball/${o.tag}`, zipball_url: `${api}/zipball/${o.tag}`,
+    id: o.id, node_id: `RE_${o.id}`, tag_name: o.tag, target_commitish: "main", name: o.tag, body: "Description of the release",
+    draft: o.draft === true, prerelease: false, created_at: AT, published_at: o.draft ? null : AT, author,
+    assets: o.assets.map((a, i) => ({
+      url: `${api}/releases/assets/${o.id * 100 + i}`, browser_download_url: `${b.web}/${repo}/releases/download/${o.tag}/${a.name}`,
+      id: o.id * 100 + i, node_id: `RA_${o.id * 100 + i}`, name: a.name, label: "", state: a.state, content_type: "application/octet-stream",
+      size: 1024, digest: a.digest ?? null, download_count: 0, created_at: AT, updated_at: AT, uploader: author,
+    })),
+  };
+}

@@ -31,6 +31,8 @@ export interface GithubWatchOptions {
  * rate limit), until GitHub's named reset. Only reads: nothing is written to a watched upstream.
  */
 export class GithubWatchSource implements BatchSource {
+  readonly batchSize = GITHUB_TAGS_DEFAULTS.batchSize;
+
   constructor(private readonly o: GithubWatchOptions) {}
 
   async watchTagsOfMany(asks: { repo: string; etag: string | undefined }[]): Promise<Map<string, TagListing | Error>> {

@@ -94,6 +94,8 @@ export type TagListing =
  * what the source answered last time for that repository, given back as it was (opaque to the watcher).
  */
 export interface BatchSource {
+  /** how many repositories one request reads (GitHub's GraphQL: 50): the watcher fills its batches to a multiple of it */
+  readonly batchSize: number;
   watchTagsOfMany(asks: { repo: string; etag: string | undefined }[]): Promise<Map<string, TagListing | Error>>;
 }
 

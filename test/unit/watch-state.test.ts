@@ -35,6 +35,29 @@ describe("WatchState against a real Redis", () => {
     expect([...(await state.schedule()).keys()]).toEqual(["nova"]);
   });
 
+  it("claims early, to fill a batch, only upstreams due within the horizon and not yet claimed, at most the room left", async () => {
+    await redis.flushall();
+    const state = new WatchState(redis);
+    const w = (id: string) => ({ id, intervalMs: 1000 });
+    // first times: a at 10_000 + 100, b + 200, c + 300, d + 900 (random() is the fraction of the interval;
+    // claimDue draws two numbers an upstream: its first time, then its jitter)
+    const firsts = [0.1, 0.5, 0.2, 0.5, 0.3, 0.5, 0.9, 0.5];
+    await state.claimDue([w("a"), w("b"), w("c"), w("d")], 10_000, () => firsts.shift()!);
+
+    // at 10_150: a is due (claimed by claimDue); b and c are within a quarter interval (≤ 10_400), d is not
+    const due = await state.claimDue([w("a"), w("b"), w("c"), w("d")], 10_150, () => 0.5);
+    const oneRoom = await state.claimEarly([w("a"), w("b"), w("c"), w("d")], 1, 0.25, 10_150, () => 0.5);
+    const more = await state.claimEarly([w("a"), w("b"), w("c"), w("d")], 5, 0.25, 10_150, () => 0.5);
+    const schedule = await state.schedule();
+
+    expect(due).toEqual(["a"]);
+    expect(oneRoom).toEqual(["b"]);
+    expect(more).toEqual(["c"]);
+    // each claimed one is next due a whole interval (0.9 + 0.2 × 0.5 of it) after the claim; d is untouched
+    expect(schedule).toEqual(new Map([["a", 11_150], ["b", 11_150], ["c", 11_150], ["d", 10_900]]));
+    expect(await state.claimEarly([w("d")], 0, 0.25, 10_150)).toEqual([]);
+  });
+
   it("keeps the tags as last read: a baseline, then changes and deletions, and the ETag only when one was given", async () => {
     await redis.flushall();
     const state = new WatchState(redis);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { DependencyMap } from "../src/map/graph.js";
 import { FakeGithub, type FakeRepo } from "../test/fakes/github/fake-github.js";
 import { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
+import { startGithubFront, startGitlabFront, type PlayedRun } from "./sandbox-web.js";
 
 export const DEMO_GITLAB_TOKEN = "glpat-demo-sandbox-token";
 
@@ -42,5 +43,18 @@ export async function startSandbox(map: DependencyMap, privateKey: string, appId
   }
   const github = await FakeGithub.start({ appId, privateKey, repos });
   const gitlab = await FakeGitlab.start({ token: DEMO_GITLAB_TOKEN, projects: gitlabProjects });
-  return { github, gitlab, installationOf: (repo: string) => repos[repo]?.installationId };
+  // The fronts the relay talks to: the fakes' APIs, and a page for every run link they hand out.
+  const played = new Map<number, PlayedRun>();
+  const githubFront = await startGithubFront(github, played);
+  const gitlabFront = await startGitlabFront(gitlab);
+  return {
+    github, gitlab, githubFront, gitlabFront, played,
+    installationOf: (repo: string) => repos[repo]?.installationId,
+    stop: async () => {
+      await githubFront.stop();
+      await gitlabFront.stop();
+      await github.stop();
+      await gitlab.stop();
+    },
+  };
 }

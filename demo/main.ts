@@ -42,8 +42,14 @@ function demoMapText(pace: number): string {
  * Everything offline: a private redis-server, the local forge sandbox (fake GitHub and GitLab
  * over HTTP), the relay on the real cross-community map, and the scripted releases.
  */
-export async function startDemo(o: { port?: number; pace?: number; quiet?: boolean } = {}): Promise<Demo> {
-  const say = o.quiet ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+export async function startDemo(o: {
+  port?: number; pace?: number; quiet?: boolean;
+  /** the demo stops once the script has played (DEMO_EXIT=1), so it does not say the relay keeps running */
+  exitWhenPlayed?: boolean;
+  /** where its lines go (default stdout; nowhere when quiet) */
+  say?: (line: string) => void;
+} = {}): Promise<Demo> {
+  const say = o.say ?? (o.quiet ? () => {} : (line: string) => process.stdout.write(`${line}\n`));
   const pace = o.pace ?? 1000;
   const mapText = demoMapText(pace);
   const map = parseMap(mapText, "fixtures/maps/cross-community.yml");
@@ -56,8 +62,8 @@ export async function startDemo(o: { port?: number; pace?: number; quiet?: boole
   const sandbox = await startSandbox(map, privateKey, APP_ID, tags);
   const config = parseEnv({
     APP_ID: String(APP_ID), PRIVATE_KEY: privateKey, WEBHOOK_SECRET,
-    GHE_HOST: sandbox.github.host, GHE_PROTOCOL: "http",
-    GITLAB_URL: sandbox.gitlab.url, GITLAB_TOKEN: DEMO_GITLAB_TOKEN,
+    GHE_HOST: sandbox.githubFront.host, GHE_PROTOCOL: "http",
+    GITLAB_URL: sandbox.gitlabFront.url, GITLAB_TOKEN: DEMO_GITLAB_TOKEN,
     PORT: String(o.port ?? 3000), HOST: "127.0.0.1", REDIS_URL: redis.url,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "error",
     OPENCI_WRITE_INTERVAL_MS: "100", OPENCI_POLL_INTERVAL_MS: "1000", OPENCI_ADMIN_TOKEN: DEMO_ADMIN_TOKEN,
@@ -71,27 +77,34 @@ export async function startDemo(o: { port?: number; pace?: number; quiet?: boole
   const abort = new AbortController();
   const played = playDemo({
     relayUrl: relay.url!, map, github: sandbox.github, gitlab: sandbox.gitlab, webhookSecret: WEBHOOK_SECRET, adminToken: DEMO_ADMIN_TOKEN,
-    installationOf: sandbox.installationOf, log: say, pace,
-  }, abort.signal).then(() => void say(`\nThe scripted releases have played; the relay keeps running at ${url}/ (Ctrl-C stops it).`));
+    installationOf: sandbox.installationOf, log: say, pace, githubWeb: sandbox.githubFront.url, played: sandbox.played,
+  }, abort.signal).then(() => void say(playedLine(url, o.exitWhenPlayed ?? false)));
   return {
     url: relay.url!,
     played,
     stop: async () => {
       abort.abort();
       await relay.stop();
-      await sandbox.github.stop();
-      await sandbox.gitlab.stop();
+      await sandbox.stop();
       await redis.stop();
     },
   };
 }
 
+/** The demo's last line: what happens now that the script has played. */
+export function playedLine(url: string, exitWhenPlayed: boolean): string {
+  return exitWhenPlayed
+    ? "\nThe scripted releases have played; stopping the relay, the sandbox and Redis (DEMO_EXIT=1)."
+    : `\nThe scripted releases have played; the relay keeps running at ${url}/ (Ctrl-C stops it).`;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
-  const demo = await startDemo({ port }).catch(async (error: Error) => {
+  const exitWhenPlayed = process.env.DEMO_EXIT === "1";
+  const demo = await startDemo({ port, exitWhenPlayed }).catch(async (error: Error) => {
     if (!/EADDRINUSE/.test(String(error.message)) || process.env.PORT !== undefined) throw error;
     process.stdout.write(`port ${port} is taken: using a free one (set PORT to choose)\n`);
-    return startDemo({ port: 0 });
+    return startDemo({ port: 0, exitWhenPlayed });
   });
   const stop = async () => {
     await demo.stop();
@@ -99,5 +112,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
-  if (process.env.DEMO_EXIT === "1") await demo.played.then(stop);
+  if (exitWhenPlayed) await demo.played.then(stop);
 }

@@ -5,6 +5,7 @@ import { githubFixture } from "../test/helpers/fixtures.js";
 import type { FakeGithub } from "../test/fakes/github/fake-github.js";
 import type { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
 import { commitOf } from "./forge-sandbox.js";
+import type { PlayedRun } from "./sandbox-web.js";
 
 /** How the relay started a downstream run: what GitHub then says of it in workflow_run. */
 type Started = { event: "workflow_dispatch"; workflow: string | undefined } | { event: "repository_dispatch"; workflow?: undefined };
@@ -43,6 +44,10 @@ export interface ScriptOptions {
   log: (line: string) => void;
   /** milliseconds between steps (scaled down in tests) */
   pace: number;
+  /** the sandbox's GitHub web address (its front), where the runs' pages are */
+  githubWeb: string;
+  /** what the script played, by GitHub run id, for those pages */
+  played: Map<number, PlayedRun>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -62,16 +67,17 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
   const pending: Promise<void>[] = [];
 
   /** A GitHub downstream run's life: queued → in progress → its conclusion (reported by webhook). */
-  const playRun = async (repo: string, relayRunId: string, runId: number, projectId: string, upstream: string, attempt: number, started: Started) => {
+  const playRun = async (repo: string, relayRunId: string, runId: number, projectId: string, upstream: string, tag: string, attempt: number, started: Started) => {
     const createdAt = new Date().toISOString();
     const send = (action: string, status: string, conclusion: string | null) => {
+      o.played.set(runId, { repo, project: projectId, upstream, tag, status: conclusion ?? status.replace("_", " ") });
       const p = githubFixture("workflow_run.completed");
       p.action = action;
       // As GitHub reports the run the dispatch started: its event, its workflow file, when it was created.
       Object.assign(p.workflow_run, {
         id: runId, status, conclusion, display_title: `openci ${relayRunId}`, name: "CI", event: started.event, created_at: createdAt,
         ...(started.workflow ? { path: `.github/workflows/${started.workflow}` } : {}),
-        html_url: `https://github.com/${repo}/actions/runs/${runId}`, run_started_at: createdAt, updated_at: new Date().toISOString(),
+        html_url: `${o.githubWeb}/${repo}/actions/runs/${runId}`, run_started_at: createdAt, updated_at: new Date().toISOString(),
       });
       p.repository.full_name = repo;
       p.repository.name = repo.split("/")[1];
@@ -131,7 +137,7 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
         const started: Started = call.operationId === "repos/create-dispatch-event"
           ? { event: "repository_dispatch" }
           : { event: "workflow_dispatch", workflow: call.params.workflow_id };
-        pending.push(playRun(repo, relayRunId, runId, project?.id ?? repo, ctx!.openci_upstream ?? "", attempt, started));
+        pending.push(playRun(repo, relayRunId, runId, project?.id ?? repo, ctx!.openci_upstream ?? "", ctx!.openci_tag ?? "", attempt, started));
       }
       for (const pipeline of o.gitlab.pipelines) {
         const key = `gitlab-${pipeline.id}`;

@@ -3,6 +3,7 @@ import type { DependencyMap, Edge, Project } from "../map/graph.js";
 import { MapError, formatProblem, loadMap, type LoadedMap } from "../map/load.js";
 import { mapJsonSchemaText } from "../map/json-schema.js";
 import { renderGraph, subgraph, type GraphFormat } from "../map/render-graph.js";
+import { count } from "../web/dashboard/html.js";
 
 export interface Io {
   out: (s: string) => void;
@@ -28,7 +29,7 @@ export function validateCommand(path: string, io: Io): number {
   for (const w of loaded.warnings) io.err(`${formatProblem({ ...w, message: `warning: ${w.message}` })}\n`);
   const { map } = loaded;
   const edges = map.projects().reduce((n, p) => n + map.allDependants(p.id).length, 0);
-  io.out(`${path}: valid: ${map.size} projects, ${edges} edges, ${map.foundations().length} foundations in ${loaded.files.length} file${loaded.files.length === 1 ? "" : "s"}` +
+  io.out(`${path}: valid: ${count(map.size, "project")}, ${count(edges, "edge")}, ${count(map.foundations().length, "foundation")} in ${count(loaded.files.length, "file")}` +
     `${loaded.warnings.length > 0 ? `, ${loaded.warnings.length} warning${loaded.warnings.length === 1 ? "" : "s"}` : ""}\n`);
   return 0;
 }

@@ -8,10 +8,10 @@ import type { DependencyMap } from "../map/graph.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore } from "../report/check-store.js";
 import type { CommitViews } from "../report/commit-views.js";
-import { admitted } from "./admin-auth.js";
+import { admitted, givenToken } from "./admin-auth.js";
 import { href, html } from "./dashboard/html.js";
 import { layout } from "./dashboard/layout.js";
-import { readBody } from "./http.js";
+import { readBody, sameSecret } from "./http.js";
 import { RerunRequest, requestRerun } from "./reruns-api.js";
 
 export const QUEUES_PATH = "/admin/queues";
@@ -30,6 +30,58 @@ export function sameOrigin(req: IncomingMessage): boolean {
 }
 const RERUN_FORM_PATH = "/admin/reruns";
 
+type Render = (path: string, options: object, callback: (error: Error | null, html?: string) => void) => void;
+
+/**
+ * Bull Board's page links Google Fonts; the relay serves everything it shows itself, so the page
+ * works offline and tells no third party who opens it. Its own CSS falls back to the system's sans-serif.
+ */
+export function withoutExternalFonts(page: string): string {
+  return page.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, "");
+}
+
+/** Wraps the board's view engine (ejs, registered by the adapter) so its page goes out without external fonts. */
+function offline(board: express.Application): void {
+  const engines = (board as unknown as { engines: Record<string, Render | undefined> }).engines;
+  const render = engines[".ejs"];
+  if (!render) throw new Error("Bull Board's view engine is not registered: @bull-board/express changed how it renders its page");
+  board.engine("ejs", (path, options, callback) => render(path, options, (error, page) => callback(error, page === undefined ? page : withoutExternalFonts(page))));
+}
+
+/** A browser asking for a page (Accept names HTML and not JSON); API clients and Bull Board's own calls get JSON. */
+export function wantsHtml(req: IncomingMessage): boolean {
+  const accept = String(req.headers.accept ?? "");
+  return /\btext\/html\b/.test(accept) && !/\bapplication\/json\b/.test(accept);
+}
+
+/** The link on the sign-in page: the same view, asking the browser for the password. */
+export const SIGN_IN_QUERY = "sign-in";
+
+/**
+ * The page a browser gets instead of raw JSON when the admin views refuse it: how to sign in (401),
+ * or how to turn them on (403). A browser's password prompt does not say which password it wants, so
+ * a first visit gets this page without a Basic challenge (no prompt yet); its Sign in link
+ * (`?sign-in`), or a wrong password, gets the challenge and the prompt.
+ */
+export function adminSignInPage(state: "no-token" | "signed-out" | "wrong-token"): { status: number; text: string } {
+  const body = state === "no-token"
+    ? html`<h1>The admin views are off</h1>
+<p>This relay runs without <code>OPENCI_ADMIN_TOKEN</code>, so the queues' board, re-runs and dead letters are closed to everyone.
+To open them, set <code>OPENCI_ADMIN_TOKEN</code> (at least 16 characters, e.g. <code>openssl rand -hex 32</code>) in the relay's environment or <code>.env</code> and restart it.</p>
+<p><a href="/">Back to the releases</a></p>`
+    : html`<h1>Sign in to the admin views</h1>
+${state === "wrong-token" ? html`<p role="alert">That password is not this relay's admin token.</p>` : ""}
+<p>The queues' board, re-runs and dead letters need the relay's admin token. Your browser asks for a user name and a password:</p>
+<ul>
+<li><strong>User name</strong>: anything.</li>
+<li><strong>Password</strong>: the relay's <code>OPENCI_ADMIN_TOKEN</code>, from its environment or <code>.env</code>.
+Running <code>npm run demo</code>? It printed the token when it started, on its <em>Queues</em> line.</li>
+</ul>
+<p><a href="${QUEUES_PATH}?${SIGN_IN_QUERY}">Sign in</a> · <a href="/">Back to the releases</a></p>
+<p class="small muted">Tools send the token as <code>Authorization: Bearer &lt;token&gt;</code> and get JSON. The browser keeps the password until it is closed.</p>`;
+  return { status: state === "no-token" ? 403 : 401, text: layout({ title: "Admin sign-in", main: body }).text };
+}
+
 /**
  * The operators' views, behind the admin token (Bearer, or the password of a browser's Basic
  * prompt): Bull Board at /admin/queues, and the dashboard's Re-run buttons (POST /admin/reruns).
@@ -44,6 +96,7 @@ export function adminViews(o: {
     serverAdapter: board,
     options: { uiConfig: { boardTitle: "OpenCI Relay" } },
   });
+  offline(board.getRouter() as express.Application);
   const app = express();
   app.disable("x-powered-by");
   app.use(QUEUES_PATH, board.getRouter());
@@ -54,6 +107,16 @@ export function adminViews(o: {
     // Never framed (clickjacking of the board or the buttons).
     res.setHeader("x-frame-options", "DENY");
     res.setHeader("content-security-policy", "frame-ancestors 'none'");
+    if (wantsHtml(req) && (o.adminToken === undefined || !sameSecret(givenToken(req), o.adminToken))) {
+      req.resume();
+      const state = o.adminToken === undefined ? "no-token" : req.headers.authorization === undefined ? "signed-out" : "wrong-token";
+      const page = adminSignInPage(state);
+      const prompt = state === "wrong-token" || new URLSearchParams((req.url ?? "").split("?")[1] ?? "").has(SIGN_IN_QUERY);
+      // Bearer (the API's scheme) names what is wanted without making the browser prompt before the page is read.
+      if (page.status === 401) res.setHeader("www-authenticate", prompt ? 'Basic realm="OpenCI Relay admin", charset="UTF-8"' : 'Bearer realm="OpenCI Relay admin"');
+      res.writeHead(page.status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(page.text);
+      return true;
+    }
     if (!admitted(req, res, o.adminToken, "the admin views")) return true;
     if (path !== RERUN_FORM_PATH) {
       app(req as express.Request, res as express.Response);

@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import type { Browser } from "playwright-core";
-import { launchChromium } from "../helpers/browser.js";
+import { describe, expect, it } from "@jest/globals";
+import { useChromium } from "../helpers/browser.js";
 import { hellosDependantsMap, hellosDependantsRepos } from "../helpers/history.js";
 import { runIdOf, runningCheck, sendRun } from "../helpers/runs.js";
 import { useHarness } from "../helpers/scenario.js";
 
 const ADMIN = "admin-token-0123456789";
 const startHarness = useHarness();
-let browser: Browser;
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium();
 
 describe("the dashboard in a real browser", () => {
   it("shows the matrix, brings a downstream failure in live without a reload, and links cells to the runs", async () => {
@@ -21,7 +14,7 @@ describe("the dashboard in a real browser", () => {
     await h.send("create.tag");
     const octoRun = runIdOf(await runningCheck(h, "openci: octo"));
     const acmeRun = runIdOf(await runningCheck(h, "openci: acme/app"));
-    const page = await browser.newPage();
+    const page = await browser().newPage();
 
     await page.goto(`${h.url}/`);
     await page.locator('td[data-downstream="octo"][data-status="queued"]').waitFor();
@@ -50,15 +43,16 @@ describe("the dashboard in a real browser", () => {
 
   it("keeps the operators' views behind the admin token, and opens them with it", async () => {
     const h = await startHarness({ map: hellosDependantsMap(), repos: hellosDependantsRepos(), env: { OPENCI_ADMIN_TOKEN: ADMIN } });
-    const anonymous = await browser.newContext();
-    const operator = await browser.newContext({ httpCredentials: { username: "ops", password: ADMIN } });
+    const anonymous = await browser().newContext();
+    const operator = await browser().newContext({ httpCredentials: { username: "ops", password: ADMIN } });
 
-    // Without credentials a browser shows its login prompt (headless Chromium fails the navigation); the answer is what counts.
+    // Signing in, a browser shows its login prompt (headless Chromium fails the navigation); the answer is what counts.
+    // (A first visit without credentials gets the sign-in page: test/browser/admin-sign-in.test.ts.)
     const refused = await anonymous.request.get(`${h.url}/admin/queues`);
     const wrong = await anonymous.request.get(`${h.url}/admin/queues`, { headers: { authorization: `Basic ${Buffer.from("ops:not-the-token-at-all").toString("base64")}` } });
-    const navigation = await (await anonymous.newPage()).goto(`${h.url}/admin/queues`).then(() => "opened", (e: Error) => e.message);
+    const navigation = await (await anonymous.newPage()).goto(`${h.url}/admin/queues?sign-in`).then(() => "opened", (e: Error) => e.message);
     const board = await operator.newPage();
-    const opened = await board.goto(`${h.url}/admin/queues`);
+    const opened = await board.goto(`${h.url}/admin/queues?sign-in`);
     await board.getByText("trigger", { exact: true }).first().waitFor({ timeout: 15_000 });
     const rerun = await anonymous.request.post(`${h.url}/admin/reruns`, { form: { upstream: "hello", sha: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", downstream: "octo" } });
 
@@ -77,7 +71,7 @@ describe("the dashboard in a real browser", () => {
     const h = await startHarness({ map: hellosDependantsMap(), repos: hellosDependantsRepos() });
     await h.send("create.tag");
     await runningCheck(h, "openci: octo");
-    const phone = await browser.newPage({ viewport: { width: 360, height: 740 } });
+    const phone = await browser().newPage({ viewport: { width: 360, height: 740 } });
 
     await phone.goto(`${h.url}/`);
     await phone.locator('td[data-downstream="octo"]').waitFor();

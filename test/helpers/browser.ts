@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "@jest/globals";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 
@@ -13,4 +14,19 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/** One Chromium for the test file, launched before its tests and closed after them; call it for the browser. */
+export function useChromium(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error("Chromium is not running (useChromium's beforeAll failed?)");
+    return browser;
+  };
 }

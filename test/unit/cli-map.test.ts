@@ -38,7 +38,7 @@ describe("openci-relay validate", () => {
       ]);
       expect(warned.code).toBe(0);
       expect(warned.err).toBe(`${join(dir, "ok.yml")}:4:5: warning: projects[0]: project 'lonely' has no upstream and no dependant: nothing will trigger it\n`);
-      expect(warned.out).toContain("valid: 1 projects, 0 edges, 1 foundations in 1 file, 1 warning");
+      expect(warned.out).toContain("valid: 1 project, 0 edges, 1 foundation in 1 file, 1 warning");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

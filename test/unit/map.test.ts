@@ -25,8 +25,16 @@ describe("dependency map v1", () => {
     expect(map.projectsAt({ forge: "github", repo: "ACME/Lib" }).map((p) => p.id)).toEqual(["acme/lib"]);
   });
 
-  it("ships the same example as the default map", () => {
-    expect(readFileSync(new URL("../../openci-map.yml", import.meta.url), "utf8")).toBe(example);
+  it("ships the same graph, in format v2, as the default map (openci-map.yml)", () => {
+    const text = readFileSync(new URL("../../openci-map.yml", import.meta.url), "utf8");
+    const shipped = parseMap(text, "openci-map.yml");
+    const v1 = parseMap(example);
+    const dependants = (m: typeof v1) => m.dependantsFor("acme/lib", "v1.2.0").map((d) => [d.project.id, d.edge.after_check ?? null]);
+
+    expect(text).toMatch(/^version: 2$/m);
+    expect(shipped.size).toBe(v1.size);
+    expect(dependants(shipped)).toEqual(dependants(v1));
+    expect(shipped.project("gl/tool")?.location).toEqual(v1.project("gl/tool")?.location);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import type { MapView } from "./map-view.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
-import { href, html, type Html } from "./html.js";
+import { count, href, html, type Html } from "./html.js";
 import { STATUS } from "./status.js";
 
 const W = 190;
@@ -46,7 +46,7 @@ export function graphSvg(map: MapView, projectId: string, latest: (id: string) =
   };
   return html`<svg class="graph" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="group" aria-labelledby="graph-title graph-desc">
 <title id="graph-title">Dependency graph around ${projectId}</title>
-<desc id="graph-desc">${upstreams.length} upstreams (left), ${first.length} dependants and ${second.length} of theirs (right), coloured by their latest outcome.</desc>
+<desc id="graph-desc">${count(upstreams.length, "upstream")} (left), ${count(first.length, "dependant")} and ${second.length} of theirs (right), coloured by their latest outcome.</desc>
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#57606a"/></marker></defs>
 ${edges.map(([a, b]) => {
   const p = at.get(a)!;

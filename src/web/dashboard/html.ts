@@ -1,3 +1,8 @@
+/** "1 dependant", "2 dependants": a number with its noun, singular for one. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** HTML that is already safe: interpolated into `html` as is. */
 export class Html {
   constructor(readonly text: string) {}

@@ -12,18 +12,29 @@ export interface QueueCounts {
   exact: boolean;
 }
 
+/**
+ * A moment as the relay records it (UTC), said with its zone: "10:00:03 UTC", the date too when it
+ * is not today's; the whole ISO time in the title.
+ */
+export function timeWithZone(iso: string, now = new Date()): Html {
+  const day = iso.slice(0, 10);
+  const shown = `${day === now.toISOString().slice(0, 10) ? "" : `${day} `}${iso.slice(11, 19)} UTC`;
+  return html`<time datetime="${iso}" title="${iso}">${shown}</time>`;
+}
+
 /** "Now / next": what runs now, what is queued, what waits on a gate. */
 export function nowPage(releases: ReleaseColumn[], queues: QueueCounts): Page {
   const rows = releases.flatMap((r) => r.downstreams.map((d) => ({ r, d })));
-  const section = (title: string, list: typeof rows, empty: string, extra: (x: (typeof rows)[number]) => Html | string) => html`
+  /** A table per section; the Detail column only where the section has something to say in it. */
+  const section = (title: string, list: typeof rows, empty: string, extra?: (x: (typeof rows)[number]) => Html | string) => html`
 <h2>${title} <span class="muted">(${list.length})</span></h2>
 ${list.length === 0 ? html`<p class="muted">${empty}</p>` : html`<div class="scroll"><table><caption>${title}</caption>
-<thead><tr><th scope="col">Downstream</th><th scope="col">For</th><th scope="col">Status</th><th scope="col">Since</th><th scope="col">Detail</th></tr></thead>
+<thead><tr><th scope="col">Downstream</th><th scope="col">For</th><th scope="col">Status</th><th scope="col">Since</th>${extra ? html`<th scope="col">Detail</th>` : ""}</tr></thead>
 <tbody>${list.map((x) => html`<tr><th scope="row"><a href="${href("projects", x.d.project)}">${x.d.project}</a></th>
 <td><a href="${href("releases", x.r.release.project, x.r.release.tag)}">${x.r.release.project} ${x.r.release.tag}</a></td>
-<td>${runLink(x.d)}</td><td><time datetime="${x.d.updatedAt}">${x.d.updatedAt.slice(11, 19)}</time></td><td>${extra(x)}</td></tr>`)}</tbody></table></div>`}`;
+<td>${runLink(x.d)}</td><td>${timeWithZone(x.d.updatedAt)}</td>${extra ? html`<td>${extra(x)}</td>` : ""}</tr>`)}</tbody></table></div>`}`;
   const main = html`<h1>Now / next</h1>
-${section("Running now", rows.filter((x) => x.d.status === "in_progress"), "Nothing is running.", () => "")}
+${section("Running now", rows.filter((x) => x.d.status === "in_progress"), "Nothing is running.")}
 ${section("Queued next", rows.filter((x) => x.d.status === "queued"), "Nothing is queued.", () => "dispatched, waiting for the downstream to start")}
 <p class="small muted">${queues.exact
     ? `${queues.toTrigger} trigger job(s) waiting to be sent to their forge (paced, rate-limited or retrying).`

@@ -5,7 +5,7 @@ import type { HistoryRecord } from "../../history/record.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
 import type { ReleaseColumn } from "./data.js";
 import { graphSvg } from "./graph-svg.js";
-import { href, html, safeUrl, type Html } from "./html.js";
+import { count, href, html, safeUrl, type Html } from "./html.js";
 import type { Page } from "./layout.js";
 import { runLink } from "./matrix-page.js";
 
@@ -66,7 +66,7 @@ ${table(["Upstream", "When", "Latest result here"], map.upstreamsOf(id).map((e) 
 ${table(["Dependant", "When", `Latest result for ${id}`], map.allDependants(id).map(({ project: p, edge }) => [
   html`<a href="${href("projects", p.id)}">${p.id}</a>`, describeFilter(edge.filter), outcome(latest(p.id, id)),
 ]), `These depend on ${id}`)}
-${own.length > 0 ? html`<h2>Releases</h2><ul class="plain">${own.map((r) => html`<li><a href="${href("releases", id, r.release.tag)}">${r.release.tag}</a> <span class="muted small">${r.release.at.slice(0, 16).replace("T", " ")}</span> — ${r.downstreams.filter((d) => d.status === "passed").length} of ${r.downstreams.length} passed</li>`)}</ul>` : ""}
+${own.length > 0 ? html`<h2>Releases</h2><ul class="plain">${own.map((r) => html`<li><a href="${href("releases", id, r.release.tag)}">${r.release.tag}</a> <span class="muted small">${r.release.at.slice(0, 16).replace("T", " ")}</span> — ${r.downstreams.filter((d) => d.status === "passed").length} of ${count(r.downstreams.length, "downstream")} passed</li>`)}</ul>` : ""}
 <h2>History</h2>
 ${history.length === 0 ? html`<p class="muted">Nothing recorded yet.</p>` : html`<ol class="plain small">${history.map(({ cid, record }) => html`<li><time datetime="${record.at}">${record.at.slice(0, 19).replace("T", " ")}</time> ${describe(record)} <a href="/api/v1/records/${cid}" class="muted">record</a></li>`)}</ol>
 <p class="small"><a href="/api/v1/projects/${encodeURIComponent(id)}/history">All of it (JSON, paged)</a></p>`}`;
@@ -81,7 +81,7 @@ export function projectsIndex(map: MapView): Page {
     groups.set(f, [...(groups.get(f) ?? []), p.id]);
   }
   const main = html`<h1>Projects</h1>${[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([f, ids]) => html`
-<h2>${map.foundation(f)?.name ?? f}</h2><ul class="plain">${ids.sort().map((id) => html`<li><a href="${href("projects", id)}">${id}</a> <span class="small muted">${map.allDependants(id).length} dependants, ${map.upstreamsOf(id).length} upstreams</span></li>`)}</ul>`)}`;
+<h2>${map.foundation(f)?.name ?? f}</h2><ul class="plain">${ids.sort().map((id) => html`<li><a href="${href("projects", id)}">${id}</a> <span class="small muted">${count(map.allDependants(id).length, "dependant")}, ${count(map.upstreamsOf(id).length, "upstream")}</span></li>`)}</ul>`)}`;
   return { title: "Projects", main, current: "projects" };
 }
 

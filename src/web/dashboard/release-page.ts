@@ -24,7 +24,7 @@ export function releasePage(map: MapView, view: RunsView, project: string, tag: 
   <dt>Record</dt><dd><a href="/api/v1/records/${release.cid}"><code>${release.cid}</code></a></dd>
 </dl>
 ${release.refused !== undefined ? html`<p class="refused" role="status"><strong>Nothing triggered:</strong> ${release.refused}.</p>` : ""}
-<p class="rollup"><strong>${passed} of ${view.downstreams.length}</strong> downstreams passed${view.privateDownstreams > 0
+<p class="rollup"><strong>${passed} of ${view.downstreams.length}</strong> ${view.downstreams.length === 1 ? "downstream" : "downstreams"} passed${view.privateDownstreams > 0
   ? `, and ${view.privateDownstreams} private downstream${view.privateDownstreams === 1 ? "" : "s"} (not shown)` : ""}.</p>
 <div class="scroll"><table>
 <caption>Downstreams of ${project} ${tag}</caption>

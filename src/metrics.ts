@@ -81,3 +81,10 @@ export const watchGithubPoints = new Counter({
   help: "GraphQL rate-limit points the watcher's queries cost (GitHub's rateLimit.cost; an installation has 5,000 an hour)",
   registers: [registry],
 });
+
+export const artifactChecks = new Counter({
+  name: "openci_artifact_checks_total",
+  help: "Registry checks of release artifacts by artifact gates (after_artifacts), by package type (oci, pypi, npm, golang, maven, github) and outcome (published, missing, error)",
+  labelNames: ["type", "outcome"] as const,
+  registers: [registry],
+});

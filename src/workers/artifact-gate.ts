@@ -3,6 +3,7 @@ import type { GateArtifact } from "../history/record.js";
 import { artifactForTag, formatPurl, parseArtifact, parsePurl, PurlError, type ArtifactPurl } from "../artifacts/purl.js";
 import type { PublishedArtifact } from "../artifacts/published.js";
 import { classifyHttpError } from "../forge/errors.js";
+import { artifactChecks } from "../metrics.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { gatedArtifacts } from "../map/edge-artifacts.js";
 import { ArtifactGateJob, type TriggerJob } from "../queue/job-data.js";
@@ -81,7 +82,12 @@ export async function processArtifactGate(data: ArtifactGateJob, deps: WorkerDep
   let stop: string | undefined;
   for (const purl of artifacts) {
     try {
-      const answer = await deps.artifacts.published(parsePurl(purl) as ArtifactPurl);
+      const asked = parsePurl(purl) as ArtifactPurl;
+      const answer = await deps.artifacts.published(asked).catch((error: unknown) => {
+        artifactChecks.inc({ type: asked.type, outcome: "error" });
+        throw error;
+      });
+      artifactChecks.inc({ type: asked.type, outcome: answer.published ? "published" : "missing" });
       states.push(answer.published ? { purl, published: true, digests: answer.digests } : { purl, published: false, why: answer.why });
     } catch (error) {
       const e = classifyHttpError(error, `checking ${purl}`);

@@ -3,6 +3,7 @@ import { digestCid } from "../../src/artifacts/oci.js";
 import { FakePypi } from "../fakes/pypi/fake-pypi.js";
 import { skipBackoff } from "../helpers/backoff.js";
 import { getJson } from "../helpers/history.js";
+import { metric } from "../helpers/metrics.js";
 import { startOciRegistry, type OciRegistry } from "../helpers/oci-registry.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { UPSTREAM, upstreamRepo, useHarness } from "../helpers/scenario.js";
@@ -51,6 +52,8 @@ describe("after_artifacts gates", () => {
     registry = await startOciRegistry({ auth: "token" });
     pypi = await FakePypi.start();
     const h = await startHarness({ map: map(registry.base, pypi.base, "after_artifacts: true"), repos: repos() });
+    const checks = (type: string, outcome: string) => metric(h.url, "openci_artifact_checks_total", { type, outcome });
+    const before = { ociMissing: await checks("oci", "missing"), ociPublished: await checks("oci", "published"), pypiPublished: await checks("pypi", "published") };
 
     await h.send("create.tag");
     // The check's output is replaced on each update: this one is the first the relay wrote.
@@ -62,8 +65,12 @@ describe("after_artifacts gates", () => {
     await skipBackoff(h.redisUrl, "trigger", "artifacts", () => dispatches(h).length > 0);
     await h.idle({ watch: [pypi.server] });
     const { body: release } = await getJson(h, "/api/v1/releases/hello/simple-tag");
+    const after = { ociMissing: await checks("oci", "missing"), ociPublished: await checks("oci", "published"), pypiPublished: await checks("pypi", "published") };
 
     expect(waiting.title).toBe("Waiting for artifacts: 0 of 2 published");
+    // /metrics counts each registry check: the image missing at least once, then each artifact published once
+    expect(after.ociMissing - before.ociMissing).toBeGreaterThanOrEqual(1);
+    expect([after.ociPublished - before.ociPublished, after.pypiPublished - before.pypiPublished]).toEqual([1, 1]);
     expect(waiting.summary).toMatch(/\*\*missing\*\*: `pkg:pypi\/hello-lib@\u2060?simple-tag\?repository_url=/);
     expect(dispatchedEarly).toBe(0);
     expect(dispatches(h)).toHaveLength(1);

@@ -20,6 +20,8 @@ describe("npm run demo", () => {
     const nova = await downstreams(demo.url, "nova", "29.0.1");
     const etcd = (await getJson({ url: demo.url }, "/api/v1/releases/etcd/v3.5.17")).body;
     const page = await (await fetch(`${demo.url}/`)).text();
+    const etcdPage = await (await fetch(`${demo.url}/projects/etcd`)).text();
+    const k8sPage = await (await fetch(`${demo.url}/projects/kubernetes`)).text();
 
     expect(k8s["cri-o"]).toMatchObject({ status: "passed", attempt: 1 });
     expect(k8s["cri-o"].attempts.map((a: any) => a.status)).toEqual(["failed", "passed"]);
@@ -32,6 +34,10 @@ describe("npm run demo", () => {
     expect(etcd.release.source).toBe("watch");
     expect(etcd.downstreams.map((d: any) => [d.project, d.status])).toEqual([["kubernetes", "passed"]]);
     expect(page).toContain("OpenInfra Foundation");
+    // the dashboard marks the watched upstream and the release its watcher found
+    expect(page).toMatch(/etcd<br>v3\.5\.17<\/a><div class="small muted"><time[^>]*>[^<]*<\/time><br><span title="[^"]*">watched<\/span>/);
+    expect(etcdPage).toContain("<dt>Watched</dt><dd>no webhook comes from it: the relay reads its tags at the relay&#39;s watch interval, and writes nothing there</dd>");
+    expect(k8sPage).not.toContain("<dt>Watched</dt>");
     expect(page).toContain('data-downstream="kata-containers" data-status="failed"');
   }, 90_000);
 });

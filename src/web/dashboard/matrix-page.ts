@@ -35,7 +35,7 @@ ${columns.length === 0 ? html`<p>No releases ${foundation || project ? "match th
 <div class="scroll">
 <table class="matrix">
 <caption class="sr">Latest upstream releases and their downstreams</caption>
-<thead><tr><th scope="col">Downstream</th>${columns.map((c) => html`<th scope="col"><a href="${href("releases", c.release.project, c.release.tag)}">${c.release.project}<br>${c.release.tag}</a><div class="small muted"><time datetime="${c.release.at}">${c.release.at.slice(0, 16).replace("T", " ")}</time></div></th>`)}</tr></thead>
+<thead><tr><th scope="col">Downstream</th>${columns.map((c) => html`<th scope="col"><a href="${href("releases", c.release.project, c.release.tag)}">${c.release.project}<br>${c.release.tag}</a><div class="small muted"><time datetime="${c.release.at}">${c.release.at.slice(0, 16).replace("T", " ")}</time>${c.release.source === "watch" ? html`<br><span title="no webhook: the relay found this tag by reading the upstream's tags">watched</span>` : ""}</div></th>`)}</tr></thead>
 ${[...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([f, ids]) => html`<tbody>
 <tr><th scope="rowgroup" class="group" colspan="${columns.length + 1}">${map.foundation(f)?.name ?? f}</th></tr>
 ${ids.map((id) => html`<tr><th scope="row"><a href="${href("projects", id)}">${id}</a></th>${columns.map((c) => cell(c, id))}</tr>`)}

@@ -35,6 +35,18 @@ export function latestOutcomes(releases: ReleaseColumn[]): (id: string, upstream
   };
 }
 
+/**
+ * A watched upstream (a git host, or `watch:` in its map entry): no webhook comes from it, the relay
+ * reads its tags, and writes nothing there.
+ */
+function watchedNote(project: { location: { forge: string }; watch?: { intervalMs?: number | undefined } | undefined }) {
+  if (project.location.forge !== "git" && project.watch === undefined) return "";
+  const every = project.watch?.intervalMs === undefined ? "at the relay's watch interval" : `every ${formatDuration(project.watch.intervalMs)}`;
+  return html`<dt>Watched</dt><dd>no webhook comes from it: the relay reads its tags ${every}, and writes nothing there</dd>`;
+}
+
+const formatDuration = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`);
+
 /** A project: what it is, its upstreams and dependants with their latest outcomes, the graph around it, its history. */
 export function projectPage(map: MapView, id: string, releases: ReleaseColumn[], history: { cid: string; record: HistoryRecord }[]): Page | undefined {
   const project = map.project(id);
@@ -46,6 +58,7 @@ export function projectPage(map: MapView, id: string, releases: ReleaseColumn[],
 <h1>${id}</h1>
 <dl class="meta">
   <dt>Where</dt><dd>${project.location.forge}: ${repoOf(project)}</dd>
+  ${watchedNote(project)}
   ${meta.foundation ? html`<dt>Foundation</dt><dd>${map.foundation(meta.foundation)?.name ?? meta.foundation}</dd>` : ""}
   ${meta.description ? html`<dt>About</dt><dd>${meta.description}</dd>` : ""}
   ${meta.homepage ? html`<dt>Home page</dt><dd>${safeUrl(meta.homepage) ? html`<a href="${safeUrl(meta.homepage)}">${meta.homepage}</a>` : meta.homepage}</dd>` : ""}

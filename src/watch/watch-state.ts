@@ -90,6 +90,11 @@ export class WatchState {
     return (await this.redis.eval(CLAIM_EARLY, 1, key("watch-due"), String(now), String(horizon), String(room), ...args)) as string[];
   }
 
+  /** Makes the upstream due by `at` (ms) at the latest: sooner than scheduled, never later; one not scheduled stays so. */
+  async dueBy(upstreamId: string, at: number): Promise<void> {
+    await this.redis.zadd(key("watch-due"), "XX", "LT", at, upstreamId);
+  }
+
   /** When each watched upstream is next due (ms), for operators. */
   async schedule(): Promise<Map<string, number>> {
     const flat = await this.redis.zrange(key("watch-due"), 0, -1, "WITHSCORES");

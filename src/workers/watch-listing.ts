@@ -54,14 +54,24 @@ export async function applyListing(
   return { outcome: "read", enqueued: changed.map((t) => t.name), deleted };
 }
 
-/** A look that failed: logged once per distinct error; the upstream waits for its next poll and never stops the others. */
+/** How soon a look that failed for a passing reason (a timeout, a 5xx) is tried again, unless its next poll comes sooner. */
+export const WATCH_RETRY_MS = 30_000;
+
+/**
+ * A look that failed: logged once per distinct error; never stops the others. A passing failure
+ * (network, 5xx, a timeout: `transient`) is tried again within WATCH_RETRY_MS rather than a whole
+ * interval later, so one bad moment does not cost a release an interval; any other waits for the
+ * next poll (a wrong address or a private repository is not fixed by asking again soon; a rate
+ * limit has its own wait).
+ */
 export async function recordFailure(upstream: Project, error: unknown, state: WatchState, log: Logger): Promise<WatchPollResult> {
   const place = placeOf(upstream.location);
   const e = classifyHttpError(error, `reading the tags of ${place.repo}`);
   watchPolls.inc({ outcome: "error" });
+  if (e.kind === "transient") await state.dueBy(upstream.id, Date.now() + WATCH_RETRY_MS);
   if (await state.failed(upstream.id, e.message)) {
     log.warn({ upstream: upstream.id, url: place.repo, err: e.message, hint: e.hint ?? "check that the address is right and the repository public" },
-      "watch: cannot read this upstream's tags; it is polled again at its next interval (the others go on). Fix the map entry's address, or remove the entry");
+      "watch: cannot read this upstream's tags; it is polled again (within 30 s if the failure was passing, else at its next interval; the others go on). Fix the map entry's address, or remove the entry");
   }
   return { outcome: "error" };
 }

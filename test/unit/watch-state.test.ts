@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type { Redis } from "ioredis";
 import { createRedis, waitForRedis } from "../../src/redis/connection.js";
 import { WatchState } from "../../src/watch/watch-state.js";
+import { recordFailure, WATCH_RETRY_MS } from "../../src/workers/watch-listing.js";
+import { ForgeError } from "../../src/forge/errors.js";
+import { createLogger } from "../../src/log.js";
+import type { Project } from "../../src/map/graph.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 
 describe("WatchState against a real Redis", () => {
@@ -56,6 +60,35 @@ describe("WatchState against a real Redis", () => {
     // each claimed one is next due a whole interval (0.9 + 0.2 × 0.5 of it) after the claim; d is untouched
     expect(schedule).toEqual(new Map([["a", 11_150], ["b", 11_150], ["c", 11_150], ["d", 10_900]]));
     expect(await state.claimEarly([w("d")], 0, 0.25, 10_150)).toEqual([]);
+  });
+
+  it("brings an upstream's next poll forward after a passing failure, never back, and schedules none that is not watched", async () => {
+    await redis.flushall();
+    const state = new WatchState(redis);
+    await state.claimDue([{ id: "nova", intervalMs: 1000 }, { id: "kolla", intervalMs: 1000 }], 10_000, () => 0.5);
+
+    await state.dueBy("nova", 10_100);
+    await state.dueBy("kolla", 99_000);
+    await state.dueBy("gone", 10_100);
+
+    expect(await state.schedule()).toEqual(new Map([["nova", 10_100], ["kolla", 10_500]]));
+  });
+
+  it("a look that failed for a passing reason is tried again within 30 s; a wrong address waits for its interval", async () => {
+    await redis.flushall();
+    const state = new WatchState(redis);
+    const now = Date.now();
+    const watched = [{ id: "nova", intervalMs: 3_600_000 }, { id: "kolla", intervalMs: 3_600_000 }];
+    await state.claimDue(watched, now, () => 0.5);
+    const project = (id: string) => ({ id, location: { forge: "git", url: `https://git.example.org/${id}`, repo: `https://git.example.org/${id}` } }) as unknown as Project;
+
+    await recordFailure(project("nova"), new ForgeError("the host answered 503", "transient"), state, createLogger("silent"));
+    await recordFailure(project("kolla"), new ForgeError("not a git repository", "config"), state, createLogger("silent"));
+    const schedule = await state.schedule();
+
+    expect(schedule.get("nova")).toBeLessThanOrEqual(Date.now() + WATCH_RETRY_MS);
+    expect(schedule.get("kolla")).toBe(now + 1_800_000);
+    expect((await state.state("nova")).lastError).toContain("503");
   });
 
   it("keeps the tags as last read: a baseline, then changes and deletions, and the ETag only when one was given", async () => {

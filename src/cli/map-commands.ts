@@ -2,6 +2,7 @@ import { describeFilter } from "../map/edge-filter.js";
 import type { DependencyMap, Edge, Project } from "../map/graph.js";
 import { MapError, formatProblem, loadMap, type LoadedMap } from "../map/load.js";
 import { mapJsonSchemaText } from "../map/json-schema.js";
+import { nearest } from "../map/nearest.js";
 import { renderGraph, subgraph, type GraphFormat } from "../map/render-graph.js";
 import { count } from "../web/dashboard/html.js";
 
@@ -39,7 +40,7 @@ export function graphCommand(path: string, o: { format: GraphFormat; from?: stri
   const loaded = load(path, io);
   if (!loaded) return 1;
   if (o.from !== undefined && !loaded.map.project(o.from)) {
-    io.err(`openci-relay graph: no project '${o.from}' in ${path}\n`);
+    io.err(`openci-relay graph: ${path}: ${noProject(loaded.map, o.from)}\n`);
     return 1;
   }
   io.out(renderGraph(loaded.map, subgraph(loaded.map, o.from, o.depth), o.format));
@@ -53,7 +54,7 @@ export function explainCommand(path: string, projectId: string, tag: string, eve
   const { map } = loaded;
   const upstream = map.project(projectId);
   if (!upstream) {
-    io.err(`openci-relay explain: no project '${projectId}' in ${path}\n`);
+    io.err(`openci-relay explain: ${path}: ${noProject(map, projectId)}\n`);
     return 1;
   }
   const edges = map.allDependants(projectId);
@@ -70,6 +71,12 @@ export function explainCommand(path: string, projectId: string, tag: string, eve
 export function schemaCommand(io: Io): number {
   io.out(mapJsonSchemaText());
   return 0;
+}
+
+/** "no project 'kubernetis': did you mean kubernetes?" (the suggestion when an id is near enough). */
+function noProject(map: DependencyMap, id: string): string {
+  const like = nearest(id, map.projects().map((p) => p.id));
+  return `no project '${id}'${like ? `: did you mean ${like}?` : ""}`;
 }
 
 function where(p: Project): string {

@@ -5,6 +5,7 @@ import type { Fragment, Placed } from "./normalise.js";
 import type { MapEdgeV2, MapProject, MapProjectV2 } from "./schema.js";
 import { parseDuration } from "./duration.js";
 import { artifactGateProblems } from "./edge-artifacts.js";
+import { nearest } from "./nearest.js";
 
 /** The shortest `watch.interval` by default (OPENCI_WATCH_MIN_INTERVAL_MS). */
 export const DEFAULT_MIN_WATCH_INTERVAL_MS = 10_000;
@@ -14,6 +15,19 @@ export interface MapProblem {
   file: string;
   path: (string | number)[];
   message: string;
+  /** a reference to an id no entry has: to tell it from the consequence of an entry left out for its own problem */
+  unknown?: { kind: "project" | "foundation"; id: string };
+}
+
+/**
+ * An unknown reference's message with the nearest id suggested, if one is near ("did you mean
+ * 'kubernetes'?"). Apart from checkReferences, so that only the problems reported pay for it.
+ */
+export function withSuggestion(p: MapProblem, fragments: Fragment[]): MapProblem {
+  if (!p.unknown) return p;
+  const { kind, id } = p.unknown;
+  const like = nearest(id, kind === "project" ? fragments.flatMap((f) => f.projects.map((x) => x.value.id)) : fragments.flatMap((f) => f.foundations.map((x) => x.value.id)));
+  return like ? { ...p, message: `unknown ${kind} '${id}': did you mean '${like}'? (or add it to '${kind}s')` } : p;
 }
 
 /** Rules a schema cannot express, across every file of the map: ids, references, triggers, filters. */
@@ -21,6 +35,8 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   const problems: MapProblem[] = [];
   const at = (placed: { file: string; path: (string | number)[] }, message: string, ...rest: (string | number)[]) =>
     problems.push({ file: placed.file, path: [...placed.path, ...rest], message });
+  const unknown = (placed: { file: string; path: (string | number)[] }, kind: "project" | "foundation", id: string, ...rest: (string | number)[]) =>
+    problems.push({ file: placed.file, path: [...placed.path, ...rest], message: `unknown ${kind} '${id}': add it to '${kind}s' or fix the id`, unknown: { kind, id } });
   const where = (first: Placed<unknown>, file: string) =>
     `${first.path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i ? "." : ""}${k}`)).join("")}${first.file === file ? "" : ` in ${first.file}`}`;
 
@@ -45,7 +61,7 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
       at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo', 'gitlab: group/project' or (format v2) 'git: https://host/path'`);
     }
     if (raw.foundation !== undefined && !foundations.has(raw.foundation)) {
-      at(p, `unknown foundation '${raw.foundation}': add it to 'foundations' or fix the id`, "foundation");
+      unknown(p, "foundation", raw.foundation, "foundation");
     }
     if (raw.git !== undefined && places === 1) {
       gitUpstreams.add(raw.id);
@@ -64,7 +80,7 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   const seen = new Set<string>();
   for (const e of fragments.flatMap((fr) => fr.edges)) {
     const { upstream, downstream } = e.value;
-    if (!projects.has(upstream)) at(e, `unknown project '${upstream}': add it to 'projects' or fix the id`, "project");
+    if (!projects.has(upstream)) unknown(e, "project", upstream, "project");
     else if (upstream === downstream) at(e, `project '${downstream}' cannot depend on itself`, "project");
     const pair = `${upstream}\u0000${downstream}`;
     if (seen.has(pair)) at(e, `'${upstream}' is listed twice: use one entry per upstream`, "project");
@@ -90,7 +106,7 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     if (first) at(s, `duplicate subscriber id '${s.value.id}' (first used by ${where(first, s.file)})`, "id");
     else sinks.set(s.value.id, s);
     (s.value.projects ?? []).forEach((id, i) => {
-      if (!projects.has(id)) at(s, `unknown project '${id}': add it to 'projects' or fix the id`, "projects", i);
+      if (!projects.has(id)) unknown(s, "project", id, "projects", i);
     });
   }
 

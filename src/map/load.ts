@@ -3,10 +3,11 @@ import { join, relative } from "node:path";
 import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { checkGraph } from "./check-graph.js";
-import { checkReferences, type MapProblem } from "./check-references.js";
+import { checkReferences, withSuggestion, type MapProblem } from "./check-references.js";
 import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, ownerKey, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
 import { fromDeclaration, fromV1, fromV2, type Fragment, type Placed } from "./normalise.js";
 import { Declaration, MapV1, MapV2 } from "./schema.js";
+import { checkSchema, type SchemaProblem } from "./schema-problems.js";
 
 /** A problem at a place in a file, as `FILE:LINE:COL: message`. */
 export interface LocatedProblem {
@@ -84,6 +85,12 @@ interface Parsed {
   locate: (path: readonly PropertyKey[]) => { line: number; column: number };
   /** where the mapping or list holding `path` starts (from the fast parse: for warnings) */
   near: (path: readonly PropertyKey[]) => { line: number; column: number };
+  /** where invalid values were left out of `fragment` (the references and graph still check the rest) */
+  broken?: (string | number)[][];
+  /** "project:ID" and "foundation:ID" of entries left out whole */
+  lost?: Set<string>;
+  /** a fragment's path as the file writes it (a typo read as the key it suggests is named as written) */
+  written?: (path: (string | number)[]) => (string | number)[];
 }
 
 /** A downstream repository's own declaration, read from the repository at `location`. */
@@ -100,13 +107,26 @@ export function parseMapFiles(
   const parsed = new Map(texts.map(({ file, text }) => [file, parseOne(text, file, options)]));
   const problems = [...parsed.values()].flatMap((p) => p.problems);
   const fragments = [...parsed.values()].flatMap((p) => (p.fragment ? [p.fragment] : []));
-  const place = (p: MapProblem): LocatedProblem => ({ file: p.file, ...parsed.get(p.file)!.locate(p.path), message: describe(p.path, p.message) });
+  const place = (p: MapProblem): LocatedProblem => {
+    const file = parsed.get(p.file)!;
+    const path = file.written?.(p.path) ?? p.path;
+    return { file: p.file, ...file.locate(path), message: describe(path, p.message) };
+  };
   const placeNear = (p: MapProblem): LocatedProblem => ({ file: p.file, ...parsed.get(p.file)!.near(p.path), message: describe(p.path, p.message) });
 
-  problems.push(...checkReferences(fragments, options).map(place));
+  // Every check runs on what is valid, whatever else is wrong; what a schema problem already
+  // explains (a value left out, an entry left out, a file that cannot be read) is not reported again.
+  const unreadable = [...parsed.values()].some((p) => !p.fragment);
+  const lost = new Set([...parsed.values()].flatMap((p) => [...(p.lost ?? [])]));
+  const explained = (p: MapProblem) =>
+    (p.unknown !== undefined && (unreadable || lost.has(`${p.unknown.kind}:${p.unknown.id}`))) ||
+    (parsed.get(p.file)?.broken ?? []).some((b) => within(b, p.path) || (within(p.path, b) && b.slice(p.path.length).every((k) => typeof k === "string")));
+  problems.push(...checkReferences(fragments, options).filter((p) => !explained(p)).map((p) => place(withSuggestion(p, fragments))));
   const cascadeHopLimit = fragments.find((f) => f.cascadeHopLimit !== undefined)?.cascadeHopLimit ?? DEFAULT_CASCADE_HOP_LIMIT;
-  const graph = problems.length === 0 ? checkGraph(fragments, cascadeHopLimit) : { errors: [], warnings: [] };
-  problems.push(...graph.errors.map(place));
+  const graph = checkGraph(problems.length === 0 ? fragments : soundEdges(fragments), cascadeHopLimit);
+  // a cascade_hop_limit left out for its own problem makes the limit 5: chains over it are no new mistake
+  const limitBroken = [...parsed.values()].some((p) => (p.broken ?? []).some((b) => b[0] === "settings"));
+  problems.push(...graph.errors.filter((e) => !(limitBroken && e.path[e.path.length - 1] === "cascade")).map(place));
   if (problems.length > 0) throw new MapError(source, problems);
 
   // Downstreams' own declarations join a valid map: all at once when they fit together (one check
@@ -262,6 +282,20 @@ function withoutDeclared(fragments: Fragment[], declared: Fragment[]): Fragment[
 
 const pairOf = (e: { upstream: string; downstream: string }) => `${e.upstream}\u0000${e.downstream}`;
 
+const within = (prefix: readonly PropertyKey[], path: readonly PropertyKey[]) => prefix.length <= path.length && prefix.every((k, i) => path[i] === k);
+
+/**
+ * The fragments with only the edges the graph can be checked on: between two projects whose ids
+ * are known and held once (an unknown, repeated or self reference is reported by checkReferences,
+ * and is no cycle of its own).
+ */
+function soundEdges(fragments: Fragment[]): Fragment[] {
+  const count = new Map<string, number>();
+  for (const p of fragments.flatMap((f) => f.projects)) count.set(p.value.id, (count.get(p.value.id) ?? 0) + 1);
+  const once = (id: string) => count.get(id) === 1;
+  return fragments.map((f) => ({ ...f, edges: f.edges.filter((e) => e.value.upstream !== e.value.downstream && once(e.value.upstream) && once(e.value.downstream)) }));
+}
+
 function parseOne(text: string, file: string, options: MapOptions, declaration?: typeof Declaration): Parsed {
   let positions: { doc: Document; lineCounter: LineCounter } | undefined;
   const precise = () => {
@@ -301,31 +335,31 @@ function parseOne(text: string, file: string, options: MapOptions, declaration?:
       problems: problems.length > 0 ? problems : [{ file, line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1, message: `YAML: ${(error as { reason?: string }).reason ?? (error as Error).message}` }],
     };
   }
+  const located = (p: SchemaProblem): LocatedProblem => ({
+    file, ...(p.key === undefined ? locate(p.path) : locateKey(precise().doc, precise().lineCounter, p.path, p.key)), message: describe(p.path, p.message),
+  });
   if (declaration) {
-    const result = declaration.safeParse(data);
-    if (!result.success) {
-      return { fragment: undefined, locate, near, problems: result.error.issues.map((issue) => ({ file, ...locate(issue.path), message: describe(issue.path, issue.message) })) };
-    }
-    return { fragment: undefined, data: result.data, locate, near, problems: [] };
+    const checked = checkSchema(declaration, data);
+    if (checked.problems.length > 0) return { fragment: undefined, locate, near, problems: checked.problems.map(located) };
+    return { fragment: undefined, data: checked.data, locate, near, problems: [] };
   }
   const version = (data as { version?: unknown } | null)?.version;
   if (version !== undefined && version !== 1 && version !== 2) {
     return { fragment: undefined, locate, near, problems: [{ file, ...locate(["version"]), message: "version: must be 1 or 2 (or left out for 1)" }] };
   }
-  const result = version === 2 ? MapV2.safeParse(data) : MapV1.safeParse(data);
-  if (!result.success) {
-    return {
-      fragment: undefined, locate, near,
-      problems: result.error.issues.map((issue) => ({ file, ...locate(issue.path), message: describe(issue.path, hintV2(issue.message, version)) })),
-    };
-  }
-  const fragment = version === 2 ? fromV2(result.data as MapV2, file, options) : fromV1(result.data as MapV1, file, options);
-  return { fragment, locate, near, problems: [] };
-}
-
-/** A v1 file using a v2 key gets told how to have it. */
-function hintV2(message: string, version: unknown): string {
-  return version !== 2 && /Unrecognized key/.test(message) ? `${message} (format v2 keys need 'version: 2' at the top)` : message;
+  const checked = version === 2
+    ? checkSchema(MapV2, data)
+    : checkSchema(MapV1, data, { schema: MapV2, hint: "(format v2 keys need 'version: 2' at the top)" });
+  const problems = checked.problems.map(located);
+  if (checked.data === undefined) return { fragment: undefined, locate, near, problems };
+  const read = version === 2 ? fromV2(checked.data as MapV2, file, options) : fromV1(checked.data as MapV1, file, options);
+  const origin = <T extends { path: (string | number)[] }>(x: T): T => ({ ...x, path: checked.origin(x.path) });
+  const fragment: Fragment = problems.length === 0 ? read : {
+    ...read,
+    foundations: read.foundations.map(origin), projects: read.projects.map(origin), edges: read.edges.map(origin),
+    ...(read.subscribers ? { subscribers: read.subscribers.map(origin) } : {}),
+  };
+  return { fragment, locate, near, problems, broken: checked.broken, lost: checked.lost, written: checked.written };
 }
 
 function describe(path: readonly PropertyKey[], message: string): string {
@@ -343,6 +377,15 @@ function locateIn(doc: Document, lineCounter: LineCounter, path: readonly Proper
     }
   }
   return { line: 1, column: 1 };
+}
+
+/** Line and column of the key `key` of the mapping at `path` (of the mapping when the key is not found). */
+function locateKey(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[], key: string): { line: number; column: number } {
+  const node = (path.length === 0 ? doc.contents : doc.getIn(path as unknown[], true)) as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | null;
+  const range = node?.items?.find((pair) => pair.key?.value === key)?.key?.range;
+  if (!range) return locateIn(doc, lineCounter, path);
+  const pos = lineCounter.linePos(range[0]);
+  return { line: pos.line, column: pos.col };
 }
 
 /** js-yaml's offset, line (0-based) and line start when it began reading a node. */

@@ -65,7 +65,7 @@ depends_on:
 
     expect(refusedDeclarations.map((p) => `${p.file}:${p.line}: ${p.message}`)).toEqual([
       "github:acme/a/.github/openci.yml:2: depends_on[0].project: unknown project 'ghost': add it to 'projects' or fix the id",
-      "github:acme/b/.github/openci.yml:1: trigger: Invalid input: expected object, received undefined",
+      "github:acme/b/.github/openci.yml:1: 'trigger' is required: add it",
       "github:kata-containers/kata-containers/.github/openci.yml:1: id: this repository is 'kata' in the map; leave 'id' out or use that",
       expect.stringMatching(/^github:containerd\/containerd\/\.github\/openci\.yml:\d+: .*dependency cycle: .*(containerd → kata|kata → containerd)/),
     ]);

@@ -87,7 +87,7 @@ describe("format v2: an upstream on any git host (git:) and watch:", () => {
 
   it("refuses an unknown key in watch; the interval may be left out (`watch: {}`: OPENCI_WATCH_INTERVAL_MS)", () => {
     expect(problems(map("    git: https://opendev.org/openstack/nova\n    watch: { every: 2m }"))).toEqual([
-      "7:12: projects[0].watch: Unrecognized key: \"every\"",
+      "7:14: projects[0].watch: unknown key 'every': remove it, or use one of: interval",
     ]);
     expect(parseMap(map("    git: https://opendev.org/openstack/nova\n    watch: {}"), "map.yml").project("nova")!.watch).toEqual({});
   });

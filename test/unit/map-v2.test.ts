@@ -114,7 +114,7 @@ describe("dependency map v2", () => {
     });
 
     expect(problems(() => loadMap(dir))).toEqual([
-      "c.yml:2:5: projects[0]: Unrecognized key: \"foundation\" (format v2 keys need 'version: 2' at the top)",
+      "c.yml:4:5: projects[0]: unknown key 'foundation' (format v2 keys need 'version: 2' at the top)",
       "b.yml:3:11: projects[0].id: duplicate id 'vpp' (first used by projects[0] in " + join(dir, "a.yml") + ")",
       "b.yml:5:17: projects[1].foundation: unknown foundation 'fdio': add it to 'foundations' or fix the id",
       "b.yml:9:45: projects[1].depends_on[0].semver: use one of tags, semver: an edge has a single tag filter",

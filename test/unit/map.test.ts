@@ -43,7 +43,7 @@ describe("dependency map v1", () => {
     ["a duplicate id", "projects:\n  - id: a\n    github: o/a\n  - id: a\n    github: o/b\n",
       "map.yml:4:9: projects[1].id: duplicate id 'a' (first used by projects[0])"],
     ["a misspelt key", "projects:\n  - id: a\n    github: o/a\n    depend_on: []\n",
-      "map.yml:2:5: projects[0]: Unrecognized key: \"depend_on\""],
+      "map.yml:4:5: projects[0]: unknown key 'depend_on': did you mean 'depends_on'?"],
     ["a bad repository", "projects:\n  - id: a\n    github: not-a-repo\n",
       "map.yml:3:13: projects[0].github: must be 'owner/repo'"],
     ["a project on no forge", "projects:\n  - id: a\n",

@@ -77,7 +77,7 @@ describe("subscribers in the map", () => {
   it("are checked like the rest of the map: secrets only by name, known projects, one entry per id", () => {
     expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret: "hunter2hunter2hunter2" }\n`))).toEqual([
       "7:5: subscribers[0].secret_env: is required: name the variable holding the subscriber's secret (secrets are never written in the map)",
-      '7:5: subscribers[0]: Unrecognized key: "secret"',
+      "7:40: subscribers[0]: unknown key 'secret': remove it, or use one of: id, url, secret_env, events, projects, attempts, private",
     ]);
     expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret_env: A, projects: [nova, nowhere] }\n  - { id: a, url: "https://b.example", secret_env: B }\n`))).toEqual([
       expect.stringContaining("subscribers[0].projects[1]: unknown project 'nowhere'"),

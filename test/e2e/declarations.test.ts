@@ -66,7 +66,7 @@ describe("a downstream's own declaration (.github/openci.yml)", () => {
 
     expect(refused.conclusion).toBe("failure");
     expect(refused.output.summary).toContain("github:acme/app/.github/openci.yml:1:");
-    expect(refused.output.summary).toContain("trigger: Invalid input");
+    expect(refused.output.summary).toContain("github:acme/app/.github/openci.yml:1:1: 'trigger' is required: add it");
     expect(dispatches(h)).toHaveLength(1);
   });
 });

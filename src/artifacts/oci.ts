@@ -1,7 +1,7 @@
 import { CID } from "multiformats/cid";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { createHash } from "node:crypto";
-import { classifyHttpError, ForgeError } from "../forge/errors.js";
+import { classifyHttpError, ForgeError, fetchFailure } from "../forge/errors.js";
 import { formatPurl, isLoopback, OCI_DIGEST, OCI_REPOSITORY, OCI_TAG, PurlError, repositoryUrl, type Purl } from "./purl.js";
 import { readCapped } from "../util/read-capped.js";
 
@@ -135,13 +135,7 @@ export async function ociImagePublished(image: OciImage, opts: OciCheckOptions =
   try {
     return await check(image, url, what, { signal, userAgent: opts.userAgent ?? OCI_DEFAULTS.userAgent, tokens: opts.tokens });
   } catch (err) {
-    if (err instanceof ForgeError) throw err;
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    if (timeout.aborted) {
-      throw new ForgeError(`${what}: no complete answer within ${timeoutMs} ms`, "transient", { cause: err, hint: "the registry is slow or unreachable; the next check tries again" });
-    }
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ForgeError(`${what}: network error (${cause?.code ?? cause?.message ?? (err as Error).message})`, "transient", { cause: err });
+    throw fetchFailure(err, what, { signal: opts.signal, timeout, timeoutMs, slow: "the registry" });
   }
 }
 

@@ -1,4 +1,4 @@
-import { classifyHttpError, ForgeError } from "../forge/errors.js";
+import { classifyHttpError, ForgeError, fetchFailure } from "../forge/errors.js";
 import { readCapped } from "../util/read-capped.js";
 import { isLoopback, PurlError, repositoryUrl, type Purl } from "./purl.js";
 
@@ -42,10 +42,7 @@ export async function registryRequest(method: "GET" | "HEAD", url: string, what:
   try {
     res = await fetch(url, { method, headers: { Accept: o.accept ?? "application/json", "User-Agent": REGISTRY_DEFAULTS.userAgent }, signal, redirect: "follow" });
   } catch (err) {
-    if (o.signal?.aborted) throw o.signal.reason;
-    if (timeout.aborted) throw new ForgeError(`${what}: no answer within ${REGISTRY_DEFAULTS.timeoutMs} ms`, "transient", { cause: err, hint: "the registry is slow or unreachable; the next check tries again" });
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ForgeError(`${what}: network error (${cause?.code ?? cause?.message ?? (err as Error).message})`, "transient", { cause: err });
+    throw fetchFailure(err, what, { signal: o.signal, timeout, timeoutMs: REGISTRY_DEFAULTS.timeoutMs, slow: "the registry" });
   }
   if (res.status === 200 && method === "GET") {
     const body = await readCapped(res, REGISTRY_DEFAULTS.maxBytes, () => new ForgeError(`${what}: the answer is larger than ${REGISTRY_DEFAULTS.maxBytes} bytes`, "config", { hint: o.hint }));

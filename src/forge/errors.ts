@@ -89,3 +89,18 @@ export async function forgeCall<T>(what: string, fn: () => Promise<T>, hints: Hi
     throw withHint(classifyHttpError(normalise(error), what), hints);
   }
 }
+
+/**
+ * What to throw when a `fetch` (or reading its body) threw without an HTTP answer to classify: the
+ * caller's own abort passes through as it is; the request's timeout and network errors are
+ * `transient` (the next try may get through), `slow` saying who was slow. A ForgeError passes as it is.
+ */
+export function fetchFailure(err: unknown, what: string, o: { signal?: AbortSignal | undefined; timeout: AbortSignal; timeoutMs: number; slow: string }): unknown {
+  if (err instanceof ForgeError) return err;
+  if (o.signal?.aborted) return o.signal.reason;
+  if (o.timeout.aborted) {
+    return new ForgeError(`${what}: no complete answer within ${o.timeoutMs} ms`, "transient", { cause: err, hint: `${o.slow} is slow or unreachable; the next try may get through` });
+  }
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return new ForgeError(`${what}: network error (${cause?.code ?? cause?.message ?? (err as Error).message})`, "transient", { cause: err });
+}

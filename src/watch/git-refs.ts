@@ -1,4 +1,4 @@
-import { classifyHttpError, ForgeError } from "../forge/errors.js";
+import { classifyHttpError, ForgeError, fetchFailure } from "../forge/errors.js";
 import { readCapped } from "../util/read-capped.js";
 
 /**
@@ -64,13 +64,7 @@ export async function listGitTags(url: string, opts: ListGitTagsOptions = {}): P
     const body = await readAdvertisement(res, opts.maxBytes ?? GIT_REFS_DEFAULTS.maxBytes, url, what);
     return { notModified: false, tags: parseAdvertisement(body, what), etag };
   } catch (err) {
-    if (err instanceof ForgeError) throw err;
-    if (opts.signal?.aborted) throw opts.signal.reason;
-    if (timeout.aborted) {
-      throw new ForgeError(`${what}: no complete answer within ${timeoutMs} ms`, "transient", { cause: err, hint: "the host is slow or unreachable; the next poll tries again" });
-    }
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ForgeError(`${what}: network error (${cause?.code ?? cause?.message ?? (err as Error).message})`, "transient", { cause: err });
+    throw fetchFailure(err, what, { signal: opts.signal, timeout, timeoutMs, slow: "the git host" });
   }
 }
 

@@ -1,13 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { SeenRequest } from "./loopback-server.js";
 
-/** A request a registry fake saw, and what it answered. */
-export interface RegistryRequest {
-  method: string;
-  path: string;
-  query: string;
-  status: number;
-}
+/** A request a registry fake saw, and what it answered: what every loopback test server records. */
+export type RegistryRequest = SeenRequest;
 
 /** One documented route: a method, a path pattern (decoded captures), and its answer. */
 export interface RegistryRoute {
@@ -51,7 +47,7 @@ export class RegistryFake {
 
   private handle(name: string, routes: RegistryRoute[], req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://fake");
-    const seen: RegistryRequest = { method: req.method ?? "GET", path: url.pathname, query: url.search.slice(1), status: 0 };
+    const seen: RegistryRequest = { method: req.method ?? "GET", path: url.pathname, query: url.search.slice(1), headers: req.headers, status: 0 };
     this.requests.push(seen);
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       seen.status = status;

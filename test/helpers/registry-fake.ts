@@ -13,7 +13,7 @@ export interface RegistryRoute {
 }
 
 /**
- * What every documented-API registry fake shares (test/fakes/pypi, goproxy, maven, npm): real HTTP on
+ * What every documented-API registry fake shares (test/fakes/pypi, goproxy, maven): real HTTP on
  * loopback, every request recorded, only the routes copied from the registry's docs answered; anything
  * else is a `problem` (a test fails on it) and a 404. `fail(status, times)` makes the next answers fail.
  */

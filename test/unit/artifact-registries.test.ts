@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { createHash } from "node:crypto";
 import { Probot } from "probot";
 import type { Artifacts } from "../../src/artifacts/artifacts.js";
 import { escapeModulePath, GoProxyArtifacts } from "../../src/artifacts/golang.js";
@@ -14,15 +15,17 @@ import { createLogger } from "../../src/log.js";
 import { FakeGithub } from "../fakes/github/fake-github.js";
 import { FakeGoProxy } from "../fakes/goproxy/fake-goproxy.js";
 import { FakeMaven } from "../fakes/maven/fake-maven.js";
-import { FakeNpm } from "../fakes/npm/fake-npm.js";
 import { FakePypi } from "../fakes/pypi/fake-pypi.js";
+import { useLoopbackServers } from "../helpers/loopback-server.js";
 import type { RegistryFake } from "../helpers/registry-fake.js";
 import { appPrivateKey } from "../helpers/keys.js";
+import { npmTarball, startVerdaccio, type Verdaccio } from "../helpers/verdaccio.js";
 
 /**
- * Each registry client of the `Artifacts` role against a fake made from the registry's documented API
- * (test/fakes/<name>/SOURCE.md), over real HTTP: published, missing, yanked or incomplete, and errors
- * classified (`config`: only a person can fix it; `transient`: the gate looks again).
+ * Each registry client of the `Artifacts` role over real HTTP: npm against a real registry (Verdaccio,
+ * test/helpers/verdaccio.ts), the others against a fake made from the registry's documented API
+ * (test/fakes/<name>/SOURCE.md): published, missing, yanked or incomplete, and errors classified
+ * (`config`: only a person can fix it; `transient`: the gate looks again).
  */
 const at = (template: string, tag: string): ArtifactPurl => artifactForTag(parseArtifact(template), tag);
 
@@ -121,24 +124,43 @@ describe("Maven repository", () => {
   });
 });
 
-describe("npm registry (documented-API fake until the Verdaccio test lands)", () => {
-  let npm: FakeNpm;
-  beforeAll(async () => (npm = await FakeNpm.start()));
-  afterAll(() => npm.stop());
-  afterEach(() => expect(npm.server.problems).toEqual([]));
+describe("npm registry (a real Verdaccio)", () => {
+  let npm: Verdaccio;
+  beforeAll(async () => (npm = await startVerdaccio({ privateScopes: ["@private/*"] })));
+  afterAll(() => npm?.stop());
+  const serve = useLoopbackServers();
   const client = new NpmArtifacts();
+  const runtime = (tag: string) => at(`pkg:npm/%40kata/runtime@{version}?repository_url=${npm.base}`, tag);
 
-  it("asks for a scoped package's version with its name encoded: missing, then published with its integrity and that as a CID", async () => {
-    const purl = at(`pkg:npm/%40kata/runtime@{version}?repository_url=${npm.base}`, "v3.2.0");
-    const before = await client.published(purl);
-    const { integrity } = npm.publish("@kata/runtime", "3.2.0", "tarball bytes");
-    const after = await client.published(purl);
+  it("asks for a scoped package's version with its name encoded: missing, then published with the integrity of the tarball Verdaccio serves, and that as a CID; another version stays missing", async () => {
+    const before = await client.published(runtime("v3.2.0"));
+    const { integrity } = await npm.publish("@kata/runtime", "3.2.0", npmTarball("@kata/runtime", "3.2.0"));
+    const after = await client.published(runtime("v3.2.0"));
+    const otherVersion = await client.published(runtime("v3.2.1"));
+    const served = await npm.tarball("@kata/runtime", "3.2.0");
 
     expect(before).toEqual({ published: false });
     expect(after).toEqual({ published: true, digests: [{ digest: integrity, cid: integrityCid(integrity) }] });
+    expect(integrity).toBe(`sha512-${createHash("sha512").update(served).digest("base64")}`);
     expect(integrityCid(integrity)).toMatch(/^bafkr/);
-    expect(npm.server.requests.map((r) => r.path)).toEqual(Array(2).fill("/@kata%2Fruntime/3.2.0"));
-    expect(await classified(npm.server, client, purl)).toEqual(CLASSIFIED);
+    expect(otherVersion).toEqual({ published: false });
+    // Verdaccio also answers /@kata/runtime/3.2.0; registry.npmjs.org wants the scoped name as one segment
+    expect(npm.requests.map((r) => [r.path, r.status])).toEqual([["/@kata%2Fruntime/3.2.0", 404], ["/@kata%2Fruntime/3.2.0", 200], ["/@kata%2Fruntime/3.2.1", 404]]);
+  });
+
+  it("classifies errors: Verdaccio's 401 for a package anonymous users may not read; a 503 and a 429 from a loopback server", async () => {
+    await npm.publish("@private/agent", "1.0.0", npmTarball("@private/agent", "1.0.0"));
+    // Verdaccio without uplinks never answers 503 or 429: those two come from a loopback server
+    const down = await serve((_req, res) => res.writeHead(503, { "content-type": "text/plain" }).end("down for maintenance"));
+    const limited = await serve((_req, res) => res.writeHead(429, { "content-type": "text/plain", "retry-after": "7" }).end("slow down"));
+
+    const refused = await failure(client.published(at(`pkg:npm/%40private/agent@{version}?repository_url=${npm.base}`, "v1.0.0")));
+    const unavailable = await failure(client.published(at(`pkg:npm/%40kata/runtime@{version}?repository_url=${down}`, "v3.2.0")));
+    const rateLimited = await failure(client.published(at(`pkg:npm/%40kata/runtime@{version}?repository_url=${limited}`, "v3.2.0")));
+
+    expect([[refused.kind, refused.hint !== undefined], [unavailable.kind], [rateLimited.kind, rateLimited.retryAfterMs]]).toEqual(CLASSIFIED);
+    expect([refused.status, refused.hint]).toEqual([401, expect.stringMatching(/public artifacts only/)]);
+    expect(npm.requests.at(-1)).toMatchObject({ path: "/@private%2Fagent/1.0.0", status: 401 });
   });
 });
 

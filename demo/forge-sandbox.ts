@@ -27,7 +27,7 @@ export async function startSandbox(map: DependencyMap, privateKey: string, appId
       gitlabProjects.push(p.location.project);
       continue;
     }
-    if (p.location.forge === "git") continue; // a git host is served by git http-backend, not by a fake forge
+    if (p.location.forge === "git" || p.location.forge === "gerrit") continue; // a git host is served by git http-backend, not by a fake forge
     const repo = p.location.repo;
     const owner = repo.split("/")[0]!;
     if (!installations.has(owner)) installations.set(owner, installations.size + 1);

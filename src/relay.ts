@@ -9,6 +9,8 @@ import { WritePacer } from "./forge/write-pacer.js";
 import { GithubForge } from "./forge/github.js";
 import { GitlabForge } from "./forge/gitlab.js";
 import { GitHostSource } from "./forge/git-host.js";
+import { gerritDriver } from "./forge/gerrit-driver.js";
+import { startGerritStreams, type GerritStreams } from "./workers/gerrit-streams.js";
 import { GithubWatchSource } from "./forge/github-watch.js";
 import { ArtifactRegistries } from "./artifacts/artifacts.js";
 import { OciArtifacts } from "./artifacts/oci-artifacts.js";
@@ -151,6 +153,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
   let workers: Workers | undefined;
   let watcher: Watcher | undefined;
+  let gerritStreams: GerritStreams | undefined;
   let workerRedis: ReturnType<typeof createRedis> | undefined;
   const pacer = new WritePacer(config.writeIntervalMs);
   if (config.role !== "web") {
@@ -174,6 +177,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),
       // Any git host: only a source of tags, read anonymously; no webhook comes from it, so its upstreams are watched.
       git: { source: () => new GitHostSource(), pollsRuns: false, signsCheckHooks: false, watched: true },
+      // Gerrit: a source of tags through its REST API, watched (polled), and streamed where the map gives SSH.
+      gerrit: gerritDriver(map, config.env),
     }, map);
     // Where releases' artifacts are published, one registry per package URL type (docs/architecture.md, "Artifacts").
     const artifacts = new ArtifactRegistries({
@@ -194,6 +199,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     workers = startWorkers(workerRedis, workerDeps);
     // Upstreams no webhook comes from (a git host, a `watch:` entry) are polled, each at its interval.
     watcher = startWatcher(workerDeps, watchTickMs(config.minWatchIntervalMs));
+    // Gerrit servers the map gives SSH for: their stream-events announce tags at once (one process per server).
+    gerritStreams = startGerritStreams(workerDeps, config.env, log);
   }
 
   if (config.reconcileMs > 0 && config.role !== "web") {
@@ -215,6 +222,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     stop: async () => {
       stopFollowing?.();
       await watcher?.stop();
+      await gerritStreams?.stop();
       stream?.close();
       await server?.stop();
       await probes?.close();

@@ -81,6 +81,7 @@ function noProject(map: DependencyMap, id: string): string {
 
 function where(p: Project): string {
   if (p.location.forge === "git") return p.location.url;
+  if (p.location.forge === "gerrit") return `${p.location.url}/${p.location.project}`;
   return p.location.forge === "github" ? `github.com/${p.location.repo}` : `${p.location.host ?? "GitLab"}/${p.location.project}`;
 }
 

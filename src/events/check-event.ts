@@ -1,9 +1,10 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { z } from "zod";
 import { RUN_CONCLUSIONS } from "./run-event.js";
 
 /** A forge-neutral "a check on an upstream commit finished" event: what `after_check` gates wait for. */
 export const CheckEvent = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
   repo: z.string().min(1),

@@ -1,8 +1,9 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { z } from "zod";
 
 /** A maintainer asked (from the upstream's checks tab, or the relay's API/CLI) to run downstreams again. */
 export const RerunEvent = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   /** GitLab: the instance's host when it is not GITLAB_URL's */
   host: z.string().optional(),
   repo: z.string().min(1),

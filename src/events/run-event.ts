@@ -1,3 +1,4 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { z } from "zod";
 import type { CheckConclusion } from "../forge/run-state.js";
 
@@ -5,7 +6,7 @@ export const RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out", 
 
 /** A forge-neutral "a downstream pipeline run changed state" event. */
 export const RunEvent = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   /** workflow_run: a GitHub Actions run; check_suite: CI that reports through checks (runId is "suite-<id>"); poll: read by the relay */
   source: z.enum(["workflow_run", "check_suite", "poll", "pipeline_hook"]).default("workflow_run"),
   /** the downstream repository the run belongs to */

@@ -1,8 +1,9 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { z } from "zod";
 
 /** A forge-neutral "upstream created a tag" event: what every tag webhook is normalised to. */
 export const TagEvent = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
   /** owner/repo on GitHub, group/project on GitLab, the repository URL on a git host */
@@ -13,8 +14,8 @@ export const TagEvent = z.object({
    * Absent where the delivery names none (GitHub `create`, `release`). The fan-out resolves the commit.
    */
   sha: z.string().regex(/^[0-9a-f]{40}$/).optional(),
-  /** GitHub `create`, `push`, `release`; GitLab `tag_push` (a Tag Push Hook); `reconcile`: found by the periodic reconciler, no delivery announced it; `watch`: found by polling an upstream that sends no webhook (a git host) */
-  source: z.enum(["create", "push", "release", "tag_push", "reconcile", "watch"]),
+  /** GitHub `create`, `push`, `release`; GitLab `tag_push` (a Tag Push Hook); `reconcile`: found by the periodic reconciler, no delivery announced it; `watch`: found by polling an upstream that sends no webhook (a git host); `stream`: announced by a Gerrit server's stream-events */
+  source: z.enum(["create", "push", "release", "tag_push", "reconcile", "watch", "stream"]),
   installationId: z.number().int().positive().optional(),
   deliveryId: z.string().min(1),
   receivedAt: z.iso.datetime(),

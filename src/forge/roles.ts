@@ -17,7 +17,8 @@ export interface UpstreamContext {
 }
 
 export interface TriggerResult {
-  kind: "workflow_dispatch" | "repository_dispatch" | "pipeline";
+  /** pipeline: GitLab; build: a Jenkins build (its run id is the queue item's, "queue:N", until and after it starts) */
+  kind: "workflow_dispatch" | "repository_dispatch" | "pipeline" | "build";
   /** The downstream run's id when the forge returned one (GitHub: return_run_details). */
   runId: string | undefined;
   /** A page a person can open: the run itself, else the closest list of runs. */

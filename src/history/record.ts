@@ -1,3 +1,4 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { CID } from "multiformats/cid";
 import { z } from "zod";
 
@@ -11,7 +12,7 @@ import { z } from "zod";
 /** A link to an earlier record (dag-json writes it as {"/": "<cid>"}). */
 const Link = z.custom<CID>((v) => CID.asCID(v) !== null, "must be a CID link");
 
-const Forge = z.enum(["github", "gitlab", "git"]);
+const Forge = z.enum(SYSTEM_KINDS);
 const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 const Conclusion = z.enum(["success", "failure", "cancelled", "timed_out", "neutral", "skipped", "action_required"]);
 
@@ -34,7 +35,7 @@ export const ReleaseRecord = z.strictObject({
   tag: z.string(),
   sha: Sha,
   /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request, reconcile (the relay found it), watch (polling an upstream that sends no webhook, e.g. a git host) */
-  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile", "watch"]),
+  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile", "watch", "stream"]),
   /** what the release publishes, as package URLs, from the project's `artifacts` in the map */
   artifacts: z.array(z.string()),
   /** why the relay triggered nothing for this release (e.g. a tag name it does not pass on); absent when it acted on it */

@@ -1,3 +1,4 @@
+import type { SystemKind } from "../forge/kinds.js";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { CID } from "multiformats/cid";
@@ -29,7 +30,7 @@ export interface RecorderOptions {
 }
 
 export interface RunState {
-  forge: "github" | "gitlab" | "git";
+  forge: SystemKind;
   repo: string;
   runId?: string | undefined;
   state: "queued" | "in_progress" | "completed";
@@ -56,7 +57,7 @@ export class Recorder {
   }
 
   async release(r: {
-    upstream: Project; forge: "github" | "gitlab" | "git"; host?: string | undefined; repo: string; tag: string; sha: string;
+    upstream: Project; forge: SystemKind; host?: string | undefined; repo: string; tag: string; sha: string;
     source: ReleaseRecord["source"]; refused?: string | undefined;
   }): Promise<CID> {
     const record: ReleaseRecord = {

@@ -2,7 +2,7 @@ import { filterProblem } from "./edge-filter.js";
 import type { MapOptions } from "./graph.js";
 import { secretNameProblem } from "./secret-names.js";
 import type { Fragment, Placed } from "./normalise.js";
-import type { MapEdgeV2, MapProject, MapProjectV2 } from "./schema.js";
+import type { MapEdgeV2, MapProject, MapProjectV2, MapTrigger } from "./schema.js";
 import { parseDuration } from "./duration.js";
 import { artifactGateProblems } from "./edge-artifacts.js";
 import { nearest } from "./nearest.js";
@@ -54,11 +54,13 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   }
 
   const gitUpstreams = new Set<string>();
+  /** Gerrit upstreams, and whether Zuul builds them (their only checks an edge can wait for) */
+  const gerritUpstreams = new Map<string, boolean>();
   for (const p of fragments.flatMap((fr) => fr.projects)) {
-    const raw = p.raw as MapProject & Partial<Pick<MapProjectV2, "foundation" | "git" | "watch">>;
-    const places = [raw.github, raw.gitlab, raw.git].filter((x) => x !== undefined).length;
+    const raw = p.raw as MapProject & Partial<Pick<MapProjectV2, "foundation" | "git" | "gerrit" | "watch">>;
+    const places = [raw.github, raw.gitlab, raw.git, raw.gerrit].filter((x) => x !== undefined).length;
     if (places !== 1) {
-      at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo', 'gitlab: group/project' or (format v2) 'git: https://host/path'`);
+      at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo', 'gitlab: group/project' or (format v2) 'git: https://host/path' or 'gerrit: { url, project }'`);
     }
     if (raw.foundation !== undefined && !foundations.has(raw.foundation)) {
       unknown(p, "foundation", raw.foundation, "foundation");
@@ -69,6 +71,11 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
       if (raw.trigger !== undefined) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'trigger' (and 'depends_on')`, "trigger");
       else if ((raw.depends_on ?? []).length > 0) at(p, `project '${raw.id}' is on a git host (git:), where the relay runs no pipelines: it can only be an upstream; remove 'depends_on'`, "depends_on");
     } else if ((raw.depends_on ?? []).length > 0) problems.push(...checkTrigger(p));
+    else if ((raw.trigger as MapTrigger | undefined)?.jenkins !== undefined) problems.push(...checkTrigger(p));
+    if (raw.gerrit !== undefined && places === 1) {
+      gerritUpstreams.set(raw.id, raw.gerrit.zuul !== undefined);
+      if (raw.watch !== undefined) at(p, `project '${raw.id}' is on Gerrit, whose tags are always watched: remove 'watch'`, "watch");
+    }
     if (raw.watch?.interval !== undefined) {
       const min = options.minWatchIntervalMs ?? DEFAULT_MIN_WATCH_INTERVAL_MS;
       if (parseDuration(raw.watch.interval) < min) {
@@ -95,6 +102,12 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
       // A git host has no checks to wait for and no pull requests the relay hears of.
       if (e.value.after_check !== undefined) at(e, `'${upstream}' is on a git host (git:), which has no checks to wait for: remove 'after_check'`, "after_check");
       if (e.value.on.has("pull_request")) at(e, `'${upstream}' is on a git host (git:): the relay sees its tags only, not its pull requests; remove pull_request from 'on'`, "on");
+    }
+    if (gerritUpstreams.has(upstream)) {
+      if (e.value.after_check !== undefined && !gerritUpstreams.get(upstream)) {
+        at(e, `'${upstream}' is on Gerrit, which runs no CI the relay can read: add 'zuul: { url, tenant }' to its gerrit entry (after_check then names a Zuul pipeline, e.g. release), or remove 'after_check'`, "after_check");
+      }
+      if (e.value.on.has("pull_request")) at(e, `'${upstream}' is on Gerrit, which has changes, not pull requests: write 'change' in 'on'`, "on");
     }
   }
 
@@ -124,8 +137,15 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
 function checkTrigger(p: Placed<unknown>): MapProblem[] {
   const raw = p.raw as MapProject;
   const problem = (message: string, ...rest: string[]) => [{ file: p.file, path: [...p.path, ...rest], message }];
-  const t = raw.trigger;
+  const t = raw.trigger as MapTrigger | undefined;
   if (t === undefined) return problem(`project '${raw.id}' has depends_on but no 'trigger' saying how its pipeline starts`);
+  if (t.jenkins !== undefined) {
+    const other = (["workflow", "event_type", "ref", "token_env"] as const).find((k) => t[k] !== undefined);
+    return other ? problem(`'${other}' is for a GitHub or GitLab pipeline; a Jenkins job is started with its build parameters: remove '${other}'`, "trigger", other) : [];
+  }
+  if ((raw as Partial<MapProjectV2>).gerrit !== undefined) {
+    return problem(`project '${raw.id}' is on Gerrit, which runs no pipelines: say where its CI runs with 'trigger: { jenkins: { url, job, user_env, token_env } }'`, "trigger");
+  }
   if (raw.gitlab !== undefined) {
     if (t.workflow !== undefined || t.event_type !== undefined) {
       return problem("a GitLab project is triggered by 'ref' only; 'workflow' and 'event_type' are for GitHub", "trigger");
@@ -173,6 +193,17 @@ function checkSecretNames(fragments: Fragment[], options: MapOptions): MapProble
       named(raw.gitlab.webhook_secret_env, undefined, p.file, [...p.path, "gitlab", "webhook_secret_env"]);
     }
     named(p.value.trigger?.token_env, host, p.file, [...p.path, "trigger", "token_env"]);
+    const jenkins = p.value.trigger?.jenkins;
+    if (jenkins !== undefined) {
+      const jenkinsHost = new URL(jenkins.url).host.toLowerCase();
+      for (const k of ["user_env", "token_env", "password_env"] as const) named(jenkins[k], jenkinsHost, p.file, [...p.path, "trigger", "jenkins", k]);
+      named(jenkins.notify_secret_env, undefined, p.file, [...p.path, "trigger", "jenkins", "notify_secret_env"]);
+    }
+    if (location.forge === "gerrit") {
+      const gerritHost = new URL(location.url).host.toLowerCase();
+      for (const [k, v] of [["user_env", location.userEnv], ["password_env", location.passwordEnv]] as const) named(v, gerritHost, p.file, [...p.path, "gerrit", k]);
+      if (location.ssh) for (const [k, v] of [["user_env", location.ssh.userEnv], ["key_env", location.ssh.keyEnv]] as const) named(v, gerritHost, p.file, [...p.path, "gerrit", "ssh", k]);
+    }
   }
   for (const s of fragments.flatMap((f) => f.subscribers ?? [])) {
     named(s.value.secret_env, new URL(s.value.url).host.toLowerCase(), s.file, [...s.path, "secret_env"]);

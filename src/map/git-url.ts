@@ -35,3 +35,23 @@ export function normaliseGitUrl(text: string): string {
 export function gitUrlKey(url: string): string {
   return url.toLowerCase().replace(/\/+$/, "").replace(/\.git$/, "");
 }
+
+/**
+ * A server the relay sends credentials to (Gerrit, Jenkins, Zuul): https, or http on loopback only;
+ * no credentials, query or fragment in the URL (they go in *_env variables). Undefined when fine.
+ */
+export function serverUrlProblem(text: string, example: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `is not a URL: write the server's address, e.g. ${example}`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return `has the scheme ${url.protocol}//: write the server's https address, e.g. ${example}`;
+  if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+    return "asks for http:// on a host other than this machine: use https:// (credentials would cross the network in clear; plain http is accepted only on loopback)";
+  }
+  if (url.username || url.password) return "must not carry credentials (user:password@): name the variables holding them (user_env, password_env / token_env)";
+  if (url.search || url.hash) return `must have no ?query or #fragment, e.g. ${example}`;
+  return undefined;
+}

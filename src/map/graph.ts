@@ -2,12 +2,35 @@ import { compileFilter, type TagFilter, type TagMatcher } from "./edge-filter.js
 import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { MapReport, MapTrigger } from "./schema.js";
 import { gitUrlKey } from "./git-url.js";
+import type { SystemKind } from "../forge/kinds.js";
 
 export type ProjectLocation =
   | { forge: "github"; repo: string }
   | { forge: "gitlab"; project: string; host: string | undefined; tokenEnv: string | undefined; webhookSecretEnv?: string | undefined }
   /** any git host, read over smart HTTP (format v2 `git:`): `url` is the address `git clone` takes */
-  | { forge: "git"; url: string };
+  | { forge: "git"; url: string }
+  /** a Gerrit server (format v2 `gerrit:`): `url` its base URL with any context path, `project` the project's name there */
+  | GerritLocation;
+
+/** Where a project lives on a Gerrit server, and how the relay reads it (format v2 `gerrit:`). */
+export interface GerritLocation {
+  forge: "gerrit";
+  /** the server's base URL with any context path, without a trailing slash: https://review.opendev.org, https://gerrit.onap.org/r */
+  url: string;
+  project: string;
+  /** HTTP credentials (basic auth under /a/): the variables holding them; absent, the REST API is read anonymously */
+  userEnv?: string | undefined;
+  passwordEnv?: string | undefined;
+  /** `gerrit stream-events` over SSH: the variables holding the account and its private key, and the port (29418) */
+  ssh?: { userEnv: string; keyEnv: string; port: number } | undefined;
+  /** Zuul builds this project: `after_check: <pipeline>` waits for the tag's buildset there */
+  zuul?: { url: string; tenant: string } | undefined;
+  /** vote Verified on changes, not only comment (`vote: true`) */
+  vote?: boolean | undefined;
+}
+
+/** The systems a project can live on (a runner such as Jenkins is a place, never a location). */
+export type LocationKind = ProjectLocation["forge"];
 
 /** Which upstream events an edge reacts to. */
 export type EdgeEvent = "tag" | "release" | "pull_request";
@@ -162,8 +185,8 @@ export class DependencyMap {
   }
 
   /** Map projects that live at this place (one repository may be listed under several ids). */
-  projectsAt(location: LocationRef): Project[] {
-    return this.byLocation.get(locationKey(location)) ?? [];
+  projectsAt(location: LocationRef | undefined): Project[] {
+    return location ? this.byLocation.get(locationKey(location)) ?? [] : [];
   }
 
   /** The edge by which `downstreamId` depends on `upstreamId`. */
@@ -201,6 +224,12 @@ export class DependencyMap {
   }
 }
 
+/** A Gerrit server's base URL as a key: scheme and host folded, the context path kept, no trailing slash. */
+export function gerritUrlKey(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, "")}`;
+}
+
 /** owner/repo on GitHub, group/project on GitLab, the URL of a git host's repository. */
 export function repoOf(project: Project): string {
   return placeOf(project.location).repo;
@@ -212,31 +241,52 @@ export function repoOf(project: Project): string {
  * lists, the variable that holds its token. What `Systems` takes to find a role's implementation.
  */
 export interface Place {
-  forge: ProjectLocation["forge"];
+  /** a location's system (github, gitlab, git, gerrit) or a runner's (jenkins) */
+  forge: SystemKind;
   repo: string;
   host?: string | undefined;
   tokenEnv?: string | undefined;
 }
 
-/** A project's location as a place (a git host's repository: its URL is the path). */
-export function placeOf(location: ProjectLocation): Place {
+/**
+ * Where a project's pipelines run: its trigger's CI server (`trigger: { jenkins }`: the job's path on
+ * that server), else its own forge. What the trigger, run-result and poll workers ask `Systems` for.
+ */
+export function runPlaceOf(project: Pick<Project, "location" | "trigger">): Place {
+  const jenkins = project.trigger?.jenkins;
+  return jenkins ? { forge: "jenkins", repo: jenkins.job, host: jenkins.url } : placeOf(project.location);
+}
+
+/** A project's location as a place (a git host's repository: its URL is the path; a Gerrit project: its name, the server's URL the host). */
+export function placeOf(location: ProjectLocation): Place & { forge: LocationKind } {
   switch (location.forge) {
     case "github":
       return { forge: "github", repo: location.repo };
     case "git":
       return { forge: "git", repo: location.url };
+    case "gerrit":
+      return { forge: "gerrit", repo: location.project, host: location.url };
     default:
       return { forge: "gitlab", repo: location.project, ...(location.host ? { host: location.host } : {}), ...(location.tokenEnv ? { tokenEnv: location.tokenEnv } : {}) };
   }
 }
 
-/** A place as the map's index knows it (what `projectsAt`, `ownerKey` and `locationKey` take). */
-export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRef {
+/**
+ * A place as the map's index knows it (what `projectsAt`, `ownerKey` and `locationKey` take);
+ * undefined for a runner's place (a Jenkins job), which no project lives at.
+ */
+export function refOf(place: Pick<Place, "repo" | "host"> & { forge: LocationKind }): LocationRef;
+export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRef | undefined;
+export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRef | undefined {
   switch (place.forge) {
     case "github":
       return { forge: "github", repo: place.repo };
     case "git":
       return { forge: "git", url: place.repo };
+    case "gerrit":
+      return { forge: "gerrit", url: place.host ?? "", project: place.repo };
+    case "jenkins":
+      return undefined;
     default:
       return { forge: "gitlab", project: place.repo, host: place.host };
   }
@@ -246,7 +296,8 @@ export function refOf(place: Pick<Place, "forge" | "repo" | "host">): LocationRe
 export type LocationRef =
   | { forge: "github"; repo: string }
   | { forge: "gitlab"; project: string; host?: string | undefined }
-  | { forge: "git"; url: string };
+  | { forge: "git"; url: string }
+  | { forge: "gerrit"; url: string; project: string };
 
 /** Who owns a place: the GitHub account, the GitLab host and top-level group, a git repository's host. */
 export function ownerKey(location: LocationRef): string {
@@ -255,6 +306,8 @@ export function ownerKey(location: LocationRef): string {
       return `github:${location.repo.split("/")[0]!.toLowerCase()}`;
     case "git":
       return `git:${new URL(location.url).host.toLowerCase()}`;
+    case "gerrit":
+      return `gerrit:${new URL(location.url).host.toLowerCase()}/${location.project.split("/")[0]!}`;
     default:
       return `gitlab:${(location.host ?? "").toLowerCase()}/${location.project.split("/")[0]!.toLowerCase()}`;
   }
@@ -266,6 +319,9 @@ export function locationKey(location: LocationRef): string {
       return `github:${location.repo.toLowerCase()}`;
     case "git":
       return `git:${gitUrlKey(location.url)}`;
+    case "gerrit":
+      // Gerrit's project names are case-sensitive; its URL's scheme and host are not.
+      return `gerrit:${gerritUrlKey(location.url)}:${location.project}`;
     default:
       return `gitlab:${(location.host ?? "").toLowerCase()}:${location.project.toLowerCase()}`;
   }

@@ -4,6 +4,20 @@ import type { SinkSpec } from "../sinks/sink-spec.js";
 import type { Declaration, MapEdge, MapEdgeV2, MapProject, MapProjectV2, MapV1, MapV2 } from "./schema.js";
 import { parseDuration } from "./duration.js";
 import { normaliseGitUrl } from "./git-url.js";
+import type { MapGerritLocation } from "./schema.js";
+
+/** Gerrit's default SSH port (stream-events). */
+export const GERRIT_SSH_PORT = 29418;
+
+function gerritLocation(g: MapGerritLocation): ProjectLocation {
+  return {
+    forge: "gerrit", url: g.url.replace(/\/+$/, ""), project: g.project,
+    ...(g.user_env ? { userEnv: g.user_env, passwordEnv: g.password_env } : {}),
+    ...(g.ssh ? { ssh: { userEnv: g.ssh.user_env, keyEnv: g.ssh.key_env, port: g.ssh.port ?? GERRIT_SSH_PORT } } : {}),
+    ...(g.zuul ? { zuul: { url: g.zuul.url.replace(/\/+$/, ""), tenant: g.zuul.tenant } } : {}),
+    ...(g.vote !== undefined ? { vote: g.vote } : {}),
+  };
+}
 
 type Path = (string | number)[];
 
@@ -31,6 +45,7 @@ export interface Fragment {
 function location(p: MapProject | MapProjectV2, options: MapOptions): ProjectLocation | undefined {
   if (p.github !== undefined) return { forge: "github", repo: p.github };
   if ("git" in p && p.git !== undefined) return { forge: "git", url: normaliseGitUrl(p.git) };
+  if ("gerrit" in p && p.gerrit !== undefined) return gerritLocation(p.gerrit);
   if (p.gitlab === undefined) return undefined;
   if (typeof p.gitlab === "string") return { forge: "gitlab", project: p.gitlab, host: undefined, tokenEnv: undefined };
   const host = p.gitlab.host?.toLowerCase();
@@ -105,8 +120,24 @@ export function declaredId(where: ProjectLocation, options: MapOptions = {}): st
       return `github:${where.repo}`;
     case "git":
       return `git:${where.url}`;
+    case "gerrit":
+      return `gerrit:${where.url}/${where.project}`;
     default:
       return `gitlab:${(where.host ?? options.gitlabHost ?? "gitlab").toLowerCase()}/${where.project}`;
+  }
+}
+
+/** A location as the map would write it (for the checks that read what a file said). */
+function rawLocation(where: ProjectLocation): Partial<MapProjectV2> {
+  switch (where.forge) {
+    case "github":
+      return { github: where.repo };
+    case "git":
+      return { git: where.url };
+    case "gerrit":
+      return { gerrit: { url: where.url, project: where.project } };
+    default:
+      return { gitlab: where.project };
   }
 }
 
@@ -133,7 +164,7 @@ export function fromDeclaration(d: Declaration, file: string, where: ProjectLoca
     ...(Object.values(declaredMeta).some((v) => v !== undefined) ? { declaredMeta } : {}),
   };
   // The foundation a declaration names is not checked against the map's: it is only ever shown as declared.
-  const raw = { ...d, id, foundation: undefined, ...(where.forge === "github" ? { github: where.repo } : where.forge === "git" ? { git: where.url } : { gitlab: where.project }) } as unknown as MapProjectV2;
+  const raw = { ...d, id, foundation: undefined, ...rawLocation(where) } as unknown as MapProjectV2;
   return {
     file, version: 2, foundations: [],
     projects: [{ value: project, file, path: [], raw }],

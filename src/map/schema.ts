@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { SinkSpec } from "../sinks/sink-spec.js";
 import { GITHUB_REPO, GITLAB_PATH } from "./places.js";
-import { gitUrlProblem } from "./git-url.js";
+import { gitUrlProblem, serverUrlProblem } from "./git-url.js";
 
 /**
  * The dependency map: format v1 (projects and their upstreams) and format v2 (foundations, project
@@ -34,6 +34,26 @@ const Trigger = z.strictObject({
   event_type: z.string().min(1).max(100, "must be at most 100 characters (GitHub's limit)").optional().describe("GitHub: send a repository_dispatch with this event_type instead of a workflow_dispatch."),
   ref: z.string().min(1).optional().describe("The branch or tag the downstream pipeline runs on."),
   token_env: EnvName.optional().describe("GitLab: the variable holding a pipeline trigger token; without it the API token creates the pipeline."),
+});
+
+/** A server the relay calls with credentials: https (http on loopback only), nothing secret in the URL. */
+const serverUrl = (example: string) => z.string().max(2000, "must be at most 2000 characters").superRefine((text, ctx) => {
+  const problem = serverUrlProblem(text, example);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** A Jenkins job as a downstream's runner (format v2): its server, its path, and the account that starts it. */
+const JenkinsTrigger = z.strictObject({
+  url: serverUrl("https://jenkins.example.org/ci").describe("The Jenkins server's URL, with any context path (https://jenkins.example.org/ci)."),
+  job: z.string().regex(/^[^/\s]+(\/[^/\s]+)*$/, "must be the job's path, its folders and name joined by '/', e.g. functest/kata-containers").describe("The job's full name: folders and name joined by '/' (the URL's /job/a/job/b is a/b)."),
+  user_env: EnvName.describe("The variable holding the Jenkins user the relay starts builds as."),
+  token_env: EnvName.optional().describe("The variable holding that user's API token (recommended: no CSRF crumb needed)."),
+  password_env: EnvName.optional().describe("The variable holding that user's password, where no API token can be made (the relay then fetches a CSRF crumb)."),
+  notify_secret_env: EnvName.optional().describe("The variable holding the secret of this job's Notification plugin endpoint, POST /api/jenkins/notifications/<secret>; without it the relay polls the build."),
+}).superRefine((j, ctx) => {
+  if ((j.token_env === undefined) === (j.password_env === undefined)) {
+    ctx.addIssue({ code: "custom", message: "name one of token_env (an API token, recommended) or password_env", path: [j.token_env === undefined ? "token_env" : "password_env"] });
+  }
 });
 
 const Report = z.strictObject({
@@ -71,7 +91,10 @@ export const MapV1 = z.strictObject({
 export type MapV1 = z.infer<typeof MapV1>;
 export type MapProject = z.infer<typeof Project>;
 export type MapEdge = z.infer<typeof Edge>;
-export type MapTrigger = z.infer<typeof Trigger>;
+/** A project's trigger in either format (v1's has no `jenkins`). */
+export type MapTrigger = z.infer<typeof Trigger> & { jenkins?: MapJenkinsTrigger | undefined };
+export type MapJenkinsTrigger = z.infer<typeof JenkinsTrigger>;
+export type MapGerritLocation = z.infer<typeof GerritLocation>;
 export type MapReport = z.infer<typeof ProjectReport>;
 
 /* ----- format v2 ---------------------------------------------------------------------------- */
@@ -113,6 +136,28 @@ const GitLocation = z.string().max(2000, "must be at most 2000 characters").supe
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/** A Gerrit server's project (format v2): an upstream read through Gerrit's REST API, its stream of events where the map gives SSH. */
+const GerritLocation = z.strictObject({
+  url: serverUrl("https://review.opendev.org").describe("The server's URL, with any context path: https://review.opendev.org, https://gerrit.onap.org/r."),
+  project: z.string().min(1).max(500).regex(/^[^\s]+$/, "must be the project's name on that server, e.g. openstack/nova").describe("The project's name on that server, e.g. openstack/nova."),
+  user_env: EnvName.optional().describe("The variable holding the HTTP user (Settings → HTTP Credentials) the relay reads and reviews as; without it, tags are read anonymously."),
+  password_env: EnvName.optional().describe("The variable holding that user's HTTP password."),
+  ssh: z.strictObject({
+    user_env: EnvName.describe("The variable holding the SSH account (it needs the Stream Events capability)."),
+    key_env: EnvName.describe("The variable holding that account's private key (OpenSSH format)."),
+    port: z.number().int().min(1).max(65535).optional().describe("Gerrit's SSH port (default 29418)."),
+  }).optional().describe("Also follow `gerrit stream-events` over SSH: new tags arrive at once (the poll stays on: the stream has no replay)."),
+  zuul: z.strictObject({
+    url: serverUrl("https://zuul.opendev.org").describe("Zuul's web root, e.g. https://zuul.opendev.org."),
+    tenant: z.string().min(1).max(200).regex(/^[^\s/]+$/, "must be a Zuul tenant name, e.g. openstack").describe("The tenant, e.g. openstack."),
+  }).optional().describe("Zuul builds this project: an edge's after_check names a Zuul pipeline (release) whose buildset for the tag must succeed."),
+  vote: z.boolean().optional().describe("On changes: vote Verified +1/-1 besides the review message (default false: comment only)."),
+}).superRefine((g, ctx) => {
+  if ((g.user_env === undefined) !== (g.password_env === undefined)) {
+    ctx.addIssue({ code: "custom", message: "name both user_env and password_env (HTTP credentials), or neither to read anonymously", path: [g.user_env === undefined ? "user_env" : "password_env"] });
+  }
+});
+
 /** How an upstream is watched (polled for new tags): format v2. */
 const Watch = z.strictObject({
   interval: Duration.optional().describe("How often its tags are read, e.g. 2m (default OPENCI_WATCH_INTERVAL_MS, 5 minutes; at least 10s)."),
@@ -124,6 +169,7 @@ const ProjectV2 = z.strictObject({
   github: GithubRepo.optional().describe("Where it lives on GitHub: owner/repo."),
   gitlab: GitlabLocation.optional().describe("Where it lives on GitLab: group/project, or { host, project, token_env, webhook_secret_env }."),
   git: GitLocation.optional().describe("Any git host, read anonymously over smart HTTP: the address `git clone` takes, e.g. https://opendev.org/openstack/nova. Only an upstream: its tags are watched (polled); nothing is written there and no pipeline runs there."),
+  gerrit: GerritLocation.optional().describe("A Gerrit server's project: { url, project, user_env, password_env, ssh, zuul, vote }. An upstream whose tags are watched (polled, and streamed where `ssh` is given); its pipelines can run on Jenkins (trigger: { jenkins })."),
   watch: Watch.optional().describe("Poll this upstream's tags (a git: upstream always is), at its own interval or OPENCI_WATCH_INTERVAL_MS (`watch: {}`): for a GitHub repository the app is not installed on (public: read with the relay's own installation) or a GitLab project that sends no webhook. Nothing is written to a watched upstream: no checks, statuses or comments."),
   homepage: Url.optional().describe("The project's home page."),
   description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
@@ -132,7 +178,9 @@ const ProjectV2 = z.strictObject({
   artifacts: z.array(Purl).optional().describe("What it releases, as package URLs: pkg:pypi/nova, pkg:oci/nova-api@{tag}?repository_url=quay.io/kolla/nova-api. The version may be {tag} or {version} (the tag less a leading v); left out, it is the release's (the tag less a leading v for pypi, npm, maven; the tag for golang, oci, github). An edge's after_artifacts waits for them to be published."),
   visibility: z.enum(["private"], { error: "can only be 'private': the forge says whether a project is public, and the map can only make it more private" }).optional()
     .describe("'private': never shown on public surfaces (dashboard, API, events, CDEvents subscribers) nor on other owners' commits, whatever the forge says."),
-  trigger: Trigger.optional(),
+  trigger: Trigger.extend({
+    jenkins: JenkinsTrigger.optional().describe("Run this project's pipeline as a Jenkins job: { url, job, user_env, token_env }. The job receives the OPENCI_* build parameters it declares."),
+  }).optional(),
   report: ProjectReport.optional(),
   depends_on: z.array(EdgeV2).optional(),
 });
@@ -161,7 +209,7 @@ export type MapFoundation = z.infer<typeof Foundation>;
  * A downstream repository's own declaration (`.github/openci.yml`, `.gitlab/openci.yml`): "we
  * depend on these, trigger us like this". It speaks only for the repository it is in.
  */
-export const Declaration = ProjectV2.omit({ github: true, gitlab: true, git: true, watch: true }).extend({
+export const Declaration = ProjectV2.omit({ github: true, gitlab: true, git: true, gerrit: true, watch: true }).extend({
   version: z.literal(2).optional().describe("Declarations use format v2's fields."),
   // A self-declared id is shown on upstreams' commits (check names are not neutralised: they are keys): plain characters only.
   id: Id.regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, "must be letters, digits and . _ / - (it names checks on other projects' commits)").optional()

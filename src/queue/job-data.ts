@@ -1,3 +1,4 @@
+import { SYSTEM_KINDS } from "../forge/kinds.js";
 import { z } from "zod";
 import { RunEvent } from "../events/run-event.js";
 import { TagEvent } from "../events/tag-event.js";
@@ -10,7 +11,7 @@ const Sha = z.string().regex(/^[0-9a-f]{40}$/);
 /** Where the upstream commit lives and how to write to it; all targets come from the map. */
 export const UpstreamRef = z.object({
   projectId: z.string(),
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
   repo: z.string(),
@@ -124,7 +125,7 @@ export type WatchPollJob = z.infer<typeof WatchPollJob>;
 
 /** Read the tags of several watched upstreams of one system at once (one GraphQL query per 50 on GitHub). */
 export const WatchBatchJob = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   upstreams: z.array(z.string().min(1)).min(1),
 });
 export type WatchBatchJob = z.infer<typeof WatchBatchJob>;

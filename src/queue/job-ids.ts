@@ -13,6 +13,14 @@ export function deliveryJobId(forge: string, deliveryId: string): string {
 }
 
 /** One trigger per (upstream, tag, commit, downstream): also the relay run id given to the downstream. */
+/**
+ * The delivery id of a tag found without a webhook (polled, or streamed by Gerrit): the commit is
+ * part of it (a moved tag is another release), and a tag both polled and streamed is one event.
+ */
+export function watchTagDeliveryId(upstreamId: string, tag: string, sha: string): string {
+  return `watch-${upstreamId}-${tag}-${sha}`;
+}
+
 export function triggerJobId(t: { upstreamId: string; tag: string; sha: string; downstreamId: string }): string {
   return `trigger-${digest(t.upstreamId, t.tag, t.sha, t.downstreamId)}`;
 }

@@ -1,3 +1,4 @@
+import { SYSTEM_KINDS, type SystemKind } from "../forge/kinds.js";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { key } from "../queue/names.js";
@@ -12,7 +13,7 @@ const RANK = { queued: 1, in_progress: 2, completed: 3 } as const;
 const TTL_S = 60 * 60 * 24 * 30;
 
 export const CheckTarget = z.object({
-  forge: z.enum(["github", "gitlab", "git"]),
+  forge: z.enum(SYSTEM_KINDS),
   repo: z.string(),
   /** GitLab: the instance's host when it is not GITLAB_URL's (then the map names it) */
   host: z.string().optional(),
@@ -24,7 +25,7 @@ export const CheckTarget = z.object({
 export type CheckTarget = z.infer<typeof CheckTarget>;
 
 /** Where the upstream checks of a trigger go: its upstream commit. */
-export function targetOf(up: { forge: "github" | "gitlab" | "git"; host?: string | undefined; repo: string; sha: string; installationId?: number | undefined; tag: string }): CheckTarget {
+export function targetOf(up: { forge: SystemKind; host?: string | undefined; repo: string; sha: string; installationId?: number | undefined; tag: string }): CheckTarget {
   return { forge: up.forge, ...(up.host ? { host: up.host } : {}), repo: up.repo, sha: up.sha, installationId: up.installationId, ref: up.tag };
 }
 

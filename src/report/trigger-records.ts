@@ -1,3 +1,4 @@
+import type { SystemKind } from "../forge/kinds.js";
 import type { Redis } from "ioredis";
 import type { TriggerResult } from "../forge/roles.js";
 import type { TriggerJob } from "../queue/job-data.js";
@@ -8,7 +9,7 @@ const TTL_S = 30 * 24 * 3600;
 /** What the relay did for one trigger: the job, where the downstream lives, what the forge returned. */
 export interface TriggerRecord {
   trigger: TriggerJob;
-  forge: "github" | "gitlab" | "git";
+  forge: SystemKind;
   downstreamRepo: string;
   result: TriggerResult;
   triggeredAt: string;

@@ -139,6 +139,14 @@ export class WatchState {
     await m.exec();
   }
 
+  /**
+   * A tag announced by a stream (Gerrit's stream-events), already enqueued: remembered as the poller
+   * would, so its next look does not take it for new. Nothing else (polls, ETag) changes.
+   */
+  async streamed(upstreamId: string, tag: { name: string; sha: string }): Promise<void> {
+    await this.redis.multi().hset(key("watch-tags", upstreamId), tag.name, tag.sha).hset(key("watch", upstreamId), { lastNewTag: tag.name }).exec();
+  }
+
   /** A look answered 304: nothing changed. */
   async unchanged(upstreamId: string): Promise<void> {
     const m = this.redis.multi().hset(key("watch", upstreamId), { lastPollAt: new Date().toISOString() }).hdel(key("watch", upstreamId), "lastError");

@@ -1,3 +1,4 @@
+import type { SystemKind } from "../forge/kinds.js";
 import type { Logger } from "pino";
 import type { Project } from "../map/graph.js";
 import type { TriggerJob, UpstreamRef } from "../queue/job-data.js";
@@ -10,7 +11,7 @@ import { startArtifactGates } from "./artifact-gate.js";
 
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
-  forge: "github" | "gitlab" | "git";
+  forge: SystemKind;
   /** GitLab: the instance's host when it is not GITLAB_URL's */
   host?: string | undefined;
   repo: string;

@@ -3,7 +3,7 @@ import { classifyHttpError } from "../forge/errors.js";
 import type { TagListing } from "../forge/roles.js";
 import { placeOf, type Project } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
-import { deliveryJobId } from "../queue/job-ids.js";
+import { deliveryJobId, watchTagDeliveryId } from "../queue/job-ids.js";
 import { watchNewTags, watchPolls } from "../metrics.js";
 import type { WatchedState, WatchState } from "../watch/watch-state.js";
 import type { WorkerDeps } from "./deps.js";
@@ -80,7 +80,6 @@ function tagEvent(upstream: Project, tag: { name: string; sha: string }): TagEve
   const place = placeOf(upstream.location);
   return {
     forge: place.forge, ...(place.host ? { host: place.host } : {}), repo: place.repo, tag: tag.name, sha: tag.sha, source: "watch",
-    // A tag moved to another commit is another release: the commit is part of the id.
-    deliveryId: `watch-${upstream.id}-${tag.name}-${tag.sha}`, receivedAt: new Date().toISOString(),
+    deliveryId: watchTagDeliveryId(upstream.id, tag.name, tag.sha), receivedAt: new Date().toISOString(),
   };
 }

@@ -1,0 +1,42 @@
+import type { DependencyMap, GerritLocation } from "../map/graph.js";
+import { refOf } from "../map/graph.js";
+import { ForgeError } from "./errors.js";
+import { GerritSource } from "./gerrit.js";
+import type { GerritAuth } from "./gerrit-http.js";
+import type { At, SystemDriver } from "./registry.js";
+
+/**
+ * Gerrit as the relay uses it: a source of tags read through its REST API (anonymously, or under
+ * `/a/` as the map entry's account). No webhook comes from Gerrit, so its upstreams are watched
+ * (polled); where the map gives SSH, `gerrit stream-events` announces tags at once as well
+ * (src/workers/gerrit-streams.ts).
+ */
+export function gerritDriver(map: () => DependencyMap, env: NodeJS.ProcessEnv): SystemDriver {
+  return {
+    source: (at) => {
+      const location = gerritLocationAt(map(), at);
+      return new GerritSource({ url: location?.url ?? at.host ?? "", auth: location ? gerritAuth(location, env) : undefined });
+    },
+    pollsRuns: false, signsCheckHooks: false, watched: true,
+  };
+}
+
+/** The map's entry for a Gerrit place (its URL is the place's host, its project the path). */
+export function gerritLocationAt(map: DependencyMap, at: Pick<At, "forge" | "repo" | "host">): GerritLocation | undefined {
+  const location = map.projectsAt(refOf(at))[0]?.location;
+  return location?.forge === "gerrit" ? location : undefined;
+}
+
+/** The HTTP credentials the entry names, read from the environment; undefined to read anonymously. */
+export function gerritAuth(location: GerritLocation, env: NodeJS.ProcessEnv): GerritAuth | undefined {
+  if (!location.userEnv || !location.passwordEnv) return undefined;
+  return { user: required(env, location.userEnv, location), password: required(env, location.passwordEnv, location) };
+}
+
+function required(env: NodeJS.ProcessEnv, name: string, location: GerritLocation): string {
+  const value = env[name];
+  if (value) return value;
+  throw new ForgeError(`${name} is not set`, "config", {
+    hint: `the map's gerrit entry for ${location.project} on ${location.url} names ${name}: set it in the relay's environment (Gerrit: Settings → HTTP Credentials), or remove user_env/password_env to read anonymously`,
+  });
+}

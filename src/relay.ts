@@ -10,6 +10,8 @@ import { GithubForge } from "./forge/github.js";
 import { GitlabForge } from "./forge/gitlab.js";
 import { GitHostSource } from "./forge/git-host.js";
 import { gerritDriver } from "./forge/gerrit-driver.js";
+import { jenkinsDriver } from "./forge/jenkins-driver.js";
+import { jenkinsNotifications } from "./web/jenkins-notifications.js";
 import { startGerritStreams, type GerritStreams } from "./workers/gerrit-streams.js";
 import { GithubWatchSource } from "./forge/github-watch.js";
 import { ArtifactRegistries } from "./artifacts/artifacts.js";
@@ -135,6 +137,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       probot = app;
       addHandler(healthHandler(redis));
       addHandler(gitlabWebhooks(queues, log, { ...gitlabWebhookOptions(config, map), visibility: visibilityStore }));
+      addHandler(jenkinsNotifications(queues, map, config.env, log));
       addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
       stream = new EventStreams(historyAccess.readers, () => createRedis(redisUrl, "worker"), eventSource, log, historyAccess.tokens, {
         perAddress: config.streamsPerAddress, idleMs: config.streamIdleMs, trustProxy: config.trustProxy,
@@ -179,6 +182,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       git: { source: () => new GitHostSource(), pollsRuns: false, signsCheckHooks: false, watched: true },
       // Gerrit: a source of tags through its REST API, watched (polled), and streamed where the map gives SSH.
       gerrit: gerritDriver(map, config.env),
+      // Jenkins: only a runner; builds' results by the Notification plugin where set up, and polled.
+      jenkins: jenkinsDriver(map, config.env),
     }, map);
     // Where releases' artifacts are published, one registry per package URL type (docs/architecture.md, "Artifacts").
     const artifacts = new ArtifactRegistries({

@@ -7,11 +7,11 @@ export const RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out", 
 /** A forge-neutral "a downstream pipeline run changed state" event. */
 export const RunEvent = z.object({
   forge: z.enum(SYSTEM_KINDS),
-  /** workflow_run: a GitHub Actions run; check_suite: CI that reports through checks (runId is "suite-<id>"); poll: read by the relay */
-  source: z.enum(["workflow_run", "check_suite", "poll", "pipeline_hook"]).default("workflow_run"),
+  /** workflow_run: a GitHub Actions run; check_suite: CI that reports through checks (runId is "suite-<id>"); poll: read by the relay; pipeline_hook: a GitLab Pipeline Hook; notification: a Jenkins Notification plugin POST */
+  source: z.enum(["workflow_run", "check_suite", "poll", "pipeline_hook", "notification"]).default("workflow_run"),
   /** the downstream repository the run belongs to */
   repo: z.string().min(1),
-  /** GitLab: the instance the hook came from, when it is not GITLAB_URL's: matched with where the triggered project lives */
+  /** GitLab: the instance the hook came from, when it is not GITLAB_URL's; Jenkins: the server's URL. Matched with where the triggered project runs */
   host: z.string().optional(),
   runId: z.string().min(1),
   /** The run's title as the forge shows it; the relay's run id in it is the fallback correlation. */

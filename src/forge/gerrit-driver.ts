@@ -2,6 +2,8 @@ import type { DependencyMap, GerritLocation } from "../map/graph.js";
 import { refOf } from "../map/graph.js";
 import { ForgeError } from "./errors.js";
 import { GerritSource } from "./gerrit.js";
+import { ZuulBuilds } from "./zuul.js";
+import type { Checks } from "./roles.js";
 import type { GerritAuth } from "./gerrit-http.js";
 import type { At, SystemDriver } from "./registry.js";
 
@@ -17,7 +19,26 @@ export function gerritDriver(map: () => DependencyMap, env: NodeJS.ProcessEnv): 
       const location = gerritLocationAt(map(), at);
       return new GerritSource({ url: location?.url ?? at.host ?? "", auth: location ? gerritAuth(location, env) : undefined });
     },
+    // Its CI results are Zuul's, where the map names the project's Zuul; no hook says when a buildset ends.
+    checks: (at) => zuulChecks(map(), at),
+    pollsChecks: true,
     pollsRuns: false, signsCheckHooks: false, watched: true,
+  };
+}
+
+/** A Gerrit project's CI results, read from its Zuul: an `after_check` names a pipeline (release). */
+function zuulChecks(map: DependencyMap, at: At): Checks {
+  const location = gerritLocationAt(map, at);
+  if (!location?.zuul) {
+    throw new ForgeError(`no Zuul is named for ${at.repo} on ${at.host ?? "?"}`, "config", { hint: "add zuul: { url, tenant } to the project's gerrit entry in the map" });
+  }
+  const zuul = new ZuulBuilds({ url: location.zuul.url, tenant: location.zuul.tenant });
+  return {
+    // A tag's buildset is found by its ref (refs/tags/<tag>); the pipeline is the check's name.
+    checkState: (repo, sha, name, ref) => zuul.checkState(repo, ref ?? sha, name),
+    checksPassed: async () => {
+      throw new ForgeError("Gerrit changes' checks are not read by the relay", "config", { hint: "test a Gerrit upstream's changes with on: [change], not pull_requests" });
+    },
   };
 }
 

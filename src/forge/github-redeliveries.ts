@@ -8,13 +8,20 @@ import type { GithubApps } from "./github-apps.js";
 const WINDOW_MS = 71 * 3600 * 1000;
 /** Redelivery attempts asked for one delivery (one per reconciler round) before giving up on it. */
 const MAX_ATTEMPTS = 5;
+/**
+ * After asking for a delivery's redelivery, how long before asking again: GitHub redelivers within
+ * seconds, but its new attempt is listed only once the relay has answered it, so a round that
+ * comes sooner (a short OPENCI_RECONCILE_MS, a busy relay) would ask twice for one delivery.
+ */
+const ASK_AGAIN_AFTER_MS = 10 * 60_000;
 /** Pages of 100 deliveries read per round, newest first; the window usually ends sooner. */
 const MAX_PAGES = 20;
 
 /**
  * Asks GitHub to redeliver the app's recent deliveries that failed (a 5xx or no answer: the relay
  * was down, or Redis could not take them), within GitHub's 3-day window. A delivery is judged by
- * all its attempts (one GUID): any 2xx and it is done. Each is asked for at most five times.
+ * all its attempts (one GUID): any 2xx and it is done. Each is asked for at most five times, at
+ * most once every ten minutes.
  */
 export async function redeliverFailed(apps: GithubApps, redis: Redis, log: Logger): Promise<string[]> {
   const app = await apps.appClient();
@@ -36,6 +43,8 @@ export async function redeliverFailed(apps: GithubApps, redis: Redis, log: Logge
     if (Date.now() - Date.parse(latest.delivered_at) > WINDOW_MS) continue;
     // 4xx answers were the relay refusing the delivery (a bad signature, a body too large): not retried.
     if (latest.status_code >= 400 && latest.status_code < 500) continue;
+    // Once per delivery until its redelivery had time to be answered, whatever number of rounds (or processes) see it failed meanwhile.
+    if ((await redis.set(key("redelivery-asked", guid), "1", "PX", ASK_AGAIN_AFTER_MS, "NX")) !== "OK") continue;
     const counter = key("redelivery", guid);
     const n = await redis.incr(counter);
     await redis.expire(counter, Math.ceil(WINDOW_MS / 1000));

@@ -1,8 +1,9 @@
 import type { DependencyMap, Place } from "../map/graph.js";
 import { placeOf, refOf } from "../map/graph.js";
-import type { BatchSource, Files, Forge, Reporter, Runner, Source } from "./roles.js";
+import type { BatchSource, Checks, Files, Forge, Reporter, Runner, Source } from "./roles.js";
+import type { SystemKind } from "./kinds.js";
 
-export type SystemKind = Place["forge"];
+export type { SystemKind };
 
 /** A place and, for a call about the repository a delivery came from, the installation it named. */
 export type At = Place & { installationId?: number | undefined };
@@ -17,6 +18,10 @@ export interface SystemDriver {
   runner?(at: At): Runner;
   reporter?(at: At): Reporter;
   files?(at: At): Files;
+  /** where its upstreams' own CI results are read, when not from its reporter (Gerrit: the project's Zuul) */
+  checks?(at: At): Checks;
+  /** no hook tells the relay that one of its upstream's checks ended: a waiting gate is polled (Gerrit's Zuul) */
+  pollsChecks?: boolean;
   /** its runs' results may not reach the relay by webhook: the relay also polls the runs it started */
   pollsRuns: boolean;
   /** its hooks about checks are signed by the system itself; otherwise a hook's word is confirmed through its API first */
@@ -32,9 +37,9 @@ export function forgeDriver(make: (at: At) => Forge, o: Pick<SystemDriver, "poll
   return { source: make, runner: make, reporter: make, files: make, ...o };
 }
 
-export type Role = "source" | "runner" | "reporter" | "files";
+export type Role = "source" | "runner" | "reporter" | "files" | "checks";
 const ROLE_NAMES: Record<Role, string> = {
-  source: "a source of tags", runner: "a place to run pipelines", reporter: "a place to show results", files: "a place to read files from",
+  source: "a source of tags", runner: "a place to run pipelines", reporter: "a place to show results", files: "a place to read files from", checks: "a place to read an upstream's CI results from",
 };
 
 /**
@@ -60,6 +65,16 @@ export class Systems {
 
   files(at: At): Files {
     return this.role("files", at);
+  }
+
+  /** Where an upstream's own CI results are read: its system's `checks`, else its reporter. */
+  checks(at: At): Checks {
+    return this.drivers[at.forge]?.checks ? this.role("checks", at) : this.role("reporter", at);
+  }
+
+  /** Whether a gate on this system's upstream checks is polled (no hook says when a check ends). */
+  pollsChecks(kind: SystemKind): boolean {
+    return this.drivers[kind]?.pollsChecks ?? false;
   }
 
   /** Whether a system plays a role: fan-out leaves out dependants where nothing can run their pipelines, and says so. */

@@ -167,6 +167,12 @@ export interface Reporter {
   checkState(repo: string, sha: string, name: string, ref?: string): Promise<{ completed: boolean; conclusion: CheckConclusion | undefined } | undefined>;
 }
 
+/**
+ * Where an upstream's own CI results are read (gates, pull-request tests): the reporter's, or another
+ * system's (a Gerrit project's Zuul). `checkState` is what an `after_check` gate waits for.
+ */
+export type Checks = Pick<Reporter, "checksPassed" | "checkState">;
+
 /** Where map files are read: a metadata repository, a downstream's own declaration. */
 export interface Files {
   /**

@@ -89,6 +89,22 @@ export const ArtifactGateJob = z.object({
 });
 export type ArtifactGateJob = z.infer<typeof ArtifactGateJob>;
 
+/** The next look at an upstream check that no hook reports (a Gerrit project's Zuul pipeline), for the gate waiting on it. */
+export const GatePollJob = z.object({
+  forge: z.enum(SYSTEM_KINDS),
+  host: z.string().optional(),
+  repo: z.string().min(1),
+  sha: z.string().min(1),
+  /** the check (a Zuul pipeline) */
+  name: z.string().min(1),
+  /** the tag */
+  ref: z.string().min(1),
+  round: z.number().int().min(0),
+  /** when looking stops: the gated edges' longest timeout after the gate began */
+  deadline: z.iso.datetime(),
+});
+export type GatePollJob = z.infer<typeof GatePollJob>;
+
 export const PollJob = z.object({
   relayRunId: z.string(),
   round: z.number().int().min(1),

@@ -61,6 +61,10 @@ export function artifactGateJobId(relayRunId: string, round: number): string {
   return `artifacts-${relayRunId}-${round}`;
 }
 
+export function gatePollJobId(g: { forge: string; host?: string | undefined; repo: string; sha: string; name: string; round: number }): string {
+  return `gate-poll-${digest(g.forge, g.host ?? "", g.repo, g.sha, g.name)}-${g.round}`;
+}
+
 export function pollJobId(relayRunId: string, round: number): string {
   return `poll-${relayRunId}-${round}`;
 }

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
-import type { ArtifactGateJob, DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, SinkJob, TagEvent, TimeoutJob, TriggerJob, WatchPollJob, WatchBatchJob } from "./job-data.js";
+import type { ArtifactGateJob, GatePollJob, DeclarationJob, MapRefreshJob, PollJob, ReportJob, RunEvent, SinkJob, TagEvent, TimeoutJob, TriggerJob, WatchPollJob, WatchBatchJob } from "./job-data.js";
 import { KEY_PREFIX, QUEUES } from "./names.js";
 import { FORGE_BACKOFF } from "./retry.js";
 
@@ -47,7 +47,7 @@ type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | 
 
 export interface Queues {
   events: Queue<EventJob>;
-  trigger: Queue<TriggerJob | TimeoutJob | PollJob | ArtifactGateJob>;
+  trigger: Queue<TriggerJob | TimeoutJob | PollJob | ArtifactGateJob | GatePollJob>;
   report: Queue<ReportJob>;
   sinks: Queue<SinkJob>;
   close(): Promise<void>;
@@ -60,7 +60,7 @@ export function createQueues(connection: Redis, log: Logger): Queues {
     return q;
   };
   const queues = {
-    events: make<EventJob>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob | ArtifactGateJob>("trigger"), report: make<ReportJob>("report"), sinks: make<SinkJob>("sinks"),
+    events: make<EventJob>("events"), trigger: make<TriggerJob | TimeoutJob | PollJob | ArtifactGateJob | GatePollJob>("trigger"), report: make<ReportJob>("report"), sinks: make<SinkJob>("sinks"),
   };
   return {
     ...queues,

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { runPlaceOf } from "../map/graph.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
@@ -24,8 +25,8 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
       log.info({ chain: chainId, path, downstream: project.id }, "cascade stops: the project is already in this chain");
     } else if (path.length > map.cascadeHopLimit) {
       log.warn({ chain: chainId, path, downstream: project.id, limit: map.cascadeHopLimit }, "cascade stops at the hop limit");
-    } else if (!deps.systems.plays(project.location.forge, "runner")) {
-      log.warn({ chain: chainId, downstream: project.id, system: project.location.forge }, "nothing runs pipelines on this system for the relay: not cascaded");
+    } else if (!deps.systems.plays(runPlaceOf(project).forge, "runner")) {
+      log.warn({ chain: chainId, downstream: project.id, system: runPlaceOf(project).forge }, "nothing runs pipelines on this system for the relay: not cascaded");
     } else if (!(await deps.surface.mayTrigger(map.project(trigger.downstreamId) ?? upstream, edge, upstream))) {
       log.info({ chain: chainId, downstream: project.id }, "a private project cascades only along edges of the reviewed map: self-declared dependant not triggered");
     } else {

@@ -8,6 +8,9 @@ import { publishChecks } from "../report/publish.js";
 import type { WorkerDeps } from "./deps.js";
 import { openGate } from "./gate.js";
 import { startArtifactGates } from "./artifact-gate.js";
+import { scheduleGatePoll } from "./gate-poll.js";
+import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
+import { edgeFrom } from "./edge-from.js";
 
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
@@ -68,8 +71,18 @@ export async function enqueueTriggers(deps: WorkerDeps, origin: TriggerOrigin, s
     await deps.history.gate(data, gate!, "waiting");
   }
   for (const gate of new Set(gated.map((j) => j.gate!))) {
-    const state = await deps.systems.reporter(origin).checkState(origin.repo, sha, gate, origin.ref);
+    const state = await deps.systems.checks(origin).checkState(origin.repo, sha, gate, origin.ref);
     if (state?.completed) await openGate(deps, { forge: origin.forge, host: origin.host, repo: origin.repo, sha, name: gate, conclusion: state.conclusion ?? "neutral" }, log);
+    // No hook will say when it ends (Gerrit's Zuul): look again, later and later, until the edges' timeout.
+    else if (deps.systems.pollsChecks(origin.forge)) {
+      const timeouts = gated.filter((j) => j.gate === gate).map((j) => parseDuration(edgeTimeout(deps, j.data) ?? DEFAULT_TIMEOUT));
+      await scheduleGatePoll(deps, { forge: origin.forge, ...(origin.host ? { host: origin.host } : {}), repo: origin.repo, sha, name: gate, ref: origin.ref, round: 0, deadline: new Date(Date.now() + Math.max(...timeouts)).toISOString() });
+    }
   }
   return { now: now.map((j) => j.project.id), gated: [...gated, ...ungated.filter((j) => !free.has(j.data))].map((j) => j.project.id) };
+}
+
+/** The timeout the edge of a trigger says, if it says one. */
+function edgeTimeout(deps: WorkerDeps, t: TriggerJob): string | undefined {
+  return deps.map().edge(edgeFrom(t), t.downstreamId)?.timeout;
 }

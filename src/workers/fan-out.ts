@@ -1,7 +1,7 @@
 import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { classifyHttpError } from "../forge/errors.js";
-import { refOf, type Dependant, type Project } from "../map/graph.js";
+import { refOf, runPlaceOf, type Dependant, type Project } from "../map/graph.js";
 import type { TagEvent } from "../queue/job-data.js";
 import { unsafeTagReason } from "../events/tag-event.js";
 import type { Source } from "../forge/roles.js";
@@ -75,8 +75,8 @@ function releaseOf(event: TagEvent, upstream: Project, sha: string) {
 async function actionable(upstream: Project, dependants: Dependant[], deps: WorkerDeps, log: Logger) {
   const work = [];
   for (const { project, edge } of dependants) {
-    if (!deps.systems.plays(project.location.forge, "runner")) {
-      log.warn({ upstream: upstream.id, downstream: project.id, system: project.location.forge }, "nothing runs pipelines on this system for the relay: dependant not triggered");
+    if (!deps.systems.plays(runPlaceOf(project).forge, "runner")) {
+      log.warn({ upstream: upstream.id, downstream: project.id, system: runPlaceOf(project).forge }, "nothing runs pipelines on this system for the relay: dependant not triggered");
     } else if (!(await deps.surface.mayTrigger(upstream, edge))) {
       log.info({ upstream: upstream.id, downstream: project.id }, "a private upstream triggers only edges of the reviewed map: self-declared dependant not triggered");
     } else {

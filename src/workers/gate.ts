@@ -13,7 +13,7 @@ import { startArtifactGates } from "./artifact-gate.js";
  */
 export async function openGateFromHook(deps: WorkerDeps, check: CheckEvent, log: Logger): Promise<{ released: number; skipped: number }> {
   if (deps.systems.signsCheckHooks(check.forge)) return openGate(deps, check, log);
-  const state = await deps.systems.reporter(check).checkState(check.repo, check.sha, check.name, check.ref);
+  const state = await deps.systems.checks(check).checkState(check.repo, check.sha, check.name, check.ref);
   if (!state?.completed || state.conclusion === undefined) {
     log.warn({ repo: check.repo, sha: check.sha, gate: check.name, said: check.conclusion, api: state ?? null }, `${check.forge} says the check has not ended: hook ignored`);
     return { released: 0, skipped: 0 };

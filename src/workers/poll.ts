@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { placeOf } from "../map/graph.js";
+import { runPlaceOf } from "../map/graph.js";
 import { PollJob } from "../queue/job-data.js";
 import { checkKey, pollJobId } from "../queue/job-ids.js";
 import type { WorkerDeps } from "./deps.js";
@@ -23,7 +23,7 @@ export async function processPoll(data: PollJob, deps: WorkerDeps, log: Logger):
   if (current?.report.status === "completed" && current.report.externalId === relayRunId) return { done: true };
 
   const project = deps.map().project(record.trigger.downstreamId);
-  const runner = deps.systems.runner(project ? placeOf(project.location) : { forge: record.forge, repo: record.downstreamRepo });
+  const runner = deps.systems.runner(project ? runPlaceOf(project) : { forge: record.forge, repo: record.downstreamRepo });
   const run = await runner.runStatus(record.downstreamRepo, record.result.runId);
   await processRun({
     forge: record.forge, source: "poll", repo: record.downstreamRepo, runId: record.result.runId, title: "",

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { runPlaceOf } from "../map/graph.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
@@ -15,7 +16,7 @@ export async function processPullHead(event: PullHeadEvent, deps: WorkerDeps, lo
   for (const upstream of map.projectsAt({ forge: "github", repo: event.repo })) {
     for (const d of map.pullRequestDependants(upstream.id)) {
       // A private upstream's changes go only to dependants of the reviewed map.
-      if (!deps.systems.plays(d.project.location.forge, "runner") || !(await deps.surface.mayTrigger(upstream, d.edge))) continue;
+      if (!deps.systems.plays(runPlaceOf(d.project).forge, "runner") || !(await deps.surface.mayTrigger(upstream, d.edge))) continue;
       work.push({ upstream, project: d.project, gate: d.edge.after_check, forks: typeof d.edge.pull_requests === "object" && d.edge.pull_requests.forks });
     }
   }

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { RunEvent } from "../events/run-event.js";
-import { placeOf, type Project } from "../map/graph.js";
+import { runPlaceOf, type Project } from "../map/graph.js";
 import { runReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
 import type { TriggerRecord } from "../report/trigger-records.js";
@@ -26,13 +26,14 @@ export async function processRun(hooked: RunEvent, deps: WorkerDeps, log: Logger
     log.warn({ downstream: trigger.downstreamId }, "run of a project no longer in the map: not reported");
     return { correlated: true };
   }
-  const runner = deps.systems.runner(placeOf(project.location));
-  if (event.source === "pipeline_hook") {
-    // A GitLab hook is as good as the secret that signed it: it must come from the triggered
-    // project's own instance, and what it says is taken from the API, not from the payload.
-    const where = placeOf(project.location).host;
-    if ((event.host ?? "").toLowerCase() !== (where ?? "").toLowerCase()) {
-      log.warn({ downstream: project.id, host: event.host ?? "(GITLAB_URL)", expected: where ?? "(GITLAB_URL)" }, "pipeline hook from another GitLab instance than the triggered project's: ignored");
+  const runPlace = runPlaceOf(project);
+  const runner = deps.systems.runner(runPlace);
+  if (event.source === "pipeline_hook" || event.source === "notification") {
+    // A GitLab hook or a Jenkins notification is as good as the secret that signed it: it must come
+    // from the triggered project's own instance (server), and what it says is taken from the API.
+    const where = runPlace.host;
+    if (normalisedHost(event.host) !== normalisedHost(where)) {
+      log.warn({ downstream: project.id, host: event.host ?? "(default)", expected: where ?? "(default)" }, "run hook from another instance than the one the project runs on: ignored");
       return { correlated: false };
     }
     const status = await runner.runStatus(event.repo, event.runId);
@@ -91,6 +92,9 @@ async function correlate(event: RunEvent, deps: WorkerDeps, log: Logger): Promis
   }
   return undefined;
 }
+
+/** A host or server URL compared the same however it is written (case, trailing slash); undefined is the default instance. */
+const normalisedHost = (host: string | undefined) => (host ?? "").toLowerCase().replace(/\/+$/, "");
 
 /** How far the forge's clock may be behind the relay's when it dates a run the relay just started. */
 const CLOCK_SKEW_MS = 2 * 60_000;

@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
-import { ArtifactGateJob, DeclarationJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchBatchJob, WatchPollJob } from "../queue/job-data.js";
+import { ArtifactGateJob, DeclarationJob, GatePollJob, MapRefreshJob, PollJob, RunEvent, TagEvent, TimeoutJob, WatchBatchJob, WatchPollJob } from "../queue/job-data.js";
 import { KEY_PREFIX, QUEUES } from "../queue/names.js";
 import { forgeBackoff } from "../queue/retry.js";
 import type { WorkerDeps } from "./deps.js";
@@ -11,6 +11,7 @@ import { fanOut } from "./fan-out.js";
 import { openGateFromHook } from "./gate.js";
 import { processPoll } from "./poll.js";
 import { processArtifactGate } from "./artifact-gate.js";
+import { processGatePoll } from "./gate-poll.js";
 import { processPullHead } from "./pull-requests.js";
 import { processReport } from "./report.js";
 import { processDeclaration } from "./declaration.js";
@@ -93,6 +94,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processPoll(PollJob.parse(job.data), deps, log);
         case "artifacts":
           return processArtifactGate(ArtifactGateJob.parse(job.data), deps, log);
+        case "gate-poll":
+          return processGatePoll(GatePollJob.parse(job.data), deps, log);
         default:
           return processTrigger(job, deps, log);
       }

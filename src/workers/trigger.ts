@@ -7,7 +7,7 @@ import { timeoutJobId } from "../queue/job-ids.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { dispatchedReport, refusedReport, triggerFailedReport } from "../report/check-text.js";
 import { publishCheck } from "../report/publish.js";
-import { placeOf, repoOf, type Project } from "../map/graph.js";
+import { runPlaceOf, type Project } from "../map/graph.js";
 import type { WorkerDeps } from "./deps.js";
 import { schedulePoll } from "./poll.js";
 import { edgeFrom } from "./edge-from.js";
@@ -36,7 +36,8 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
         result = recorded.result;
         log.info({ downstream: project.id }, "already triggered: not calling the forge again");
       } else {
-        const runner = deps.systems.runner(placeOf(project.location));
+        const runPlace = runPlaceOf(project);
+        const runner = deps.systems.runner(runPlace);
         const context = {
           upstreamId: data.upstream.projectId, upstreamRepo: data.upstream.repo, tag: data.upstream.tag, sha: data.upstream.sha, runId: data.runId,
           ...(data.artifacts ? { artifacts: data.artifacts } : {}),
@@ -46,7 +47,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
           ?? (data.retryOf !== undefined ? await retried(runner, project, data.retryOf, log) : undefined)
           ?? await runner.triggerPipeline(project, context);
         await deps.records.save({
-          trigger: data, forge: project.location.forge, downstreamRepo: repoOf(project), result, triggeredAt: new Date().toISOString(),
+          trigger: data, forge: runPlace.forge, downstreamRepo: runPlace.repo, result, triggeredAt: new Date().toISOString(),
         });
         log.info({ downstream: project.id, kind: result.kind, downstreamRunId: result.runId }, "downstream triggered");
         triggers.inc({ outcome: "triggered" });
@@ -83,7 +84,7 @@ export async function processTrigger(job: Job, deps: WorkerDeps, log: Logger): P
   await publishCheck(deps, data, dispatchedReport(data.upstream, outcome.project, data.runId, result));
   const timeout = deps.map().edge(edgeFrom(data), outcome.project.id)?.timeout ?? DEFAULT_TIMEOUT;
   await deps.queues.trigger.add("timeout", { trigger: data, timeout }, { jobId: timeoutJobId(data.runId), delay: parseDuration(timeout) });
-  if (result.runId !== undefined && deps.systems.pollsRuns(outcome.project.location.forge)) await schedulePoll(deps, data.runId, 1);
+  if (result.runId !== undefined && deps.systems.pollsRuns(runPlaceOf(outcome.project).forge)) await schedulePoll(deps, data.runId, 1);
   return result;
 }
 

@@ -44,8 +44,12 @@ export function sendRun(h: Harness, run: RunChange, deliveryId?: string) {
 /** The downstream run id a check links to (the fake dispatch's run). */
 export const runIdOf = (check: Pick<CheckRun, "details_url">) => Number(/\/runs\/(\d+)$/.exec(check.details_url ?? "")![1]);
 
-/** Waits until the relay's check `name` (on `sha`, if given) is in progress, and returns it. */
+/**
+ * Waits until the relay's check `name` (on `sha`, if given) is in progress, and returns it. Up to
+ * 20 s: a tag or check suite takes several jobs to become a dispatched run, and on a shared 2-core
+ * machine (npm run test:stress) that has taken over 10 s.
+ */
 export function runningCheck(h: Harness, name: string, sha?: string): Promise<CheckRun> {
   return waitFor(`${name} in progress`, () =>
-    downstreamChecks(h.github).find((c) => c.name === name && c.status === "in_progress" && (sha === undefined || c.head_sha === sha)));
+    downstreamChecks(h.github).find((c) => c.name === name && c.status === "in_progress" && (sha === undefined || c.head_sha === sha)), 20_000);
 }

@@ -4,14 +4,15 @@ import { html, type Html } from "../src/web/dashboard/html.js";
 import { layout } from "../src/web/dashboard/layout.js";
 import type { FakeGithub } from "../test/fakes/github/fake-github.js";
 import type { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
+import type { FakeJenkins } from "../test/fakes/jenkins/fake-jenkins.js";
 
 /**
  * The sandbox's web side. A real forge's run, job and artifact links lead to pages of that forge;
  * the fakes answer only their APIs. So each fake gets a front on its own port: its API passes
  * through (the fake's address in its answers becomes the front's, so every link the relay is handed
  * points here), and its web addresses get a small page saying what the sandbox played there, and
- * that it was simulated. The relay is configured with the fronts (GHE_HOST, GITLAB_URL), exactly as
- * with a real GitHub Enterprise or GitLab.
+ * that it was simulated. The relay is configured with the fronts (GHE_HOST, GITLAB_URL, the Jenkins
+ * URL in the demo's map), exactly as with a real GitHub Enterprise, GitLab or Jenkins.
  */
 export interface SandboxFront {
   url: string;
@@ -30,10 +31,11 @@ export interface PlayedRun {
 
 type Page = { title: string; main: Html } | undefined;
 
-async function startFront(target: string, page: (path: string) => Page): Promise<SandboxFront> {
+/** `target` is the fake's origin; `isApi` tells its API's paths (passed through) from web pages (answered here). */
+async function startFront(target: string, page: (path: string) => Page, isApi: (path: string) => boolean = (path) => path.startsWith("/api/")): Promise<SandboxFront> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
-    if (!path.startsWith("/api/")) {
+    if (!isApi(path)) {
       const shown = req.method === "GET" ? page(decodeURI(path)) : undefined;
       const body = shown ?? {
         title: "Not in the sandbox",
@@ -132,4 +134,50 @@ ${pipeline.jobs.length > 0 ? html`<h2>Jobs</h2><ul>${pipeline.jobs.map((j) => ht
 ${SIMULATED}`,
     };
   });
+}
+
+/**
+ * The front of the fake Jenkins: its remote access API (`…/api/json`, `…/buildWithParameters`)
+ * passes through; a job's page, a build's page (its parameters, result and test report) and an
+ * archived artifact's are pages here, as the sandbox played them.
+ */
+export function startJenkinsFront(jenkins: FakeJenkins): Promise<SandboxFront> {
+  const base = new URL(jenkins.url);
+  const context = base.pathname.replace(/\/+$/, "");
+  return startFront(base.origin, (path) => {
+    if (!path.startsWith(`${context}/`)) return undefined;
+    const m = /^((?:\/job\/[^/]+)+)\/(?:(\d+)\/(?:artifact\/(.+))?)?$/.exec(path.slice(context.length));
+    if (!m) return undefined;
+    const [, jobPath, number, artifact] = m;
+    const job = jobPath!.split("/job/").slice(1).join("/");
+    const jobHref = `${context}${jobPath}/`;
+    const builds = jenkins.builds.filter((b) => b.job === job);
+    if (builds.length === 0 && !jenkins.queue.some((q) => q.job === job)) return undefined;
+    const param = (b: { parameters: { name: string; value: string }[] }, name: string) => b.parameters.find((p) => p.name === name)?.value ?? "?";
+    const result = (b: (typeof builds)[number]) => (b.building ? "building" : b.result ?? "?");
+    if (number === undefined) {
+      return {
+        title: `Jenkins job ${job}`,
+        main: html`<h1>Jenkins job ${job}</h1><p>A parameterised job the relay starts with the OPENCI_* build parameters.</p>
+${builds.length > 0 ? html`<h2>Builds</h2><ul>${builds.map((b) => html`<li><a href="${jobHref}${String(b.number)}/">#${String(b.number)}</a> for ${param(b, "OPENCI_UPSTREAM")} ${param(b, "OPENCI_TAG")}: ${result(b)}</li>`)}</ul>` : html`<p>Its build waits in the queue.</p>`}
+${SIMULATED}`,
+      };
+    }
+    const build = builds.find((b) => b.number === Number(number));
+    if (!build) return undefined;
+    const buildHref = `${jobHref}${number}/`;
+    if (artifact !== undefined) {
+      return { title: `Artifact of ${job} #${number}`, main: html`<h1>Artifact ${artifact}</h1><p>Archived by <a href="${buildHref}">${job} #${number}</a>.</p>${SIMULATED}` };
+    }
+    const failing = (build.tests ?? []).filter((t) => t.status === "FAILED" || t.status === "REGRESSION");
+    return {
+      title: `${job} #${number}`,
+      main: html`<h1>${job} #${number}</h1>
+<p>For <strong>${param(build, "OPENCI_UPSTREAM")} ${param(build, "OPENCI_TAG")}</strong> (<code>${param(build, "OPENCI_SHA").slice(0, 12)}</code>): <strong>${result(build)}</strong>.</p>
+<h2>Build parameters</h2><ul>${build.parameters.map((p) => html`<li><code>${p.name}</code> = <code>${p.value}</code></li>`)}</ul>
+${build.tests ? html`<h2>Test result</h2><p>${String(failing.length)} failing of ${String(build.tests.length)}</p><ul>${build.tests.map((t) => html`<li>${t.className}.${t.name}: ${t.status}</li>`)}</ul>` : ""}
+${build.artifacts.length > 0 ? html`<h2>Artifacts</h2><ul>${build.artifacts.map((a) => html`<li><a href="${buildHref}artifact/${a}">${a}</a></li>`)}</ul>` : ""}
+${SIMULATED}`,
+    };
+  }, (path) => path.endsWith("/api/json") || path.endsWith("/buildWithParameters"));
 }

@@ -4,19 +4,28 @@ import { sendGithubDelivery } from "../test/helpers/deliveries.js";
 import { githubFixture } from "../test/helpers/fixtures.js";
 import type { FakeGithub } from "../test/fakes/github/fake-github.js";
 import type { FakeGitlab } from "../test/fakes/gitlab/fake-gitlab.js";
-import { commitOf } from "./forge-sandbox.js";
+import type { FakeTestCase } from "../test/fakes/jenkins/fake-jenkins.js";
+import { commitOf, DEMO_SERVERS, type DemoServers } from "./forge-sandbox.js";
 import type { PlayedRun } from "./sandbox-web.js";
 
 /** How the relay started a downstream run: what GitHub then says of it in workflow_run. */
 type Started = { event: "workflow_dispatch"; workflow: string | undefined } | { event: "repository_dispatch"; workflow?: undefined };
 
-/** The releases the demo tags, across foundations, in order. */
+/**
+ * The releases the demo tags, across foundations, in order. A GitHub upstream's tag comes with its
+ * webhook; Nova's and odlparent's are added on their Gerrit servers, where the relay finds them.
+ */
 export const DEMO_TAGS = [
   { project: "kubernetes", tag: "v1.31.0" },
   { project: "containerd", tag: "v2.1.0" },
-  { project: "nova", tag: "29.0.1" },
+  { project: "nova", tag: "30.0.0" },
   { project: "odl-odlparent", tag: "v14.0.0" },
   { project: "dpdk", tag: "v24.11" },
+];
+/** The Gerrit projects' tags before the demo's (by Gerrit project name): the relay's first read of their tags is its baseline, which triggers nothing. */
+export const DEMO_GERRIT_BASELINES = [
+  { project: DEMO_SERVERS.opendev.project, tag: "29.0.0" },
+  { project: DEMO_SERVERS.odl.project, tag: "v13.1.3" },
 ];
 
 /** How the downstreams' first runs end: most pass; these fail (with the failing job), or never report and time out. */
@@ -25,11 +34,14 @@ const FAILS: Record<string, { job: string; upstream?: string }> = {
   "kata-containers": { job: "cri-containerd-k8s", upstream: "containerd" },
   "odl-netconf": { job: "netconf-it" },
 };
-const NEVER_REPORTS = new Set(["functest"]);
 /** An upstream that never installed the app: the demo's map watches it, and the demo only adds its tag (no webhook). */
 export const DEMO_WATCHED = { project: "etcd", repo: "etcd-io/etcd", tag: "v3.5.17" };
-/** The demo's map gives this edge a short timeout (40 steps), so a time-out shows within a minute. */
-export const DEMO_TIMEOUT = { downstream: "functest", upstream: "kolla-ansible", steps: 40 };
+/** The demo's map gives this edge a short timeout (40 steps), so a time-out shows within a minute: Nova → Kolla → here. */
+export const DEMO_TIMEOUT = { downstream: "kolla-ansible", upstream: "kolla", steps: 40 };
+const NEVER_REPORTS = new Set([DEMO_TIMEOUT.downstream]);
+/** Functest's healthcheck tier, as the Jenkins job's test report names its cases; the build for this upstream fails its `odl` case. */
+const FUNCTEST_CASES = ["connection_check", "tenantnetwork1", "vping_ssh", "odl"];
+const JENKINS_FAILS: Record<string, string> = { "odl-odlparent": "odl" };
 /** This failed downstream is re-run from the relay's API a little later, and passes. */
 const RERUN = { upstream: "kubernetes", downstream: "cri-o" };
 
@@ -48,6 +60,8 @@ export interface ScriptOptions {
   githubWeb: string;
   /** what the script played, by GitHub run id, for those pages */
   played: Map<number, PlayedRun>;
+  /** the sandbox's Gerrit servers and Jenkins */
+  servers: DemoServers;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +131,38 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
     }
   };
 
+  /**
+   * A Jenkins build's life: the queue item the relay's buildWithParameters made starts, then ends
+   * with its test report (Functest's healthcheck cases) and archived results, announced by the
+   * Notification plugin (the relay also polls the build: it confirms each notification there).
+   */
+  const playBuild = async (queueId: number) => {
+    const { jenkins } = o.servers;
+    const item = jenkins.item(queueId);
+    const param = (name: string) => item.parameters.find((p) => p.name === name)?.value ?? "";
+    const upstream = param("OPENCI_UPSTREAM");
+    const tag = param("OPENCI_TAG");
+    const projectId = o.map.projects().find((p) => p.trigger?.jenkins?.job === item.job)?.id ?? item.job;
+    const endpoint = `${o.relayUrl}/api/jenkins/notifications/${encodeURIComponent(DEMO_SERVERS.anuket.notifySecret)}`;
+    const notify = async (phase: "STARTED" | "COMPLETED") => {
+      const answer = await jenkins.notify(endpoint, queueId, phase).catch((e: Error) => ({ status: 0, body: e.message }));
+      if (answer.status >= 300 || answer.status === 0) o.log(`  ! the relay refused Jenkins' ${phase} notification: ${answer.status} ${answer.body}`);
+    };
+    o.log(`  → ${projectId} triggered by ${upstream} ${tag}: Jenkins job ${item.job} queued (item ${queueId})`);
+    await sleep(o.pace);
+    if (signal.aborted || item.cancelled) return;
+    jenkins.startBuild(queueId);
+    await notify("STARTED");
+    await sleep(o.pace * 3);
+    if (signal.aborted) return;
+    const failing = JENKINS_FAILS[upstream];
+    const tests: FakeTestCase[] = FUNCTEST_CASES.map((name) => ({ className: "functest.healthcheck", name, status: name === failing ? "FAILED" : "PASSED" }));
+    // A failed test case makes the build UNSTABLE (the JUnit plugin's way): a failure for the upstream.
+    const build = jenkins.finishBuild(queueId, failing ? "UNSTABLE" : "SUCCESS", { tests, artifacts: ["results/functest.log", "results/xunit.xml"] });
+    await notify("COMPLETED");
+    o.log(`  ${failing ? "✗" : "✓"} ${projectId} ${failing ? `failed (test functest.healthcheck.${failing})` : "passed"} for ${upstream}: Jenkins build #${build.number}`);
+  };
+
   /** Watches the sandbox for triggers the relay sent and plays each once. */
   const watch = async () => {
     while (!signal.aborted) {
@@ -153,6 +199,13 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
           o.log(`  ✓ ${pipeline.project} pipeline ${pipeline.id} passed`);
         })());
       }
+      for (const item of o.servers.jenkins.queue) {
+        const key = `jenkins-${item.id}`;
+        if (played.has(key)) continue;
+        played.add(key);
+        lastTrigger = Date.now();
+        pending.push(playBuild(item.id));
+      }
       await sleep(100);
     }
   };
@@ -161,6 +214,12 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
   for (const { project, tag } of DEMO_TAGS) {
     if (signal.aborted) break;
     const p = o.map.project(project);
+    if (p?.location.forge === "gerrit") {
+      await tagOnGerrit(o, p.location.url, p.location.project, project, tag, signal);
+      lastTrigger = Date.now();
+      await sleep(o.pace * 4);
+      continue;
+    }
     if (!p || p.location.forge !== "github") continue;
     const repo = p.location.repo;
     o.log(`${project} tags ${tag}`);
@@ -189,4 +248,18 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
     await sleep(o.pace);
   }
   void watching;
+}
+
+/**
+ * A release on a Gerrit server: nothing is sent to the relay (Gerrit has no webhooks); the tag is
+ * added once the relay has read the project's tags twice (the first read is its baseline), and the
+ * relay's next read finds it.
+ */
+async function tagOnGerrit(o: ScriptOptions, url: string, gerritProject: string, project: string, tag: string, signal: AbortSignal): Promise<void> {
+  const server = url === o.servers.urls.opendev ? { gerrit: o.servers.opendev, name: "OpenDev's Gerrit" } : { gerrit: o.servers.odl, name: "OpenDaylight's Gerrit" };
+  const tagsPath = `/projects/${encodeURIComponent(gerritProject)}/tags/`;
+  const reads = () => server.gerrit.requests.filter((r) => r.path.endsWith(tagsPath) && r.status === 200).length;
+  for (let waited = 0; reads() < 2 && waited < 100 && !signal.aborted; waited++) await sleep(o.pace);
+  o.log(`${project} tags ${tag} on ${server.name} (no webhook: the relay reads Gerrit's tags)`);
+  server.gerrit.addTag(gerritProject, tag, { commit: commitOf(gerritProject, tag), annotated: true });
 }

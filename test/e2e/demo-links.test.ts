@@ -22,9 +22,15 @@ describe("npm run demo: its loose ends", () => {
     await demo.played;
     const k8s = (await getJson({ url: demo.url }, "/api/v1/releases/kubernetes/v1.31.0")).body.downstreams as { project: string; url?: string; artifacts: { url: string }[] }[];
     const containerd = (await getJson({ url: demo.url }, "/api/v1/releases/containerd/v2.1.0")).body.downstreams as { project: string; url?: string; artifacts: { url: string }[] }[];
-    const runs = [...k8s, ...containerd].filter((d) => d.url);
+    // Nova and odlparent (on the sandbox's Gerrit servers): Functest ran for them on its Jenkins
+    const gerritReleases = await Promise.all([["nova", "30.0.0"], ["odl-odlparent", "v14.0.0"]].map(async ([p, t]) =>
+      (await getJson({ url: demo!.url }, `/api/v1/releases/${p}/${t}`)).body.downstreams as { project: string; url?: string; artifacts: { url: string }[] }[]));
+    const all = [...k8s, ...containerd, ...gerritReleases.flat()];
+    const runs = all.filter((d) => d.url);
     const pages = await Promise.all(runs.map(async (d) => ({ project: d.project, url: d.url!, page: await get(d.url!) })));
-    const artifacts = await Promise.all([...k8s, ...containerd].flatMap((d) => d.artifacts).map(async (a) => ({ url: a.url, page: await get(a.url) })));
+    const artifacts = await Promise.all(all.flatMap((d) => d.artifacts).map(async (a) => ({ url: a.url, page: await get(a.url) })));
+    const builds = pages.filter((p) => p.project === "functest");
+    const jenkinsArtifacts = artifacts.filter((a) => a.url.includes("/ci/job/functest/"));
     const failed = pages.find((p) => p.project === "kata-containers" && /cri-containerd-k8s/.test(p.page.text));
     const pipeline = pages.find((p) => p.project === "chained-ci");
     const projects = await get(`${demo.url}/projects`);
@@ -39,6 +45,11 @@ describe("npm run demo: its loose ends", () => {
     expect(pages.filter((p) => !p.page.text.includes("Played by the demo's forge sandbox")).map((p) => p.url)).toEqual([]);
     expect(failed?.page.text).toContain("test-logs");
     expect(pipeline?.page.text).toMatch(/Pipeline \d+ of /);
+    // a Jenkins build's link leads to the sandbox's page of that build: its parameters, result and test report
+    expect(builds.map((b) => new URL(b.url).pathname).sort()).toEqual(["/ci/job/functest/job/functest-openci-healthcheck/1/", "/ci/job/functest/job/functest-openci-healthcheck/2/"]);
+    expect(builds.find((b) => b.page.text.includes("UNSTABLE"))?.page.text).toContain("functest.healthcheck.odl: FAILED");
+    expect(builds.find((b) => b.page.text.includes("SUCCESS"))?.page.text).toContain("<code>OPENCI_UPSTREAM</code> = <code>nova</code>");
+    expect(jenkinsArtifacts.map((a) => a.url.replace(/^.*\/(\d+\/artifact\/)/, "$1")).sort()).toEqual(["1/artifact/results/functest.log", "1/artifact/results/xunit.xml", "2/artifact/results/functest.log", "2/artifact/results/xunit.xml"]);
     expect(artifacts.length).toBeGreaterThan(3);
     expect(artifacts.filter((a) => a.page.status !== 200).map((a) => a.url)).toEqual([]);
     // "1 dependant", never "1 dependants"

@@ -27,6 +27,7 @@ describe("npm run demo", () => {
     const page = await (await fetch(`${demo.url}/`)).text();
     const etcdPage = await (await fetch(`${demo.url}/projects/etcd`)).text();
     const k8sPage = await (await fetch(`${demo.url}/projects/kubernetes`)).text();
+    const novaPage = await (await fetch(`${demo.url}/projects/nova`)).text();
 
     expect(k8s["cri-o"]).toMatchObject({ status: "passed", attempt: 1 });
     expect(k8s["cri-o"].attempts.map((a: any) => a.status)).toEqual(["failed", "passed"]);
@@ -56,6 +57,11 @@ describe("npm run demo", () => {
     expect(page).toMatch(/etcd<br>v3\.5\.17<\/a><div class="small muted"><time[^>]*>[^<]*<\/time><br><span title="[^"]*">watched<\/span>/);
     expect(etcdPage).toContain("<dt>Watched</dt><dd>no webhook comes from it: the relay reads its tags at the relay&#39;s watch interval, and writes nothing there</dd>");
     expect(k8sPage).not.toContain("<dt>Watched</dt>");
+    // a Gerrit upstream is always watched; a Jenkins downstream says where its pipeline runs
+    expect(novaPage).toContain("<dt>Watched</dt><dd>no webhook comes from Gerrit: the relay reads its tags at the relay&#39;s watch interval; nothing is written about its tags there</dd>");
+    expect(novaPage).toMatch(/<dt>Where<\/dt><dd>gerrit: 127\.0\.0\.1:\d+ openstack\/nova<\/dd>/);
+    expect(functestPage).toMatch(/<dt>Runs on<\/dt><dd>Jenkins: job <code>functest\/functest-openci-healthcheck<\/code> on 127\.0\.0\.1:\d+<\/dd>/);
+    expect(k8sPage).not.toContain("<dt>Runs on</dt>");
     expect(page).toContain('data-downstream="kata-containers" data-status="failed"');
     // the Gerrit releases and the Jenkins downstream on the board like the rest
     expect(page).toMatch(/nova<br>30\.0\.0<\/a><div class="small muted"><time[^>]*>[^<]*<\/time><br><span title="[^"]*">watched<\/span>/);

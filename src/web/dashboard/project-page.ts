@@ -1,5 +1,5 @@
 import { describeFilter } from "../../map/edge-filter.js";
-import { repoOf, type ProjectMeta } from "../../map/graph.js";
+import { repoOf, type Project, type ProjectMeta } from "../../map/graph.js";
 import type { MapView } from "./map-view.js";
 import type { HistoryRecord } from "../../history/record.js";
 import type { DownstreamStatus } from "../../history/release-view.js";
@@ -39,9 +39,14 @@ export function latestOutcomes(releases: ReleaseColumn[]): (id: string, upstream
  * A watched upstream (a git host, or `watch:` in its map entry): no webhook comes from it, the relay
  * reads its tags, and writes nothing there.
  */
-function watchedNote(project: { location: { forge: string }; watch?: { intervalMs?: number | undefined } | undefined }) {
-  if (project.location.forge !== "git" && project.watch === undefined) return "";
+function watchedNote(project: Pick<Project, "location" | "watch">) {
+  // A plain git host and Gerrit send the relay no webhook: their upstreams are always watched.
+  if (project.location.forge !== "git" && project.location.forge !== "gerrit" && project.watch === undefined) return "";
   const every = project.watch?.intervalMs === undefined ? "at the relay's watch interval" : `every ${formatDuration(project.watch.intervalMs)}`;
+  if (project.location.forge === "gerrit") {
+    const streamed = project.location.ssh ? " and follows its stream of events" : "";
+    return html`<dt>Watched</dt><dd>no webhook comes from Gerrit: the relay reads its tags ${every}${streamed}; nothing is written about its tags there</dd>`;
+  }
   return html`<dt>Watched</dt><dd>no webhook comes from it: the relay reads its tags ${every}, and writes nothing there</dd>`;
 }
 
@@ -57,8 +62,9 @@ export function projectPage(map: MapView, id: string, releases: ReleaseColumn[],
   const main = html`
 <h1>${id}</h1>
 <dl class="meta">
-  <dt>Where</dt><dd>${project.location.forge}: ${repoOf(project)}</dd>
+  <dt>Where</dt><dd>${project.location.forge}: ${project.location.forge === "gerrit" ? `${new URL(project.location.url).host} ` : ""}${repoOf(project)}</dd>
   ${watchedNote(project)}
+  ${project.trigger?.jenkins ? html`<dt>Runs on</dt><dd>Jenkins: job <code>${project.trigger.jenkins.job}</code> on ${new URL(project.trigger.jenkins.url).host}</dd>` : ""}
   ${meta.foundation ? html`<dt>Foundation</dt><dd>${map.foundation(meta.foundation)?.name ?? meta.foundation}</dd>` : ""}
   ${meta.description ? html`<dt>About</dt><dd>${meta.description}</dd>` : ""}
   ${meta.homepage ? html`<dt>Home page</dt><dd>${safeUrl(meta.homepage) ? html`<a href="${safeUrl(meta.homepage)}">${meta.homepage}</a>` : meta.homepage}</dd>` : ""}

@@ -2,6 +2,7 @@ import type { DependencyMap, GerritLocation } from "../map/graph.js";
 import { refOf } from "../map/graph.js";
 import { ForgeError } from "./errors.js";
 import { GerritSource } from "./gerrit.js";
+import { GerritReporter } from "./gerrit-reporter.js";
 import { ZuulBuilds } from "./zuul.js";
 import type { Checks } from "./roles.js";
 import type { GerritAuth } from "./gerrit-http.js";
@@ -10,14 +11,24 @@ import type { At, SystemDriver } from "./registry.js";
 /**
  * Gerrit as the relay uses it: a source of tags read through its REST API (anonymously, or under
  * `/a/` as the map entry's account). No webhook comes from Gerrit, so its upstreams are watched
- * (polled); where the map gives SSH, `gerrit stream-events` announces tags at once as well
- * (src/workers/gerrit-streams.ts).
+ * (polled); where the map gives SSH, `gerrit stream-events` announces tags at once as well, and
+ * changes' patch sets and rechecks for edges with `on: [change]` (src/workers/gerrit-streams.ts),
+ * whose results go back as review messages (src/forge/gerrit-reporter.ts).
  */
 export function gerritDriver(map: () => DependencyMap, env: NodeJS.ProcessEnv): SystemDriver {
   return {
     source: (at) => {
       const location = gerritLocationAt(map(), at);
       return new GerritSource({ url: location?.url ?? at.host ?? "", auth: location ? gerritAuth(location, env) : undefined });
+    },
+    // Results go back on changes only (on: [change]): one review message per patch set; a tag shows nothing there.
+    reporter: (at) => {
+      const location = gerritLocationAt(map(), at);
+      return new GerritReporter({
+        url: location?.url ?? at.host ?? "", vote: location?.vote === true,
+        auth: () => (location ? gerritAuth(location, env) : undefined),
+        checks: () => zuulChecks(map(), at),
+      });
     },
     // Its CI results are Zuul's, where the map names the project's Zuul; no hook says when a buildset ends.
     checks: (at) => zuulChecks(map(), at),

@@ -104,6 +104,8 @@ export class Systems {
    */
   showsResults(at: Pick<Place, "forge" | "repo" | "host">): boolean {
     if (!this.plays(at.forge, "reporter")) return false;
+    // On a system watched by nature (Gerrit), `watch:` only sets the poll interval: it says nothing of consent.
+    if (this.watched(at.forge)) return true;
     return !this.map().projectsAt(refOf(at)).some((p) => p.watch !== undefined);
   }
 

@@ -53,6 +53,19 @@ export interface StatusReport {
   failedJobs?: string[];
   /** Buttons on the check (GitHub requested actions): at most 3; label ≤ 20, description ≤ 40 characters. */
   actions?: { label: string; description: string; identifier: string }[];
+  /**
+   * The completed roll-up only: each downstream's result, for a reporter that writes one message
+   * when all have ended (a Gerrit review). Never sent as part of a check or status.
+   */
+  members?: RollupMember[];
+}
+
+/** One downstream in a completed roll-up: its check's name, result, run, and relay run id (new at each re-run). */
+export interface RollupMember {
+  name: string;
+  conclusion: CheckConclusion | undefined;
+  detailsUrl: string | undefined;
+  runId: string;
 }
 
 /** Where a failure comment goes: `auto` = the pull requests that brought the commit in, else the commit. */

@@ -73,7 +73,7 @@ export function toCDEvent(cid: string, record: HistoryRecord, source: string): C
 function typeAndSubject(cid: string, r: HistoryRecord): { type: CDEventType; subject: CDEvent["subject"] } {
   switch (r.kind) {
     case "release":
-      if (r.source === "pull_request") {
+      if (r.source === "pull_request" || r.source === "change") {
         return { type: CDEVENT_TYPES.changeTested, subject: { id: `${r.project}@${r.tag}`, content: { project: r.project, repo: r.repo, ref: r.tag, sha: r.sha } } };
       }
       return { type: CDEVENT_TYPES.artifactPublished, subject: { id: releasePurl(r), content: {} } };

@@ -35,7 +35,7 @@ export const ReleaseRecord = z.strictObject({
   tag: z.string(),
   sha: Sha,
   /** how the relay learnt of it: create, push, release (GitHub), tag_push (GitLab), pull_request, reconcile (the relay found it), watch (polling an upstream that sends no webhook, e.g. a git host) */
-  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "reconcile", "watch", "stream"]),
+  source: z.enum(["create", "push", "release", "tag_push", "pull_request", "change", "reconcile", "watch", "stream"]),
   /** what the release publishes, as package URLs, from the project's `artifacts` in the map */
   artifacts: z.array(z.string()),
   /** why the relay triggered nothing for this release (e.g. a tag name it does not pass on); absent when it acted on it */

@@ -63,7 +63,7 @@ export class Recorder {
     const record: ReleaseRecord = {
       v: 1, kind: "release", at: now(), project: r.upstream.id, forge: r.forge, ...(r.host ? { host: r.host } : {}), repo: r.repo,
       tag: r.tag, sha: r.sha, source: r.source,
-      artifacts: r.source === "pull_request" || r.refused !== undefined ? [] : releaseArtifacts(r.upstream, r.tag),
+      artifacts: r.source === "pull_request" || r.source === "change" || r.refused !== undefined ? [] : releaseArtifacts(r.upstream, r.tag),
       ...(r.refused !== undefined ? { refused: r.refused } : {}),
     };
     const store = await this.storeFor(namedProjects(record));

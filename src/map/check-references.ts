@@ -56,6 +56,8 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   const gitUpstreams = new Set<string>();
   /** Gerrit upstreams, and whether Zuul builds them (their only checks an edge can wait for) */
   const gerritUpstreams = new Map<string, boolean>();
+  /** Gerrit upstreams whose changes the relay can hear of (ssh: stream-events) and review (HTTP credentials) */
+  const gerritChanges = new Map<string, { ssh: boolean; http: boolean }>();
   for (const p of fragments.flatMap((fr) => fr.projects)) {
     const raw = p.raw as MapProject & Partial<Pick<MapProjectV2, "foundation" | "git" | "gerrit" | "watch">>;
     const places = [raw.github, raw.gitlab, raw.git, raw.gerrit].filter((x) => x !== undefined).length;
@@ -74,7 +76,7 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     else if ((raw.trigger as MapTrigger | undefined)?.jenkins !== undefined) problems.push(...checkTrigger(p));
     if (raw.gerrit !== undefined && places === 1) {
       gerritUpstreams.set(raw.id, raw.gerrit.zuul !== undefined);
-      if (raw.watch !== undefined) at(p, `project '${raw.id}' is on Gerrit, whose tags are always watched: remove 'watch'`, "watch");
+      gerritChanges.set(raw.id, { ssh: raw.gerrit.ssh !== undefined, http: raw.gerrit.user_env !== undefined && raw.gerrit.password_env !== undefined });
     }
     if (raw.watch?.interval !== undefined) {
       const min = options.minWatchIntervalMs ?? DEFAULT_MIN_WATCH_INTERVAL_MS;
@@ -108,6 +110,14 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
         at(e, `'${upstream}' is on Gerrit, which runs no CI the relay can read: add 'zuul: { url, tenant }' to its gerrit entry (after_check then names a Zuul pipeline, e.g. release), or remove 'after_check'`, "after_check");
       }
       if (e.value.on.has("pull_request")) at(e, `'${upstream}' is on Gerrit, which has changes, not pull requests: write 'change' in 'on'`, "on");
+      const can = gerritChanges.get(upstream);
+      if (e.value.on.has("change") && can && !can.ssh) {
+        at(e, `'${upstream}' gives no 'ssh' in its gerrit entry: the relay hears of changes only from gerrit stream-events (the REST poll sees tags only); add ssh: { user_env, key_env } (an account with the Stream Events capability), or remove change from 'on'`, "on");
+      } else if (e.value.on.has("change") && can && !can.http) {
+        at(e, `'${upstream}' gives no HTTP credentials in its gerrit entry: the result of a change is a review message, posted as an account; add user_env and password_env (Settings → HTTP Credentials), or remove change from 'on'`, "on");
+      }
+    } else if (e.value.on.has("change") && projects.has(upstream)) {
+      at(e, `'${upstream}' is not on Gerrit: 'change' is for a Gerrit upstream's changes (GitHub and GitLab: pull_request); remove change from 'on'`, "on");
     }
   }
 

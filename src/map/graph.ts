@@ -33,7 +33,7 @@ export interface GerritLocation {
 export type LocationKind = ProjectLocation["forge"];
 
 /** Which upstream events an edge reacts to. */
-export type EdgeEvent = "tag" | "release" | "pull_request";
+export type EdgeEvent = "tag" | "release" | "pull_request" | "change";
 
 export interface Foundation {
   id: string;
@@ -207,6 +207,11 @@ export class DependencyMap {
   /** Dependants that test `upstreamId`'s pull requests (`on: [pull_request]`). */
   pullRequestDependants(upstreamId: string): Dependant[] {
     return this.allDependants(upstreamId).filter((d) => d.edge.on.has("pull_request"));
+  }
+
+  /** Dependants that test `upstreamId`'s Gerrit changes (`on: [change]`): each new patch set, and a `recheck`. */
+  changeDependants(upstreamId: string): Dependant[] {
+    return this.allDependants(upstreamId).filter((d) => d.edge.on.has("change"));
   }
 
   /** Dependants of `upstreamId` whose edge reacts to `event` and whose filter matches `tag`, in map order. */

@@ -112,7 +112,7 @@ const Foundation = z.strictObject({
 const Purl = z.string().regex(/^pkg:[a-z][a-z0-9.+-]*\/[^\s]+$/, "must be a package URL pattern such as pkg:pypi/nova or pkg:oci/kolla/nova-api");
 
 export const CI_SYSTEMS = ["github-actions", "gitlab-ci", "zuul", "jenkins", "prow", "tekton", "circleci", "travis", "azure-pipelines", "buildkite", "other"] as const;
-export const EDGE_EVENTS = ["tag", "release", "pull_request"] as const;
+export const EDGE_EVENTS = ["tag", "release", "pull_request", "change"] as const;
 
 const EdgeV2 = z.strictObject({
   project: z.string().min(1).describe("The upstream's id: this project depends on it."),
@@ -120,7 +120,7 @@ const EdgeV2 = z.strictObject({
   tag_regex: z.string().min(1).max(500).optional().describe("A regular expression the whole tag must match (anchored for you), e.g. v[0-9]+[.][0-9]+[.][0-9]+; run in linear time, so backreferences, lookbehinds and long lookaheads are refused."),
   semver: z.string().min(1).max(200).optional().describe("A semver range on the tag (a leading \"v\" is ignored), e.g. \">=2.0.0 <3\"."),
   prereleases: z.boolean().optional().describe("Whether prerelease tags (1.2.0-rc.1) count; default: yes for globs and regexes, no for semver."),
-  on: z.array(z.enum(EDGE_EVENTS)).min(1).optional().describe("Which upstream events trigger: default [tag, release]."),
+  on: z.array(z.enum(EDGE_EVENTS)).min(1).optional().describe("Which upstream events trigger: default [tag, release]; `change`: a Gerrit upstream's open changes (each new patch set, and a `recheck` comment), third-party-CI style."),
   forks: z.boolean().optional().describe("With `on: [pull_request]`: also pull requests from forks."),
   after_check: z.string().min(1).optional(),
   after_artifacts: z.union([z.boolean(), z.array(z.string().min(1)).min(1, "list at least one of the upstream's artifacts, or write true for all of them")]).optional()
@@ -170,7 +170,7 @@ const ProjectV2 = z.strictObject({
   gitlab: GitlabLocation.optional().describe("Where it lives on GitLab: group/project, or { host, project, token_env, webhook_secret_env }."),
   git: GitLocation.optional().describe("Any git host, read anonymously over smart HTTP: the address `git clone` takes, e.g. https://opendev.org/openstack/nova. Only an upstream: its tags are watched (polled); nothing is written there and no pipeline runs there."),
   gerrit: GerritLocation.optional().describe("A Gerrit server's project: { url, project, user_env, password_env, ssh, zuul, vote }. An upstream whose tags are watched (polled, and streamed where `ssh` is given); its pipelines can run on Jenkins (trigger: { jenkins })."),
-  watch: Watch.optional().describe("Poll this upstream's tags (a git: upstream always is), at its own interval or OPENCI_WATCH_INTERVAL_MS (`watch: {}`): for a GitHub repository the app is not installed on (public: read with the relay's own installation) or a GitLab project that sends no webhook. Nothing is written to a watched upstream: no checks, statuses or comments."),
+  watch: Watch.optional().describe("Poll this upstream's tags (a git: or gerrit: upstream always is: there it only sets the interval), at its own interval or OPENCI_WATCH_INTERVAL_MS (`watch: {}`): for a GitHub repository the app is not installed on (public: read with the relay's own installation) or a GitLab project that sends no webhook. Nothing is written to a watched upstream: no checks, statuses or comments."),
   homepage: Url.optional().describe("The project's home page."),
   description: z.string().max(2000).optional().describe("One or two sentences on what it is."),
   contact: z.string().min(3).max(300).optional().describe("How to reach the maintainers: a mailing list, an address or a URL."),

@@ -81,3 +81,12 @@ export function watchJobId(upstreamId: string): string {
 export function watchBatchJobId(forge: string, upstreamIds: readonly string[]): string {
   return `watch-batch-${digest("watch-batch", forge, ...[...upstreamIds].sort())}`;
 }
+
+/**
+ * The delivery id of a Gerrit change event (stream-events has no id of its own): a patch set is one
+ * event however often it is announced; a `recheck` is one event per comment (its author and time).
+ */
+export function changeDeliveryId(c: { server: string; change: number; patchSet: number; recheck?: { author: string | undefined; createdOn: number | undefined } | undefined }): string {
+  const base = `change-${digest(c.server, String(c.change), String(c.patchSet))}-${c.change}-${c.patchSet}`;
+  return c.recheck ? `${base}-recheck-${digest(c.recheck.author ?? "", String(c.recheck.createdOn ?? ""))}` : base;
+}

@@ -1,6 +1,7 @@
 import { Queue, type DefaultJobOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import type { ChangeEvent } from "../events/change-event.js";
 import type { CheckEvent } from "../events/check-event.js";
 import type { PullHeadEvent } from "../events/pull-head-event.js";
 import type { RerunEvent } from "../events/rerun-event.js";
@@ -43,7 +44,7 @@ export const JOB_OPTIONS: Record<keyof typeof QUEUES, DefaultJobOptions> = {
 };
 
 /** What the events queue carries: normalised webhook events, map refreshes, the watcher's polls. */
-type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | MapRefreshJob | DeclarationJob | WatchPollJob | WatchBatchJob | Record<string, never>;
+type EventJob = TagEvent | RunEvent | CheckEvent | RerunEvent | PullHeadEvent | ChangeEvent | MapRefreshJob | DeclarationJob | WatchPollJob | WatchBatchJob | Record<string, never>;
 
 export interface Queues {
   events: Queue<EventJob>;

@@ -45,5 +45,7 @@ export function rollupReport(members: StatusReport[]): StatusReport {
     detailsUrl: undefined,
     externalId: ROLLUP_NAME,
     ...(pending === 0 && passed < sorted.length ? { actions: [{ ...RERUN_FAILED }] } : {}),
+    // Once every downstream has ended: who they were, for a reporter that writes a single message then (Gerrit).
+    ...(pending === 0 ? { members: sorted.map((m) => ({ name: m.name, conclusion: m.conclusion, detailsUrl: m.detailsUrl, runId: m.externalId })) } : {}),
   };
 }

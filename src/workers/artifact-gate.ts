@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { isUnderReview } from "../events/change-event.js";
 import type { GateArtifact } from "../history/record.js";
 import { artifactForTag, formatPurl, parseArtifact, parsePurl, PurlError, type ArtifactPurl } from "../artifacts/purl.js";
 import type { PublishedArtifact } from "../artifacts/published.js";
@@ -21,7 +22,7 @@ export const ARTIFACT_BACKOFF = { firstMs: 15_000, maxMs: 5 * 60_000 } as const;
  * does not apply to (a cascade, whose edge's gate is about its own upstream's tags; a pull request).
  */
 export function awaitedArtifacts(deps: Pick<WorkerDeps, "map">, t: TriggerJob): string[] | undefined {
-  if (t.chain || t.artifacts || t.upstream.tag.startsWith("pull/")) return undefined;
+  if (t.chain || t.artifacts || isUnderReview(t.upstream.tag)) return undefined;
   const map = deps.map();
   const edge = map.edge(t.upstream.projectId, t.downstreamId);
   const list = edge ? gatedArtifacts(map.project(t.upstream.projectId), edge) : undefined;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { isUnderReview } from "../events/change-event.js";
 import { runPlaceOf } from "../map/graph.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
@@ -14,8 +15,8 @@ import { key } from "../queue/names.js";
 export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Logger): Promise<string[]> {
   const map = deps.map();
   const upstream = map.project(trigger.upstream.projectId);
-  // A pull request's head (maybe a fork's code) is tested only by dependants that asked for it.
-  if (!upstream || trigger.upstream.tag.startsWith("pull/")) return [];
+  // A pull request's head or a Gerrit change (code under review) is tested only by dependants that asked for it.
+  if (!upstream || isUnderReview(trigger.upstream.tag)) return [];
   const path = trigger.chain?.path ?? [trigger.upstream.projectId, trigger.downstreamId];
   const chainId = trigger.chain?.id ?? trigger.runId;
   const work: Work[] = [];

@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import { gerritUrlKey, type DependencyMap, type GerritLocation, type Project } from "../map/graph.js";
 import { watchGerritStream, type GerritEvent, type GerritStream } from "../forge/gerrit-stream.js";
 import { classifyHttpError } from "../forge/errors.js";
-import { deliveryJobId, watchTagDeliveryId } from "../queue/job-ids.js";
+import { changeDeliveryId, deliveryJobId, watchTagDeliveryId } from "../queue/job-ids.js";
+import type { ChangeEvent } from "../events/change-event.js";
 import { key } from "../queue/names.js";
 import type { TagEvent } from "../queue/job-data.js";
 import { WatchState } from "../watch/watch-state.js";
@@ -76,17 +77,20 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
     await r.stream.stop();
   };
 
-  const start = (spec: StreamSpec) => {
+  /** The SSH account and key the map names for a stream, read from the environment; warned about once when missing. */
+  const credentials = (spec: StreamSpec): { user: string; privateKey: string } | undefined => {
     const user = env[spec.userEnv];
     const privateKey = env[spec.keyEnv];
-    if (!user || !privateKey) {
-      if (!warned.has(spec.id)) {
-        warned.add(spec.id);
-        log.warn({ gerrit: spec.url, missing: [!user ? spec.userEnv : undefined, !privateKey ? spec.keyEnv : undefined].filter(Boolean) },
-          "gerrit stream-events: the map's ssh variables are not set; this server's tags are only polled. Set them to follow its stream");
-      }
-      return;
+    if (user && privateKey) return { user, privateKey };
+    if (!warned.has(spec.id)) {
+      warned.add(spec.id);
+      log.warn({ gerrit: spec.url, missing: [!user ? spec.userEnv : undefined, !privateKey ? spec.keyEnv : undefined].filter(Boolean) },
+        "gerrit stream-events: the map's ssh variables are not set; this server's tags are only polled. Set them to follow its stream");
     }
+    return undefined;
+  };
+
+  const start = (spec: StreamSpec, { user, privateKey }: { user: string; privateKey: string }) => {
     const stream = watchGerritStream({
       host: spec.host, port: spec.port, user, privateKey, log,
       onEvent: (event) => onEvent(spec, event),
@@ -105,10 +109,34 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
   };
 
   const onEvent = async (spec: StreamSpec, event: GerritEvent) => {
-    if (event.type !== "tag") return; // changes: issue 20 part 2
     const upstreams = deps.map().projectsAt({ forge: "gerrit", url: spec.url, project: event.project });
     if (upstreams.length === 0) return; // the stream carries every project the account can see
-    for (const upstream of upstreams) await relayTag(upstream, event);
+    if (event.type === "tag") {
+      for (const upstream of upstreams) await relayTag(upstream, event);
+      return;
+    }
+    // A change's patch set (new, or a recheck): only where an edge tests this upstream's changes.
+    const upstream = upstreams.find((u) => deps.map().changeDependants(u.id).length > 0);
+    if (upstream) await relayChange(upstream, event);
+  };
+
+  const relayChange = async (upstream: Project, event: Exclude<GerritEvent, { type: "tag" }>) => {
+    const location = upstream.location as GerritLocation;
+    const recheck = event.type === "recheck";
+    const deliveryId = changeDeliveryId({
+      server: gerritUrlKey(location.url), change: event.change, patchSet: event.patchSet,
+      recheck: recheck ? { author: event.author, createdOn: event.createdOn } : undefined,
+    });
+    const change: ChangeEvent = {
+      forge: "gerrit", host: location.url, repo: location.project, change: event.change, patchSet: event.patchSet,
+      ref: event.ref, revision: event.revision, recheck, deliveryId, receivedAt: new Date().toISOString(),
+    };
+    try {
+      await deps.queues.events.add("change", change, { jobId: deliveryJobId("gerrit", deliveryId) });
+      log.info({ upstream: upstream.id, change: event.change, patchSet: event.patchSet, recheck }, "gerrit stream-events: change enqueued");
+    } catch (error) {
+      log.warn({ upstream: upstream.id, change: event.change, err: (error as Error).message }, "gerrit stream-events: cannot enqueue the change (Redis?)");
+    }
   };
 
   const relayTag = async (upstream: Project, event: Extract<GerritEvent, { type: "tag" }>) => {
@@ -134,7 +162,9 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
     for (const id of running.keys()) if (!wanted.has(id)) await end(id);
     for (const spec of wanted.values()) {
       if (stopped || running.has(spec.id)) continue;
-      if (await take(spec)) start(spec);
+      // A process without the credentials never takes the lease: it would hold the stream without following it.
+      const creds = credentials(spec);
+      if (creds && (await take(spec))) start(spec, creds);
     }
   };
   let reconciling: Promise<void> = Promise.resolve();

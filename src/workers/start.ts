@@ -1,5 +1,6 @@
 import { DelayedError, Worker, type Job, type Processor } from "bullmq";
 import type { Redis } from "ioredis";
+import { ChangeEvent } from "../events/change-event.js";
 import { CheckEvent } from "../events/check-event.js";
 import { PullHeadEvent } from "../events/pull-head-event.js";
 import { RerunEvent } from "../events/rerun-event.js";
@@ -13,6 +14,7 @@ import { processPoll } from "./poll.js";
 import { processArtifactGate } from "./artifact-gate.js";
 import { processGatePoll } from "./gate-poll.js";
 import { processPullHead } from "./pull-requests.js";
+import { processChange } from "./change.js";
 import { processReport } from "./report.js";
 import { processDeclaration } from "./declaration.js";
 import { processMapRefresh } from "./map-refresh.js";
@@ -71,6 +73,8 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
           return processRerun(RerunEvent.parse(job.data), deps, log);
         case "pull-head":
           return processPullHead(PullHeadEvent.parse(job.data), deps, log);
+        case "change":
+          return processChange(ChangeEvent.parse(job.data), deps, log);
         case "map-refresh":
           return processMapRefresh(MapRefreshJob.parse(job.data), deps, log);
         case "reconcile":

@@ -149,6 +149,7 @@ async function consent(deps: WorkerDeps, data: TriggerJob): Promise<string | und
   if (data.chain) return edge.cascade ? undefined : `'${data.downstreamId}' no longer cascades from '${from}' in the dependency map.`;
   const ref = data.upstream.tag;
   if (ref.startsWith("pull/")) return edge.on.has("pull_request") ? undefined : `'${data.downstreamId}' no longer tests pull requests of '${from}' in the dependency map.`;
+  if (ref.startsWith("refs/changes/")) return edge.on.has("change") ? undefined : `'${data.downstreamId}' no longer tests changes of '${from}' in the dependency map.`;
   const wanted = map.dependantsFor(from, ref, "tag").some((d) => d.project.id === data.downstreamId)
     || map.dependantsFor(from, ref, "release").some((d) => d.project.id === data.downstreamId);
   return wanted ? undefined : `the edge from '${from}' to '${data.downstreamId}' no longer matches ${ref} in the dependency map.`;

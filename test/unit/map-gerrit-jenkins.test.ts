@@ -49,6 +49,11 @@ describe("format v2: Gerrit upstreams (gerrit:) and Jenkins downstreams (trigger
     expect(m.dependantsFor("nova", "13.0.0").map((d) => d.project.id)).toEqual(["functest"]);
   });
 
+  it("takes watch: { interval } on a Gerrit upstream: its own poll interval", () => {
+    const m = parseMap(map(`${NOVA}\n    watch: { interval: 2m }`, "    github: acme/functest"));
+    expect(m.project("nova")!.watch).toEqual({ intervalMs: 120_000 });
+  });
+
   it("runs a GitHub project's pipeline on Jenkins when its trigger says so, else on GitHub", () => {
     const m = parseMap(map(NOVA, `    github: acme/functest\n${JENKINS}\n    depends_on: [{ project: nova }]`));
     expect(runPlaceOf(m.project("functest")!)).toEqual({ forge: "jenkins", repo: "functest/kata", host: "https://build.opnfv.org/ci" });
@@ -75,8 +80,6 @@ describe("format v2: Gerrit upstreams (gerrit:) and Jenkins downstreams (trigger
       "projects[1].depends_on[0].after_check: 'nova' is on Gerrit, which runs no CI the relay can read: add 'zuul: { url, tenant }' to its gerrit entry"],
     ["pull requests of a Gerrit upstream", map(NOVA, `    github: acme/functest\n${JENKINS}\n    depends_on: [{ project: nova, on: [pull_request] }]`),
       "projects[1].depends_on[0].on: 'nova' is on Gerrit, which has changes, not pull requests"],
-    ["watch: on a Gerrit upstream", map(`${NOVA}\n    watch: {}`, "    github: acme/functest"),
-      "projects[0].watch: project 'nova' is on Gerrit, whose tags are always watched: remove 'watch'"],
     ["one Jenkins token variable for two servers", map(NOVA, "    github: acme/functest\n    trigger: { jenkins: { url: https://a.example.org, job: a, user_env: U, token_env: T } }\n    depends_on: [{ project: nova }]\n  - id: other\n    foundation: openinfra\n    github: acme/other\n    trigger: { jenkins: { url: https://b.example.org, job: b, user_env: U2, token_env: T } }\n    depends_on: [{ project: nova }]"),
       "projects[2].trigger.jenkins.token_env: T is already named for a.example.org"],
   ])("refuses %s, saying how to fix it", (_what, text, expected) => {

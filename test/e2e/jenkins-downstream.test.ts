@@ -228,6 +228,39 @@ describe("a Jenkins job as a downstream (issue 20)", () => {
     expect(jenkins.calls("buildWithParameters").filter((r) => r.user === "relay")).toHaveLength(1);
   }, 60_000);
 
+  it("'Re-run failed' on the upstream's roll-up starts a new build with the same upstream parameters and a new OPENCI_RUN", async () => {
+    const h = await startHarness({ map: githubMap(jenkins), repos: repos(), env: ENV });
+    await h.send("create.tag");
+    const first = await queued();
+    jenkins.startBuild(first.id);
+    jenkins.finishBuild(first.id, "FAILURE", { tests: TESTS });
+    const failed = await completedCheck(h);
+    await idle(h);
+
+    await h.send("check_run.requested_action", (p) => {
+      p.check_run.name = "openci";
+      p.check_run.head_sha = COMMIT;
+      p.requested_action.identifier = "rerun-failed";
+      p.repository.full_name = UPSTREAM;
+    });
+    const second = await waitFor("a second build queued", () => jenkins.queue.find((q) => q.job === JOB && q.id !== first.id), 20_000);
+    jenkins.startBuild(second.id);
+    jenkins.finishBuild(second.id, "SUCCESS", { tests: [] });
+    // A re-run is a new generation: a new check run on the commit, the failed one left as it was.
+    const passed = await waitFor("the re-run's check passed", () => downstreamChecks(h.github).find((c) => c.name === CHECK && c.conclusion === "success"), 20_000);
+    await idle(h);
+
+    const params = (item: typeof first) => Object.fromEntries(item.parameters.map((p) => [p.name, p.value]));
+    const { OPENCI_RUN: firstRun, ...firstRest } = params(first);
+    const { OPENCI_RUN: secondRun, ...secondRest } = params(second);
+    expect(secondRest).toEqual(firstRest);
+    expect(secondRest).toMatchObject({ OPENCI_UPSTREAM: "hello", OPENCI_TAG: "simple-tag", OPENCI_SHA: COMMIT });
+    expect(secondRun).not.toBe(firstRun);
+    expect([failed.external_id, passed.external_id]).toEqual([firstRun, secondRun]);
+    expect(jenkins.calls("buildWithParameters")).toHaveLength(2);
+    expect(jenkins.builds).toHaveLength(2);
+  }, 60_000);
+
   it("a queue item Jenkins forgot still correlates: the build is found by its queueId and its result reported", async () => {
     const h = await startHarness({ map: githubMap(jenkins), repos: repos(), env: ENV });
     await h.send("create.tag");

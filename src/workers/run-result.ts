@@ -33,7 +33,9 @@ export async function processRun(hooked: RunEvent, deps: WorkerDeps, log: Logger
     // from the triggered project's own instance (server), and what it says is taken from the API.
     const where = runPlace.host;
     if (normalisedHost(event.host) !== normalisedHost(where)) {
-      log.warn({ downstream: project.id, host: event.host ?? "(default)", expected: where ?? "(default)" }, "run hook from another instance than the one the project runs on: ignored");
+      log.warn({ downstream: project.id, host: event.host ?? "(default)", expected: where ?? "(default)" }, event.source === "notification"
+        ? "Jenkins notification from another server than the triggered job's: ignored"
+        : "pipeline hook from another GitLab instance than the triggered project's: ignored");
       return { correlated: false };
     }
     const status = await runner.runStatus(event.repo, event.runId);

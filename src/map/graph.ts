@@ -22,7 +22,7 @@ export interface GerritLocation {
   userEnv?: string | undefined;
   passwordEnv?: string | undefined;
   /** `gerrit stream-events` over SSH: the variables holding the account and its private key, and the port (29418) */
-  ssh?: { userEnv: string; keyEnv: string; port: number } | undefined;
+  ssh?: { userEnv: string; keyEnv: string; port: number; hostKey?: string | undefined } | undefined;
   /** Zuul builds this project: `after_check: <pipeline>` waits for the tag's buildset there */
   zuul?: { url: string; tenant: string } | undefined;
   /** vote Verified on changes, not only comment (`vote: true`) */

@@ -13,7 +13,7 @@ function gerritLocation(g: MapGerritLocation): ProjectLocation {
   return {
     forge: "gerrit", url: g.url.replace(/\/+$/, ""), project: g.project,
     ...(g.user_env ? { userEnv: g.user_env, passwordEnv: g.password_env } : {}),
-    ...(g.ssh ? { ssh: { userEnv: g.ssh.user_env, keyEnv: g.ssh.key_env, port: g.ssh.port ?? GERRIT_SSH_PORT } } : {}),
+    ...(g.ssh ? { ssh: { userEnv: g.ssh.user_env, keyEnv: g.ssh.key_env, port: g.ssh.port ?? GERRIT_SSH_PORT, ...(g.ssh.host_key ? { hostKey: g.ssh.host_key } : {}) } } : {}),
     ...(g.zuul ? { zuul: { url: g.zuul.url.replace(/\/+$/, ""), tenant: g.zuul.tenant } } : {}),
     ...(g.vote !== undefined ? { vote: g.vote } : {}),
   };

@@ -146,6 +146,8 @@ const GerritLocation = z.strictObject({
     user_env: EnvName.describe("The variable holding the SSH account (it needs the Stream Events capability)."),
     key_env: EnvName.describe("The variable holding that account's private key (OpenSSH format)."),
     port: z.number().int().min(1).max(65535).optional().describe("Gerrit's SSH port (default 29418)."),
+    host_key: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]{20,}={0,2}$/, "must be the server's public host key as ssh-keyscan prints it, without the host name: \"ssh-ed25519 AAAA…\"")
+      .optional().describe("The server's SSH host key (`ssh-keyscan -p 29418 -t ed25519 review.opendev.org`, less the host name): the relay refuses any other. Without it, the first key seen is trusted until the relay restarts."),
   }).optional().describe("Also follow `gerrit stream-events` over SSH: new tags arrive at once (the poll stays on: the stream has no replay)."),
   zuul: z.strictObject({
     url: serverUrl("https://zuul.opendev.org").describe("Zuul's web root, e.g. https://zuul.opendev.org."),

@@ -22,6 +22,8 @@ interface StreamSpec {
   port: number;
   userEnv: string;
   keyEnv: string;
+  /** the host key the map pins, if any */
+  hostKey: string | undefined;
 }
 
 export interface GerritStreams {
@@ -36,7 +38,7 @@ export function wantedStreams(map: DependencyMap): StreamSpec[] {
     if (l.forge !== "gerrit" || !l.ssh) continue;
     const host = new URL(l.url).hostname;
     const id = `${gerritUrlKey(l.url)}|${l.ssh.userEnv}|${l.ssh.port}`;
-    if (!out.has(id)) out.set(id, { id, url: l.url, host, port: l.ssh.port, userEnv: l.ssh.userEnv, keyEnv: l.ssh.keyEnv });
+    if (!out.has(id)) out.set(id, { id, url: l.url, host, port: l.ssh.port, userEnv: l.ssh.userEnv, keyEnv: l.ssh.keyEnv, hostKey: l.ssh.hostKey });
   }
   return [...out.values()];
 }
@@ -92,7 +94,7 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
 
   const start = (spec: StreamSpec, { user, privateKey }: { user: string; privateKey: string }) => {
     const stream = watchGerritStream({
-      host: spec.host, port: spec.port, user, privateKey, log,
+      host: spec.host, port: spec.port, user, privateKey, log, ...(spec.hostKey ? { hostKey: spec.hostKey } : {}),
       onEvent: (event) => onEvent(spec, event),
     });
     const timer = setInterval(() => {

@@ -15,7 +15,7 @@ import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
  * its tags through the REST API (under /a/ with the map's HTTP credentials) and, where the map gives
  * SSH, follows `gerrit stream-events` too. Either way, a new tag triggers its GitHub downstream once.
  */
-const mapFor = (gerrit: FakeGerrit, ssh?: FakeGerritSsh) => `
+const mapFor = (gerrit: FakeGerrit, ssh?: FakeGerritSsh, hostKey = ssh?.hostPublicKey) => `
 version: 2
 foundations: [{ id: openinfra, name: OpenInfra Foundation }]
 projects:
@@ -26,7 +26,7 @@ projects:
       project: openstack/nova
       user_env: GERRIT_USER
       password_env: GERRIT_PASSWORD
-${ssh ? `      ssh: { user_env: GERRIT_SSH_USER, key_env: GERRIT_SSH_KEY, port: ${ssh.port} }\n` : ""}  - id: octo
+${ssh ? `      ssh: { user_env: GERRIT_SSH_USER, key_env: GERRIT_SSH_KEY, port: ${ssh.port}, host_key: "${hostKey}" }\n` : ""}  - id: octo
     foundation: openinfra
     github: ${EXAMPLE_DOWNSTREAM}
     trigger: { workflow: test.yml, ref: master }
@@ -112,6 +112,20 @@ describe("an upstream on Gerrit (issue 20)", () => {
       const release = await releaseWhen(h, "nova", "v31.0.0", {});
       expect(release.release).toMatchObject({ project: "nova", forge: "gerrit", tag: "v31.0.0", sha: tag.commit, source: "stream" });
       expect(ssh.problems).toEqual([]);
+    } finally {
+      await ssh.stop();
+    }
+  }, 60_000);
+  it("streamed with a pinned host key that is not the server's: refused, said once, and nothing is streamed (the poll still reads the tags)", async () => {
+    const ssh = await FakeGerritSsh.start({ user: "openci", publicKey: keys.public, gerrit });
+    try {
+      const other = ssh2.utils.generateKeyPairSync("ed25519").public.trim();
+      const h = await startHarness({ map: mapFor(gerrit, ssh, other), repos: { [EXAMPLE_DOWNSTREAM]: octoRepo() }, env: FAST });
+      await waitFor("the refusal", () => h.logs.some((l) => l.includes("is not the one the map pins")), 10_000);
+      await waitFor("the baseline by polling", () => h.logs.some((l) => l.includes("watch: baseline taken")), 10_000);
+
+      expect(ssh.commands).toEqual([]);
+      expect(h.logs.filter((l) => l.includes("is not the one the map pins"))).toHaveLength(1);
     } finally {
       await ssh.stop();
     }

@@ -49,6 +49,12 @@ describe("format v2: Gerrit upstreams (gerrit:) and Jenkins downstreams (trigger
     expect(m.dependantsFor("nova", "13.0.0").map((d) => d.project.id)).toEqual(["functest"]);
   });
 
+  it("pins the stream's SSH host key where the map gives it", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFAAKEKEYFORTHETESTONLYxxxxxxxxxxxxxxxxxxxxx";
+    const m = parseMap(map(`    gerrit: { url: https://review.opendev.org, project: openstack/nova, ssh: { user_env: U, key_env: K, host_key: "${key}" } }`, "    github: acme/functest"));
+    expect(m.project("nova")!.location).toMatchObject({ ssh: { userEnv: "U", keyEnv: "K", port: 29418, hostKey: key } });
+  });
+
   it("takes watch: { interval } on a Gerrit upstream: its own poll interval", () => {
     const m = parseMap(map(`${NOVA}\n    watch: { interval: 2m }`, "    github: acme/functest"));
     expect(m.project("nova")!.watch).toEqual({ intervalMs: 120_000 });
@@ -74,6 +80,8 @@ describe("format v2: Gerrit upstreams (gerrit:) and Jenkins downstreams (trigger
       "projects[1].trigger.jenkins.url: asks for http:// on a host other than this machine: use https://"],
     ["a Gerrit user without a password", map("    gerrit: { url: https://review.opendev.org, project: openstack/nova, user_env: GERRIT_USER }", "    github: acme/functest"),
       "projects[0].gerrit.password_env: name both user_env and password_env (HTTP credentials), or neither to read anonymously"],
+    ["a host key that is not one", map("    gerrit: { url: https://review.opendev.org, project: openstack/nova, ssh: { user_env: U, key_env: K, host_key: review.opendev.org ssh-ed25519 AAAA } }", "    github: acme/functest"),
+      "projects[0].gerrit.ssh.host_key: must be the server's public host key as ssh-keyscan prints it, without the host name"],
     ["credentials in the Gerrit URL", map("    gerrit: { url: https://bot:secret@review.opendev.org, project: openstack/nova }", "    github: acme/functest"),
       "projects[0].gerrit.url: must not carry credentials (user:password@)"],
     ["after_check on a Gerrit upstream without Zuul", map(NOVA, `    github: acme/functest\n${JENKINS}\n    depends_on: [{ project: nova, after_check: release }]`),

@@ -1,8 +1,8 @@
-import type { SeenRequest } from "./loopback-server.js";
+import { recordingProxy, type SeenRequest } from "./loopback-server.js";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash, createPublicKey, randomBytes, sign } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,20 +163,9 @@ export async function startOciRegistry(opts: OciRegistryOptions = {}): Promise<O
     const registryPort = Number(new URL(direct).port);
 
     const requests: SeenRequest[] = [];
-    const proxy = createServer((req, res) => {
-      const u = new URL(req.url ?? "/", "http://localhost");
-      const seen: SeenRequest = { method: req.method ?? "GET", path: u.pathname, query: u.search.slice(1), headers: req.headers, status: 0 };
-      requests.push(seen);
-      const upstream = httpRequest({ host: "127.0.0.1", port: registryPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        seen.status = r.statusCode ?? 0;
-        res.writeHead(seen.status, r.headers);
-        r.pipe(res);
-      });
-      upstream.on("error", () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-      req.pipe(upstream);
-    });
-    servers.push(proxy);
-    const host = await listen(proxy);
+    const proxy = await recordingProxy(registryPort, requests);
+    servers.push(proxy.server);
+    const host = proxy.host;
 
     let nonce = 0;
     const push = async (repository: string, tag: string, format: ImageFormat = "oci"): Promise<PushedImage> => {

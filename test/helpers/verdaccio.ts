@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { runServer } from "verdaccio";
-import type { SeenRequest } from "./loopback-server.js";
+import { recordingProxy, type SeenRequest } from "./loopback-server.js";
 
 /**
  * A real npm registry on loopback: Verdaccio (the devDependency, 6.8), started in this process with
@@ -63,20 +63,9 @@ export async function startVerdaccio(opts: VerdaccioOptions = {}): Promise<Verda
 
     const requests: SeenRequest[] = [];
     const port = Number(new URL(direct).port);
-    const proxy = createServer((req, res) => {
-      const u = new URL(req.url ?? "/", "http://localhost");
-      const seen: SeenRequest = { method: req.method ?? "GET", path: u.pathname, query: u.search.slice(1), headers: req.headers, status: 0 };
-      requests.push(seen);
-      const upstream = httpRequest({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        seen.status = r.statusCode ?? 0;
-        res.writeHead(seen.status, r.headers);
-        r.pipe(res);
-      });
-      upstream.on("error", () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-      req.pipe(upstream);
-    });
-    servers.push(proxy);
-    const base = await listen(proxy);
+    const proxy = await recordingProxy(port, requests);
+    servers.push(proxy.server);
+    const base = `http://${proxy.host}`;
 
     const login = await call(direct, "PUT", `/-/user/org.couchdb.user:${USER.name}`, { _id: `org.couchdb.user:${USER.name}`, name: USER.name, password: USER.password, type: "user", roles: [] });
     const token = (login.json as { token?: unknown }).token;

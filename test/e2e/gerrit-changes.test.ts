@@ -6,6 +6,7 @@ import { useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, octoRepo } from "../helpers/upstream.js";
 import { EXAMPLE_DOWNSTREAM, sendRun } from "../helpers/runs.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { gerritNova } from "../helpers/maps.js";
 import { FakeGerrit } from "../fakes/gerrit/fake-gerrit.js";
 import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
 import { MapError, parseMap } from "../../src/map/load.js";
@@ -22,15 +23,7 @@ const mapFor = (gerrit: FakeGerrit, ssh: FakeGerritSsh, vote: boolean) => `
 version: 2
 foundations: [{ id: openinfra, name: OpenInfra Foundation }]
 projects:
-  - id: nova
-    foundation: openinfra
-    gerrit:
-      url: ${gerrit.url}
-      project: openstack/nova
-      user_env: GERRIT_USER
-      password_env: GERRIT_PASSWORD
-      ssh: { user_env: GERRIT_SSH_USER, key_env: GERRIT_SSH_KEY, port: ${ssh.port} }
-${vote ? "      vote: true\n" : ""}  - id: octo
+${gerritNova(gerrit, { ssh, vote })}  - id: octo
     foundation: openinfra
     github: ${EXAMPLE_DOWNSTREAM}
     trigger: { workflow: test.yml, ref: master }

@@ -7,6 +7,7 @@ import { octoRepo } from "../helpers/upstream.js";
 import { EXAMPLE_DOWNSTREAM } from "../helpers/runs.js";
 import { releaseWhen } from "../helpers/history.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { gerritNova } from "../helpers/maps.js";
 import { FakeGerrit } from "../fakes/gerrit/fake-gerrit.js";
 import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
 
@@ -19,14 +20,7 @@ const mapFor = (gerrit: FakeGerrit, ssh?: FakeGerritSsh, hostKey = ssh?.hostPubl
 version: 2
 foundations: [{ id: openinfra, name: OpenInfra Foundation }]
 projects:
-  - id: nova
-    foundation: openinfra
-    gerrit:
-      url: ${gerrit.url}
-      project: openstack/nova
-      user_env: GERRIT_USER
-      password_env: GERRIT_PASSWORD
-${ssh ? `      ssh: { user_env: GERRIT_SSH_USER, key_env: GERRIT_SSH_KEY, port: ${ssh.port}, host_key: "${hostKey}" }\n` : ""}  - id: octo
+${gerritNova(gerrit, { ...(ssh ? { ssh } : {}), ...(hostKey ? { hostKey } : {}) })}  - id: octo
     foundation: openinfra
     github: ${EXAMPLE_DOWNSTREAM}
     trigger: { workflow: test.yml, ref: master }

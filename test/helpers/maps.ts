@@ -72,3 +72,20 @@ ${octoProject({ upstream: "gl/lib" })}${o.acme ? `  - id: acme/app
     depends_on: [{ project: gl/lib }]
 ` : ""}`;
 
+
+/**
+ * The map entry of nova on a fake Gerrit (openstack/nova, read as GERRIT_USER / GERRIT_PASSWORD),
+ * with stream-events over SSH where `ssh` is given (GERRIT_SSH_USER / GERRIT_SSH_KEY, its host key
+ * pinned when `hostKey` is), and `vote: true` where asked.
+ */
+export function gerritNova(gerrit: { url: string }, o: { ssh?: { port: number }; hostKey?: string; vote?: boolean } = {}): string {
+  const ssh = o.ssh ? `      ssh: { user_env: GERRIT_SSH_USER, key_env: GERRIT_SSH_KEY, port: ${o.ssh.port}${o.hostKey ? `, host_key: "${o.hostKey}"` : ""} }\n` : "";
+  return `  - id: nova
+    foundation: openinfra
+    gerrit:
+      url: ${gerrit.url}
+      project: openstack/nova
+      user_env: GERRIT_USER
+      password_env: GERRIT_PASSWORD
+${ssh}${o.vote ? "      vote: true\n" : ""}`;
+}

@@ -171,10 +171,10 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     // Each system by the roles it plays; the flow asks for a role at a place (docs/architecture.md).
     systems = new Systems({
       // GitHub reports runs by webhook (workflow_run, check_suite) and signs every delivery itself.
-      // Its watched upstreams (`watch:`, no app there) are read together: one GraphQL query per 50.
+      // Its watched upstreams (`watch:`, no app there) are read together: one GraphQL query (one point) per OPENCI_WATCH_GITHUB_BATCH.
       github: {
         ...forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
-        batchSource: () => new GithubWatchSource({ apps, redis }),
+        batchSource: () => new GithubWatchSource({ apps, redis, batchSize: config.watchGithubBatch }),
       },
       // A GitLab downstream's hooks may not reach the relay (another host, no hook): its runs are polled too.
       gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),

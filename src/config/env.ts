@@ -93,6 +93,11 @@ const EnvSchema = z.object({
   // The floor of OPENCI_WATCH_INTERVAL_MS and of the map's watch.interval: lowered only by tests and local experiments.
   OPENCI_WATCH_MIN_INTERVAL_MS: millis(100, "must be at least 100").default(10_000),
   OPENCI_WATCH_GITHUB_INSTALLATION: optionalText.pipe(z.string().regex(/^[1-9][0-9]*$/, "must be an installation id: the number at the end of the installation's settings page (…/settings/installations/<id>)").transform(Number).optional()),
+  // GitHub charges a GraphQL query its connections' requests ÷ 100, rounded to the nearest whole
+  // point, at least 1: up to 149 repositories (one `refs` connection each) cost 1 point; 150 cost 2.
+  OPENCI_WATCH_GITHUB_BATCH: count(1, "must be at least 1", "must be a number of repositories")
+    .max(149, "must be at most 149: GitHub charges a query of 150 or more repositories 2 points (its connections ÷ 100, rounded), so larger batches save nothing; the default is 140")
+    .default(140),
   OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
@@ -172,6 +177,8 @@ export interface Config {
   minWatchIntervalMs: number;
   /** The installation whose token reads watched GitHub upstreams (public repositories without the app); undefined: the app's oldest. */
   watchGithubInstallation: number | undefined;
+  /** watched GitHub upstreams read by one GraphQL query (one point) */
+  watchGithubBatch: number;
   /** The first retry delay of a failed delivery to a subscriber (then doubling). */
   sinkRetryMs: number;
   /** Per client address: event streams and history exports held at once (0: no limit). */
@@ -269,6 +276,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     watchIntervalMs: e.OPENCI_WATCH_INTERVAL_MS,
     minWatchIntervalMs: e.OPENCI_WATCH_MIN_INTERVAL_MS,
     watchGithubInstallation: e.OPENCI_WATCH_GITHUB_INSTALLATION,
+    watchGithubBatch: e.OPENCI_WATCH_GITHUB_BATCH,
     jobLockMs: e.OPENCI_JOB_LOCK_MS,
     maxTriggersPerEvent: e.OPENCI_MAX_TRIGGERS_PER_EVENT,
     maxTriggersPerChain: e.OPENCI_MAX_TRIGGERS_PER_CHAIN,

@@ -19,21 +19,25 @@ const RestPages = z.array(z.object({
 export interface GithubWatchOptions {
   apps: Pick<GithubApps, "readerInstallation" | "forgetReaderInstallation" | "client">;
   redis: Redis;
+  /** repositories per GraphQL query (default 50; the relay passes OPENCI_WATCH_GITHUB_BATCH) */
+  batchSize?: number;
   /** newest tags read per repository by GraphQL (default 20) */
   perRepo?: number;
 }
 
 /**
  * Watched GitHub upstreams (public repositories the app is not installed on), read together with the
- * reader installation's token (GithubApps.readerInstallation): one GraphQL query per 50 repositories,
+ * reader installation's token (GithubApps.readerInstallation): one GraphQL query per `batchSize` repositories,
  * the newest tags of each by commit date (readGithubTags). Where GraphQL is refused or its points are
  * spent, each repository is read by REST instead, every page asked with its last ETag (a 304 costs no
  * rate limit), until GitHub's named reset. Only reads: nothing is written to a watched upstream.
  */
 export class GithubWatchSource implements BatchSource {
-  readonly batchSize = GITHUB_TAGS_DEFAULTS.batchSize;
+  readonly batchSize: number;
 
-  constructor(private readonly o: GithubWatchOptions) {}
+  constructor(private readonly o: GithubWatchOptions) {
+    this.batchSize = o.batchSize ?? GITHUB_TAGS_DEFAULTS.batchSize;
+  }
 
   async watchTagsOfMany(asks: { repo: string; etag: string | undefined }[]): Promise<Map<string, TagListing | Error>> {
     const installation = await this.o.apps.readerInstallation();
@@ -42,7 +46,7 @@ export class GithubWatchSource implements BatchSource {
     let rest = asks;
     if (!(await this.o.redis.exists(PAUSED))) {
       const perRepo = this.o.perRepo ?? GITHUB_TAGS_DEFAULTS.perRepo;
-      const read = await readGithubTags(gh, asks.map((a) => a.repo), { perRepo });
+      const read = await readGithubTags(gh, asks.map((a) => a.repo), { perRepo, batchSize: this.batchSize });
       watchGithubPoints.inc(read.cost);
       rest = [];
       for (const ask of asks) {

@@ -125,6 +125,20 @@ describe("readGithubTags: GraphQL batches", () => {
     expect(github.graphql.spent(1) - spentBefore).toBe(sizes.length);
   });
 
+  it.each([
+    [140, 1],
+    [149, 1],
+    [150, 2],
+  ])("a query of %i repositories costs %i point(s): GitHub's connections ÷ 100, rounded (why OPENCI_WATCH_GITHUB_BATCH stops at 149)", async (count, points) => {
+    const wanted = WATCHED.slice(0, count);
+
+    const result = await readGithubTags(gh, wanted, { batchSize: count });
+
+    expect(result).toMatchObject({ queries: 1, cost: points });
+    expect(github.graphql.queries.map((q) => [q.repositories.length, q.cost])).toEqual([[count, points]]);
+    expect(Object.values(result.repos).every((r) => "tags" in r && r.tags.length === 3)).toBe(true);
+  });
+
   it("reads only the newest perRepo tags", async () => {
     const result = await readGithubTags(gh, ["up/many"], { perRepo: 5 });
 

@@ -43,3 +43,20 @@ describe("OPENCI_WATCH_INTERVAL_MS and OPENCI_WATCH_MIN_INTERVAL_MS", () => {
     expect(watchTickMs(floor)).toBe(tick);
   });
 });
+
+describe("OPENCI_WATCH_GITHUB_BATCH", () => {
+  it("defaults to 140 repositories a GraphQL query and takes any number from 1 to 149", () => {
+    expect(parseEnv(valid).watchGithubBatch).toBe(140);
+    expect(parseEnv({ ...valid, OPENCI_WATCH_GITHUB_BATCH: "1" }).watchGithubBatch).toBe(1);
+    expect(parseEnv({ ...valid, OPENCI_WATCH_GITHUB_BATCH: "149" }).watchGithubBatch).toBe(149);
+  });
+
+  it.each([
+    [{ OPENCI_WATCH_GITHUB_BATCH: "150" }, "OPENCI_WATCH_GITHUB_BATCH must be at most 149: GitHub charges a query of 150 or more repositories 2 points"],
+    [{ OPENCI_WATCH_GITHUB_BATCH: "0" }, "OPENCI_WATCH_GITHUB_BATCH must be at least 1"],
+    [{ OPENCI_WATCH_GITHUB_BATCH: "fifty" }, "OPENCI_WATCH_GITHUB_BATCH must be a number of repositories"],
+    [{ OPENCI_WATCH_GITHUB_BATCH: "12.5" }, "OPENCI_WATCH_GITHUB_BATCH must be a whole number"],
+  ])("refuses %j, saying why", (patch, expected) => {
+    expect(error(patch)).toContain(expected);
+  });
+});

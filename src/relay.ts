@@ -44,6 +44,7 @@ import { Recorder } from "./history/recorder.js";
 import { HistoryReader } from "./history/history-reader.js";
 import { Sinks } from "./sinks/sinks.js";
 import { SinkStats } from "./sinks/sink-stats.js";
+import { TransportPool } from "./sinks/transport-pool.js";
 import { historyApi } from "./web/history-api.js";
 import { EventStreams } from "./web/event-stream.js";
 import { sinksApi } from "./web/sinks-api.js";
@@ -197,7 +198,8 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
       gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, watchIntervalMs: config.watchIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
-      delivery: { history, sinks, stats, eventSource },
+      // Broker and chat subscribers keep a connection each between deliveries (closed with the workers).
+      delivery: { history, sinks, stats, eventSource, transports: new TransportPool(config.env, log), chat: { redis, readers: historyAccess.readers, publicUrl: config.publicUrl } },
       jobLockMs: config.jobLockMs,
       limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
     };

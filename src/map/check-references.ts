@@ -1,3 +1,4 @@
+import { envNames } from "../sinks/sink-spec.js";
 import { filterProblem } from "./edge-filter.js";
 import type { MapOptions } from "./graph.js";
 import { secretNameProblem } from "./secret-names.js";
@@ -216,7 +217,10 @@ function checkSecretNames(fragments: Fragment[], options: MapOptions): MapProble
     }
   }
   for (const s of fragments.flatMap((f) => f.subscribers ?? [])) {
-    named(s.value.secret_env, new URL(s.value.url).host.toLowerCase(), s.file, [...s.path, "secret_env"]);
+    // Each secret goes to the subscriber's host; a webhook's URL variable is itself where it goes.
+    const at = s.value.matrix?.homeserver ?? s.value.url;
+    const host = at ? URL.parse(at)?.host.toLowerCase() : undefined;
+    for (const [k, v] of envNames(s.value)) named(v, k === "url_env" ? undefined : host, s.file, [...s.path, ...k.split(".")]);
   }
   return problems;
 }

@@ -196,10 +196,8 @@ export const MapV2 = z.strictObject({
   settings: Settings.optional(),
   foundations: z.array(Foundation).optional(),
   projects: z.array(ProjectV2).optional(),
-  subscribers: z.array(SinkSpec.extend({
-    secret_env: z.string({ error: "is required: name the variable holding the subscriber's secret (secrets are never written in the map)" })
-      .regex(/^[A-Z_][A-Z0-9_]*$/, "must name an environment variable").describe("The variable holding the secret the deliveries are signed with (HMAC-SHA256); secrets are never written in the map."),
-  })).optional().describe("HTTP endpoints that receive the relay's CDEvents (signed; retried, then dead-lettered)."),
+  subscribers: z.array(SinkSpec).optional()
+    .describe("Where the relay's events go (retried, then dead-lettered): HTTP endpoints (a signed CloudEvent per event), MQTT, NATS and AMQP brokers (a message per event), IRC, Matrix, Slack, Mattermost and Discord (a line per release for people)."),
 });
 
 export type MapV2 = z.infer<typeof MapV2>;

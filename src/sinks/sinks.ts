@@ -1,7 +1,7 @@
 import type { Scope } from "../history/history-store.js";
 import type { DependencyMap } from "../map/graph.js";
-import type { EnvSinkSpec, SinkSpec } from "./sink-spec.js";
-import { shortType } from "./sink-spec.js";
+import type { EnvSinkSpec, SinkKind, SinkSpec } from "./sink-spec.js";
+import { CHAT_KINDS, envNames, shortType, sinkKind } from "./sink-spec.js";
 import { isRelayOwnVariable } from "../map/secret-names.js";
 
 export const DEFAULT_SINK_ATTEMPTS = 10;
@@ -9,7 +9,16 @@ export const DEFAULT_SINK_ATTEMPTS = 10;
 /** A subscriber as the relay delivers to it: its secret read from the environment. */
 export interface Sink {
   id: string;
+  /** how it is reached (sink-spec.ts sinkKind) */
+  kind: SinkKind;
+  /** where (empty for a Matrix room or a webhook named by url_env) */
   url: string;
+  /** its entry as written: the transport reads its own options from it */
+  spec: EnvSinkSpec;
+  /** where it is, as an operator may be shown it (a webhook's URL is a secret: only its variable is named) */
+  shown: string;
+  /** the variables it names (`*_env`) that are unset here: its deliveries fail until they are set */
+  unset: string[];
   /** undefined when the variable it names is unset: deliveries then fail with what to set */
   secret: string | undefined;
   /** the variable holding the secret, for messages ("inline" for a secret written in OPENCI_SINKS) */
@@ -26,7 +35,7 @@ export interface Sink {
 export class Sinks {
   constructor(
     private readonly envSinks: EnvSinkSpec[],
-    private readonly map: () => DependencyMap,
+    readonly map: () => DependencyMap,
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
@@ -40,15 +49,20 @@ export class Sinks {
     return this.list().find((s) => s.id === id);
   }
 
-  /** The sinks that want an event of this type about these projects; a private record only those that say `private: true`. */
+  /**
+   * The sinks that want an event of this type about these projects; a private record only those
+   * that say `private: true`. A chat gets every record about its projects: what it says of one
+   * (a release's summary when its last downstream ends, a failure) depends on the release, not the type.
+   */
   matching(type: string, projects: string[], scope: Scope = "public"): Sink[] {
     return this.list().filter((s) => (scope === "public" || s.private)
-      && (s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))));
+      && (CHAT_KINDS.has(s.kind) || s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))));
   }
 
   private resolve(s: SinkSpec & { secret?: string | undefined }, from: Sink["from"]): Sink {
     return {
-      id: s.id, url: s.url, from,
+      id: s.id, kind: sinkKind(s) ?? "http", url: s.url ?? "", spec: s, from, shown: shown(s),
+      unset: envNames(s).map(([, v]) => v).filter((v) => isRelayOwnVariable(v) || !this.env[v]),
       // The map's validation refuses the relay's own variables; a map built some other way still never signs with them.
       secret: s.secret ?? (s.secret_env && !isRelayOwnVariable(s.secret_env) ? this.env[s.secret_env] || undefined : undefined),
       secretFrom: s.secret !== undefined ? "inline" : s.secret_env ?? "(none)",
@@ -58,4 +72,10 @@ export class Sinks {
       private: s.private ?? false,
     };
   }
+}
+
+function shown(s: SinkSpec): string {
+  if (s.matrix) return `matrix ${s.matrix.room} on ${s.matrix.homeserver}`;
+  if (s.format) return `${s.format} webhook (${s.url_env ? `url in ${s.url_env}` : "url in OPENCI_SINKS"})`;
+  return s.url ?? "";
 }

@@ -3,6 +3,7 @@ import type { Job, Queue } from "bullmq";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { SinkJob } from "../queue/job-data.js";
+import { envNames } from "../sinks/sink-spec.js";
 import type { SinkStats } from "../sinks/sink-stats.js";
 import type { Sinks } from "../sinks/sinks.js";
 import { admitted, admittedToAct } from "./admin-auth.js";
@@ -32,8 +33,9 @@ export function sinksApi(queue: Queue<SinkJob>, sinks: Sinks, stats: SinkStats, 
       const dead = await allFailed(queue);
       const pending = await queue.getJobs(["waiting", "delayed", "active", "prioritized"], 0, MAX_LISTED - 1);
       const list = await Promise.all(sinks.list().map(async (s) => ({
-        id: s.id, url: s.url, from: s.from, events: s.events ? [...s.events] : "all", projects: s.projects ? [...s.projects] : "all",
-        attempts: s.attempts, secret: s.secret ? "set" : `missing: set ${s.secretFrom}`,
+        id: s.id, kind: s.kind, url: s.shown, from: s.from, events: s.events ? [...s.events] : "all", projects: s.projects ? [...s.projects] : "all",
+        attempts: s.attempts,
+        secret: s.kind === "http" ? (s.secret ? "set" : `missing: set ${s.secretFrom}`) : s.unset.length ? `missing: set ${s.unset.join(", ")}` : envNames(s.spec).length ? "set" : "none",
         counts: await stats.get(s.id),
         pending: pending.filter((j) => j.data.sinkId === s.id).length,
         dead: dead.filter((j) => j.data.sinkId === s.id).map(describeDead),

@@ -27,6 +27,7 @@ import { processWatchBatch } from "./watch-batch.js";
 import { processTrigger } from "./trigger.js";
 import { processDelivery, type DeliveryDeps } from "../sinks/deliver.js";
 import { ForgeError } from "../forge/errors.js";
+import { HoldJob } from "../queue/hold.js";
 import { jobsHeld } from "../metrics.js";
 
 export interface Workers {
@@ -120,6 +121,7 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
         clearTimeout(timer);
       }
       await Promise.all(workers.map((w) => w.close(true)));
+      await deps.delivery.transports?.close();
     },
   };
 }
@@ -132,12 +134,19 @@ const DEFAULT_HOLD_MS = 60_000;
  * retry-after) goes back to the delayed set until the limit lifts: it holds no worker meanwhile,
  * and spends none of its attempts, however long the limit lasts. Other jobs of the queue (other
  * installations, other projects) go on; BullMQ's queue-wide `worker.rateLimit` would stop them too.
+ * A job that holds itself back (HoldJob: another delivery is telling a chat about the same release)
+ * waits the same way, for as long as it says.
  */
 function holdingRateLimited(queue: string, processor: Processor, log: WorkerDeps["log"]): Processor {
   return async (job, token) => {
     try {
       return await processor(job, token);
     } catch (error) {
+      if (token !== undefined && error instanceof HoldJob) {
+        await job.moveToDelayed(Date.now() + error.holdMs + Math.floor(Math.random() * 100), token);
+        log.debug({ queue, jobId: job.id, waitMs: error.holdMs, reason: error.message }, "held: the job waits in the queue");
+        throw new DelayedError();
+      }
       if (!(error instanceof ForgeError) || error.kind !== "rate_limited" || token === undefined) throw error;
       const waitMs = (error.retryAfterMs ?? DEFAULT_HOLD_MS) + Math.floor(Math.random() * 250);
       await job.moveToDelayed(Date.now() + waitMs, token);

@@ -41,7 +41,13 @@ describe("subscribers in OPENCI_SINKS", () => {
     ["a short secret", '[{"id":"ops","url":"https://ops.example","secret":"short"}]', "OPENCI_SINKS[0.secret] must be at least 16 characters"],
     ["an unknown event", '[{"id":"ops","url":"https://ops.example","secret_env":"X","events":["build.exploded"]}]', "OPENCI_SINKS[0.events.0] must be one of artifact.published"],
     ["a duplicate id", '[{"id":"a","url":"https://a.example","secret_env":"X"},{"id":"a","url":"https://b.example","secret_env":"Y"}]', "OPENCI_SINKS[1].id 'a' is used twice"],
-    ["a URL that is not http", '[{"id":"a","url":"ftp://a.example","secret_env":"X"}]', "OPENCI_SINKS[0.url] must be an http(s) URL"],
+    ["a URL of no transport", '[{"id":"a","url":"ftp://a.example","secret_env":"X"}]', "OPENCI_SINKS[0.url] must be an http(s)://, mqtt(s)://, nats://, amqp(s)://, or irc(s):// URL"],
+    ["an option of another transport", '[{"id":"a","url":"mqtt://broker.example","exchange":"openci"}]', "OPENCI_SINKS[0.exchange] is not an option of a mqtt subscriber (it is for amqp ones)"],
+    ["a secret on a broker", '[{"id":"a","url":"nats://nats.example","secret":"0123456789abcdef"}]', "OPENCI_SINKS[0.secret] is not an option of a nats subscriber (it is for http ones)"],
+    ["chat events on a broker", '[{"id":"a","url":"amqp://rabbit.example","events":["failures"]}]', "OPENCI_SINKS[0.events.0] 'failures' is for chats"],
+    ["CDEvent types on a chat", '[{"id":"a","url":"irc://irc.example/ops","events":["pipelinerun.finished"]}]', "OPENCI_SINKS[0.events.0] a chat is told releases and failures"],
+    ["a webhook without its URL", '[{"id":"a","format":"slack"}]', "OPENCI_SINKS[0] needs exactly one of url and url_env"],
+    ["the relay's own variable as a Matrix token", '[{"id":"a","matrix":{"homeserver":"https://matrix.example","room":"#ops:matrix.example","token_env":"GITLAB_TOKEN"}}]', "OPENCI_SINKS[0.matrix.token_env] names GITLAB_TOKEN, the relay's own configuration"],
   ])("refuse %s with what to fix", (_name, value, message) => {
     expect(envError({ OPENCI_SINKS: value })).toContain(message);
   });
@@ -76,12 +82,39 @@ describe("subscribers in the map", () => {
 
   it("are checked like the rest of the map: secrets only by name, known projects, one entry per id", () => {
     expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret: "hunter2hunter2hunter2" }\n`))).toEqual([
+      expect.stringMatching(/^7:40: subscribers\[0\]: unknown key 'secret': remove it, or use one of: id, url, secret_env, events, projects, attempts, private, /),
       "7:5: subscribers[0].secret_env: is required: name the variable holding the subscriber's secret (secrets are never written in the map)",
-      "7:40: subscribers[0]: unknown key 'secret': remove it, or use one of: id, url, secret_env, events, projects, attempts, private",
     ]);
     expect(mapProblems(MAP(`  - { id: a, url: "https://a.example", secret_env: A, projects: [nova, nowhere] }\n  - { id: a, url: "https://b.example", secret_env: B }\n`))).toEqual([
       expect.stringContaining("subscribers[0].projects[1]: unknown project 'nowhere'"),
       expect.stringContaining("subscribers[1].id: duplicate subscriber id 'a'"),
     ]);
+  });
+
+  it("take brokers and chats by their url's scheme, matrix: or format:, each with its own options", () => {
+    const entries = [
+      `  - { id: firehose, url: "mqtts://mqtt.example:8883", topic: "ci/{foundation}/{project}/{event}", username_env: FIREHOSE_USER, password_env: FIREHOSE_PASSWORD }`,
+      `  - { id: bus, url: "nats://nats.example:4222", subject: "openci.{project}.{event}", token_env: BUS_TOKEN, events: [pipelinerun.finished] }`,
+      `  - { id: fedora, url: "amqps://rabbit.example/%2F", exchange: openci }`,
+      `  - { id: channel, url: "ircs://irc.oftc.net:6697/openinfra-events", nick: openci-bot, events: [releases, failures] }`,
+      `  - { id: room, matrix: { homeserver: "https://matrix.example", room: "#ops:matrix.example", token_env: MATRIX_TOKEN } }`,
+      `  - { id: slack, format: slack, url_env: SLACK_WEBHOOK_URL }`,
+    ];
+    expect(mapProblems(MAP(`${entries.join("\n")}\n`))).toEqual([]);
+  });
+
+  it("refuse a webhook's URL written in the map, a wildcard in a topic, and one secret named for two hosts", () => {
+    const problems = mapProblems(MAP([
+      `  - { id: slack, format: slack, url: "https://hooks.slack.example/services/T0/B0/secret" }`,
+      `  - { id: firehose, url: "mqtt://mqtt.example", topic: "openci/#" }`,
+      `  - { id: bus, url: "nats://nats.example", token_env: SHARED }`,
+      `  - { id: room, matrix: { homeserver: "https://matrix.example", room: "!abc:matrix.example", token_env: SHARED } }`,
+    ].join("\n") + "\n"));
+
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringContaining("subscribers[0].url: is a secret (whoever has it can post): name it with url_env, never in the map"),
+      expect.stringContaining("subscribers[1].topic:"),
+      expect.stringContaining("subscribers[3].matrix.token_env: SHARED is already named for nats.example"),
+    ]));
   });
 });

@@ -1,0 +1,332 @@
+import { UnrecoverableError } from "bullmq";
+import type { Logger } from "pino";
+import { Connection, type Publisher } from "rabbitmq-client";
+import { z } from "zod";
+import { isRelayOwnVariable } from "../../map/secret-names.js";
+import { fillTopic, type SinkMessage, type Transport } from "../transport.js";
+
+/**
+ * AMQP 0-9-1 (RabbitMQ) subscribers: each event is one persistent message on a topic exchange,
+ * sent with publisher confirms, mapped as the CloudEvents AMQP protocol binding (1.0.2) says for
+ * binary mode: the CDEvent is the body, `datacontenttype` the `content-type` property and every
+ * other context attribute an application property `cloudEvents:<name>` (AMQP 0-9-1 calls them
+ * headers; RabbitMQ maps one onto the other). The record's CID is the `message-id`, so a consumer
+ * can drop the duplicates an at-least-once delivery may bring.
+ */
+
+export const AMQP_DEFAULT_ROUTING_KEY = "openci.{foundation}.{project}.{event}";
+export const AMQP_DEFAULT_EXCHANGE = "openci";
+
+const KEY_EXAMPLE = `e.g. ${AMQP_DEFAULT_ROUTING_KEY}`;
+/** AMQP short strings (exchange names, routing keys) are at most 255 bytes. */
+const SHORTSTR_MAX = 255;
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Why a routing key template cannot be published with, or undefined. */
+export function amqpRoutingKeyProblem(template: string): string | undefined {
+  if (template === "") return `the routing key template is empty: write one, ${KEY_EXAMPLE}`;
+  if (Buffer.byteLength(template) > SHORTSTR_MAX) return `the routing key template is longer than ${SHORTSTR_MAX} bytes (AMQP's limit): shorten it, ${KEY_EXAMPLE}`;
+  if (/[*#]/.test(template)) return `the routing key template '${template}' has '*' or '#': those are wildcards of bindings, for consumers only; publish with a key without them, ${KEY_EXAMPLE}`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f-\u009f]/.test(template)) return `the routing key template has white space or a control character: remove it, ${KEY_EXAMPLE}`;
+  if (template.split(".").some((word) => word === "")) {
+    return `the routing key template '${template}' has an empty word (a leading or trailing '.', or '..'): give every word a name, ${KEY_EXAMPLE}`;
+  }
+  const unknown = [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]).filter((name) => !["foundation", "project", "event"].includes(name ?? ""));
+  if (unknown.length > 0) return `the routing key template names {${unknown[0]}}: only {foundation}, {project} and {event} can be filled in, ${KEY_EXAMPLE}`;
+  if (/[{}]/.test(template.replace(/\{(foundation|project|event)\}/g, ""))) {
+    return `the routing key template '${template}' has a '{' or '}' that is not part of {foundation}, {project} or {event}: remove it, ${KEY_EXAMPLE}`;
+  }
+  return undefined;
+}
+
+const EnvName = (what: string, example: string) =>
+  z.string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, `must name an environment variable (capital letters, digits and '_'), e.g. ${example}`)
+    .refine((name) => !isRelayOwnVariable(name), {
+      error: (issue) => `${String(issue.input)} is the relay's own configuration and is never sent to a broker: put the ${what} in a variable of its own, e.g. ${example}`,
+    });
+
+/**
+ * An AMQP subscriber's options besides id/url/events/projects/attempts/private (merged into the
+ * subscriber schema). Credentials are only ever named (`*_env`): the map is public, a URL is logged.
+ */
+export const AmqpOptions = z.strictObject({
+  exchange: z.string()
+    .min(1, `must name an exchange: the default exchange ('') routes by queue name, not by topic; e.g. ${AMQP_DEFAULT_EXCHANGE}`)
+    .max(SHORTSTR_MAX, `must be at most ${SHORTSTR_MAX} characters (AMQP's limit), e.g. ${AMQP_DEFAULT_EXCHANGE}`)
+    .regex(/^[A-Za-z0-9_.:-]+$/, `must be letters, digits, '-', '_', '.' and ':' (AMQP exchange names), e.g. ${AMQP_DEFAULT_EXCHANGE}`)
+    .default(AMQP_DEFAULT_EXCHANGE)
+    .describe(`The exchange each event is published to (default ${AMQP_DEFAULT_EXCHANGE}). One that exists is used as it is (any type: declare it yourself to choose); a missing one is declared by the relay as a durable topic exchange, which needs the user's configure permission on it.`),
+  routing_key: z.string()
+    .superRefine((template, ctx) => {
+      const problem = amqpRoutingKeyProblem(template);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .default(AMQP_DEFAULT_ROUTING_KEY)
+    .describe(`The routing key of each event. {foundation} (_ when none), {project} and {event} (e.g. pipelinerun.finished, so bind openci.*.*.pipelinerun.# for every pipeline run event) are filled in; a name never adds a word or a wildcard: '.', '*', '#', white space and control characters in it become '_'. Default ${AMQP_DEFAULT_ROUTING_KEY}.`),
+  username_env: EnvName("user name", "BUS_USER").optional()
+    .describe("The environment variable holding the user name the relay connects with (default RabbitMQ's guest, which a broker accepts only from localhost)."),
+  password_env: EnvName("password", "BUS_PASSWORD").optional()
+    .describe("The environment variable holding the password the relay connects with (needs username_env)."),
+});
+export type AmqpOptions = z.infer<typeof AmqpOptions>;
+
+/** A subscriber as the transport takes it: options as written (defaults applied here) or as parsed. */
+export type AmqpSink = { id: string; url: string } & z.input<typeof AmqpOptions>;
+
+/** Why an AMQP subscriber's url cannot be used, or undefined. */
+export function amqpUrlProblem(url: string): string | undefined {
+  const example = "e.g. amqp://rabbit.example:5672/%2F or amqps://rabbit.example/%2F (the path is the vhost; %2F is the default vhost '/')";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `the url is not a URL: write the broker's address, ${example}`;
+  }
+  if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") return `the url must start with amqp:// or amqps:// (TLS), not ${parsed.protocol}//: ${example}`;
+  if (parsed.username !== "" || parsed.password !== "") {
+    return `the url has a user name or password in it: remove them and name the variables holding them with username_env and password_env, ${example}`;
+  }
+  if (parsed.hostname === "") return `the url has no host: ${example}`;
+  if (parsed.pathname.split("/").length > 2) return `the url's path has more than one segment: it is the vhost, one segment with any '/' written as %2F, ${example}`;
+  try {
+    decodeURIComponent(parsed.pathname.slice(1));
+  } catch {
+    return `the url's vhost is not valid percent-encoding: ${example}`;
+  }
+  if (parsed.search !== "" || parsed.hash !== "") return `the url has a query or fragment: remove it, ${example}`;
+  return undefined;
+}
+
+/**
+ * One word of a routing key from a name: `.` (the word separator), `*` and `#` (binding
+ * wildcards), white space and control characters become `_`, and an empty name is `_`: a project
+ * id can never add a word, be a wildcard or empty a word.
+ */
+export function amqpWord(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const word = name.replace(/[.*#\s\u0000-\u001f\u007f-\u009f]/g, "_");
+  return word === "" ? "_" : word;
+}
+
+/** The routing key one message is published with. */
+export function amqpRoutingKey(template: string, message: Pick<SinkMessage, "names">): string {
+  return fillTopic(template, message.names, amqpWord);
+}
+
+/**
+ * A publisher to one AMQP subscriber. The connection is opened on the first publish and kept;
+ * rabbitmq-client reconnects it by itself (backoff up to 5 s) and re-opens the publisher's channel.
+ * `publish` resolves on the broker's confirm (basic.ack: a persistent message routed to a durable
+ * queue is on disk) and rejects on a nack, a closed channel or connection, or within `timeoutMs`,
+ * so the sinks queue retries with backoff. A publish that gave up at its deadline may still be
+ * confirmed later: delivery is at least once, and the message id says which are the same.
+ *
+ * The exchange is checked once per connection with a passive declare, which needs no permission:
+ * a broker's admin may create it (any type) and grant the relay's user only `write`. A missing one
+ * is declared as a durable topic exchange. Messages are not `mandatory`: a topic exchange nobody
+ * has bound a queue to drops them, and that is the normal state of a firehose no one listens to.
+ */
+export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logger, o: { timeoutMs?: number } = {}): Transport {
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const exchange = sink.exchange ?? AMQP_DEFAULT_EXCHANGE;
+  const template = sink.routing_key ?? AMQP_DEFAULT_ROUTING_KEY;
+  const where = `AMQP subscriber '${sink.id}' (${shownUrl(sink.url)})`;
+  const sinkLog = log.child({ sink: sink.id });
+
+  let open: Opened | undefined;
+  /** the last connection problem, for the error of a publish that could not be sent */
+  let lastProblem: string | undefined;
+
+  interface Opened {
+    connection: Connection;
+    publisher: Publisher;
+    /** the exchange is known to exist on this connection */
+    exchangeChecked: boolean;
+    /** rejects when the broker refuses the user (or the vhost): no retrying with the same credentials */
+    refused: Promise<never>;
+  }
+
+  const connect = (): Opened => {
+    if (open) return open;
+    const urlProblem = amqpUrlProblem(sink.url);
+    if (urlProblem) throw new UnrecoverableError(`${where}: ${urlProblem}`);
+    const url = new URL(sink.url);
+    const tls = url.protocol === "amqps:";
+    const connection = new Connection({
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port === "" ? (tls ? 5671 : 5672) : Number(url.port),
+      vhost: decodeURIComponent(url.pathname.slice(1)) || "/",
+      tls,
+      ...credentials(sink, env, where),
+      connectionName: `openci-relay ${sink.id}`,
+      connectionTimeout: timeoutMs,
+      // a little after the publish's own deadline, whose error says why (the last connection problem)
+      acquireTimeout: timeoutMs + 1000,
+      retryLow: 200,
+      retryHigh: 5000,
+    });
+    let refuse!: (error: Error) => void;
+    const refused = new Promise<never>((_, reject) => (refuse = reject));
+    refused.catch(() => undefined);
+    const opened: Opened = {
+      connection,
+      publisher: connection.createPublisher({ confirm: true }),
+      exchangeChecked: false,
+      refused,
+    };
+    open = opened;
+    lastProblem = undefined;
+    let wasConnected = false;
+    connection.on("connection", () => {
+      lastProblem = undefined;
+      wasConnected = true;
+      opened.exchangeChecked = false;
+      sinkLog.info("connected to the AMQP broker");
+    });
+    connection.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "ACCESS_REFUSED" || err.code === "NOT_ALLOWED") {
+        // Wrong user name or password, or no access to the vhost: rabbitmq-client would keep
+        // trying the same credentials. The connection is dropped; the queue's retry opens a new one.
+        const refusal = new Error(`${where}: the broker refused the connection (${err.code}): ${refusalHint(err.code, sink)}`);
+        sinkLog.warn({ code: err.code }, refusal.message);
+        lastProblem = refusal.message;
+        if (open === opened) open = undefined;
+        connection.unsafeDestroy();
+        refuse(refusal);
+        return;
+      }
+      if (wasConnected) sinkLog.warn({ err: err.message }, "connection to the AMQP broker lost; reconnecting");
+      else if (err.message !== lastProblem) sinkLog.warn({ err: err.message }, "AMQP connection problem");
+      wasConnected = false;
+      lastProblem = err.message;
+    });
+    return opened;
+  };
+
+  /** The exchange exists on this connection: checked passively, declared (durable topic) when missing. */
+  const ensureExchange = async (opened: Opened): Promise<void> => {
+    if (opened.exchangeChecked) return;
+    try {
+      await opened.connection.exchangeDeclare({ exchange, passive: true });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "NOT_FOUND") throw err;
+      try {
+        await opened.connection.exchangeDeclare({ exchange, type: "topic", durable: true });
+        sinkLog.info({ exchange }, "declared the AMQP exchange (durable, topic)");
+      } catch (declareError) {
+        if ((declareError as { code?: string }).code === "ACCESS_REFUSED") {
+          throw new Error(`${where}: the exchange '${exchange}' does not exist and the relay's user may not declare it: declare it on the broker (a durable topic exchange) or grant the user configure permission on it`);
+        }
+        throw declareError;
+      }
+    }
+    opened.exchangeChecked = true;
+  };
+
+  const send = async (message: SinkMessage, opened: Opened): Promise<void> => {
+    const routingKey = amqpRoutingKey(template, message);
+    if (Buffer.byteLength(routingKey) > SHORTSTR_MAX) {
+      throw new UnrecoverableError(`${where}: the routing key for ${message.cid} is longer than ${SHORTSTR_MAX} bytes (AMQP's limit): shorten routing_key`);
+    }
+    const { datacontenttype, ...attributes } = message.attributes;
+    try {
+      await ensureExchange(opened);
+      await opened.publisher.send({
+        exchange,
+        routingKey,
+        durable: true, // delivery mode 2: written to disk by a durable queue before the confirm
+        messageId: message.cid,
+        contentType: datacontenttype ?? "application/json",
+        appId: "openci-relay",
+        headers: Object.fromEntries(Object.entries(attributes).map(([name, value]) => [`cloudEvents:${name}`, value])),
+      }, Buffer.from(message.body, "utf8"));
+    } catch (err) {
+      // e.g. the exchange was deleted since it was checked (the channel closes with NOT_FOUND)
+      opened.exchangeChecked = false;
+      const said = (err as Error).message;
+      throw new Error(said.startsWith(where) ? said : `${where}: publishing to '${exchange}' with '${routingKey}' failed: ${said}; the event will be retried`);
+    }
+    sinkLog.debug({ cid: message.cid, exchange, routingKey }, "event published");
+  };
+
+  /** every publish under way, so `close` can let them finish (each within its deadline) */
+  const underWay = new Set<Promise<void>>();
+
+  const publish = async (message: SinkMessage): Promise<void> => {
+    const opened = connect();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${where}: the broker did not confirm ${message.cid} within ${timeoutMs} ms${lastProblem ? ` (${lastProblem})` : ""}; the event will be retried`)), timeoutMs);
+    });
+    const sending = send(message, opened);
+    sending.catch(() => undefined); // settles after the deadline when it lost the race
+    try {
+      await Promise.race([sending, deadline, opened.refused]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  return {
+    publish(message: SinkMessage): Promise<void> {
+      const sending = publish(message);
+      const settled = sending.then(() => undefined, () => undefined);
+      underWay.add(settled);
+      void settled.then(() => underWay.delete(settled));
+      return sending;
+    },
+    async close(): Promise<void> {
+      const opened = open;
+      open = undefined;
+      if (!opened) return;
+      await Promise.all([...underWay]);
+      // closing waits for the broker; one that is gone gets the socket destroyed instead
+      const closing = opened.publisher.close().then(() => opened.connection.close());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), timeoutMs)));
+      const outcome = await Promise.race([closing.then(() => "closed" as const, () => "failed" as const), late]);
+      clearTimeout(timer);
+      if (outcome !== "closed") opened.connection.unsafeDestroy();
+    },
+  };
+}
+
+/** The url as it may be shown: never a user name or password, even one written into it by mistake. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.href;
+  } catch {
+    return "an unreadable url";
+  }
+}
+
+/** The user name and password from the variables the subscriber names: a missing one is an error naming it, never its value. */
+function credentials(sink: AmqpSink, env: NodeJS.ProcessEnv, where: string): { username?: string; password?: string } {
+  const read = (option: "username_env" | "password_env") => {
+    const name = sink[option];
+    if (name === undefined) return undefined;
+    const value = env[name];
+    if (value === undefined || value === "") {
+      throw new UnrecoverableError(`${where}: ${option} names ${name}, which is not set in the relay's environment: set ${name}, or remove ${option}`);
+    }
+    return value;
+  };
+  const username = read("username_env");
+  const password = read("password_env");
+  if ((username === undefined) !== (password === undefined)) {
+    throw new UnrecoverableError(`${where}: give both username_env and password_env (AMQP's PLAIN login takes both), e.g. "username_env": "BUS_USER", "password_env": "BUS_PASSWORD"`);
+  }
+  return { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+}
+
+/** What to check when a broker refuses the connection. */
+function refusalHint(code: string, sink: AmqpSink): string {
+  const named = [sink.username_env, sink.password_env].filter(Boolean).join(" and ");
+  if (code === "NOT_ALLOWED") return "the user may not use this vhost: check the url's vhost (%2F is '/'), or ask the broker's admin for permissions on it";
+  return named ? `check the user name and password in ${named}, and that this user may connect` : "the broker wants a user name and password: set username_env and password_env";
+}

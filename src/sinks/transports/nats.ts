@@ -1,0 +1,330 @@
+import { connect, type ConnectionOptions, type MsgHdrs, type NatsConnection, headers } from "@nats-io/transport-node";
+import { JetStreamApiCodes, JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { isRelayOwnVariable } from "../../map/secret-names.js";
+import { fillTopic, type SinkMessage, type Transport } from "../transport.js";
+
+/**
+ * NATS JetStream subscribers. Each event is published to a subject made from the subscriber's
+ * template and stored by a JetStream stream before the delivery counts as done (the PubAck). The
+ * record's CID is the message id (`Nats-Msg-Id`), so a redelivery of an event JetStream already has
+ * (an ack lost to a crash, a re-driven dead letter) is dropped by the stream's duplicate window.
+ *
+ * CloudEvents NATS binding (spec v1.0.3, binary content mode): the CDEvent JSON is the payload and
+ * every context attribute is a `ce-<name>` header, `datacontenttype` included (unlike HTTP, NATS has
+ * no Content-Type of its own; a receiver takes a message without `Content-Type: application/cloudevents`
+ * as binary mode). Header values are percent-encoded as the binding says.
+ */
+
+export const NATS_DEFAULT_SUBJECT = "openci.{foundation}.{project}.{event}";
+export const NATS_DEFAULT_STREAM = "OPENCI";
+const DEFAULT_PORT = 4222;
+const DEFAULT_TIMEOUT_MS = 10_000;
+/**
+ * How long the stream the relay creates remembers message ids: an hour covers a subscriber's
+ * default 10 attempts with exponential backoff (about 17 minutes) and a prompt re-drive.
+ */
+const DUPLICATE_WINDOW_NS = 60 * 60 * 1e9;
+const PLACEHOLDERS = ["foundation", "project", "event"];
+const SUBJECT_EXAMPLE = `e.g. ${NATS_DEFAULT_SUBJECT}`;
+
+/** Why `template` cannot be a subject template, or undefined. */
+function subjectTemplateProblem(template: string): string | undefined {
+  if (template === "") return `must not be empty, ${SUBJECT_EXAMPLE}`;
+  if (/[\s\p{Cc}]/u.test(template)) return `must not contain white space or control characters, ${SUBJECT_EXAMPLE}`;
+  if (/[*>]/.test(template)) return `must not contain the wildcards '*' or '>' (they are for subscribing; the relay publishes to one subject), ${SUBJECT_EXAMPLE}`;
+  const unknown = [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!).filter((name) => !PLACEHOLDERS.includes(name));
+  if (unknown.length > 0) return `names {${unknown[0]}}; the only names are {foundation}, {project} and {event}, ${SUBJECT_EXAMPLE}`;
+  if (/[{}]/.test(template.replace(/\{(foundation|project|event)\}/g, ""))) return `has an unmatched '{' or '}', ${SUBJECT_EXAMPLE}`;
+  const tokens = template.split(".");
+  if (tokens.some((t) => t === "")) return `has an empty token (a leading, trailing or doubled '.'), ${SUBJECT_EXAMPLE}`;
+  if (tokens.length < 2) return `needs at least two tokens: a fixed first one and then the event's names, ${SUBJECT_EXAMPLE}`;
+  const first = tokens[0]!;
+  if (first.includes("{") || first.startsWith("$")) {
+    return `must start with a fixed token (not a {name}, not a '$' system subject): the relay's stream captures '<first token>.>', ${SUBJECT_EXAMPLE}`;
+  }
+  return undefined;
+}
+
+const EnvName = (what: string, example: string) =>
+  z.string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, `must name an environment variable (upper-case letters, digits and '_'), e.g. ${example}`)
+    .refine((name) => !isRelayOwnVariable(name), { error: `names the relay's own configuration: put the ${what} in a variable of its own, e.g. ${example}` })
+    .optional();
+
+/** Why these credentials options cannot go together, or undefined (also checked by natsTransport, for a schema merged by its shape). */
+export function natsCredentialsProblem(o: { token_env?: string | undefined; username_env?: string | undefined; password_env?: string | undefined }): string | undefined {
+  const user = o.username_env !== undefined || o.password_env !== undefined;
+  if (o.token_env !== undefined && user) return "give either token_env or username_env and password_env, not both: e.g. token_env: BUS_TOKEN";
+  if (user && (o.username_env === undefined || o.password_env === undefined)) return "username_env and password_env go together: e.g. username_env: BUS_USER, password_env: BUS_PASSWORD";
+  return undefined;
+}
+
+/** A NATS subscriber's options besides id, url, events, projects, attempts and private. */
+export const NatsOptions = z.strictObject({
+  subject: z.string()
+    .superRefine((template, ctx) => {
+      const problem = subjectTemplateProblem(template);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional()
+    .describe(`The subject each event is published to (default ${NATS_DEFAULT_SUBJECT}): fixed tokens and {foundation}, {project} and {event}; '.', '*', '>' and white space in a name become '_'.`),
+  stream: z.string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "must be a JetStream stream name (letters, digits, '-' and '_', at most 64), e.g. OPENCI")
+    .optional()
+    .describe(`The JetStream stream created when none captures the subject (default ${NATS_DEFAULT_STREAM}), with subjects '<first token>.>', file storage and a one-hour duplicate window. An existing stream is left as it is.`),
+  token_env: EnvName("token", "BUS_TOKEN").describe("The variable holding the NATS token to connect with."),
+  username_env: EnvName("user name", "BUS_USER").describe("The variable holding the NATS user name to connect with (with password_env)."),
+  password_env: EnvName("password", "BUS_PASSWORD").describe("The variable holding the NATS password to connect with (with username_env)."),
+}).superRefine((o, ctx) => {
+  const problem = natsCredentialsProblem(o);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: [o.token_env !== undefined ? "token_env" : "username_env"] });
+});
+export type NatsOptions = z.infer<typeof NatsOptions>;
+
+/**
+ * Why `url` cannot be a NATS subscriber's url, or undefined. `nats://host[:port]` (port 4222 by
+ * default) upgrades to TLS when the server offers it, as @nats-io/transport-node does;
+ * `tls://host[:port]` insists on TLS (the connection fails if the server has none). Certificates
+ * are checked against Node's CAs (NODE_EXTRA_CA_CERTS adds a private one). Credentials never go in
+ * the url: they come from the variables token_env or username_env and password_env name.
+ */
+export function natsUrlProblem(url: string): string | undefined {
+  const example = "e.g. nats://nats.example:4222";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `a NATS subscriber's url must be nats://host[:port] or tls://host[:port], ${example}`;
+  }
+  if (parsed.protocol !== "nats:" && parsed.protocol !== "tls:") {
+    return `a NATS subscriber's url must start with nats:// (TLS when the server offers it) or tls:// (TLS required), ${example}`;
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    return `a NATS subscriber's url must not hold credentials: put them in environment variables and name them with token_env (or username_env and password_env), ${example}`;
+  }
+  if (parsed.hostname === "") return `a NATS subscriber's url needs a host, ${example}`;
+  if ((parsed.pathname !== "" && parsed.pathname !== "/") || parsed.search !== "" || parsed.hash !== "") {
+    return `a NATS subscriber's url is only a scheme, host and port (no path, query or fragment; the subject is the subject option), ${example}`;
+  }
+  return undefined;
+}
+
+/** One level of a subject: what could add a token or a wildcard becomes '_' (never empty). */
+export function sanitizeNatsToken(level: string): string {
+  const safe = level.replace(/[.*>\s\p{Cc}]/gu, "_");
+  return safe === "" ? "_" : safe;
+}
+
+/** A CloudEvents attribute as a NATS header value: space, '"', '%' and anything outside printable ASCII percent-encoded (UTF-8, upper-case hex). */
+function headerValue(value: string): string {
+  let out = "";
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    out += code > 0x20 && code < 0x7f && ch !== '"' && ch !== "%"
+      ? ch
+      : [...Buffer.from(ch, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join("");
+  }
+  return out;
+}
+
+function cloudEventHeaders(attributes: Record<string, string>): MsgHdrs {
+  const h = headers();
+  for (const [name, value] of Object.entries(attributes)) h.set(`ce-${name}`, headerValue(value));
+  return h;
+}
+
+export type NatsSink = { id: string; url: string } & NatsOptions;
+
+interface Connected {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/** A publisher to one NATS subscriber: connects on the first publish and keeps the connection (it reconnects by itself). */
+export function natsTransport(sink: NatsSink, env: NodeJS.ProcessEnv, log: Logger, o: { timeoutMs?: number } = {}): Transport {
+  const problem = natsUrlProblem(sink.url) ?? natsCredentialsProblem(sink) ?? subjectProblem(sink.subject);
+  if (problem) throw new Error(`subscriber '${sink.id}': ${problem}`);
+  return new NatsTransport(sink, env, log.child({ sink: sink.id }), o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+}
+
+function subjectProblem(subject: string | undefined): string | undefined {
+  const problem = subject === undefined ? undefined : subjectTemplateProblem(subject);
+  return problem && `subject ${problem}`;
+}
+
+class NatsTransport implements Transport {
+  private connection: Promise<Connected> | undefined;
+  /** subjects a stream was found or made for on this transport; one look-up at a time */
+  private readonly captured = new Set<string>();
+  private streams: Promise<unknown> = Promise.resolve();
+  private readonly template: string;
+  private readonly where: string;
+
+  constructor(private readonly sink: NatsSink, private readonly env: NodeJS.ProcessEnv, private readonly log: Logger, private readonly timeoutMs: number) {
+    this.template = sink.subject ?? NATS_DEFAULT_SUBJECT;
+    const url = new URL(sink.url);
+    this.where = `NATS ${url.protocol}//${url.host}`;
+  }
+
+  publish(message: SinkMessage): Promise<void> {
+    const subject = fillTopic(this.template, message.names, sanitizeNatsToken);
+    return deadline(this.send(subject, message), this.timeoutMs,
+      () => `${this.where}: no JetStream ack for ${message.cid} on ${subject} within ${this.timeoutMs} ms: is the server up and reachable?`);
+  }
+
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    this.captured.clear();
+    const c = await connection?.catch(() => undefined);
+    await c?.nc.close();
+  }
+
+  private async send(subject: string, message: SinkMessage): Promise<void> {
+    const started = Date.now();
+    const c = await this.connect();
+    await this.ensureStream(c, subject);
+    let ack;
+    try {
+      ack = await c.js.publish(subject, message.body, {
+        msgID: message.cid,
+        headers: cloudEventHeaders(message.attributes),
+        timeout: Math.max(1, this.timeoutMs - (Date.now() - started)),
+      });
+    } catch (error) {
+      const e = error as Error;
+      if (e.name === "JetStreamNotEnabled") {
+        // no responders: the stream was deleted (or JetStream turned off) since it was found; look again next time
+        this.captured.delete(subject);
+        throw new Error(`${this.wherePublish(subject)}: no JetStream stream captures it (deleted, or JetStream is off on that server): the next attempt creates ${this.streamName()} again`);
+      }
+      if (e.name === "TimeoutError") throw new Error(`${this.where}: no JetStream ack for ${message.cid} on ${subject} within ${this.timeoutMs} ms: is the server up and reachable?`);
+      throw new Error(`${this.wherePublish(subject)} failed: ${e.message}`);
+    }
+    if (ack.duplicate) this.log.debug({ cid: message.cid, subject, stream: ack.stream, seq: ack.seq }, "JetStream already had this event: the redelivery was dropped");
+    else this.log.debug({ cid: message.cid, subject, stream: ack.stream, seq: ack.seq }, "event published to NATS");
+  }
+
+  private wherePublish(subject: string) {
+    return `${this.where}: publishing to ${subject}`;
+  }
+
+  private streamName() {
+    return this.sink.stream ?? NATS_DEFAULT_STREAM;
+  }
+
+  private connect(): Promise<Connected> {
+    if (!this.connection) {
+      const opening = this.open();
+      this.connection = opening;
+      opening.then(
+        ({ nc }) => void nc.closed().then(() => { if (this.connection === opening) this.connection = undefined; }),
+        () => { if (this.connection === opening) this.connection = undefined; },
+      );
+    }
+    return this.connection;
+  }
+
+  private async open(): Promise<Connected> {
+    const { auth, from } = this.credentials();
+    const url = new URL(this.sink.url);
+    const options: ConnectionOptions = {
+      servers: url.port === "" ? `${url.host}:${DEFAULT_PORT}` : url.host,
+      name: `openci-relay ${this.sink.id}`,
+      timeout: this.timeoutMs,
+      // keep trying for as long as the relay runs: publishes meanwhile time out and the queue retries them
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      ...(url.protocol === "tls:" ? { tls: {} } : {}),
+      ...auth,
+    };
+    let nc: NatsConnection;
+    try {
+      nc = await connect(options);
+    } catch (error) {
+      throw new Error(this.connectError(error as Error, from));
+    }
+    void this.watch(nc);
+    return {
+      nc,
+      js: jetstream(nc, { timeout: this.timeoutMs }),
+      jsm: await jetstreamManager(nc, { timeout: this.timeoutMs, checkAPI: false }),
+    };
+  }
+
+  /** The connection's credentials, read when connecting; names the variable to set, never its value. */
+  private credentials(): { auth: Pick<ConnectionOptions, "token" | "user" | "pass">; from: string | undefined } {
+    const read = (option: string, name: string) => {
+      const value = isRelayOwnVariable(name) ? undefined : this.env[name];
+      if (!value) throw new Error(`subscriber '${this.sink.id}': ${name} (its ${option}) is not set: set it to the NATS server's ${option.replace(/_env$/, "").replace("username", "user name")}`);
+      return value;
+    };
+    const { token_env, username_env, password_env } = this.sink;
+    if (token_env) return { auth: { token: read("token_env", token_env) }, from: token_env };
+    if (username_env && password_env) return { auth: { user: read("username_env", username_env), pass: read("password_env", password_env) }, from: `${username_env} and ${password_env}` };
+    return { auth: {}, from: undefined };
+  }
+
+  private connectError(error: Error, from: string | undefined): string {
+    if (error.name === "AuthorizationError") {
+      return from
+        ? `${this.where} refused the credentials in ${from}: check their values`
+        : `${this.where} wants credentials: set token_env (or username_env and password_env) on subscriber '${this.sink.id}'`;
+    }
+    if (/server does not support 'tls'/.test(error.message)) return `${this.where} offers no TLS: use nats:// or turn TLS on at the server`;
+    return `${this.where}: cannot connect: ${error.message}`;
+  }
+
+  /** Logs losing and regaining the server (the client reconnects by itself). */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") this.log.warn(`${this.where}: connection lost, reconnecting`);
+      else if (status.type === "reconnect") this.log.info(`${this.where}: reconnected`);
+    }
+  }
+
+  /** Makes sure a stream captures `subject`: finds one, or creates the subscriber's stream. */
+  private ensureStream(c: Connected, subject: string): Promise<void> {
+    if (this.captured.has(subject)) return Promise.resolve();
+    const done = this.streams.catch(() => undefined).then(() => this.findOrCreate(c, subject));
+    this.streams = done;
+    return done;
+  }
+
+  private async findOrCreate({ jsm }: Connected, subject: string): Promise<void> {
+    if (this.captured.has(subject)) return;
+    try {
+      await jsm.streams.find(subject);
+      this.captured.add(subject);
+      return;
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) {
+        throw new Error(`${this.where}: cannot look up the JetStream stream for ${subject}: ${(error as Error).message}`);
+      }
+    }
+    const name = this.streamName();
+    const subjects = [`${this.template.split(".")[0]}.>`];
+    try {
+      await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: DUPLICATE_WINDOW_NS });
+    } catch (error) {
+      throw new Error(`${this.where}: no JetStream stream captures ${subject} and creating ${name} for ${subjects[0]} failed (${(error as Error).message}): `
+        + `add ${subjects[0]} to a stream's subjects, or set the subscriber's stream option to an unused name`);
+    }
+    this.captured.add(subject);
+    this.log.info({ stream: name, subjects }, `created JetStream stream ${name} for ${subjects[0]} (file storage, one-hour duplicate window)`);
+  }
+}
+
+/** `work`, or a rejection saying `what` after `ms`: a publish never hangs, whatever the client does. */
+function deadline<T>(work: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(what())), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

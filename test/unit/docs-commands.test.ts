@@ -78,6 +78,7 @@ export const SKIPPED: Skip[] = [
   { name: "exports", reason: "reads an export that `openci-relay export` wrote from a running relay", matches: starts("npx openci-relay verify") },
   { name: "GitLab API", reason: "creates a webhook through GitLab's API (network); test/e2e/gitlab-hooks.test.ts runs it against the fake GitLab", matches: starts("npx openci-relay gitlab-hooks") },
   { name: "HTTP requests", reason: "asks a running relay (curl) or an IPFS node", matches: starts("curl ", "ipfs ") },
+  { name: "broker clients", reason: "subscribes to a running broker until stopped (network); test/e2e/broker-and-chat-sinks.test.ts subscribes with the same protocols to private Mosquitto, NATS and RabbitMQ servers", matches: starts("mosquitto_sub", "nats ", "rabbitmqadmin") },
   { name: "containers and clusters", reason: "needs a Docker engine or a Kubernetes cluster, neither of which the test machine has (scripts/check-image.mjs carries out the Dockerfile without one)", matches: starts("docker ", "kubectl ", "kustomize ") },
   { name: "git remotes", reason: "tags and pushes in the reader's own upstream repository", matches: starts("git tag ", "git push ") },
   { name: "settings", reason: "a variable's value for the relay's environment: nothing runs", matches: (c) => words(c.text).length === 1 && /^[A-Z_][A-Z0-9_]*=\S+$/.test(c.text) },

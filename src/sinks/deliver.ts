@@ -67,7 +67,8 @@ export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger)
     await deps.stats.delivered(sinkId);
     return result;
   } catch (error) {
-    if (!(error instanceof HoldJob)) await deps.stats.failedAttempt(sinkId, last);
+    // An UnrecoverableError (a variable not set, a refused password) is a dead letter at once.
+    if (!(error instanceof HoldJob)) await deps.stats.failedAttempt(sinkId, last || error instanceof UnrecoverableError);
     throw error;
   }
 }

@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/util/free-port.js";
+import { loggedReady, startServerProcess } from "./server-process.js";
 import { waitFor } from "./wait-for.js";
 
 const NGIRCD = "/usr/sbin/ngircd";
@@ -75,37 +76,15 @@ export async function startIrcd(o: { tls?: boolean; maxNickLength?: number } = {
   ].join("\n"));
   configTest(conf);
 
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = await spawnNgircd(conf, [port, ...(tlsPort ? [tlsPort] : [])]);
-  };
-  const end = async (signal: NodeJS.Signals) => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((done) => c.once("exit", () => done()));
-    c.kill(signal);
-    const timer = setTimeout(() => c.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  await start();
-  return {
-    host: "127.0.0.1",
-    port,
-    tlsPort,
-    ca,
-    dir,
-    stop: async () => {
-      await end("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-    kill: () => end("SIGKILL"),
-    restart: async () => {
-      await end("SIGTERM");
-      await start();
-    },
-  };
+  const ports = [port, ...(tlsPort ? [tlsPort] : [])];
+  const { stop, kill, restart } = await startServerProcess(dir,
+    () => spawn(NGIRCD, ["-n", "-f", conf], { stdio: ["ignore", "pipe", "pipe"] }),
+    // ready once it listens on every port
+    (child) => loggedReady(child, (output) => ports.every((p) => output.includes(`Now listening on [127.0.0.1]:${p} `)) && / ready\.\s*$/m.test(output), {
+      exited: (code, output) => `ngircd exited with code ${code} before listening on ${ports.join(", ")}:\n${output}`,
+      failed: (err) => `ngircd could not start: ${err.message}. ${IRCD_INSTALL_HINT}`,
+    }));
+  return { host: "127.0.0.1", port, tlsPort, ca, dir, stop, kill, restart };
 }
 
 /** `ngircd --configtest`: a configuration it reads differently from what was meant fails here, loudly. */
@@ -118,30 +97,6 @@ function configTest(conf: string): void {
     throw new Error(`ngircd --configtest refused ${conf}: ${(error as { stdout?: string }).stdout ?? (error as Error).message}`);
   }
   if (!out.includes("Ok, dump of your server configuration follows")) throw new Error(`ngircd --configtest did not accept ${conf}:\n${out}`);
-}
-
-/** Starts `ngircd -n -f conf` and resolves once it listens on every port. */
-function spawnNgircd(conf: string, ports: number[]): Promise<ChildProcess> {
-  const child = spawn(NGIRCD, ["-n", "-f", conf], { stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((ready, fail) => {
-    let output = "";
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (ports.every((p) => output.includes(`Now listening on [127.0.0.1]:${p} `)) && / ready\.\s*$/m.test(output)) {
-        child.stdout?.off("data", onData);
-        child.stderr?.off("data", onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        child.off("exit", onExit);
-        ready(child);
-      }
-    };
-    const onExit = (code: number | null) => fail(new Error(`ngircd exited with code ${code} before listening on ${ports.join(", ")}:\n${output.trim()}`));
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("error", (err) => fail(new Error(`ngircd could not start: ${err.message}. ${IRCD_INSTALL_HINT}`)));
-    child.once("exit", onExit);
-  });
 }
 
 export interface ReceivedMessage {

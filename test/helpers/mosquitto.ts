@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/util/free-port.js";
+import { startServerProcess } from "./server-process.js";
 
 /**
  * A private Mosquitto broker (Debian's /usr/sbin/mosquitto, MQTT 3.1.1 and 5) for one test file:
@@ -69,18 +70,16 @@ export async function startMosquitto(o: MosquittoOptions = {}): Promise<Mosquitt
   writeFileSync(conf, `${lines.join("\n")}\n`);
 
   let output = "";
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-
-  const launch = async () => {
+  const launch = () => {
     const proc = spawn(BINARY, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
-    child = proc;
     const record = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-LOG_LIMIT);
     };
     proc.stdout?.on("data", record);
     proc.stderr?.on("data", record);
-    exited = new Promise<void>((done) => proc.once("exit", () => done()));
+    return proc;
+  };
+  const up = async (proc: ChildProcess) => {
     const failed = new Promise<never>((_, fail) => {
       proc.once("error", (err) => fail(new Error(`mosquitto could not start (${BINARY}: apt-get install mosquitto): ${err.message}`)));
       proc.once("exit", (code, signal) => fail(new Error(`mosquitto exited (${code ?? signal}) before listening on 127.0.0.1:${port}:\n${output.trim()}`)));
@@ -88,39 +87,18 @@ export async function startMosquitto(o: MosquittoOptions = {}): Promise<Mosquitt
     failed.catch(() => undefined); // only raced while starting
     await Promise.race([listening(port), failed]);
   };
-
-  const signal = async (sig: NodeJS.Signals) => {
-    const proc = child;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill("SIGCONT"); // a paused broker would not act on SIGTERM
-    proc.kill(sig);
-    const timer = sig === "SIGKILL" ? undefined : setTimeout(() => proc.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  await launch().catch(async (err: unknown) => {
-    await signal("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  });
+  const { stop, kill, restart, child } = await startServerProcess(dir, launch, up);
 
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     dir,
     log: () => output,
-    stop: async () => {
-      await signal("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-    kill: () => signal("SIGKILL"),
-    restart: async () => {
-      await signal("SIGTERM");
-      await launch();
-    },
-    pause: () => void child?.kill("SIGSTOP"),
-    resume: () => void child?.kill("SIGCONT"),
+    stop,
+    kill,
+    restart,
+    pause: () => void child()?.kill("SIGSTOP"),
+    resume: () => void child()?.kill("SIGCONT"),
   };
 }
 

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/util/free-port.js";
+import { loggedReady, startServerProcess } from "./server-process.js";
 
 export interface TestNatsServer {
   port: number;
@@ -36,39 +37,14 @@ export async function startNatsServer(o: NatsServerOptions = {}): Promise<TestNa
   const config = join(dir, "nats.conf");
   writeFileSync(config, authorization(o), { mode: 0o600 });
   const port = await freePort();
-  let child: ChildProcess | undefined;
-
-  const start = async () => {
-    child = spawn("nats-server", ["-c", config, "-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port), "-n", `openci-test-${port}`],
-      { stdio: ["ignore", "pipe", "pipe"] });
-    await ready(child, port);
-  };
-  const end = async (signal: NodeJS.Signals) => {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((done) => running.once("exit", () => done()));
-    running.kill(signal);
-    const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  await start();
-  return {
-    port,
-    url: `nats://127.0.0.1:${port}`,
-    storeDir,
-    stop: async () => {
-      await end("SIGTERM");
-      rmSync(dir, { recursive: true, force: true });
-    },
-    kill: () => end("SIGKILL"),
-    restart: async () => {
-      await end("SIGTERM");
-      await start();
-    },
-  };
+  const { stop, kill, restart } = await startServerProcess(dir,
+    () => spawn("nats-server", ["-c", config, "-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port), "-n", `openci-test-${port}`],
+      { stdio: ["ignore", "pipe", "pipe"] }),
+    (child) => loggedReady(child, (output) => output.includes("Server is ready"), {
+      exited: (code, output) => `nats-server exited with code ${code} before it was ready on port ${port}:\n${output}`,
+      failed: (err) => `nats-server could not start (Debian: apt-get install nats-server): ${err.message}`,
+    }));
+  return { port, url: `nats://127.0.0.1:${port}`, storeDir, stop, kill, restart };
 }
 
 /** The config file's authorization block; JSON strings are valid NATS config strings. */
@@ -76,25 +52,4 @@ function authorization(o: NatsServerOptions): string {
   if (o.token !== undefined) return `authorization { token: ${JSON.stringify(o.token)} }\n`;
   if (o.user !== undefined) return `authorization { user: ${JSON.stringify(o.user)}, password: ${JSON.stringify(o.password ?? "")} }\n`;
   return "";
-}
-
-/** Resolves on the server's "Server is ready" log line (it logs to stderr); fails with its output if it exits first. */
-function ready(child: ChildProcess, port: number): Promise<void> {
-  return new Promise((done, fail) => {
-    let output = "";
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Server is ready")) {
-        child.stderr?.off("data", onData);
-        child.off("exit", onExit);
-        child.stderr?.resume();
-        done();
-      }
-    };
-    const onExit = (code: number | null) => fail(new Error(`nats-server exited with code ${code} before it was ready on port ${port}:\n${output.trim()}`));
-    child.stdout?.resume();
-    child.stderr?.on("data", onData);
-    child.once("exit", onExit);
-    child.once("error", (err) => fail(new Error(`nats-server could not start (Debian: apt-get install nats-server): ${err.message}`)));
-  });
 }

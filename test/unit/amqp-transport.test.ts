@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { UnrecoverableError } from "bullmq";
-import { pino } from "pino";
 import { Connection, type SyncMessage } from "rabbitmq-client";
-import type { CDEvent } from "../../src/history/cdevent.js";
-import { binaryMessage, structuredJson } from "../../src/history/cloudevent.js";
-import type { SinkMessage, TopicNames, Transport } from "../../src/sinks/transport.js";
+import type { TopicNames } from "../../src/sinks/transport.js";
 import {
   AMQP_DEFAULT_ROUTING_KEY, AmqpOptions, amqpRoutingKey, amqpTransport, amqpUrlProblem, amqpWord, type AmqpSink,
 } from "../../src/sinks/transports/amqp.js";
 import { startRabbitmq, type TestRabbitmq } from "../helpers/rabbitmq.js";
+import { binaryModeMessage, closedAfterEach, memoryLog } from "../helpers/transport-fixtures.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -18,41 +16,18 @@ import { waitFor } from "../helpers/wait-for.js";
  * exchange before the publish, read with basic.get, so a message is in the queue or it is not.
  */
 
-const lines: string[] = [];
-const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(s) });
+const { log, lines } = memoryLog();
 const PASSWORD = "guest"; // RabbitMQ's default user, which the node accepts from localhost
 const WRONG = "not-the-password-3b1f";
 const env = { BUS_USER: "guest", BUS_PASSWORD: PASSWORD, BAD_PASSWORD: WRONG };
 
-/** One of the relay's events as the sinks worker builds it: its attributes are the HTTP binary mode's ce-* headers. */
-function message(n: number, names: Partial<TopicNames> = {}): SinkMessage {
-  const cid = `bafyreiamqptest${n}${randomBytes(3).toString("hex")}`;
-  const event = {
-    context: { specversion: "0.5.1", id: cid, source: "https://relay.example/openci-relay", type: "dev.cdevents.pipelinerun.finished.0.3.0", timestamp: "2025-01-02T03:04:05.000Z" },
-    subject: { id: `nova@v${n}`, content: { pipelineName: "ci", outcome: "success" } },
-    customData: { kind: "result", n },
-    customDataContentType: "application/json",
-  } as CDEvent;
-  const { headers, body } = binaryMessage(event);
-  const attributes = Object.fromEntries(Object.entries(headers).flatMap(([k, v]): [string, string][] =>
-    k.startsWith("ce-") ? [[k.slice(3), v]] : k === "content-type" ? [["datacontenttype", v]] : []));
-  return {
-    cid, event, attributes, body, structured: structuredJson(event),
-    names: { foundation: "lf", project: "nova", event: "pipelinerun.finished", ...names },
-  };
-}
+const message = (n: number, names: Partial<TopicNames> = {}) => binaryModeMessage(`bafyreiamqptest${n}${randomBytes(3).toString("hex")}`, n, names);
 
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`;
 
-const open: Transport[] = [];
-const transport = (...args: Parameters<typeof amqpTransport>) => {
-  const t = amqpTransport(...args);
-  open.push(t);
-  return t;
-};
+const transport = closedAfterEach(amqpTransport);
 const clients: Connection[] = [];
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 

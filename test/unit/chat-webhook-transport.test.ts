@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Writable } from "node:stream";
+import { UnrecoverableError } from "bullmq";
 import { createLogger } from "../../src/log.js";
 import { ChatWebhookOptions, chatWebhookTransport, type ChatWebhookSink } from "../../src/sinks/transports/chat-webhook.js";
 import type { ChatLine } from "../../src/sinks/transport.js";
 import { freePort } from "../../src/util/free-port.js";
 import { FakeChatWebhooks } from "../fakes/chat-webhooks/fake-chat-webhooks.js";
+import { useLoopbackServers } from "../helpers/loopback-server.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 let hooks: FakeChatWebhooks;
@@ -127,6 +129,7 @@ describe("chatWebhookTransport: rate limits", () => {
     const e = await failure(transport("slack", url, { timeoutMs: 2000 }).say(line("x")));
     expect(Date.now() - started).toBeLessThan(1000);
     expect(e.message).toBe("subscriber 'releases-slack': the slack webhook is rate limiting the relay and asks to wait 120000 ms, longer than the 2000 ms a line may take: retried later");
+    expect(e).not.toBeInstanceOf(UnrecoverableError); // the queue retries it
     expect(hooks.postsTo(url)).toEqual([]);
   });
 
@@ -156,6 +159,7 @@ describe("chatWebhookTransport: refused lines never show the URL", () => {
       `subscriber 'releases-slack': the slack webhook in ${VAR} answered 404 (no_service): the webhook does not exist (deleted, or the URL in ${VAR} is mistyped or incomplete): ` +
       `create a new incoming webhook in the Slack app's Incoming Webhooks page and set ${VAR} to its URL`,
     );
+    expect(e).toBeInstanceOf(UnrecoverableError); // only a person can make a new webhook: dead-lettered at once
     noSecret(e, url);
   });
 
@@ -164,10 +168,12 @@ describe("chatWebhookTransport: refused lines never show the URL", () => {
     const wrongToken = url.replace(/\/[^/]+$/, "/bm90LXRoZS10b2tlbg-not-the-token-at-all");
     const e1 = await failure(transport("discord", wrongToken).say(line("x")));
     expect(e1.message).toMatch(/^subscriber 'releases-discord': the discord webhook in SLACK_WEBHOOK_URL answered 401 \(50027 Invalid Webhook Token\): the webhook does not exist/);
+    expect(e1).toBeInstanceOf(UnrecoverableError);
     noSecret(e1, wrongToken);
     hooks.remove(url);
     const e2 = await failure(transport("discord", url).say(line("x")));
     expect(e2.message).toMatch(/answered 404 \(10015 Unknown Webhook\): the webhook does not exist .*: create a new incoming webhook in the channel's Integrations settings/);
+    expect(e2).toBeInstanceOf(UnrecoverableError);
     noSecret(e2, url);
   });
 
@@ -176,6 +182,7 @@ describe("chatWebhookTransport: refused lines never show the URL", () => {
     hooks.remove(url);
     const e = await failure(transport("mattermost", url).say(line("x")));
     expect(e.message).toMatch(/answered 400 \(web\.incoming_webhook\.invalid\.app_error Invalid webhook\.\): the webhook does not exist/);
+    expect(e).toBeInstanceOf(UnrecoverableError);
     noSecret(e, url);
   });
 
@@ -191,16 +198,20 @@ describe("chatWebhookTransport: refused lines never show the URL", () => {
     const url = `http://127.0.0.1:${await freePort()}/services/T0SECRET01/B0SECRET01/sEcReTsEcReTsEcReTsEcReT`;
     const e = await failure(transport("slack", url).say(line("x")));
     expect(e.message).toMatch(/^subscriber 'releases-slack': posting to the slack webhook in SLACK_WEBHOOK_URL failed: ECONNREFUSED$/);
+    expect(e).not.toBeInstanceOf(UnrecoverableError); // a network failure is retried
     noSecret(e, url);
   });
 
   it("an unset variable, a non-URL and plain http off loopback are refused before anything is sent", async () => {
     const before = hooks.requests.length;
     const say = (env: Record<string, string>) => failure(chatWebhookTransport({ id: "r", format: "slack", url_env: VAR }, env, log).say(line("x")));
-    expect((await say({})).message).toBe(`subscriber 'r': ${VAR} is not set: set it to the slack incoming-webhook URL`);
-    expect((await say({ [VAR]: "hooks.slack.com/services/T1/B1/secretsecret" })).message).toBe(`subscriber 'r': ${VAR} is not a URL: set it to the slack incoming-webhook URL as the service shows it`);
+    const unset = await say({});
+    expect(unset.message).toBe(`subscriber 'r': ${VAR} is not set: set it to the slack incoming-webhook URL`);
+    const notUrl = await say({ [VAR]: "hooks.slack.com/services/T1/B1/secretsecret" });
+    expect(notUrl.message).toBe(`subscriber 'r': ${VAR} is not a URL: set it to the slack incoming-webhook URL as the service shows it`);
     const plain = await say({ [VAR]: "http://hooks.slack.com/services/T1/B1/secretsecret" });
     expect(plain.message).toBe(`subscriber 'r': ${VAR} must be an https URL (http only on loopback)`);
+    for (const e of [unset, notUrl, plain]) expect(e).toBeInstanceOf(UnrecoverableError);
     expect(hooks.requests.length).toBe(before);
   });
 });
@@ -229,6 +240,31 @@ describe("ChatWebhookOptions", () => {
     expect(() => chatWebhookTransport({ id: "r", format: "slack" }, {}, log)).toThrow("subscriber 'r' needs exactly one of url_env (the variable holding the webhook URL, e.g. \"SLACK_WEBHOOK_URL\") and url (only in OPENCI_SINKS)");
     expect(() => chatWebhookTransport({ id: "r", format: "slack", url: "https://x.test/h", url_env: VAR }, {}, log)).toThrow(/exactly one of url_env/);
     expect(() => chatWebhookTransport({ id: "r", format: "teams" as "slack", url_env: VAR }, {}, log)).toThrow("subscriber 'r': format must be one of slack, mattermost, discord, e.g. \"slack\"");
+    expect(() => chatWebhookTransport({ id: "r", format: "slack" }, {}, log)).toThrow(UnrecoverableError);
+    expect(() => chatWebhookTransport({ id: "r", format: "teams" as "slack", url_env: VAR }, {}, log)).toThrow(UnrecoverableError);
+  });
+});
+
+describe("chatWebhookTransport: what a retry cannot fix is not retried", () => {
+  const serve = useLoopbackServers();
+
+  it.each([
+    [410, "the channel is archived"],
+    [403, "the workspace refuses posts through this webhook"],
+    [422, "the service refused the message itself"],
+  ])("%i is an UnrecoverableError (dead-lettered at once): %s", async (status, says) => {
+    const origin = await serve((_req, res) => res.writeHead(status, { "content-type": "text/plain" }).end("refused"));
+    const e = await failure(transport("slack", `${origin}/services/T1/B1/secret`).say(line("x")));
+    expect(e.message).toContain(`answered ${status}`);
+    expect(e.message).toContain(says);
+    expect(e).toBeInstanceOf(UnrecoverableError);
+  });
+
+  it.each([500, 503])("%i is a plain error, for the queue to retry with backoff", async (status) => {
+    const origin = await serve((_req, res) => res.writeHead(status).end());
+    const e = await failure(transport("slack", `${origin}/services/T1/B1/secret`).say(line("x")));
+    expect(e.message).toBe(`subscriber 'releases-slack': the slack webhook in ${VAR} answered ${status}: the service failed; retried later`);
+    expect(e).not.toBeInstanceOf(UnrecoverableError);
   });
 });
 

@@ -1,18 +1,12 @@
-import { pino } from "pino";
+import { UnrecoverableError } from "bullmq";
 import { freePort } from "../../src/util/free-port.js";
 import type { ChatLine } from "../../src/sinks/transport.js";
 import { cutToBytes, IrcOptions, ircTransport, ircUrlProblem, oneIrcLine, parseIrcUrl, type IrcChat, type IrcSubscriber, type IrcTransportOptions } from "../../src/sinks/transports/irc.js";
 import { ircListener, startIrcd, type IrcListener, type TestIrcd } from "../helpers/ircd.js";
+import { memoryLog } from "../helpers/transport-fixtures.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 const line = (text: string): ChatLine => ({ text, html: text, key: `k-${text.slice(0, 40)}` });
-
-/** A pino logger writing into memory, to read what the transport said (and prove what it never said). */
-function memoryLog() {
-  const chunks: string[] = [];
-  const log = pino({ level: "debug" }, { write: (s: string) => void chunks.push(s) });
-  return { log, text: () => chunks.join("") };
-}
 
 describe("IRC subscriber URL", () => {
   it("reads irc:// and ircs:// URLs: the channel is the path, without its # or as %23, default ports 6667 and 6697", () => {
@@ -72,6 +66,7 @@ describe("IRC subscriber options", () => {
     const sink = { id: "openinfra-events", url: "ircs://irc.oftc.net:6697/openinfra-events", password_env: "OPENCI_IRC_PASSWORD" };
     expect(() => ircTransport(sink, {}, log)).toThrow("subscriber 'openinfra-events': password_env names OPENCI_IRC_PASSWORD, which is not set: set it to the services password of the nick openci-relay");
     expect(() => ircTransport(sink, { OPENCI_IRC_PASSWORD: "" }, log)).toThrow(/OPENCI_IRC_PASSWORD, which is not set/);
+    expect(() => ircTransport(sink, {}, log)).toThrow(UnrecoverableError);
     expect(() => ircTransport({ id: "c", url: sink.url, sasl: true }, {}, log)).toThrow("subscriber 'c': sasl: true needs password_env, the variable holding the password of the nick openci-relay, e.g. password_env: OPENCI_IRC_PASSWORD");
     let thrown: Error | undefined;
     try {

@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import type { ServerResponse } from "node:http";
 import { Writable } from "node:stream";
+import { UnrecoverableError } from "bullmq";
 import { createLogger } from "../../src/log.js";
 import { MatrixOptions, matrixTransport, matrixTxnId } from "../../src/sinks/transports/matrix.js";
 import type { ChatLine } from "../../src/sinks/transport.js";
+import { freePort } from "../../src/util/free-port.js";
 import { FakeMatrix } from "../fakes/matrix/fake-matrix.js";
+import { useLoopbackServers } from "../helpers/loopback-server.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 const RELAY = "@openci-relay:fake.test";
@@ -101,6 +105,7 @@ describe("matrixTransport: posting", () => {
     const before = matrix.requests.length;
     const e = await failure(matrixTransport(sink("#private:fake.test"), ENV, log).say(line()));
     expect(e.message).toMatch(/may not join #private:fake\.test \(403 M_FORBIDDEN .*\): invite it to the room, or make the room public/);
+    expect(e).toBeInstanceOf(UnrecoverableError); // only a person can invite it: dead-lettered at once
     expect(since(before).map((r) => `${r.route} ${r.status}`)).toEqual(["directory 200", "send 403", "join 403"]);
     expect(matrix.roomEvents(roomId)).toEqual([]);
   });
@@ -108,6 +113,7 @@ describe("matrixTransport: posting", () => {
   it("an alias the homeserver does not know: the error names matrix.room", async () => {
     const e = await failure(matrixTransport(sink("#nowhere:fake.test"), ENV, log).say(line()));
     expect(e.message).toMatch(/knows no room #nowhere:fake\.test \(404 M_NOT_FOUND.*\): check matrix\.room/);
+    expect(e).toBeInstanceOf(UnrecoverableError);
   });
 });
 
@@ -141,6 +147,7 @@ describe("matrixTransport: rate limits", () => {
     const e = await failure(matrixTransport(sink(roomId), ENV, log, { timeoutMs: 2000 }).say(line()));
     expect(Date.now() - started).toBeLessThan(1000);
     expect(e.message).toMatch(/rate limiting the relay \(M_LIMIT_EXCEEDED\) and asks to wait 60000 ms, longer than/);
+    expect(e).not.toBeInstanceOf(UnrecoverableError); // the queue retries it
     expect(matrix.roomEvents(roomId)).toEqual([]);
   });
 
@@ -162,6 +169,7 @@ describe("matrixTransport: credentials", () => {
     const e = await failure(matrixTransport(sink(roomId), { OPENCI_MATRIX_TOKEN: "syt_revoked_token_value" }, log).say(line()));
     expect(e.message).toMatch(/401 M_UNKNOWN_TOKEN.*check OPENCI_MATRIX_TOKEN: it must hold a current access token of the relay's account/);
     expect(e.message).not.toContain("syt_revoked_token_value");
+    expect(e).toBeInstanceOf(UnrecoverableError);
     expect(matrix.roomEvents(roomId)).toEqual([]);
   });
 
@@ -169,7 +177,31 @@ describe("matrixTransport: credentials", () => {
     const before = matrix.requests.length;
     const e = await failure(matrixTransport(sink("!abc:fake.test", { token_env: "OPENCI_MATRIX_TOKEN_UNSET" }), ENV, log).say(line()));
     expect(e.message).toBe(`subscriber 'openinfra-matrix': OPENCI_MATRIX_TOKEN_UNSET is not set: set it to the access token of the relay's Matrix account on ${matrix.url}`);
+    expect(e).toBeInstanceOf(UnrecoverableError);
     expect(matrix.requests.length).toBe(before);
+  });
+});
+
+describe("matrixTransport: what a retry cannot fix is not retried", () => {
+  const serve = useLoopbackServers();
+  const json = (status: number, body: object) => (res: ServerResponse) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+
+  it("a room it joined but may not post in (403 after the join) is an UnrecoverableError", async () => {
+    const origin = await serve((req, res) => json(req.method === "POST" ? 200 : 403, req.method === "POST" ? { room_id: "!abc:fake.test" } : { errcode: "M_FORBIDDEN", error: "power level too low" })(res));
+    const e = await failure(matrixTransport(sink("!abc:fake.test", { homeserver: origin }), ENV, log).say(line()));
+    expect(e.message).toMatch(/refused the line in !abc:fake\.test \(403 M_FORBIDDEN power level too low\): give the relay's account the power level to post m\.room\.message there/);
+    expect(e).toBeInstanceOf(UnrecoverableError);
+  });
+
+  it("a 5xx and a homeserver that does not answer are plain errors, for the queue to retry with backoff", async () => {
+    const origin = await serve((_req, res) => json(502, { errcode: "M_UNKNOWN", error: "bad gateway" })(res));
+    const e = await failure(matrixTransport(sink("!abc:fake.test", { homeserver: origin }), ENV, log).say(line()));
+    expect(e.message).toBe(`subscriber 'openinfra-matrix': posting the line on ${origin} answered 502 M_UNKNOWN bad gateway`);
+    expect(e).not.toBeInstanceOf(UnrecoverableError);
+    const gone = `http://127.0.0.1:${await freePort()}`;
+    const e2 = await failure(matrixTransport(sink("!abc:fake.test", { homeserver: gone }), ENV, log).say(line()));
+    expect(e2.message).toMatch(/^subscriber 'openinfra-matrix': posting the line on http:\/\/127\.0\.0\.1:\d+ failed: /);
+    expect(e2).not.toBeInstanceOf(UnrecoverableError);
   });
 });
 
@@ -205,6 +237,7 @@ describe("MatrixOptions", () => {
 
   it("matrixTransport refuses bad options with the subscriber and the option named", () => {
     expect(() => matrixTransport({ id: "m", matrix: { ...ok, room: "events" } }, ENV, log)).toThrow(/^subscriber 'm': matrix\.room must be a room alias or a room id/);
+    expect(() => matrixTransport({ id: "m", matrix: { ...ok, room: "events" } }, ENV, log)).toThrow(UnrecoverableError);
   });
 });
 

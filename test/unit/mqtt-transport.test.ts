@@ -1,12 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import { pino } from "pino";
-import type { CDEvent } from "../../src/history/cdevent.js";
-import { binaryMessage, structuredJson } from "../../src/history/cloudevent.js";
-import type { SinkMessage, TopicNames, Transport } from "../../src/sinks/transport.js";
+import type { TopicNames } from "../../src/sinks/transport.js";
 import { MQTT_DEFAULT_TOPIC, MqttOptions, mqttLevel, mqttTopic, mqttTransport, mqttUrlProblem, type MqttSink } from "../../src/sinks/transports/mqtt.js";
 import { freePort } from "../../src/util/free-port.js";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
+import { binaryModeMessage, closedAfterEach, memoryLog } from "../helpers/transport-fixtures.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 /**
@@ -14,26 +12,9 @@ import { waitFor } from "../helpers/wait-for.js";
  * read back by a subscriber of the test's own (mqtt.js, MQTT 5 unless said otherwise).
  */
 
-const lines: string[] = [];
-const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(s) });
+const { log, lines } = memoryLog();
 
-/** One of the relay's events as the sinks worker builds it: its attributes are the HTTP binary mode's ce-* headers. */
-function message(n: number, names: Partial<TopicNames> = {}): SinkMessage {
-  const cid = `bafyreimqtttest${n}`;
-  const event = {
-    context: { specversion: "0.5.1", id: cid, source: "https://relay.example/openci-relay", type: "dev.cdevents.pipelinerun.finished.0.3.0", timestamp: "2025-01-02T03:04:05.000Z" },
-    subject: { id: `nova@v${n}`, content: { pipelineName: "ci", outcome: "success" } },
-    customData: { kind: "result", n },
-    customDataContentType: "application/json",
-  } as CDEvent;
-  const { headers, body } = binaryMessage(event);
-  const attributes = Object.fromEntries(Object.entries(headers).flatMap(([k, v]): [string, string][] =>
-    k.startsWith("ce-") ? [[k.slice(3), v]] : k === "content-type" ? [["datacontenttype", v]] : []));
-  return {
-    cid, event, attributes, body, structured: structuredJson(event),
-    names: { foundation: "lf", project: "nova", event: "pipelinerun.finished", ...names },
-  };
-}
+const message = (n: number, names: Partial<TopicNames> = {}) => binaryModeMessage(`bafyreimqtttest${n}`, n, names);
 
 interface Received { topic: string; payload: string; packet: IPublishPacket }
 
@@ -52,15 +33,7 @@ async function subscriber(url: string, filter: string, extra: IClientOptions = {
 
 const sinkOf = (broker: Mosquitto, extra: Partial<MqttSink> = {}): MqttSink => ({ id: "firehose", url: broker.url, ...extra });
 
-const open: Transport[] = [];
-const transport = (...args: Parameters<typeof mqttTransport>) => {
-  const t = mqttTransport(...args);
-  open.push(t);
-  return t;
-};
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.close()));
-});
+const transport = closedAfterEach(mqttTransport);
 
 describe("MQTT subscriber options", () => {
   it("are read as written (the transport defaults to binary mode on openci/{foundation}/{project}/{event})", () => {

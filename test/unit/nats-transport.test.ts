@@ -1,3 +1,4 @@
+import { UnrecoverableError } from "bullmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JsMsg, type StreamConfig } from "@nats-io/jetstream";
@@ -8,8 +9,9 @@ import { toCDEvent } from "../../src/history/cdevent.js";
 import { structuredJson } from "../../src/history/cloudevent.js";
 import type { HistoryRecord } from "../../src/history/record.js";
 import { NATS_DEFAULT_SUBJECT, NatsOptions, natsTransport, natsUrlProblem, type NatsSink } from "../../src/sinks/transports/nats.js";
-import type { SinkMessage, TopicNames, Transport } from "../../src/sinks/transport.js";
+import type { SinkMessage, TopicNames } from "../../src/sinks/transport.js";
 import { startNatsServer, type TestNatsServer } from "../helpers/nats-server.js";
+import { closedAfterEach, memoryLog } from "../helpers/transport-fixtures.js";
 import { waitFor } from "../helpers/wait-for.js";
 
 /** A history record's event as the sinks worker hands it to a transport (attributes as the CloudEvent has them). */
@@ -30,18 +32,10 @@ async function sinkMessage(tag: string, names: Partial<TopicNames> = {}, attribu
   };
 }
 
-/** A pino logger whose lines the test reads. */
-function memoryLog() {
-  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
-  const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  return { log, lines, said: (re: RegExp) => lines.filter((l) => re.test(l.msg)) };
-}
-
 const servers: TestNatsServer[] = [];
-const transports: Transport[] = [];
+const natsTransportClosed = closedAfterEach(natsTransport);
 const clients: NatsConnection[] = [];
 afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close()));
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 afterAll(async () => {
@@ -56,8 +50,7 @@ async function server(o: Parameters<typeof startNatsServer>[0] = {}) {
 
 function transport(sink: Partial<NatsSink> & { url: string }, env: NodeJS.ProcessEnv = {}, timeoutMs = 3000) {
   const logs = memoryLog();
-  const t = natsTransport({ id: "cncf-bus", ...sink }, env, logs.log, { timeoutMs });
-  transports.push(t);
+  const t = natsTransportClosed({ id: "cncf-bus", ...sink }, env, logs.log, { timeoutMs });
   return { t, ...logs };
 }
 
@@ -250,6 +243,8 @@ describe("NATS credentials", () => {
     const { t } = transport({ url: nats.url, token_env: "BUS_TOKEN" }, { OTHER: TOKEN });
 
     await expect(t.publish(await sinkMessage("1"))).rejects.toThrow("subscriber 'cncf-bus': BUS_TOKEN (its token_env) is not set: set it to the NATS server's token");
+    // Only a person can set it: the sinks queue dead-letters the event at once instead of retrying.
+    await expect(t.publish(await sinkMessage("1"))).rejects.toBeInstanceOf(UnrecoverableError);
   });
 
   it("a wrong token is refused, naming the variable and never its value", async () => {

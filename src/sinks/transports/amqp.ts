@@ -2,8 +2,8 @@ import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { Connection, type Publisher } from "rabbitmq-client";
 import { z } from "zod";
-import { isRelayOwnVariable } from "../../map/secret-names.js";
 import { fillTopic, type SinkMessage, type Transport } from "../transport.js";
+import { brokerEnvName, brokerLogin, shownUrl } from "./secret-env.js";
 
 /**
  * AMQP 0-9-1 (RabbitMQ) subscribers: each event is one persistent message on a topic exchange,
@@ -40,13 +40,6 @@ export function amqpRoutingKeyProblem(template: string): string | undefined {
   return undefined;
 }
 
-const EnvName = (what: string, example: string) =>
-  z.string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, `must name an environment variable (capital letters, digits and '_'), e.g. ${example}`)
-    .refine((name) => !isRelayOwnVariable(name), {
-      error: (issue) => `${String(issue.input)} is the relay's own configuration and is never sent to a broker: put the ${what} in a variable of its own, e.g. ${example}`,
-    });
-
 /**
  * An AMQP subscriber's options besides id/url/events/projects/attempts/private (merged into the
  * subscriber schema). Credentials are only ever named (`*_env`): the map is public, a URL is logged.
@@ -65,9 +58,9 @@ export const AmqpOptions = z.strictObject({
     })
     .default(AMQP_DEFAULT_ROUTING_KEY)
     .describe(`The routing key of each event. {foundation} (_ when none), {project} and {event} (e.g. pipelinerun.finished, so bind openci.*.*.pipelinerun.# for every pipeline run event) are filled in; a name never adds a word or a wildcard: '.', '*', '#', white space and control characters in it become '_'. Default ${AMQP_DEFAULT_ROUTING_KEY}.`),
-  username_env: EnvName("user name", "BUS_USER").optional()
+  username_env: brokerEnvName("user name", "BUS_USER").optional()
     .describe("The environment variable holding the user name the relay connects with (default RabbitMQ's guest, which a broker accepts only from localhost)."),
-  password_env: EnvName("password", "BUS_PASSWORD").optional()
+  password_env: brokerEnvName("password", "BUS_PASSWORD").optional()
     .describe("The environment variable holding the password the relay connects with (needs username_env)."),
 });
 export type AmqpOptions = z.infer<typeof AmqpOptions>;
@@ -293,35 +286,13 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
   };
 }
 
-/** The url as it may be shown: never a user name or password, even one written into it by mistake. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.href;
-  } catch {
-    return "an unreadable url";
-  }
-}
-
-/** The user name and password from the variables the subscriber names: a missing one is an error naming it, never its value. */
+/** The user name and password from the variables the subscriber names; AMQP's PLAIN login needs both or neither. */
 function credentials(sink: AmqpSink, env: NodeJS.ProcessEnv, where: string): { username?: string; password?: string } {
-  const read = (option: "username_env" | "password_env") => {
-    const name = sink[option];
-    if (name === undefined) return undefined;
-    const value = env[name];
-    if (value === undefined || value === "") {
-      throw new UnrecoverableError(`${where}: ${option} names ${name}, which is not set in the relay's environment: set ${name}, or remove ${option}`);
-    }
-    return value;
-  };
-  const username = read("username_env");
-  const password = read("password_env");
-  if ((username === undefined) !== (password === undefined)) {
+  const login = brokerLogin(sink, env, where);
+  if ((login.username === undefined) !== (login.password === undefined)) {
     throw new UnrecoverableError(`${where}: give both username_env and password_env (AMQP's PLAIN login takes both), e.g. "username_env": "BUS_USER", "password_env": "BUS_PASSWORD"`);
   }
-  return { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+  return login;
 }
 
 /** What to check when a broker refuses the connection. */

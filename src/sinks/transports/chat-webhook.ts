@@ -1,8 +1,10 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { isLoopback } from "../../artifacts/purl.js";
 import type { ChatLine, ChatTransport } from "../transport.js";
+import { DEFAULT_RATE_LIMIT_WAIT_MS, retryAfterHeaderMs, waitOutRateLimit } from "./http-wait.js";
+import { ENV_NAME, envValue } from "./secret-env.js";
 
 /**
  * A chat channel as a subscriber through its incoming webhook: Slack and Mattermost (`{ text }`,
@@ -17,12 +19,16 @@ import type { ChatLine, ChatTransport } from "../transport.js";
  * Never a ping: Slack's control characters `&`, `<`, `>` are escaped (downstream text such as
  * `<!channel>` stays text), Mattermost's `@` mentions are broken with a word joiner (it links
  * `@channel` in plain text), and Discord is told to parse no mention at all (`allowed_mentions`).
+ *
+ * What only a person can fix (an unset variable, a URL that is not one, a deleted or disabled
+ * webhook, an archived channel, a message the service refuses) is an UnrecoverableError: the sinks
+ * queue dead-letters the line at once. A 5xx, a network failure or a rate limit longer than the
+ * time a line has stay plain errors, retried with backoff.
  */
 
 export const CHAT_WEBHOOK_FORMATS = ["slack", "mattermost", "discord"] as const;
 export type ChatWebhookFormat = (typeof CHAT_WEBHOOK_FORMATS)[number];
 
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const URL_EXAMPLE = '"SLACK_WEBHOOK_URL"';
 
 /** The subscriber's own fields (beside its `id`): what the map's subscriber entry may say. */
@@ -48,16 +54,16 @@ const DISCORD_MAX = 2000;
 
 export function chatWebhookTransport(sink: ChatWebhookSink, env: NodeJS.ProcessEnv, log: Logger, o: { timeoutMs?: number } = {}): ChatTransport {
   if (!(CHAT_WEBHOOK_FORMATS as readonly string[]).includes(sink.format)) {
-    throw new Error(`subscriber '${sink.id}': format must be one of ${CHAT_WEBHOOK_FORMATS.join(", ")}, e.g. "slack"`);
+    throw new UnrecoverableError(`subscriber '${sink.id}': format must be one of ${CHAT_WEBHOOK_FORMATS.join(", ")}, e.g. "slack"`);
   }
   if ((sink.url === undefined) === (sink.url_env === undefined)) {
-    throw new Error(`subscriber '${sink.id}' needs exactly one of url_env (the variable holding the webhook URL, e.g. ${URL_EXAMPLE}) and url (only in OPENCI_SINKS)`);
+    throw new UnrecoverableError(`subscriber '${sink.id}' needs exactly one of url_env (the variable holding the webhook URL, e.g. ${URL_EXAMPLE}) and url (only in OPENCI_SINKS)`);
   }
   if (sink.url_env !== undefined && !ENV_NAME.test(sink.url_env)) {
-    throw new Error(`subscriber '${sink.id}': url_env must name an environment variable, e.g. ${URL_EXAMPLE}`);
+    throw new UnrecoverableError(`subscriber '${sink.id}': url_env must name an environment variable, e.g. ${URL_EXAMPLE}`);
   }
   const source = sink.url_env ?? `OPENCI_SINKS (subscriber '${sink.id}', its url)`;
-  return new ChatWebhook(sink.id, sink.format, () => sink.url ?? env[sink.url_env!], source, log, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  return new ChatWebhook(sink.id, sink.format, () => sink.url ?? envValue(env, sink.url_env!), source, log, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
 
 /** Slack's escaping (Formatting, "Escaping text"): only the three control characters, `&` first. */
@@ -124,17 +130,17 @@ class ChatWebhook implements ChatTransport {
         return;
       }
       if (status === 429) {
-        const wait = rateLimitWaitMs(this.format, headers, text) ?? 1000;
+        const wait = rateLimitWaitMs(this.format, headers, text) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
         if (Date.now() + wait > deadline) {
           throw new Error(`subscriber '${this.id}': the ${this.format} webhook is rate limiting the relay and asks to wait ${wait} ms, longer than the ${this.timeoutMs} ms a line may take: retried later`);
         }
         this.log.warn({ sink: this.id, format: this.format, waitMs: wait }, "chat webhook rate limited: waiting");
-        await sleep(wait, undefined, { signal: this.closing.signal }).catch(() => {
-          throw new Error(`subscriber '${this.id}': closed while waiting out a rate limit`);
-        });
+        await waitOutRateLimit(wait, this.closing.signal, this.id);
         continue;
       }
-      throw new Error(`subscriber '${this.id}': the ${this.format} webhook in ${this.source} answered ${status}${this.detail(text, target)}${hint(this.format, status, text, this.source)}`);
+      const { hint, permanent } = refusal(this.format, status, text, this.source);
+      const refused = `subscriber '${this.id}': the ${this.format} webhook in ${this.source} answered ${status}${this.detail(text, target)}${hint}`;
+      throw permanent ? new UnrecoverableError(refused) : new Error(refused);
     }
   }
 
@@ -146,15 +152,15 @@ class ChatWebhook implements ChatTransport {
   /** The URL to POST to, checked (https, http only on loopback); Discord's gets `wait=true` so a message that is not saved is an error, not a silent 204. */
   private target(): URL {
     const raw = this.url();
-    if (!raw) throw new Error(`subscriber '${this.id}': ${this.source} is not set: set it to the ${this.format} incoming-webhook URL`);
+    if (!raw) throw new UnrecoverableError(`subscriber '${this.id}': ${this.source} is not set: set it to the ${this.format} incoming-webhook URL`);
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
-      throw new Error(`subscriber '${this.id}': ${this.source} is not a URL: set it to the ${this.format} incoming-webhook URL as the service shows it`);
+      throw new UnrecoverableError(`subscriber '${this.id}': ${this.source} is not a URL: set it to the ${this.format} incoming-webhook URL as the service shows it`);
     }
     if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopback(url.hostname))) {
-      throw new Error(`subscriber '${this.id}': ${this.source} must be an https URL (http only on loopback)`);
+      throw new UnrecoverableError(`subscriber '${this.id}': ${this.source} must be an https URL (http only on loopback)`);
     }
     if (this.format === "discord") url.searchParams.set("wait", "true");
     return url;
@@ -188,17 +194,18 @@ function errorReason(text: string): string | undefined {
   }
 }
 
-/** What a person should do about a refused line, by status. */
-function hint(format: ChatWebhookFormat, status: number, text: string, source: string): string {
+/** What a person should do about a refused line, by status; `permanent` when only a person can fix it (no retry helps). */
+function refusal(format: ChatWebhookFormat, status: number, text: string, source: string): { hint: string; permanent: boolean } {
   const recreate = `create a new incoming webhook in ${format === "discord" ? "the channel's Integrations settings" : format === "slack" ? "the Slack app's Incoming Webhooks page" : "Integrations > Incoming Webhooks"} and set ${source} to its URL`;
+  const permanent = (hint: string) => ({ hint, permanent: true });
   if (status === 404 || status === 401 || (format === "mattermost" && status === 400 && text.includes("incoming_webhook.invalid"))) {
-    return `: the webhook does not exist (deleted, or the URL in ${source} is mistyped or incomplete): ${recreate}`;
+    return permanent(`: the webhook does not exist (deleted, or the URL in ${source} is mistyped or incomplete): ${recreate}`);
   }
-  if (status === 410) return `: the channel is archived: unarchive it, or ${recreate}`;
-  if (status === 403) return `: the workspace refuses posts through this webhook (disabled or restricted): ask its admin, or ${recreate}`;
-  if (status === 400 || status === 422) return `: the service refused the message itself`;
-  if (status >= 500) return ": the service failed; retried later";
-  return "";
+  if (status === 410) return permanent(`: the channel is archived: unarchive it, or ${recreate}`);
+  if (status === 403) return permanent(`: the workspace refuses posts through this webhook (disabled or restricted): ask its admin, or ${recreate}`);
+  if (status === 400 || status === 422) return permanent(`: the service refused the message itself`);
+  if (status >= 500) return { hint: ": the service failed; retried later", permanent: false };
+  return { hint: "", permanent: false };
 }
 
 /**
@@ -214,12 +221,7 @@ function rateLimitWaitMs(format: ChatWebhookFormat, headers: Headers, text: stri
       // no JSON body: the header says
     }
   }
-  const header = headers.get("retry-after");
-  if (header === null || header.trim() === "") return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return retryAfterHeaderMs(headers.get("retry-after"));
 }
 
 function fetchWhy(e: Error, timeoutMs: number): string {

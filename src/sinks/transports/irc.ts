@@ -1,3 +1,4 @@
+import { UnrecoverableError } from "bullmq";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import IrcFramework from "irc-framework";
@@ -5,6 +6,7 @@ import NetTransport from "irc-framework/src/transports/net.js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { ChatLine, ChatTransport } from "../transport.js";
+import { ENV_NAME, envValue } from "./secret-env.js";
 
 const DEFAULT_NICK = "openci-relay";
 const EXAMPLE_URL = "ircs://irc.oftc.net:6697/openinfra-events";
@@ -35,7 +37,7 @@ export const IrcOptions = z.strictObject({
     .default(DEFAULT_NICK)
     .describe("irc(s):// subscribers: the nick the relay speaks as (default openci-relay; openci-relay_ when that is taken)."),
   password_env: z.string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, "must name an environment variable, e.g. OPENCI_IRC_PASSWORD")
+    .regex(ENV_NAME, "must name an environment variable, e.g. OPENCI_IRC_PASSWORD")
     .optional()
     .describe("irc(s):// subscribers: the variable holding the nick's services password: sent with SASL PLAIN when sasl is true, else to NickServ (IDENTIFY) once connected."),
   sasl: z.boolean()
@@ -161,8 +163,8 @@ export function ircTransport(sink: IrcSubscriber, env: NodeJS.ProcessEnv, log: L
   const sasl = sink.sasl ?? false;
   let password: string | undefined;
   if (sink.password_env !== undefined) {
-    password = env[sink.password_env];
-    if (!password) throw new Error(`${what}: password_env names ${sink.password_env}, which is not set: set it to the services password of the nick ${nick}`);
+    password = envValue(env, sink.password_env);
+    if (password === undefined) throw new UnrecoverableError(`${what}: password_env names ${sink.password_env}, which is not set: set it to the services password of the nick ${nick}`);
     if (/[\r\n\0]/.test(password)) throw new Error(`${what}: the value of ${sink.password_env} holds a line break or NUL: an IRC password is one line`);
   } else if (sasl) {
     throw new Error(`${what}: sasl: true needs password_env, the variable holding the password of the nick ${nick}, e.g. password_env: OPENCI_IRC_PASSWORD`);

@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { isLoopback } from "../../artifacts/purl.js";
 import type { ChatLine, ChatTransport } from "../transport.js";
+import { DEFAULT_RATE_LIMIT_WAIT_MS, retryAfterHeaderMs, waitOutRateLimit } from "./http-wait.js";
+import { ENV_NAME, requiredEnv } from "./secret-env.js";
 
 /**
  * A Matrix room as a chat subscriber, through the Client-Server API v3 (spec.matrix.org): the relay's
@@ -13,9 +15,13 @@ import type { ChatLine, ChatTransport } from "../transport.js";
  * Idempotent where the homeserver is: the transaction id of each PUT is derived from the line's key,
  * and the homeserver answers a repeated transaction id of the same access token with the first
  * request's event id, so a retry after a lost answer never posts the line twice.
+ *
+ * What only a person can fix (an unset variable, a token the homeserver does not know, a room it
+ * does not know or the account may not join or post in) is an UnrecoverableError: the sinks queue
+ * dead-letters the line at once. A 5xx, a network failure or a rate limit longer than the time a
+ * line has stay plain errors, retried with backoff.
  */
 
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 /** A server name (appendices, "Server Name"): a DNS name, an IPv4 address or a bracketed IPv6 one, and an optional port. */
 const SERVER_NAME = String.raw`(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?`;
 /** `#localpart:server` (appendices, "Room aliases"). */
@@ -57,7 +63,7 @@ export function matrixTxnId(key: string): string {
 export function matrixTransport(sink: { id: string; matrix: MatrixOptions }, env: NodeJS.ProcessEnv, log: Logger, o: { timeoutMs?: number } = {}): ChatTransport {
   const parsed = MatrixOptions.safeParse(sink.matrix);
   if (!parsed.success) {
-    throw new Error(`subscriber '${sink.id}': ${parsed.error.issues.map((i) => `matrix.${i.path.join(".")} ${i.message}`).join("; ")}`);
+    throw new UnrecoverableError(`subscriber '${sink.id}': ${parsed.error.issues.map((i) => `matrix.${i.path.join(".")} ${i.message}`).join("; ")}`);
   }
   return new MatrixRoom(sink.id, parsed.data, env, log, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 }
@@ -74,8 +80,7 @@ class MatrixRoom implements ChatTransport {
   }
 
   async say(line: ChatLine): Promise<void> {
-    const token = this.env[this.o.token_env];
-    if (!token) throw new Error(`subscriber '${this.id}': ${this.o.token_env} is not set: set it to the access token of the relay's Matrix account on ${this.base}`);
+    const token = requiredEnv(this.env, this.o.token_env, `subscriber '${this.id}': ${this.o.token_env} is not set: set it to the access token of the relay's Matrix account on ${this.base}`);
     const deadline = Date.now() + this.timeoutMs;
     const roomId = await this.resolveRoom(token, deadline);
     const content = { msgtype: "m.notice", body: line.text, format: "org.matrix.custom.html", formatted_body: line.html };
@@ -94,7 +99,7 @@ class MatrixRoom implements ChatTransport {
         continue;
       }
       if (a.status === 403) {
-        throw new Error(`subscriber '${this.id}': ${this.base} refused the line in ${this.o.room} (${describe(a)}): give the relay's account the power level to post m.room.message there`);
+        throw new UnrecoverableError(`subscriber '${this.id}': ${this.base} refused the line in ${this.o.room} (${describe(a)}): give the relay's account the power level to post m.room.message there`);
       }
       throw this.failure("posting the line", a);
     }
@@ -115,7 +120,7 @@ class MatrixRoom implements ChatTransport {
       return this.roomId;
     }
     if (a.status === 404) {
-      throw new Error(`subscriber '${this.id}': ${this.base} knows no room ${this.o.room} (${describe(a)}): check matrix.room, e.g. ${ROOM_EXAMPLE}`);
+      throw new UnrecoverableError(`subscriber '${this.id}': ${this.base} knows no room ${this.o.room} (${describe(a)}): check matrix.room, e.g. ${ROOM_EXAMPLE}`);
     }
     throw this.failure(`resolving ${this.o.room}`, a);
   }
@@ -128,7 +133,7 @@ class MatrixRoom implements ChatTransport {
       return;
     }
     if (a.status === 403) {
-      throw new Error(`subscriber '${this.id}': the relay's account may not join ${this.o.room} (${describe(a)}): invite it to the room, or make the room public`);
+      throw new UnrecoverableError(`subscriber '${this.id}': the relay's account may not join ${this.o.room} (${describe(a)}): invite it to the room, or make the room public`);
     }
     throw this.failure(`joining ${this.o.room}`, a);
   }
@@ -156,22 +161,20 @@ class MatrixRoom implements ChatTransport {
         throw new Error(`subscriber '${this.id}': ${what} on ${this.base} failed: ${why}`);
       }
       if (a.status !== 429) return a;
-      const wait = a.retryAfterMs ?? 1000;
+      const wait = a.retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS;
       if (Date.now() + wait > deadline) {
         throw new Error(`subscriber '${this.id}': ${this.base} is rate limiting the relay (M_LIMIT_EXCEEDED) and asks to wait ${wait} ms, longer than the ${this.timeoutMs} ms left for ${what}: retried later`);
       }
       this.log.warn({ sink: this.id, waitMs: wait }, "matrix homeserver rate limited: waiting");
-      await sleep(wait, undefined, { signal: this.closing.signal }).catch(() => {
-        throw new Error(`subscriber '${this.id}': closed while waiting out a rate limit`);
-      });
+      await waitOutRateLimit(wait, this.closing.signal, this.id);
     }
   }
 
-  /** A refused call in words: a bad token names its variable; anything else says what the homeserver answered. */
+  /** A refused call in words: a bad token names its variable (for good); anything else says what the homeserver answered. */
   private failure(what: string, a: MatrixAnswer): Error {
     if (a.status === 401) {
       const why = a.body.errcode === "M_MISSING_TOKEN" ? "no access token reached it" : "it does not know the access token (never valid, logged out, or expired)";
-      return new Error(`subscriber '${this.id}': ${this.base} refused ${what}: ${why} (${describe(a)}): check ${this.o.token_env}: it must hold a current access token of the relay's account on this homeserver`);
+      return new UnrecoverableError(`subscriber '${this.id}': ${this.base} refused ${what}: ${why} (${describe(a)}): check ${this.o.token_env}: it must hold a current access token of the relay's account on this homeserver`);
     }
     return new Error(`subscriber '${this.id}': ${what} on ${this.base} answered ${describe(a)}`);
   }
@@ -193,11 +196,5 @@ function parseJson(text: string): MatrixAnswer["body"] {
 
 /** RFC 9110 Retry-After (seconds or an HTTP date), else the deprecated `retry_after_ms`; undefined when neither says. */
 function retryAfterMs(header: string | null, bodyMs: unknown): number | undefined {
-  if (header !== null && header.trim() !== "") {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
-    const date = Date.parse(header);
-    if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
-  }
-  return typeof bodyMs === "number" && Number.isFinite(bodyMs) && bodyMs >= 0 ? Math.ceil(bodyMs) : undefined;
+  return retryAfterHeaderMs(header) ?? (typeof bodyMs === "number" && Number.isFinite(bodyMs) && bodyMs >= 0 ? Math.ceil(bodyMs) : undefined);
 }

@@ -4,8 +4,8 @@ import { UnrecoverableError } from "bullmq";
 import { connect, type IClientPublishOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isRelayOwnVariable } from "../../map/secret-names.js";
 import { fillTopic, type SinkMessage, type Transport } from "../transport.js";
+import { brokerEnvName, brokerLogin, shownUrl } from "./secret-env.js";
 
 /**
  * MQTT subscribers: each event is one PUBLISH at QoS 1, mapped as the CloudEvents MQTT protocol
@@ -41,13 +41,6 @@ export function mqttTopicProblem(template: string): string | undefined {
   return undefined;
 }
 
-const EnvName = (what: string, example: string) =>
-  z.string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, `must name an environment variable (capital letters, digits and '_'), e.g. ${example}`)
-    .refine((name) => !isRelayOwnVariable(name), {
-      error: (issue) => `${String(issue.input)} is the relay's own configuration and is never sent to a broker: put the ${what} in a variable of its own, e.g. ${example}`,
-    });
-
 /**
  * An MQTT subscriber's options besides id/url/events/projects/attempts/private (merged into the
  * subscriber schema). Credentials are only ever named (`*_env`): the map is public, a URL is logged.
@@ -64,9 +57,9 @@ export const MqttOptions = z.strictObject({
   structured: z.boolean()
     .optional()
     .describe("CloudEvents structured mode: the whole CloudEvent as one JSON payload, sent over MQTT 3.1.1, which every broker and client speaks. Default false: binary mode over MQTT 5 (the CDEvent as payload, its CloudEvents attributes as user properties)."),
-  username_env: EnvName("user name", "FIREHOSE_USER").optional()
+  username_env: brokerEnvName("user name", "FIREHOSE_USER").optional()
     .describe("The environment variable holding the user name the relay connects with."),
-  password_env: EnvName("password", "FIREHOSE_PASSWORD").optional()
+  password_env: brokerEnvName("password", "FIREHOSE_PASSWORD").optional()
     .describe("The environment variable holding the password the relay connects with (needs username_env)."),
 });
 export type MqttOptions = z.infer<typeof MqttOptions>;
@@ -286,35 +279,13 @@ export function mqttTransport(sink: MqttSink, env: NodeJS.ProcessEnv, log: Logge
   };
 }
 
-/** The url as it may be shown: never a user name or password, even one written into it by mistake. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.href;
-  } catch {
-    return "an unreadable url";
-  }
-}
-
-/** The user name and password from the variables the subscriber names: a missing one is an error naming it, never its value. */
+/** The user name and password from the variables the subscriber names; MQTT allows a user name without a password, not the reverse. */
 function credentials(sink: MqttSink, env: NodeJS.ProcessEnv, where: string): { username?: string; password?: string } {
-  const read = (option: "username_env" | "password_env") => {
-    const name = sink[option];
-    if (name === undefined) return undefined;
-    const value = env[name];
-    if (value === undefined || value === "") {
-      throw new UnrecoverableError(`${where}: ${option} names ${name}, which is not set in the relay's environment: set ${name}, or remove ${option}`);
-    }
-    return value;
-  };
-  const username = read("username_env");
-  const password = read("password_env");
-  if (password !== undefined && username === undefined) {
+  const login = brokerLogin(sink, env, where);
+  if (login.password !== undefined && login.username === undefined) {
     throw new UnrecoverableError(`${where}: password_env is given without username_env: MQTT sends a password only with a user name; add username_env, e.g. "username_env": "FIREHOSE_USER"`);
   }
-  return { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+  return login;
 }
 
 /** What to check when a broker refuses the connection, by CONNACK code (MQTT 3.1.1 and 5). */

@@ -1,9 +1,11 @@
+import { UnrecoverableError } from "bullmq";
 import { connect, type ConnectionOptions, type MsgHdrs, type NatsConnection, headers } from "@nats-io/transport-node";
 import { JetStreamApiCodes, JetStreamApiError, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { isRelayOwnVariable } from "../../map/secret-names.js";
 import { fillTopic, type SinkMessage, type Transport } from "../transport.js";
+import { ENV_NAME, envValue } from "./secret-env.js";
 
 /**
  * NATS JetStream subscribers. Each event is published to a subject made from the subscriber's
@@ -49,7 +51,7 @@ function subjectTemplateProblem(template: string): string | undefined {
 
 const EnvName = (what: string, example: string) =>
   z.string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, `must name an environment variable (upper-case letters, digits and '_'), e.g. ${example}`)
+    .regex(ENV_NAME, `must name an environment variable (upper-case letters, digits and '_'), e.g. ${example}`)
     .refine((name) => !isRelayOwnVariable(name), { error: `names the relay's own configuration: put the ${what} in a variable of its own, e.g. ${example}` })
     .optional();
 
@@ -259,8 +261,8 @@ class NatsTransport implements Transport {
   /** The connection's credentials, read when connecting; names the variable to set, never its value. */
   private credentials(): { auth: Pick<ConnectionOptions, "token" | "user" | "pass">; from: string | undefined } {
     const read = (option: string, name: string) => {
-      const value = isRelayOwnVariable(name) ? undefined : this.env[name];
-      if (!value) throw new Error(`subscriber '${this.sink.id}': ${name} (its ${option}) is not set: set it to the NATS server's ${option.replace(/_env$/, "").replace("username", "user name")}`);
+      const value = isRelayOwnVariable(name) ? undefined : envValue(this.env, name);
+      if (value === undefined) throw new UnrecoverableError(`subscriber '${this.sink.id}': ${name} (its ${option}) is not set: set it to the NATS server's ${option.replace(/_env$/, "").replace("username", "user name")}`);
       return value;
     };
     const { token_env, username_env, password_env } = this.sink;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { LoopbackFake } from "../../helpers/loopback-fake.js";
 
 /**
  * Fake incoming webhooks on loopback, one server for the three services (SOURCE.md): Slack's
@@ -57,31 +57,21 @@ const DISCORD_QUERY = new Set(["wait", "thread_id", "with_components"]);
 const DISCORD_MENTION_TYPES = new Set(["roles", "users", "everyone"]);
 const DISCORD_ALLOWED_KEYS = new Set(["parse", "roles", "users", "replied_user"]);
 
-export class FakeChatWebhooks {
+export class FakeChatWebhooks extends LoopbackFake {
   readonly requests: RecordedWebhookRequest[] = [];
   readonly problems: string[] = [];
   readonly posts: WebhookPost[] = [];
   private readonly hooks = new Map<string, Hook>();
-  private readonly server: Server;
   private nextMessage = 1;
 
   private constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    super();
   }
 
   static async start(): Promise<FakeChatWebhooks> {
     const fake = new FakeChatWebhooks();
-    await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
+    await fake.listen();
     return fake;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
   }
 
   /* ----- controls ----------------------------------------------------------------------------- */
@@ -133,7 +123,7 @@ export class FakeChatWebhooks {
 
   /* ----- the services ------------------------------------------------------------------------- */
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
     const seen: RecordedWebhookRequest = { method: req.method ?? "GET", path: url.pathname, query: url.search.slice(1), headers: req.headers, format: undefined, body: undefined, status: 0, at: Date.now() };
     this.requests.push(seen);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { LoopbackFake } from "../../helpers/loopback-fake.js";
 
 /**
  * A fake Matrix homeserver on loopback: the three Client-Server API v3 routes a chat subscriber uses
@@ -83,7 +83,7 @@ const TEXT_MSGTYPES = new Set(["m.text", "m.notice", "m.emote"]);
 /** The join request body's documented fields. */
 const JOIN_KEYS = new Set(["reason", "third_party_signed"]);
 
-export class FakeMatrix {
+export class FakeMatrix extends LoopbackFake {
   readonly requests: RecordedMatrixRequest[] = [];
   readonly problems: string[] = [];
   private readonly rooms = new Map<string, Room>();
@@ -91,28 +91,17 @@ export class FakeMatrix {
   /** `<token> <path>` → the answer a transaction got first */
   private readonly transactions = new Map<string, Answer>();
   private readonly limits: RateLimit[] = [];
-  private readonly server: Server;
   private nextEvent = 1;
 
   private constructor(readonly serverName: string, private readonly users: FakeMatrixUser[]) {
-    this.server = createServer((req, res) => void this.handle(req, res));
+    super();
   }
 
   static async start(o: { serverName?: string; users: FakeMatrixUser[]; rooms?: FakeMatrixRoom[] }): Promise<FakeMatrix> {
     const fake = new FakeMatrix(o.serverName ?? "fake.test", o.users);
     for (const room of o.rooms ?? []) fake.addRoom(room);
-    await new Promise<void>((r) => fake.server.listen(0, "127.0.0.1", () => r()));
+    await fake.listen();
     return fake;
-  }
-
-  /** The homeserver's base URL, as a client is configured with it. */
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
   }
 
   /* ----- controls ----------------------------------------------------------------------------- */
@@ -150,7 +139,7 @@ export class FakeMatrix {
 
   /* ----- the API ------------------------------------------------------------------------------ */
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
     const seen: RecordedMatrixRequest = {
       method: req.method ?? "GET", path: url.pathname, route: undefined, query: url.search.slice(1), headers: req.headers,

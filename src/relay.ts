@@ -125,7 +125,10 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   const sinks = new Sinks(config.sinks, map, config.env);
   const stats = new SinkStats(redis);
   const eventSource = config.publicUrl ?? "/openci-relay";
-  for (const s of sinks.list().filter((x) => !x.secret)) log.warn({ sink: s.id, set: s.secretFrom }, "subscriber has no secret: its deliveries fail until the variable is set");
+  for (const s of sinks.list()) {
+    if (s.kind === "http" && !s.secret) log.warn({ sink: s.id, set: s.secretFrom }, "subscriber has no secret: its deliveries fail until the variable is set");
+    else if (s.unset.length > 0) log.warn({ sink: s.id, set: s.unset }, "subscriber names variables that are not set: its deliveries fail until they are");
+  }
   let stream: EventStreams | undefined;
   let server: Server | undefined;
   let probot: Probot | undefined;

@@ -50,6 +50,8 @@ export const targets = {
       // the second run's gaps: release-only edges, unresolvable tags, the worker's own consent checks
       // (trigger-edges); a GitLab pipeline retried in place (gitlab-upstream's re-run test)
       "test/e2e/trigger-edges.test.ts", "test/e2e/gitlab-upstream.test.ts",
+      // each survivor and uncovered mutant of the second run, killed by hand-verified tests (TESTING.md)
+      "test/unit/workers-trigger-mutants.test.ts",
     ],
   },
   "workers-results": {

@@ -104,7 +104,9 @@ export async function processArtifactGate(data: ArtifactGateJob, deps: WorkerDep
 
   if (published === states.length) {
     await deps.history.artifactGate(t, "passed", record());
-    const withArtifacts: TriggerJob = { ...t, artifacts: states.map((s) => ({ purl: s.purl, digests: s.digests ?? [] })) };
+    // The tag → trigger latency is the relay's own: after a wait for the registries, it is not counted.
+    const { receivedAt: _waited, ...rest } = t;
+    const withArtifacts: TriggerJob = { ...(round === 0 ? t : rest), artifacts: states.map((s) => ({ purl: s.purl, digests: s.digests ?? [] })) };
     await deps.queues.trigger.add("trigger", withArtifacts, { jobId: t.runId });
     log.info({ downstream: t.downstreamId, artifacts, rounds: round + 1 }, "artifact gate passed: trigger enqueued");
     return { decision: "passed", published };

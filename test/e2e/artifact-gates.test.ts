@@ -54,6 +54,7 @@ describe("after_artifacts gates", () => {
     const h = await startHarness({ map: map(registry.base, pypi.base, "after_artifacts: true"), repos: repos() });
     const checks = (type: string, outcome: string) => metric(h.url, "openci_artifact_checks_total", { type, outcome });
     const before = { ociMissing: await checks("oci", "missing"), ociPublished: await checks("oci", "published"), pypiPublished: await checks("pypi", "published") };
+    const latencies = await metric(h.url, "openci_tag_to_trigger_seconds_count");
 
     await h.send("create.tag");
     // The check's output is replaced on each update: this one is the first the relay wrote.
@@ -74,6 +75,8 @@ describe("after_artifacts gates", () => {
     expect(waiting.summary).toMatch(/\*\*missing\*\*: `pkg:pypi\/hello-lib@\u2060?simple-tag\?repository_url=/);
     expect(dispatchedEarly).toBe(0);
     expect(dispatches(h)).toHaveLength(1);
+    // The tag → trigger latency is the relay's own: the wait for the registries is not in it.
+    expect(await metric(h.url, "openci_tag_to_trigger_seconds_count")).toBe(latencies);
     const inputs = dispatches(h)[0]!.body.inputs as Record<string, string>;
     const sent = JSON.parse(inputs.openci_artifacts!) as { purl: string; digests: { digest: string; cid?: string }[] }[];
     expect(sent.map((a) => a.digests.map((d) => [d.digest, d.cid]))).toEqual([

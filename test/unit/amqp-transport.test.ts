@@ -215,6 +215,18 @@ describe("AMQP transport against RabbitMQ", () => {
     expect(lines.some((l) => l.includes("declared the AMQP exchange") && l.includes(exchange))).toBe(true);
   });
 
+  it("a first burst to a broker without the exchange: it is checked and declared once, and every publish of the burst is confirmed", async () => {
+    const exchange = unique("burst");
+    const t = transport(sinkOf({ exchange }), env, log);
+
+    // As the sinks worker does: 8 deliveries at once (a passive declare of a missing exchange closes
+    // the channel: each publish checking on its own failed the others with "channel is closed").
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => t.publish(message(100 + i))));
+
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    expect(lines.filter((l) => l.includes("declared the AMQP exchange") && l.includes(exchange))).toHaveLength(1);
+  });
+
   it("uses an exchange the broker's admin declared as it is (here a fanout)", async () => {
     const c = client(rabbit);
     const exchange = unique("admin");

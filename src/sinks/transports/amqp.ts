@@ -135,10 +135,10 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
   interface Opened {
     connection: Connection;
     publisher: Publisher;
-    /** the exchange is known to exist on this connection */
-    exchangeChecked: boolean;
-    /** rejects when the broker refuses the user (or the vhost): no retrying with the same credentials */
-    refused: Promise<never>;
+    /** the exchange check of this connection, shared by the publishes that wait for it (undefined: not done, or failed) */
+    exchangeChecked: Promise<void> | undefined;
+    /** each publish under way, told when the broker refuses the user (or the vhost): no retrying with the same credentials */
+    waiting: Set<(refusal: Error) => void>;
   }
 
   const connect = (): Opened => {
@@ -160,14 +160,11 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
       retryLow: 200,
       retryHigh: 5000,
     });
-    let refuse!: (error: Error) => void;
-    const refused = new Promise<never>((_, reject) => (refuse = reject));
-    refused.catch(() => undefined);
     const opened: Opened = {
       connection,
       publisher: connection.createPublisher({ confirm: true }),
-      exchangeChecked: false,
-      refused,
+      exchangeChecked: undefined,
+      waiting: new Set(),
     };
     open = opened;
     lastProblem = undefined;
@@ -175,7 +172,7 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
     connection.on("connection", () => {
       lastProblem = undefined;
       wasConnected = true;
-      opened.exchangeChecked = false;
+      opened.exchangeChecked = undefined;
       sinkLog.info("connected to the AMQP broker");
     });
     connection.on("error", (err: Error & { code?: string }) => {
@@ -187,7 +184,7 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
         lastProblem = refusal.message;
         if (open === opened) open = undefined;
         connection.unsafeDestroy();
-        refuse(refusal);
+        for (const tell of opened.waiting) tell(refusal);
         return;
       }
       if (wasConnected) sinkLog.warn({ err: err.message }, "connection to the AMQP broker lost; reconnecting");
@@ -198,9 +195,23 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
     return opened;
   };
 
-  /** The exchange exists on this connection: checked passively, declared (durable topic) when missing. */
-  const ensureExchange = async (opened: Opened): Promise<void> => {
-    if (opened.exchangeChecked) return;
+  /**
+   * The exchange exists on this connection: checked passively, declared (durable topic) when missing.
+   * Once per connection, whatever the number of publishes at once: a passive declare of a missing
+   * exchange closes the channel, which would fail the others' publishes on it.
+   */
+  const ensureExchange = (opened: Opened): Promise<void> => {
+    if (!opened.exchangeChecked) {
+      const check = checkExchange(opened);
+      opened.exchangeChecked = check;
+      check.catch(() => {
+        if (opened.exchangeChecked === check) opened.exchangeChecked = undefined;
+      });
+    }
+    return opened.exchangeChecked;
+  };
+
+  const checkExchange = async (opened: Opened): Promise<void> => {
     try {
       await opened.connection.exchangeDeclare({ exchange, passive: true });
     } catch (err) {
@@ -215,7 +226,6 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
         throw declareError;
       }
     }
-    opened.exchangeChecked = true;
   };
 
   const send = async (message: SinkMessage, opened: Opened): Promise<void> => {
@@ -237,7 +247,7 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
       }, Buffer.from(message.body, "utf8"));
     } catch (err) {
       // e.g. the exchange was deleted since it was checked (the channel closes with NOT_FOUND)
-      opened.exchangeChecked = false;
+      opened.exchangeChecked = undefined;
       const said = (err as Error).message;
       throw new Error(said.startsWith(where) ? said : `${where}: publishing to '${exchange}' with '${routingKey}' failed: ${said}; the event will be retried`);
     }
@@ -253,12 +263,17 @@ export function amqpTransport(sink: AmqpSink, env: NodeJS.ProcessEnv, log: Logge
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${where}: the broker did not confirm ${message.cid} within ${timeoutMs} ms${lastProblem ? ` (${lastProblem})` : ""}; the event will be retried`)), timeoutMs);
     });
+    let tell!: (refusal: Error) => void;
+    const refused = new Promise<never>((_, reject) => (tell = reject));
+    opened.waiting.add(tell);
     const sending = send(message, opened);
     sending.catch(() => undefined); // settles after the deadline when it lost the race
     try {
-      await Promise.race([sending, deadline, opened.refused]);
+      await Promise.race([sending, deadline, refused]);
     } finally {
       clearTimeout(timer);
+      // Nothing of this publish is left on the connection: a transport lives as long as the relay.
+      opened.waiting.delete(tell);
     }
   };
 

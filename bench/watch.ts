@@ -31,6 +31,7 @@ const INTERVAL = Number(process.env.BENCH_WATCH_INTERVAL_MS ?? (QUICK ? 20_000 :
 const CYCLES = Number(process.env.BENCH_WATCH_CYCLES ?? (QUICK ? 1 : 2));
 const NEW_TAGS = Number(process.env.BENCH_NEW_TAGS ?? (QUICK ? 10 : 40));
 const HOUR = 3_600_000;
+const ADMIN_TOKEN = "bench-watch-admin-token";
 const POINTS_PER_HOUR = 5_000;
 
 const sha = (s: string) => createHash("sha1").update(s).digest("hex");
@@ -67,7 +68,7 @@ async function measure(n: number): Promise<Figures> {
   }
   const h = await startHarness({
     map: mapOf(n), repos,
-    env: { OPENCI_WATCH_INTERVAL_MS: String(INTERVAL), OPENCI_WATCH_MIN_INTERVAL_MS: String(Math.min(INTERVAL, 10_000)), LOG_LEVEL: "warn" },
+    env: { OPENCI_WATCH_INTERVAL_MS: String(INTERVAL), OPENCI_WATCH_MIN_INTERVAL_MS: String(Math.min(INTERVAL, 10_000)), LOG_LEVEL: "warn", OPENCI_ADMIN_TOKEN: ADMIN_TOKEN },
   });
   try {
     const t0 = performance.now();
@@ -111,6 +112,7 @@ async function measure(n: number): Promise<Figures> {
     });
     while (latencies().length < created.size && Date.now() < deadline) await sleep(250);
     const l = latencies();
+    if (l.length < created.size) await explainMissed(h, created, latencies);
     return {
       upstreams: n, baselineSeconds,
       queriesPerInterval: (after.queries - before.queries) / CYCLES,
@@ -122,6 +124,20 @@ async function measure(n: number): Promise<Figures> {
   } finally {
     await h.stop();
   }
+}
+
+/** For each tag not dispatched in time: what the relay knows of its upstream, and the log lines that name it. */
+async function explainMissed(h: Awaited<ReturnType<typeof startHarness>>, created: Map<string, number>, latencies: () => number[]): Promise<void> {
+  const dispatched = new Set(h.github.calls("actions/create-workflow-dispatch").map((c) => String(c.body.inputs.openci_upstream)));
+  const res = await fetch(`${h.url}/api/v1/watch`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const watched = res.ok ? ((await res.json()) as { upstreams: { id: string }[] }).upstreams : [];
+  for (const [id, at] of created) {
+    if (dispatched.has(id)) continue;
+    const i = Number(id.slice(1));
+    console.log(`missed: ${id} (${repoOf(i)}), tag made ${new Date(at).toISOString()}; watch: ${JSON.stringify(watched.find((w) => w.id === id) ?? "not listed")}`);
+    for (const line of h.logs.filter((l) => l.includes(`"${id}"`) || l.includes(repoOf(i))).slice(-8)) console.log(`  ${line.trim().slice(0, 400)}`);
+  }
+  console.log(`(${latencies().length} of ${created.size} dispatched)`);
 }
 
 const perHour = HOUR / INTERVAL;

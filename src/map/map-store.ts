@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { key } from "../queue/names.js";
@@ -90,6 +91,12 @@ export async function followStoredMap(subscriber: Redis, redis: Redis, live: Liv
     if (channel === MAP_UPDATED_CHANNEL) adopt();
   });
   subscriber.on("ready", adopt);
+  // SUBSCRIBE only once the connection is ready: sent while it connects, it can overtake ioredis 5's
+  // own handshake (its ready check's INFO then fails on a subscribed connection, redis/ioredis#2037),
+  // and after the next reconnect ioredis no longer resubscribes: every announcement was lost (seen
+  // here: test/faults/redis-subscriber.test.ts, 3 of 6 runs under load). On later reconnects ioredis
+  // resubscribes by itself, after its ready check.
+  if (subscriber.status !== "ready") await once(subscriber, "ready");
   await subscriber.subscribe(MAP_UPDATED_CHANNEL);
   adopt();
   const timer = setInterval(adopt, everyMs);

@@ -6,9 +6,8 @@ import { FakeGithub } from "../fakes/github/fake-github.js";
 import { sendGithubDelivery } from "../helpers/deliveries.js";
 import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
-import { spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayUrl, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { freePort } from "../../src/util/free-port.js";
 import { acmeAppRepo } from "../helpers/upstream.js";
 
 let github: FakeGithub | undefined;
@@ -32,12 +31,11 @@ describe("the relay as `npm start` runs it", () => {
     writeFileSync(join(dir, "openci-map.yml"),
       "projects:\n  - id: hello\n    github: Codertocat/Hello-World\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n");
     writeFileSync(join(dir, ".env"), `APP_ID=7\nWEBHOOK_SECRET=s3cret\nPRIVATE_KEY="${appPrivateKey().replace(/\n/g, "\\n")}"\n`);
-    const port = await freePort();
-
-    relay = spawnRelay({ GHE_HOST: github.host, GHE_PROTOCOL: "http", PORT: String(port), HOST: "127.0.0.1" }, dir);
-    await waitFor("the relay to be ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+    relay = spawnRelay({ GHE_HOST: github.host, GHE_PROTOCOL: "http", PORT: "0", HOST: "127.0.0.1" }, dir);
+    const url = await relayUrl(relay, 30_000);
+    await waitFor("the relay to be ready", async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
     const redisPid = Number(readFileSync(join(dir, ".data/redis/redis.pid"), "utf8"));
-    const res = await sendGithubDelivery(`http://127.0.0.1:${port}`, "push", githubFixture("push.tag"), { secret: "s3cret" });
+    const res = await sendGithubDelivery(url, "push", githubFixture("push.tag"), { secret: "s3cret" });
     await waitFor("an in-progress check run", () => github!.checkRuns.some((c) => c.status === "in_progress"), 20_000);
     relay.child.kill("SIGTERM");
     const code = await relay.exited;

@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { freePort } from "../../src/util/free-port.js";
 import { FakeGithub, type FakeRepo } from "../fakes/github/fake-github.js";
 import { sendGithubDelivery } from "../helpers/deliveries.js";
 import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestCluster } from "../helpers/redis-cluster.js";
 import { startTestRedis } from "../helpers/redis.js";
-import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayProcessEnv, relayUrl, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { UPSTREAM, downstreamChecks } from "../helpers/upstream.js";
 import { waitForIdle } from "../helpers/idle.js";
 import { waitFor } from "../helpers/wait-for.js";
@@ -56,15 +55,16 @@ describe.each([
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "openci-map.yml"), MAP);
     const env = relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: SECRET, githubHost: github.host, redisUrl: redis.url });
-    const start = (role: "web" | "worker", port = 0): SpawnedRelay => {
-      const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: String(port) }, dir, { killAfterMs: 150_000 });
+    const start = (role: "web" | "worker"): SpawnedRelay => {
+      const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: "0" }, dir, { killAfterMs: 150_000 });
       cleanups.push(async () => {
         p.child.kill("SIGKILL");
         await p.exited;
       });
       return p;
     };
-    const webs = await Promise.all([freePort(), freePort()]).then((ports) => ports.map((port) => ({ url: `http://127.0.0.1:${port}`, process: start("web", port) })));
+    const webProcesses = [start("web"), start("web")];
+    const webs = await Promise.all(webProcesses.map(async (p) => ({ url: await relayUrl(p), process: p })));
     const workers = [start("worker"), start("worker"), start("worker")];
     await waitFor("both web processes ready", async () => {
       const answers = await Promise.all(webs.map((w) => fetch(`${w.url}/readyz`).then((r) => r.status, () => 0)));

@@ -12,7 +12,6 @@ import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { acmeAppRepo, upstreamRepo } from "../helpers/upstream.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { freePort } from "../../src/util/free-port.js";
 
 /**
  * A webhook proxy channel as smee.io serves one (server-sent events on GET /<channel>): a `ready`
@@ -70,10 +69,9 @@ describe("WEBHOOK_PROXY_URL", () => {
     const dir = mkdtempSync(join(tmpdir(), "openci-proxy-"));
     writeFileSync(join(dir, "openci-map.yml"),
       "projects:\n  - id: hello\n    github: Codertocat/Hello-World\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n");
-    const port = await freePort();
     relay = spawnRelay({
       ...relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: "s3cret", githubHost: github.host, redisUrl: redis.url }),
-      PORT: String(port), WEBHOOK_PROXY_URL: channel.url,
+      PORT: "0", WEBHOOK_PROXY_URL: channel.url,
     }, dir);
     await waitFor("the relay to follow the channel", () => channel!.listeners.length === 1, 30_000);
     const payload = githubFixture("push.tag");

@@ -2,14 +2,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { freePort } from "../../src/util/free-port.js";
 import { FakeGithub } from "../fakes/github/fake-github.js";
 import { FakeJenkins } from "../fakes/jenkins/fake-jenkins.js";
 import { sendGithubDelivery } from "../helpers/deliveries.js";
 import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayProcessEnv, relayUrl, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { COMMIT, UPSTREAM } from "../helpers/upstream.js";
 import { waitForIdle } from "../helpers/idle.js";
 import { waitFor } from "../helpers/wait-for.js";
@@ -56,7 +55,6 @@ projects:
     trigger: { jenkins: { url: ${jenkins.url}, job: ${JOB}, user_env: JENKINS_USER, token_env: JENKINS_TOKEN } }
     depends_on: [{ project: hello }]
 `);
-  const port = await freePort();
   const env = {
     ...relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: "s3cret", githubHost: github.host, redisUrl: redis.url }),
     JENKINS_USER: "relay", JENKINS_TOKEN: TOKEN,
@@ -65,14 +63,15 @@ projects:
     OPENCI_POLL_INTERVAL_MS: "200",
   };
   const start = (role: string) => {
-    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: role === "web" ? String(port) : "0" }, dir, { killAfterMs: 110_000 });
+    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: "0" }, dir, { killAfterMs: 110_000 });
     processes.push(p);
     return p;
   };
   const web = start("web");
-  await waitFor("the web process ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+  const url = await relayUrl(web, 30_000);
+  await waitFor("the web process ready", async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
   const first = start("worker");
-  const deliver = () => sendGithubDelivery(`http://127.0.0.1:${port}`, "create", githubFixture("create.tag"), { secret: "s3cret" });
+  const deliver = () => sendGithubDelivery(url, "create", githubFixture("create.tag"), { secret: "s3cret" });
   return { gh: github, jk: jenkins, web, first, start, deliver };
 }
 

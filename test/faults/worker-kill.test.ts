@@ -2,13 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { freePort } from "../../src/util/free-port.js";
 import { FakeGithub } from "../fakes/github/fake-github.js";
 import { sendGithubDelivery } from "../helpers/deliveries.js";
 import { githubFixture } from "../helpers/fixtures.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { relayProcessEnv, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
+import { relayProcessEnv, relayUrl, spawnRelay, type SpawnedRelay } from "../helpers/spawn-relay.js";
 import { COMMIT, UPSTREAM, acmeAppRepo } from "../helpers/upstream.js";
 import { waitForIdle } from "../helpers/idle.js";
 import { waitFor } from "../helpers/wait-for.js";
@@ -34,7 +33,6 @@ async function startProcesses() {
   github = await FakeGithub.start({ appId: 7, privateKey: appPrivateKey(), repos: { [UPSTREAM]: { installationId: 1, tags: { "simple-tag": { type: "commit", sha: COMMIT } } }, "acme/app": acmeAppRepo() } });
   const dir = mkdtempSync(join(tmpdir(), "openci-worker-kill-"));
   writeFileSync(join(dir, "openci-map.yml"), `projects:\n  - { id: hello, github: ${UPSTREAM} }\n  - id: acme/app\n    github: acme/app\n    trigger: { workflow: ci.yml, ref: main }\n    depends_on: [{ project: hello }]\n`);
-  const port = await freePort();
   const env = {
     ...relayProcessEnv({ appId: 7, privateKey: appPrivateKey(), secret: "s3cret", githubHost: github.host, redisUrl: redis.url }),
     // a dead worker's jobs go to another after ~3 s instead of 30 s
@@ -42,14 +40,15 @@ async function startProcesses() {
   };
   // workers serve only health and metrics, each on a port of its own
   const start = (role: string) => {
-    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: role === "web" ? String(port) : "0" }, dir);
+    const p = spawnRelay({ ...env, OPENCI_ROLE: role, PORT: "0" }, dir);
     processes.push(p);
     return p;
   };
   const web = start("web");
-  await waitFor("the web process ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 30_000);
+  const url = await relayUrl(web, 30_000);
+  await waitFor("the web process ready", async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200, 30_000);
   const first = start("worker");
-  const deliver = () => sendGithubDelivery(`http://127.0.0.1:${port}`, "create", githubFixture("create.tag"), { secret: "s3cret" });
+  const deliver = () => sendGithubDelivery(url, "create", githubFixture("create.tag"), { secret: "s3cret" });
   return { gh: github, web, first, start, deliver };
 }
 

@@ -35,6 +35,23 @@ export function spawnRelay(env: Record<string, string>, cwd: string, { killAfter
   return { child, output: () => ({ stdout, stderr }), exited };
 }
 
+/**
+ * The address a spawned relay listens on, from its "relay started" log line. Start it with PORT=0:
+ * it takes a free port itself at the moment it listens. A port a test picked beforehand stays free
+ * only until someone else's listen(0) is handed it, and a relay process takes seconds to start:
+ * with two Jest workers, another test's server got it (the stress run saw a fake GitHub answer /readyz).
+ */
+export async function relayUrl(relay: SpawnedRelay, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = relay.output().stdout.split("\n").find((l) => l.includes('"msg":"relay started"'));
+    if (line) return (JSON.parse(line) as { url: string }).url.replace("://localhost:", "://127.0.0.1:");
+    if (relay.child.exitCode !== null) throw new Error(`the relay exited (${relay.child.exitCode}) before it started: ${relay.output().stderr.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`the relay did not log "relay started" within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Runs the entry point to its end, for start-up errors. */
 export async function runRelay(env: Record<string, string>, cwd: string) {
   const relay = spawnRelay(env, cwd);

@@ -83,7 +83,7 @@ async function send(sink: Sink, cid: string, record: HistoryRecord, job: Job, de
   }
   if (!deps.chat) throw new Error(`subscriber '${sink.id}' (${sink.kind}): this worker cannot read the history for a chat`);
   const reader = deps.chat.readers[sink.private ? "all" : "public"];
-  const said = await deliverChat(sink, cid, record, deps.transports.chat(sink), { redis: deps.chat.redis, reader, publicUrl: deps.chat.publicUrl }, log);
+  const said = await deliverChat(sink, cid, record, deps.transports.chat(sink), { redis: deps.chat.redis, reader, everything: deps.chat.readers.all, publicUrl: deps.chat.publicUrl }, log);
   return { said };
 }
 

@@ -51,12 +51,13 @@ export class Sinks {
 
   /**
    * The sinks that want an event of this type about these projects; a private record only those
-   * that say `private: true`. A chat gets every record about its projects: what it says of one
-   * (a release's summary when its last downstream ends, a failure) depends on the release, not the type.
+   * that say `private: true`. A chat gets every record: what it says of one (a release's summary
+   * when its last downstream ends, a failure) depends on the release, not the record's type or
+   * projects; its `projects:` are matched against the release (chat-delivery.ts).
    */
   matching(type: string, projects: string[], scope: Scope = "public"): Sink[] {
-    return this.list().filter((s) => (scope === "public" || s.private)
-      && (CHAT_KINDS.has(s.kind) || s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))));
+    return this.list().filter((s) => (scope === "public" || s.private) && (CHAT_KINDS.has(s.kind)
+      || ((s.events === undefined || s.events.has(shortType(type))) && (s.projects === undefined || projects.some((p) => s.projects!.has(p))))));
   }
 
   private resolve(s: SinkSpec & { secret?: string | undefined }, from: Sink["from"]): Sink {

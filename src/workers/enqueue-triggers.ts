@@ -11,6 +11,7 @@ import { startArtifactGates } from "./artifact-gate.js";
 import { scheduleGatePoll } from "./gate-poll.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../map/duration.js";
 import { edgeFrom } from "./edge-from.js";
+import { ReleasePlan } from "../history/release-plan.js";
 
 /** What started the triggers: a tag, or a pull request's head ("pull/<n>"). */
 export interface TriggerOrigin {
@@ -60,6 +61,11 @@ export async function enqueueTriggers(deps: WorkerDeps, origin: TriggerOrigin, s
   const free = new Set(await startArtifactGates(deps, ungated.map((j) => j.data), log));
   const now = ungated.filter((j) => free.has(j.data));
 
+  // Who the release was handed to, before any of it is queued: a chat's summary waits for each (release-plan.ts).
+  const plan = new ReleasePlan(deps.redis);
+  for (const upstreamId of new Set(jobs.map((j) => j.up.projectId))) {
+    await plan.add(upstreamId, origin.ref, sha, jobs.filter((j) => j.up.projectId === upstreamId).map((j) => j.project.id));
+  }
   // Trigger first, decorate after: the dispatches are queued before any upstream check is written.
   await deps.queues.trigger.addBulk(now.map((j) => ({ name: "trigger", data: j.data, opts: { jobId: j.data.runId } })));
   await publishChecks(deps, [...now, ...gated].map(({ up, project, data, gate }) => ({

@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { HistoryReader } from "../../src/history/history-reader.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import { Recorder } from "../../src/history/recorder.js";
+import { ReleasePlan } from "../../src/history/release-plan.js";
 import type { HistoryRecord } from "../../src/history/record.js";
 import type { DependencyMap, Project } from "../../src/map/graph.js";
 import type { SinkJob, TriggerJob } from "../../src/queue/job-data.js";
@@ -77,7 +78,8 @@ async function release(h: ReturnType<typeof history>, downstreams: string[]) {
   };
 }
 
-const deps = (h: ReturnType<typeof history>, reach: "public" | "all" = "public") => ({ redis: redis(), reader: h.readers[reach], publicUrl: "https://relay.example" });
+const deps = (h: ReturnType<typeof history>, reach: "public" | "all" = "public", settleMs = 0) =>
+  ({ redis: redis(), reader: h.readers[reach], everything: h.readers.all, publicUrl: "https://relay.example", settleMs });
 const sink = (events?: string[]) => ({ id: "channel", events: events ? new Set(events) : undefined });
 
 describe("telling a chat about a release", () => {
@@ -154,5 +156,65 @@ describe("telling a chat about a release", () => {
       "containerd v2.1.0: 0 of 1 downstream passed · kata-containers failed (e2e) https://relay.example/releases/containerd/v2.1.0",
     ]);
     expect(c.said).toHaveLength(2);
+  });
+
+  it("waits for every downstream the release was handed to, also one whose trigger has not run yet (its plan)", async () => {
+    const h = history([]);
+    const end = await release(h, ["kata-containers"]);
+    // cri-o's trigger is queued (planned) but has written nothing yet: held back by a rate limit, say.
+    await new ReleasePlan(redis()).add("containerd", "v2.1.0", SHA, ["kata-containers", "cri-o"]);
+    const c = chat();
+
+    const kata = await end("kata-containers", "success");
+    const early = await deliverChat(sink(), kata.cid, kata.record, c.transport, deps(h), log);
+    await h.recorder.trigger(job("cri-o"), "triggered");
+    const crio = await end("cri-o", "success");
+    const last = await deliverChat(sink(), crio.cid, crio.record, c.transport, deps(h), log);
+
+    expect(early).toEqual([]);
+    expect(last).toEqual(["containerd v2.1.0: all 2 downstreams passed https://relay.example/releases/containerd/v2.1.0"]);
+  });
+
+  it("a summary waits a moment once the release looks ended (a cascade may be planned): held without spending an attempt, then said", async () => {
+    const h = history([]);
+    const end = await release(h, ["kata-containers"]);
+    const c = chat();
+    const kata = await end("kata-containers", "success");
+
+    const held = await deliverChat(sink(), kata.cid, kata.record, c.transport, deps(h, "public", 50), log).catch((e: unknown) => e);
+    const said = await deliverChat(sink(), kata.cid, kata.record, c.transport, deps(h, "public", 50), log);
+
+    expect(held).toBeInstanceOf(ReleaseBusyError);
+    expect((held as ReleaseBusyError).holdMs).toBe(50);
+    expect(said).toEqual(["containerd v2.1.0: its downstream passed https://relay.example/releases/containerd/v2.1.0"]);
+  });
+
+  it("a cascade planned while the summary settles makes it wait for the cascaded downstream", async () => {
+    const h = history([]);
+    const end = await release(h, ["kata-containers"]);
+    const c = chat();
+    const kata = await end("kata-containers", "success");
+
+    await deliverChat(sink(), kata.cid, kata.record, c.transport, deps(h, "public", 50), log).catch(() => undefined);
+    await new ReleasePlan(redis()).add("containerd", "v2.1.0", SHA, ["k3s"]);
+    const after = await deliverChat(sink(), kata.cid, kata.record, c.transport, deps(h, "public", 50), log);
+
+    expect(after).toEqual([]);
+    expect(c.said).toEqual([]);
+  });
+
+  it("a chat's projects are matched against the release: its upstream or any of its downstreams", async () => {
+    const h = history([]);
+    const end = await release(h, ["kata-containers", "cri-o"]);
+    await end("kata-containers", "success");
+    const last = await end("cri-o", "failure");
+    const kata = chat();
+    const other = chat();
+
+    await deliverChat({ ...sink(), projects: new Set(["kata-containers"]) }, last.cid, last.record, kata.transport, deps(h), log);
+    await deliverChat({ ...sink(), id: "other", projects: new Set(["nova"]) }, last.cid, last.record, other.transport, deps(h), log);
+
+    expect(kata.said.map((l) => l.text)).toEqual(["containerd v2.1.0: 1 of 2 downstreams passed · cri-o failed https://relay.example/releases/containerd/v2.1.0"]);
+    expect(other.said).toEqual([]);
   });
 });

@@ -44,7 +44,7 @@ export function allEnded(downstreams: readonly DownstreamView[]): boolean {
  * Text from downstreams (failed job names) is neutralised; project ids and tags come from the map
  * and the upstream's forge and are neutralised too, as any name the relay did not choose.
  */
-export function chatLines(cid: string, record: HistoryRecord, release: ReleaseState, o: { failures: boolean; summarySaid: boolean }): Candidate[] {
+export function chatLines(cid: string, record: HistoryRecord, release: ReleaseState, o: { failures: boolean; summarySaid: boolean; complete?: boolean }): Candidate[] {
   if (record.kind === "release" || record.kind === "test-output") return [];
   const view = release.downstreams.find((d) => d.project === record.downstream);
   // A record that is no longer the run's latest (a late in-progress, an earlier attempt) says nothing new.
@@ -56,7 +56,8 @@ export function chatLines(cid: string, record: HistoryRecord, release: ReleaseSt
     return out;
   }
   if (o.failures && !GOOD.has(view.status)) out.push(line(release, `${neutralise(view.project, 100)} ${resultWords(view)}`, `failure|${cid}`));
-  if (allEnded(release.downstreams)) out.push(summaryLine(release));
+  // `complete`: every downstream the release was handed to has ended, those this chat may not see too.
+  if ((o.complete ?? true) && allEnded(release.downstreams)) out.push(summaryLine(release));
   return out;
 }
 

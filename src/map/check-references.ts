@@ -182,7 +182,7 @@ function checkTrigger(p: Placed<unknown>): MapProblem[] {
  */
 function checkSecretNames(fragments: Fragment[], options: MapOptions): MapProblem[] {
   const problems: MapProblem[] = [];
-  const hosts = new Map<string, { host: string; at: string }>();
+  const hosts = new Map<string, { host: string; at: string }>([...(options.boundSecrets ?? [])].map(([name, host]) => [name, { host, at: "OPENCI_SINKS" }]));
   const named = (name: string | undefined, host: string | undefined, file: string, path: (string | number)[]) => {
     if (name === undefined) return;
     const bad = secretNameProblem(name, options.secretNames);

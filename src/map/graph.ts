@@ -113,6 +113,12 @@ export interface MapOptions {
   gitlabHost?: string | undefined;
   /** OPENCI_MAP_SECRETS: the only variables the map may name as secrets (undefined: any but the relay's own) */
   secretNames?: ReadonlySet<string> | undefined;
+  /**
+   * Variables OPENCI_SINKS sends to a host (a broker's password, a Matrix token): name → that host.
+   * The map may name one only for the same host: a map change could otherwise send the operators'
+   * broker password to a subscriber of its own.
+   */
+  boundSecrets?: ReadonlyMap<string, string> | undefined;
   /** The shortest `watch.interval` the map may ask for (OPENCI_WATCH_MIN_INTERVAL_MS; default 10 s). */
   minWatchIntervalMs?: number | undefined;
   /** Declarations taken per GitHub account / GitLab top-level group (default 50), and upstreams per declaration (default 50). */

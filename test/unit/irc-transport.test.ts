@@ -50,7 +50,7 @@ describe("IRC subscriber options", () => {
     [{ nick: "1relay" }, "nick", /must be an IRC nick.*e\.g\. openci-relay/],
     [{ nick: "open ci" }, "nick", /must be an IRC nick/],
     [{ nick: "a".repeat(31) }, "nick", /up to 30/],
-    [{ password_env: "irc-password" }, "password_env", /must name an environment variable, e\.g\. OPENCI_IRC_PASSWORD/],
+    [{ password_env: "irc-password" }, "password_env", /must name an environment variable, e\.g\. IRC_BOT_PASSWORD/],
     [{ sasl: "yes" }, "sasl", /boolean/],
     [{ channel: "#x" }, "", /channel/],
   ])("refuses %j with a message on %s", (options, path, message) => {
@@ -67,7 +67,7 @@ describe("IRC subscriber options", () => {
     expect(() => ircTransport(sink, {}, log)).toThrow("subscriber 'openinfra-events': password_env names OPENCI_IRC_PASSWORD, which is not set: set it to the services password of the nick openci-relay");
     expect(() => ircTransport(sink, { OPENCI_IRC_PASSWORD: "" }, log)).toThrow(/OPENCI_IRC_PASSWORD, which is not set/);
     expect(() => ircTransport(sink, {}, log)).toThrow(UnrecoverableError);
-    expect(() => ircTransport({ id: "c", url: sink.url, sasl: true }, {}, log)).toThrow("subscriber 'c': sasl: true needs password_env, the variable holding the password of the nick openci-relay, e.g. password_env: OPENCI_IRC_PASSWORD");
+    expect(() => ircTransport({ id: "c", url: sink.url, sasl: true }, {}, log)).toThrow("subscriber 'c': sasl: true needs password_env, the variable holding the password of the nick openci-relay, e.g. password_env: IRC_BOT_PASSWORD");
     let thrown: Error | undefined;
     try {
       ircTransport(sink, { OPENCI_IRC_PASSWORD: "pw\r\nQUIT" }, log);

@@ -230,7 +230,7 @@ describe("MatrixOptions", () => {
     for (const room of ["openinfra-events", "#openinfra-events", "@user:matrix.org", "#a b:matrix.org", ""]) {
       expect(problems({ ...ok, room })).toEqual(['room: must be a room alias or a room id: "#openinfra-events:matrix.org" (an alias) or "!abc:matrix.org" (a room id)']);
     }
-    expect(problems({ ...ok, token_env: "syt_actual_token" })).toEqual(['token_env: must name an environment variable, e.g. "OPENCI_MATRIX_TOKEN"']);
+    expect(problems({ ...ok, token_env: "syt_actual_token" })).toEqual(['token_env: must name an environment variable, e.g. "MATRIX_TOKEN"']);
     expect(problems({ ...ok, token: "syt_x" })).toEqual([expect.stringMatching(/Unrecognized key.*token/)]);
     expect(problems({ homeserver: ok.homeserver, room: ok.room })).toEqual([expect.stringMatching(/^token_env: /)]);
   });

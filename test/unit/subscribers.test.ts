@@ -1,3 +1,4 @@
+import { mapOptionsOf } from "../../src/map/map-options.js";
 import { describe, expect, it } from "@jest/globals";
 import { parseEnv } from "../../src/config/env.js";
 import { MapError, parseMap } from "../../src/map/load.js";
@@ -16,9 +17,9 @@ ${subscribers}`;
 
 const envError = (env: Record<string, string>): string => configError({ ...valid, ...env });
 
-function mapProblems(text: string): string[] {
+function mapProblems(text: string, options: Parameters<typeof parseMap>[2] = {}): string[] {
   try {
-    parseMap(text, "map.yml");
+    parseMap(text, "map.yml", options);
   } catch (e) {
     if (e instanceof MapError) return e.problems.map((p) => `${p.line}:${p.column}: ${p.message}`);
     throw e;
@@ -47,6 +48,9 @@ describe("subscribers in OPENCI_SINKS", () => {
     ["chat events on a broker", '[{"id":"a","url":"amqp://rabbit.example","events":["failures"]}]', "OPENCI_SINKS[0.events.0] 'failures' is for chats"],
     ["CDEvent types on a chat", '[{"id":"a","url":"irc://irc.example/ops","events":["pipelinerun.finished"]}]', "OPENCI_SINKS[0.events.0] a chat is told releases and failures"],
     ["a webhook without its URL", '[{"id":"a","format":"slack"}]', "OPENCI_SINKS[0] needs exactly one of url and url_env"],
+    ["an IRC password over clear text", '[{"id":"a","url":"irc://irc.example/ops","password_env":"IRC_BOT_PASSWORD"}]', "OPENCI_SINKS[0.password_env] is sent in clear text over irc://: use ircs://"],
+    ["an MQTT password without a user", '[{"id":"a","url":"mqtt://broker.example","password_env":"P"}]', "OPENCI_SINKS[0.password_env] needs username_env"],
+    ["an AMQP user without a password", '[{"id":"a","url":"amqp://rabbit.example","username_env":"U"}]', "OPENCI_SINKS[0.username_env] username_env and password_env go together"],
     ["the relay's own variable as a Matrix token", '[{"id":"a","matrix":{"homeserver":"https://matrix.example","room":"#ops:matrix.example","token_env":"GITLAB_TOKEN"}}]', "OPENCI_SINKS[0.matrix.token_env] names GITLAB_TOKEN, the relay's own configuration"],
   ])("refuse %s with what to fix", (_name, value, message) => {
     expect(envError({ OPENCI_SINKS: value })).toContain(message);
@@ -116,5 +120,16 @@ describe("subscribers in the map", () => {
       expect.stringContaining("subscribers[1].topic:"),
       expect.stringContaining("subscribers[3].matrix.token_env: SHARED is already named for nats.example"),
     ]));
+  });
+
+  it("refuse a variable OPENCI_SINKS sends to another host: a map change must not hand the operators' broker password to a subscriber of its own", () => {
+    const config = parseEnv({ ...valid, OPENCI_SINKS: JSON.stringify([{ id: "bus", url: "amqps://rabbit.internal.example/%2F", username_env: "BUS_USER", password_env: "BUS_PASSWORD" }]) });
+    const options = mapOptionsOf(config);
+
+    expect(mapProblems(MAP(`  - { id: mine, url: "amqp://attacker.example", username_env: BUS_USER, password_env: BUS_PASSWORD }\n`), options)).toEqual([
+      expect.stringContaining("subscribers[0].username_env: BUS_USER is already named for rabbit.internal.example (OPENCI_SINKS)"),
+      expect.stringContaining("subscribers[0].password_env: BUS_PASSWORD is already named for rabbit.internal.example (OPENCI_SINKS)"),
+    ]);
+    expect(mapProblems(MAP(`  - { id: same, url: "amqps://rabbit.internal.example/%2F", username_env: BUS_USER, password_env: BUS_PASSWORD }\n`), options)).toEqual([]);
   });
 });

@@ -37,7 +37,7 @@ export const IrcOptions = z.strictObject({
     .default(DEFAULT_NICK)
     .describe("irc(s):// subscribers: the nick the relay speaks as (default openci-relay; openci-relay_ when that is taken)."),
   password_env: z.string()
-    .regex(ENV_NAME, "must name an environment variable, e.g. OPENCI_IRC_PASSWORD")
+    .regex(ENV_NAME, "must name an environment variable, e.g. IRC_BOT_PASSWORD")
     .optional()
     .describe("irc(s):// subscribers: the variable holding the nick's services password: sent with SASL PLAIN when sasl is true, else to NickServ (IDENTIFY) once connected."),
   sasl: z.boolean()
@@ -83,7 +83,7 @@ function readIrcUrl(text: string): IrcTarget | string {
   }
   if (url.protocol !== "irc:" && url.protocol !== "ircs:") return `must be an irc:// or ircs:// (TLS) URL, e.g. ${EXAMPLE_URL}`;
   if (url.username || url.password) {
-    return `must not hold a user name or password: put the password in an environment variable and name it with password_env, e.g. { url: ${EXAMPLE_URL}, password_env: OPENCI_IRC_PASSWORD }`;
+    return `must not hold a user name or password: put the password in an environment variable and name it with password_env, e.g. { url: ${EXAMPLE_URL}, password_env: IRC_BOT_PASSWORD }`;
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (!host) return `needs a server, e.g. ${EXAMPLE_URL}`;
@@ -167,7 +167,7 @@ export function ircTransport(sink: IrcSubscriber, env: NodeJS.ProcessEnv, log: L
     if (password === undefined) throw new UnrecoverableError(`${what}: password_env names ${sink.password_env}, which is not set: set it to the services password of the nick ${nick}`);
     if (/[\r\n\0]/.test(password)) throw new Error(`${what}: the value of ${sink.password_env} holds a line break or NUL: an IRC password is one line`);
   } else if (sasl) {
-    throw new Error(`${what}: sasl: true needs password_env, the variable holding the password of the nick ${nick}, e.g. password_env: OPENCI_IRC_PASSWORD`);
+    throw new Error(`${what}: sasl: true needs password_env, the variable holding the password of the nick ${nick}, e.g. password_env: IRC_BOT_PASSWORD`);
   }
   return new IrcChannelSpeaker({ id: sink.id, nick, sasl, password, target }, log, {
     lineIntervalMs: o.lineIntervalMs ?? DEFAULT_LINE_INTERVAL_MS,

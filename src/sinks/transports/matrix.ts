@@ -37,7 +37,7 @@ export const MatrixOptions = z.strictObject({
     .describe("The homeserver's client API base URL (what a client logs in to), e.g. https://matrix.org."),
   room: z.string().refine((r) => ROOM_ALIAS.test(r) || ROOM_ID.test(r), `must be a room alias or a room id: ${ROOM_EXAMPLE}`)
     .describe(`The room the lines are posted in: ${ROOM_EXAMPLE}. The relay's account joins it when it is not in it yet.`),
-  token_env: z.string().regex(ENV_NAME, 'must name an environment variable, e.g. "OPENCI_MATRIX_TOKEN"')
+  token_env: z.string().regex(ENV_NAME, 'must name an environment variable, e.g. "MATRIX_TOKEN"')
     .describe("The variable holding the access token of the relay's Matrix account (never the token itself)."),
 });
 export type MatrixOptions = z.infer<typeof MatrixOptions>;

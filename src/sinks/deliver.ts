@@ -42,7 +42,11 @@ export function sign(secret: string, timestamp: number, body: string): string {
 }
 
 /** What a delivery did: the HTTP status, the broker published to, or the lines a chat said (none: nothing new to say). */
-export type DeliveryResult = { status: number; said?: never; published?: never } | { said: string[]; status?: never; published?: never } | { published: string; status?: never; said?: never };
+export type DeliveryResult =
+  | { status: number; said?: never; published?: never; withheld?: never }
+  | { said: string[]; status?: never; published?: never; withheld?: never }
+  | { published: string; status?: never; said?: never; withheld?: never }
+  | { withheld: "private"; status?: never; said?: never; published?: never };
 
 /**
  * Delivers one record to one subscriber: an HTTP POST (CloudEvents binary mode, signed), a broker
@@ -60,6 +64,13 @@ export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger)
   if (sink.kind === "http" && !sink.secret) throw new UnrecoverableError(`subscriber '${sinkId}' has no secret: set ${sink.secretFrom}`);
   const record = await deps.history.inScope(scope).get(cid);
   if (!record) throw new UnrecoverableError(`record ${cid} is not in the ${scope} history`);
+  deps.transports?.prune(new Set(deps.sinks.list().map((s) => s.id)));
+  // A project made private since the record was written (while this delivery waited, or a dead
+  // letter re-driven later) is not sent to a public subscriber, as the stream and the API hide it.
+  if (!sink.private && deps.chat && (await deps.chat.readers.public.visible([{ cid, record }])).length === 0) {
+    log.info({ sink: sinkId, cid }, "record names a project that is private now: not sent to this subscriber");
+    return { withheld: "private" };
+  }
 
   const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   try {

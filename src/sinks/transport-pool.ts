@@ -63,8 +63,20 @@ export class TransportPool {
     await Promise.all(all.map(({ transport }) => transport.close().catch(() => undefined)));
   }
 
+  /** Closes the connections of subscribers no longer configured (removed from the map or OPENCI_SINKS). */
+  prune(configured: ReadonlySet<string>): void {
+    for (const [id, held] of this.open) {
+      if (configured.has(id)) continue;
+      this.open.delete(id);
+      this.log.info({ sink: id }, "subscriber removed: its connection is closed");
+      void held.transport.close().catch(() => undefined);
+    }
+  }
+
   private get(sink: Sink, create: () => Closable): Closable {
-    const fingerprint = JSON.stringify(sink.spec);
+    // Only what the connection depends on: a new events: or projects: filter keeps it.
+    const { events: _e, projects: _p, attempts: _a, private: _v, ...connection } = sink.spec;
+    const fingerprint = JSON.stringify(connection);
     const held = this.open.get(sink.id);
     if (held?.fingerprint === fingerprint) return held.transport;
     if (held) {

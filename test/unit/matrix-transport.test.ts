@@ -46,7 +46,7 @@ describe("matrixTransport: posting", () => {
 
     expect(matrix.roomEvents(roomId)).toEqual([expect.objectContaining({
       sender: RELAY, type: "m.room.message", txnId: matrixTxnId(l.key),
-      content: { msgtype: "m.notice", body: l.text, format: "org.matrix.custom.html", formatted_body: l.html },
+      content: { msgtype: "m.notice", body: l.text, format: "org.matrix.custom.html", formatted_body: l.html, "m.mentions": {} },
     })]);
     const sent = since(before);
     expect(sent.map((r) => `${r.method} ${r.route} ${r.status}`)).toEqual(["PUT send 200"]);

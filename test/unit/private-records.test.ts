@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Job, Queue } from "bullmq";
 import { pino } from "pino";
+import { HistoryReader } from "../../src/history/history-reader.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import { Recorder } from "../../src/history/recorder.js";
 import type { Project, DependencyMap } from "../../src/map/graph.js";
@@ -123,5 +124,21 @@ describe("delivering a private record", () => {
     expect(await outcome({ sinkId: "private-ops", cid, scope: "private" })).toBe(200);
     expect(sinkServer.deliveries).toHaveLength(1);
     expect(sinkServer.deliveries[0]!.body).toContain('"downstream":"secret"');
+  });
+
+  it("withholds from a public subscriber a record naming a project made private since it was written (a late delivery, a re-drive)", async () => {
+    const { recorder: r, sinks, store } = recorder([]);
+    const cid = (await r.trigger(job("kolla"), "triggered")).toString();
+    const nowPrivate = new Set(["kolla"]);
+    const readers = HistoryReader.pair(store, { hidden: async (ids: readonly string[]) => new Set(ids.filter((id) => nowPrivate.has(id))) });
+    const chat = { redis: redis(), readers, publicUrl: undefined };
+    const run = (sinkId: string) => processDelivery(
+      { id: `job-${sinkId}`, data: { sinkId, cid }, attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job,
+      { history: store, sinks, stats: new SinkStats(redis()), eventSource: "/openci-relay", chat }, log,
+    );
+
+    expect(await run("public-ops")).toEqual({ withheld: "private" });
+    expect(await run("private-ops")).toEqual({ status: 200 });
+    expect(sinkServer.deliveries).toHaveLength(1);
   });
 });

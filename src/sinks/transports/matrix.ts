@@ -83,7 +83,8 @@ class MatrixRoom implements ChatTransport {
     const token = requiredEnv(this.env, this.o.token_env, `subscriber '${this.id}': ${this.o.token_env} is not set: set it to the access token of the relay's Matrix account on ${this.base}`);
     const deadline = Date.now() + this.timeoutMs;
     const roomId = await this.resolveRoom(token, deadline);
-    const content = { msgtype: "m.notice", body: line.text, format: "org.matrix.custom.html", formatted_body: line.html };
+    // An empty m.mentions says the line mentions nobody: a job named like a member's display name pings no one (intentional mentions, v1.7).
+    const content = { msgtype: "m.notice", body: line.text, format: "org.matrix.custom.html", formatted_body: line.html, "m.mentions": {} };
     const path = `${API}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(matrixTxnId(line.key))}`;
     let joined = false;
     for (;;) {

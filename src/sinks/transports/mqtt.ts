@@ -274,7 +274,14 @@ export function mqttTransport(sink: MqttSink, env: NodeJS.ProcessEnv, log: Logge
       // PUBACKs still due arrive, or their publish gives up at its deadline (and is forgotten by mqtt.js):
       // then nothing is outgoing and end() sends DISCONNECT at once.
       await Promise.all([...underWay]);
-      await new Promise<void>((resolve) => c.end(false, () => resolve()));
+      // A broker that is partitioned or stopped never closes the socket: end(true) after the timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        new Promise<boolean>((resolve) => c.end(false, () => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!ended) c.end(true);
     },
   };
 }

@@ -33,6 +33,8 @@ export interface ChatDeliveryDeps {
 export class ReleaseBusyError extends HoldJob {}
 const BUSY_HOLD_MS = 500;
 const SETTLE_MS = 2000;
+/** Deletes the lock only if it is still ours, in one step (a GET then a DEL could delete another's taken in between). */
+const RELEASE_OWN = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
 
 /**
  * What one history record makes a chat subscriber say (chat-lines.ts), each line at most once per
@@ -86,7 +88,7 @@ export async function deliverChat(
     return out;
   } finally {
     // Only our own hold is released: one that outlived TELLING_MS may be another delivery's by now.
-    if ((await deps.redis.get(lock)) === holder) await deps.redis.del(lock);
+    await deps.redis.eval(RELEASE_OWN, 1, lock, holder);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CDEVENT_TYPES, type CDEventType } from "../history/cdevent.js";
+import { isLoopback } from "../artifacts/purl.js";
 import { isRelayOwnVariable } from "../map/secret-names.js";
 import { CHAT_EVENTS } from "./chat/chat-lines.js";
 import { AmqpOptions, amqpUrlProblem } from "./transports/amqp.js";
@@ -132,7 +133,7 @@ function kindProblems(s: Record<string, unknown>, ctx: z.RefinementCtx, fromEnv:
     if (problem) issue(problem, ["url"]);
   }
   if (kind === "irc" && s.sasl === true && s.password_env === undefined) issue("needs password_env: SASL PLAIN logs in with the nick and that password", ["sasl"]);
-  if (kind === "irc" && s.password_env !== undefined && /^irc:/i.test(String(s.url)) && !isLoopback(String(s.url))) {
+  if (kind === "irc" && s.password_env !== undefined && /^irc:/i.test(String(s.url)) && !isLoopback(URL.parse(String(s.url))?.hostname ?? "")) {
     issue("is sent in clear text over irc://: use ircs:// (TLS, e.g. ircs://irc.oftc.net:6697/channel) for a subscriber with a password", ["password_env"]);
   }
   if (kind === "mqtt" && s.password_env !== undefined && s.username_env === undefined) issue("needs username_env: MQTT sends a password only with a user name", ["password_env"]);
@@ -147,12 +148,6 @@ function kindProblems(s: Record<string, unknown>, ctx: z.RefinementCtx, fromEnv:
   if (fromEnv) for (const [k, v] of envNames(s)) {
     if (isRelayOwnVariable(v)) issue(`names ${v}, the relay's own configuration: give the subscriber a secret of its own`, k.split("."));
   }
-}
-
-/** A URL to this machine: a test's or a local bridge's server, where clear text never leaves it. */
-function isLoopback(url: string): boolean {
-  const host = URL.parse(url)?.hostname.replace(/^\[(.*)\]$/, "$1");
-  return host === "localhost" || host === "::1" || (host?.startsWith("127.") ?? false);
 }
 
 /** Every environment variable an entry names (`*_env`, also inside `matrix:`), with its key. */

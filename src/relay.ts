@@ -202,7 +202,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, watchIntervalMs: config.watchIntervalMs, seen: new SeenTags(redis), githubApps: apps,
       history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
       // Broker and chat subscribers keep a connection each between deliveries (closed with the workers).
-      delivery: { history, sinks, stats, eventSource, transports: new TransportPool(config.env, log), chat: { redis, readers: historyAccess.readers, publicUrl: config.publicUrl } },
+      delivery: { history, sinks, stats, eventSource, readers: historyAccess.readers, transports: new TransportPool(config.env, log), chat: { redis, publicUrl: config.publicUrl } },
       jobLockMs: config.jobLockMs,
       limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
     };

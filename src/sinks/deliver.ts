@@ -28,9 +28,11 @@ export interface DeliveryDeps {
   stats: SinkStats;
   /** the CDEvents `source` of the relay's events */
   eventSource: string;
+  /** the history as the API reads it: public (less projects hidden now) and all of it, for every kind of subscriber */
+  readers: Record<Reach, HistoryReader>;
   /** broker and chat subscribers: their connections, and what a chat needs to tell a release's story */
   transports?: TransportPool;
-  chat?: { redis: Redis; readers: Record<Reach, HistoryReader>; publicUrl: string | undefined };
+  chat?: { redis: Redis; publicUrl: string | undefined };
 }
 
 /**
@@ -67,7 +69,7 @@ export async function processDelivery(job: Job, deps: DeliveryDeps, log: Logger)
   deps.transports?.prune(new Set(deps.sinks.list().map((s) => s.id)));
   // A project made private since the record was written (while this delivery waited, or a dead
   // letter re-driven later) is not sent to a public subscriber, as the stream and the API hide it.
-  if (!sink.private && deps.chat && (await deps.chat.readers.public.visible([{ cid, record }])).length === 0) {
+  if (!sink.private && (await deps.readers.public.visible([{ cid, record }])).length === 0) {
     log.info({ sink: sinkId, cid }, "record names a project that is private now: not sent to this subscriber");
     return { withheld: "private" };
   }
@@ -93,8 +95,8 @@ async function send(sink: Sink, cid: string, record: HistoryRecord, job: Job, de
     return { published: sink.kind };
   }
   if (!deps.chat) throw new Error(`subscriber '${sink.id}' (${sink.kind}): this worker cannot read the history for a chat`);
-  const reader = deps.chat.readers[sink.private ? "all" : "public"];
-  const said = await deliverChat(sink, cid, record, deps.transports.chat(sink), { redis: deps.chat.redis, reader, everything: deps.chat.readers.all, publicUrl: deps.chat.publicUrl }, log);
+  const reader = deps.readers[sink.private ? "all" : "public"];
+  const said = await deliverChat(sink, cid, record, deps.transports.chat(sink), { redis: deps.chat.redis, reader, everything: deps.readers.all, publicUrl: deps.chat.publicUrl }, log);
   return { said };
 }
 

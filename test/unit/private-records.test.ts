@@ -9,7 +9,7 @@ import type { SinkJob, TriggerJob } from "../../src/queue/job-data.js";
 import { processDelivery } from "../../src/sinks/deliver.js";
 import { SinkStats } from "../../src/sinks/sink-stats.js";
 import { Sinks } from "../../src/sinks/sinks.js";
-import type { Privacy } from "../../src/trust/privacy.js";
+import { ALL_PUBLIC, type Privacy } from "../../src/trust/privacy.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 import { startSinkServer } from "../helpers/sink-server.js";
 
@@ -109,7 +109,7 @@ describe("the recorder with private projects", () => {
 describe("delivering a private record", () => {
   const deliver = (data: SinkJob, sinks: Sinks) => processDelivery(
     { id: "job-1", data, attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job,
-    { history: new HistoryStore(redis()), sinks, stats: new SinkStats(redis()), eventSource: "/openci-relay" }, log,
+    { history: new HistoryStore(redis()), sinks, stats: new SinkStats(redis()), eventSource: "/openci-relay", readers: HistoryReader.pair(new HistoryStore(redis()), ALL_PUBLIC) }, log,
   );
 
   it("reaches a private: true subscriber, and never a public-only one, whatever its job says", async () => {
@@ -131,10 +131,9 @@ describe("delivering a private record", () => {
     const cid = (await r.trigger(job("kolla"), "triggered")).toString();
     const nowPrivate = new Set(["kolla"]);
     const readers = HistoryReader.pair(store, { hidden: async (ids: readonly string[]) => new Set(ids.filter((id) => nowPrivate.has(id))) });
-    const chat = { redis: redis(), readers, publicUrl: undefined };
     const run = (sinkId: string) => processDelivery(
       { id: `job-${sinkId}`, data: { sinkId, cid }, attemptsMade: 0, opts: { attempts: 1 } } as unknown as Job,
-      { history: store, sinks, stats: new SinkStats(redis()), eventSource: "/openci-relay", chat }, log,
+      { history: store, sinks, stats: new SinkStats(redis()), eventSource: "/openci-relay", readers }, log,
     );
 
     expect(await run("public-ops")).toEqual({ withheld: "private" });

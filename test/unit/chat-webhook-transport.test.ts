@@ -138,7 +138,10 @@ describe("chatWebhookTransport: rate limits", () => {
     hooks.rateLimit(url, { retryAfterSeconds: 10 });
     const t = transport("discord", url);
     const saying = failure(t.say(line("x")));
-    await waitFor("the rate-limited post", () => hooks.requests.some((r) => r.path === new URL(url).pathname));
+    const waitsBefore = logLines.filter((l) => l.includes("chat webhook rate limited: waiting")).length;
+    // The 429 answered and the transport waiting on it (its log line), not only the request sent:
+    // under load, close() could otherwise come before the answer is read.
+    await waitFor("the wait for the rate limit", () => logLines.filter((l) => l.includes("chat webhook rate limited: waiting")).length > waitsBefore);
     await t.close();
     expect((await saying).message).toMatch(/closed while waiting out a rate limit/);
   });

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import ssh2 from "ssh2";
 import type { Ignored } from "../helpers/idle.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
 import { acmeAppRepo, octoRepo } from "../helpers/upstream.js";
 import { EXAMPLE_DOWNSTREAM, sendRun } from "../helpers/runs.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { sshKeyPair } from "../helpers/keys.js";
 import { gerritNova } from "../helpers/maps.js";
 import { FakeGerrit } from "../fakes/gerrit/fake-gerrit.js";
 import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
@@ -35,7 +35,7 @@ ${gerritNova(gerrit, { ssh, vote })}  - id: octo
     depends_on: [{ project: nova, on: [change] }]
 `;
 
-const keys = ssh2.utils.generateKeyPairSync("ed25519");
+const keys = sshKeyPair();
 /** Polls once an hour: changes come only from the stream. */
 const ENV = {
   GERRIT_USER: "openci", GERRIT_PASSWORD: "http-password", GERRIT_SSH_USER: "openci", GERRIT_SSH_KEY: keys.private, OPENCI_WATCH_INTERVAL_MS: "3600000",

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import ssh2 from "ssh2";
 import type { Ignored } from "../helpers/idle.js";
 import type { Harness } from "../helpers/relay-harness.js";
 import { useHarness } from "../helpers/scenario.js";
@@ -7,6 +6,7 @@ import { octoRepo } from "../helpers/upstream.js";
 import { EXAMPLE_DOWNSTREAM } from "../helpers/runs.js";
 import { releaseWhen } from "../helpers/history.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { sshKeyPair } from "../helpers/keys.js";
 import { gerritNova } from "../helpers/maps.js";
 import { FakeGerrit } from "../fakes/gerrit/fake-gerrit.js";
 import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
@@ -27,7 +27,7 @@ ${gerritNova(gerrit, { ...(ssh ? { ssh } : {}), ...(hostKey ? { hostKey } : {}) 
     depends_on: [{ project: nova, tags: "v*" }]
 `;
 
-const keys = ssh2.utils.generateKeyPairSync("ed25519");
+const keys = sshKeyPair();
 const ENV = {
   GERRIT_USER: "openci", GERRIT_PASSWORD: "http-password", GERRIT_SSH_USER: "openci", GERRIT_SSH_KEY: keys.private,
 };
@@ -113,7 +113,7 @@ describe("an upstream on Gerrit (issue 20)", () => {
   it("streamed with a pinned host key that is not the server's: refused, said once, and nothing is streamed (the poll still reads the tags)", async () => {
     const ssh = await FakeGerritSsh.start({ user: "openci", publicKey: keys.public, gerrit });
     try {
-      const other = ssh2.utils.generateKeyPairSync("ed25519").public.trim();
+      const other = sshKeyPair().public.trim();
       const h = await startHarness({ map: mapFor(gerrit, ssh, other), repos: { [EXAMPLE_DOWNSTREAM]: octoRepo() }, env: FAST });
       await waitFor("the refusal", () => h.logs.some((l) => l.includes("is not the one the map pins")), 10_000);
       await waitFor("the baseline by polling", () => h.logs.some((l) => l.includes("watch: baseline taken")), 10_000);

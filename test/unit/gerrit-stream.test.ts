@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { pino } from "pino";
-import ssh2 from "ssh2";
 import { GerritReviews } from "../../src/forge/gerrit-review.js";
 import { isRecheck, parseStreamLine, reconnectDelay, STREAM_COMMAND, watchGerritStream, type GerritEvent, type GerritStream } from "../../src/forge/gerrit-stream.js";
 import { FakeGerrit } from "../fakes/gerrit/fake-gerrit.js";
 import { FakeGerritSsh } from "../fakes/gerrit/fake-gerrit-ssh.js";
 import { ZERO_SHA } from "../fakes/gerrit/events.js";
 import { waitFor } from "../helpers/wait-for.js";
+import { sshKeyPair } from "../helpers/keys.js";
 
 /**
  * The stream-events client: each documented event read into the relay's terms (tags, patch sets,
@@ -15,7 +15,6 @@ import { waitFor } from "../helpers/wait-for.js";
  * or a missing capability said clearly and once.
  */
 
-const { utils } = ssh2;
 const A = "a".repeat(40);
 const B = "b".repeat(40);
 
@@ -90,7 +89,7 @@ function memoryLog() {
 }
 
 describe("watchGerritStream against an SSH server speaking stream-events", () => {
-  const account = utils.generateKeyPairSync("ed25519");
+  const account = sshKeyPair();
   const cleanup: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const f of cleanup.splice(0).reverse()) await f();
@@ -185,7 +184,7 @@ describe("watchGerritStream against an SSH server speaking stream-events", () =>
 
   it("says once, as a config error with the fix, that the server refused the key, and keeps trying with backoff", async () => {
     const { ssh } = await setup();
-    const stranger = utils.generateKeyPairSync("ed25519");
+    const stranger = sshKeyPair();
     const { lines, said } = watch(ssh, { privateKey: stranger.private });
 
     await waitFor("three refused attempts", () => ssh.auth.filter((a) => !a.accepted).length >= 3);
@@ -217,7 +216,7 @@ describe("watchGerritStream against an SSH server speaking stream-events", () =>
 
   it("refuses a server whose host key is not the pinned one", async () => {
     const { ssh } = await setup();
-    const other = utils.generateKeyPairSync("ed25519");
+    const other = sshKeyPair();
     const { said } = watch(ssh, { hostKey: other.public });
 
     await waitFor("the refusal to be logged", () => said(/SSH host key/).length === 1);

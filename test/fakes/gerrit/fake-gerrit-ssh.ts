@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import ssh2 from "ssh2";
 import type { FakeGerrit } from "./fake-gerrit.js";
 import type { StreamEvent } from "./events.js";
+import { sshKeyPair } from "../../helpers/keys.js";
 
 /**
  * A fake of Gerrit's SSH daemon on loopback (a real SSH server: ssh2's Server, an ed25519 host key
@@ -54,7 +55,7 @@ export class FakeGerritSsh {
   private unsubscribe: (() => void) | undefined;
 
   private constructor(private readonly o: FakeGerritSshOptions) {
-    const host = utils.generateKeyPairSync("ed25519");
+    const host = sshKeyPair();
     this.hostPublicKey = host.public.trim();
     const allowed = utils.parseKey(o.publicKey);
     if (allowed instanceof Error) throw allowed;

@@ -3,7 +3,10 @@
  *   BARE_ROLE=ingest  Probot's Server with a no-op `push` handler (the ingest baseline)
  *   BARE_ROLE=web     the same, its handler adding one BullMQ job per tag (the end-to-end baseline's web half)
  *   BARE_ROLE=worker  a BullMQ worker that dispatches each job's workflow through Probot's Octokit (its other half)
- * Env: APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, PORT, GHE_HOST (http), REDIS_URL, INSTALLATION_ID, DOWNSTREAM (owner/repo).
+ *   BARE_ROLE=reporter a BullMQ worker (queue "bare-report") that creates each job's check run through Probot's
+ *                     Octokit, with the body in the job (the baseline of the relay's check syncs)
+ * Env: APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, PORT, GHE_HOST (http), REDIS_URL, INSTALLATION_ID, DOWNSTREAM (owner/repo),
+ *      UPSTREAM (owner/repo, reporter).
  */
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -55,8 +58,21 @@ if (role === "ingest" || role === "web") {
   );
   worker.on("error", (err) => log.error({ err }, "worker error"));
   closers.push(() => worker.close());
+} else if (role === "reporter") {
+  const probot = new BareProbot();
+  const [owner, repo] = env("UPSTREAM").split("/") as [string, string];
+  const worker = new Worker<{ body: Record<string, unknown> }>(
+    "bare-report",
+    async (job) => {
+      const octokit = await probot.auth(Number(env("INSTALLATION_ID")));
+      await octokit.request("POST /repos/{owner}/{repo}/check-runs", { owner, repo, ...(job.data.body as { name: string; head_sha: string }) });
+    },
+    { connection: new Redis(env("REDIS_URL"), { maxRetriesPerRequest: null }), prefix: PREFIX, concurrency: 16 },
+  );
+  worker.on("error", (err) => log.error({ err }, "worker error"));
+  closers.push(() => worker.close());
 } else {
-  throw new Error(`BARE_ROLE must be ingest, web or worker, not '${role}'`);
+  throw new Error(`BARE_ROLE must be ingest, web, worker or reporter, not '${role}'`);
 }
 
 process.once("SIGTERM", () => void Promise.all(closers.map((c) => c().catch(() => undefined))).then(() => process.exit(0)));

@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Job, Queue } from "bullmq";
+import { Job, Queue, Worker } from "bullmq";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { deliveryJobId } from "../src/queue/job-ids.js";
 import { KEY_PREFIX, QUEUES } from "../src/queue/names.js";
 import { JOB_OPTIONS } from "../src/queue/queues.js";
 import { post, tagDeliveries } from "./lib/deliveries.js";
 import type { BenchOptions } from "./lib/options.js";
-import { complaints } from "./lib/processes.js";
+import { complaints, cpuMs } from "./lib/processes.js";
 import type { Row, Section } from "./lib/report.js";
 import { NO_RATE_LIMIT, Stack } from "./lib/stack.js";
 import { median, ms, sleep, times } from "./lib/stats.js";
-import { downstreamRepos, tagNames, topology } from "./lib/topology.js";
+import { downstreamRepos, tagNames, topology, UPSTREAM_INSTALLATION } from "./lib/topology.js";
+import { UPSTREAM } from "../test/helpers/upstream.js";
 
 const DEPENDANTS = 1000;
 
@@ -21,13 +24,13 @@ const DEPENDANTS = 1000;
  */
 export async function fanout(o: BenchOptions): Promise<Section> {
   const reps = o.quick ? 2 : 7;
-  const tags = tagNames(reps + 2);
+  const tags = tagNames(reps + 3);
   const { map, repos } = topology(downstreamRepos(DEPENDANTS), tags);
   const stack = await Stack.start("fanout", { map, repos, env: { ...NO_RATE_LIMIT, OPENCI_MAX_TRIGGERS_PER_EVENT: String(2 * DEPENDANTS) }, cpuProfDir: o.cpuProfDir });
   const raw = new Queue("bench-raw-addbulk", { connection: stack.redisClient, prefix: KEY_PREFIX, defaultJobOptions: JOB_OPTIONS.trigger });
   try {
     const web = await stack.startWeb();
-    await stack.startWorkers(1);
+    const [worker] = await stack.startWorkers(1);
     const events = stack.queue("events");
     const trigger = stack.queue("trigger");
     const report = stack.queue("report");
@@ -86,17 +89,26 @@ export async function fanout(o: BenchOptions): Promise<Section> {
     const runs: Awaited<ReturnType<typeof fanOutOnce>>[] = [];
     const rawRuns: number[] = [];
     let bytes = 0;
-    for (const [i, tag] of tags.slice(1, -1).entries()) {
+    for (const [i, tag] of tags.slice(1, -2).entries()) {
       runs.push(await fanOutOnce(tag));
       const r = await rawOnce(tag, i + 1);
       rawRuns.push(r.ms);
       bytes = r.bytes;
     }
 
-    // Then one more tag, and the report worker writing what it queued (no rate limit): its upstream checks and the commit's views.
+    // Then one more tag, and the report worker writing what it queued (no rate limit): its upstream checks and the commit's views;
+    // then another, its Redis commands counted with MONITOR (which slows Redis: not the timed one).
     await report.obliterate({ force: true });
-    await fanOutOnce(tags.at(-1)!);
-    const drain = await drainReports(stack, report);
+    await fanOutOnce(tags.at(-2)!);
+    const drain = await drainReports(stack, report, worker!.child.pid);
+    await report.obliterate({ force: true });
+    const { reports } = await fanOutOnce(tags.at(-1)!);
+    const counted = await countCommands(stack, () => drainReports(stack, report, worker!.child.pid));
+    const bare = await bareJobs(stack, reports);
+    const perJob = (n: number, jobs: number) => (n / jobs).toFixed(1);
+    const viewReads = counted.byName.get("hgetall") ?? 0;
+    const syncs = stack.github.requests.filter((r) => r.operationId === "checks/create").slice(-DEPENDANTS);
+    const bareReporter = await bareReports(stack, syncs.map((r) => r.body as Record<string, unknown>));
 
     const pick = (k: keyof (typeof runs)[number]) => median(runs.map((x) => x[k]));
     const spread = (xs: number[]) => `${ms(Math.min(...xs))}–${ms(Math.max(...xs))}`;
@@ -110,7 +122,12 @@ export async function fanout(o: BenchOptions): Promise<Section> {
       { measure: `the whole fan-out job (then also records ${DEPENDANTS} upstream checks and queues their reports)`, relay: ms(pick("job")) },
       { measure: "the delivery's own acknowledgement", relay: ms(pick("ack")) },
       { measure: `report jobs one tag queues (${DEPENDANTS} check syncs, the rest roll-up and comment recomputations)`, relay: String(pick("reports")) },
-      { measure: "the report worker then writing one tag's (queue unpaused, no rate limit): time, Redis commands", relay: drain },
+      { measure: "the report worker then writing one tag's (queue unpaused, no rate limit): time, worker CPU", relay: `${ms(drain.ms)}, ${ms(drain.cpuMs)} CPU`, baseline: `${ms(bareReporter.ms)}, ${ms(bareReporter.cpuMs)} CPU (bare Probot + BullMQ worker creating the same ${syncs.length} check runs, concurrency 16)`, ratio: times(drain.cpuMs, bareReporter.cpuMs), target: "CPU ≤ 500 ms", met: drain.cpuMs <= 500 },
+      { measure: "… Redis commands a report job sends (round trips' commands; BullMQ's taking and finishing included)", relay: perJob(counted.sent, reports), baseline: `${perJob(bare.sent, bare.jobs)} (a no-op BullMQ job)`, ratio: times(counted.sent / reports, bare.sent / bare.jobs), target: "≤ 10", met: counted.sent / reports <= 10 },
+      { measure: "… Redis commands run for a report job, those inside scripts included (BullMQ's and the relay's)", relay: perJob(counted.sent + counted.inScripts, reports), baseline: perJob(bare.sent + bare.inScripts, bare.jobs), ratio: times(counted.sent + counted.inScripts, ((bare.sent + bare.inScripts) / bare.jobs) * reports) },
+      { measure: "… of which the roll-up's and comment's reads of their members (one HGETALL a member, in one pipeline a view)", relay: perJob(viewReads, reports) },
+      { measure: "… a check sync: commands sent (the rest, a sync each)", relay: perJob(counted.sent - viewReads, reports), target: "≤ 10", met: (counted.sent - viewReads) / reports <= 10 },
+      { measure: "… the relay's report-job commands by name (sent, over the tag)", relay: counted.top },
     ];
     return {
       id: "fanout",
@@ -133,18 +150,128 @@ export async function fanout(o: BenchOptions): Promise<Section> {
   }
 }
 
-/** Unpauses the report queue and waits for it to empty (at most 120 s): time and Redis commands. */
-async function drainReports(stack: Stack, report: Queue): Promise<string> {
-  const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await stack.redisClient.info("stats"))?.[1]);
+/** Unpauses the report queue and waits for it to empty (at most 120 s): wall time and the worker's CPU time. */
+async function drainReports(stack: Stack, report: Queue, workerPid: number | undefined): Promise<{ ms: number; cpuMs: number }> {
   const pending = async () => Object.values(await report.getJobCounts("waiting", "active", "delayed", "prioritized")).reduce((a, b) => a + b, 0);
-  const [t0, c0] = [Date.now(), await commands()];
+  const [t0, cpu0] = [performance.now(), cpuMs(workerPid)];
   await report.resume();
   let left = await pending();
-  while (left > 0 && Date.now() - t0 < 120_000) {
-    await sleep(200);
+  while (left > 0 && performance.now() - t0 < 120_000) {
+    await sleep(20);
     left = await pending();
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const used = ((await commands()) - c0).toLocaleString("en");
-  return left > 0 ? `not done after 120 s (${left} jobs left); ${used} Redis commands so far` : `${seconds.toFixed(1)} s, ${used} Redis commands`;
+  if (left > 0) throw new Error(`the report queue still had ${left} jobs after 120 s`);
+  await report.pause();
+  return { ms: performance.now() - t0, cpuMs: cpuMs(workerPid) - cpu0 };
+}
+
+interface Counted {
+  /** commands clients sent (EVALSHA counts one) */
+  sent: number;
+  /** commands scripts ran */
+  inScripts: number;
+  /** the most frequent sent commands, "name count" */
+  top: string;
+  byName: Map<string, number>;
+}
+
+/**
+ * Redis commands while `during` runs, by MONITOR, leaving out the bench's own connection (it polls
+ * the queue counts). Script commands follow the command that ran the script in MONITOR's order, so
+ * they are the caller's.
+ */
+async function countCommands(stack: Stack, during: () => Promise<unknown>): Promise<Counted> {
+  // A raw socket, not ioredis's monitor(): under load its first MONITOR lines can arrive in the same
+  // chunk as the OK, before it is in monitor mode, and it fails ("Command queue state error").
+  const { host, port } = stack.redisClient.options;
+  const socket = connect(port!, host!);
+  await once(socket, "connect");
+  const addr = (c: { localAddress?: string | undefined; localPort?: number | undefined }) => `${c.localAddress}:${c.localPort}`;
+  const own = new Set([addr(stack.redisClient.stream), addr(socket)]);
+  let sent = 0;
+  let inScripts = 0;
+  let caller = "";
+  let rest = "";
+  const byName = new Map<string, number>();
+  const line = (l: string) => {
+    const m = /^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]*)"(?: "((?:[^"\\]|\\.)*)")?/.exec(l);
+    if (!m) return;
+    const [, source, command, first] = m as unknown as [string, string, string, string | undefined];
+    if (source === "lua") {
+      if (!own.has(caller)) inScripts++;
+      return;
+    }
+    caller = source;
+    if (own.has(source)) return;
+    sent++;
+    const name = /^eval(sha)?$/i.test(command) ? `${command.toLowerCase()}(${scriptName(first ?? "")})` : command.toLowerCase();
+    byName.set(name, (byName.get(name) ?? 0) + 1);
+  };
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    const lines = (rest + chunk).split("\r\n");
+    rest = lines.pop()!;
+    lines.forEach(line);
+  });
+  socket.write("MONITOR\r\n");
+  try {
+    await during();
+  } finally {
+    socket.destroy();
+  }
+  const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([n, c]) => `${n} ${c}`).join(", ");
+  return { sent, inScripts, top, byName };
+}
+
+/** A script by its first words (EVAL) or its SHA's first 8 hex digits (EVALSHA, BullMQ's). */
+function scriptName(bodyOrSha: string): string {
+  return /^[0-9a-f]{40}$/.test(bodyOrSha) ? bodyOrSha.slice(0, 8) : bodyOrSha.replace(/\\n|\s+/g, " ").trim().slice(0, 40);
+}
+
+/** The baseline: `jobs` no-op jobs through a BullMQ worker of the report queue's concurrency, on the same Redis. */
+async function bareJobs(stack: Stack, jobs: number): Promise<Counted & { jobs: number }> {
+  const name = `bench-bare-${randomUUID().slice(0, 8)}`;
+  const queue = new Queue(name, { connection: stack.redisClient, prefix: KEY_PREFIX });
+  await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: "sync", data: { checkKey: String(i) }, opts: { ...JOB_OPTIONS.report, jobId: `bare-${i}` } })));
+  const connection = stack.redisClient.duplicate({ maxRetriesPerRequest: null });
+  let done = 0;
+  let worker: Worker | undefined;
+  const counted = await countCommands(stack, async () => {
+    worker = new Worker(name, async () => "done", { connection, prefix: KEY_PREFIX, concurrency: 16 });
+    worker.on("completed", () => done++);
+    const t0 = performance.now();
+    while (done < jobs && performance.now() - t0 < 60_000) await sleep(20);
+    await worker.close();
+  });
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+  return { ...counted, jobs };
+}
+
+/** The baseline of the check syncs: a bare Probot + BullMQ worker process creating the same check runs: wall time and its CPU. */
+async function bareReports(stack: Stack, bodies: Record<string, unknown>[]): Promise<{ ms: number; cpuMs: number }> {
+  const reporter = await stack.startBare("reporter", { INSTALLATION_ID: String(UPSTREAM_INSTALLATION), UPSTREAM });
+  const queue = new Queue("bare-report", { connection: stack.redisClient, prefix: "{bare}" });
+  try {
+    // Warm-up (token, JIT), as the relay's worker is warm by its earlier tags.
+    const created = () => stack.github.requests.filter((r) => r.operationId === "checks/create").length;
+    const waitFor = async (n: number) => {
+      const t0 = performance.now();
+      while (created() < n) {
+        if (performance.now() - t0 > 120_000) throw new Error(`the bare reporter created ${created()} of ${n} check runs in 120 s`);
+        await sleep(20);
+      }
+    };
+    const before = created();
+    await queue.addBulk(bodies.slice(0, 50).map((body, i) => ({ name: "sync", data: { body }, opts: { jobId: `warm-${i}`, removeOnComplete: true } })));
+    await waitFor(before + 50);
+    await sleep(200);
+    const [t0, cpu0] = [performance.now(), cpuMs(reporter.child.pid)];
+    await queue.addBulk(bodies.map((body, i) => ({ name: "sync", data: { body }, opts: { jobId: `run-${i}`, removeOnComplete: true } })));
+    await waitFor(before + 50 + bodies.length);
+    return { ms: performance.now() - t0, cpuMs: cpuMs(reporter.child.pid) - cpu0 };
+  } finally {
+    await queue.close();
+  }
 }

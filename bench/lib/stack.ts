@@ -121,14 +121,14 @@ export class Stack {
   }
 
   /** A bare Probot baseline process (bench/bare-probot.ts). */
-  async startBare(role: "ingest" | "web" | "worker", extra: Record<string, string> = {}): Promise<WebProcess> {
+  async startBare(role: "ingest" | "web" | "worker" | "reporter", extra: Record<string, string> = {}): Promise<WebProcess> {
     const port = await freePort();
     const p = this.spawn(`bare-${role}`, "bench/bare-probot.ts", {
       BARE_ROLE: role, APP_ID: String(APP_ID), PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET, GHE_HOST: this.forgeHost,
       REDIS_URL: this.redis.url, PORT: String(port), ...extra,
     });
     const url = `http://127.0.0.1:${port}`;
-    if (role !== "worker") await waitUntil("listening", p, async () => (await fetch(`${url}/ping`)).status === 200);
+    if (role === "ingest" || role === "web") await waitUntil("listening", p, async () => (await fetch(`${url}/ping`)).status === 200);
     return { ...p, url };
   }
 

@@ -10,6 +10,13 @@ const INSTALLATION_TTL_S = 3600;
 /** "Not installed" is remembered for less long: an installation made meanwhile is seen within minutes. */
 const NOT_INSTALLED_TTL_S = 600;
 const NOT_INSTALLED = "none";
+/**
+ * An installation found is also kept in the process this long: one tag's 1,000 check writes to its
+ * upstream ask Redis once, not 1,000 times. Well within the Redis entry's hour, which bounds how long
+ * any process may use an id GitHub has since replaced.
+ */
+const MEMO_MS = 60_000;
+const MEMO_MAX = 10_000;
 /** GitHub's secondary limits count points: a GET, HEAD or OPTIONS costs 1, any other request 5. */
 const WRITE_POINTS = 5;
 
@@ -24,6 +31,9 @@ export interface GithubBudgets {
 
 /** Authenticated GitHub clients per installation; the installation of a repository is looked up (and cached in Redis). */
 export class GithubApps {
+  /** installations found, by repository (lower case), kept MEMO_MS in this process; "not installed" is not kept here */
+  private readonly memo = new Map<string, { id: number; until: number }>();
+
   constructor(
     private readonly probot: Probot,
     private readonly redis: Redis,
@@ -33,7 +43,17 @@ export class GithubApps {
     private readonly readerId?: number,
   ) {}
 
-  async installationFor(repo: string): Promise<number> {
+  async installationFor(repo: string, now = Date.now()): Promise<number> {
+    const memoKey = repo.toLowerCase();
+    const memo = this.memo.get(memoKey);
+    if (memo && memo.until > now) return memo.id;
+    const found = await this.lookUpInstallation(repo);
+    if (this.memo.size >= MEMO_MAX) this.memo.clear();
+    this.memo.set(memoKey, { id: found, until: now + MEMO_MS });
+    return found;
+  }
+
+  private async lookUpInstallation(repo: string): Promise<number> {
     const cacheKey = key("gh-installation", repo.toLowerCase());
     const cached = await this.redis.get(cacheKey);
     if (cached === NOT_INSTALLED) throw notInstalled(repo);

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { key } from "../queue/names.js";
 import type { StatusReport } from "../forge/roles.js";
+import type { Claimed } from "./check-lock.js";
 
 /**
  * The desired state of each upstream check, kept in Redis. Writers only move a check forward
@@ -60,12 +61,20 @@ local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return v`;
 
-// KEYS[1] check hash; ARGV: version pushed, remote id. Never lowers pushedVersion.
+// KEYS[1] check hash, KEYS[2] (optional) the writer's lock; ARGV: version pushed, remote id, the
+// lock's owner. Never lowers pushedVersion; gives the lock back (RELEASE of check-lock.ts) when named.
 const MARK_PUSHED = `
 local pushed = tonumber(redis.call('HGET', KEYS[1], 'pushedVersion') or '0')
 if tonumber(ARGV[1]) > pushed then redis.call('HSET', KEYS[1], 'pushedVersion', ARGV[1]) end
 redis.call('HSET', KEYS[1], 'remoteId', ARGV[2])
+if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1`;
+
+// KEYS[1] the writer's lock, KEYS[2] check hash; ARGV: owner, lock ms. The lock (SET NX PX) and, when
+// taken, the check's fields: one round trip where a lock and a read took two.
+const CLAIM = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
+return {1, redis.call('HGETALL', KEYS[2])}`;
 
 export class CheckStore {
   constructor(private readonly redis: Redis) {}
@@ -79,23 +88,53 @@ export class CheckStore {
   }
 
   async get(checkKey: string): Promise<StoredCheck | undefined> {
-    const h = await this.redis.hgetall(this.k(checkKey));
-    if (!h.report || !h.target) return undefined;
-    return {
-      target: CheckTarget.parse(JSON.parse(h.target)),
-      report: JSON.parse(h.report) as StatusReport,
-      about: h.about ? CheckAbout.parse(JSON.parse(h.about)) : undefined,
-      version: Number(h.version ?? 0),
-      pushedVersion: Number(h.pushedVersion ?? 0),
-      remoteId: h.remoteId || undefined,
-    };
+    return stored(await this.redis.hgetall(this.k(checkKey)));
   }
 
-  async markPushed(checkKey: string, version: number, remoteId: string): Promise<void> {
-    await this.redis.eval(MARK_PUSHED, 1, this.k(checkKey), version, remoteId);
+  /** Many checks in one round trip (a pipeline), in the order asked; undefined where there is none. */
+  async getMany(checkKeys: string[]): Promise<(StoredCheck | undefined)[]> {
+    if (checkKeys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const k of checkKeys) pipeline.hgetall(this.k(k));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, h]) => {
+      if (error) throw error;
+      return stored(h as Record<string, string>);
+    });
+  }
+
+  /**
+   * Takes the check's writer lock (`lockKey`, held by `owner` for `lockMs`) and, when taken, reads
+   * the check in the same step: a `Claim` for withCheckLock.
+   */
+  async claim(checkKey: string, lockKey: string, owner: string, lockMs: number): Promise<Claimed<StoredCheck | undefined>> {
+    const [taken, fields = []] = (await this.redis.eval(CLAIM, 2, lockKey, this.k(checkKey), owner, String(lockMs))) as [number, string[]?];
+    if (taken !== 1) return { held: false };
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) h[fields[i]!] = fields[i + 1]!;
+    return { held: true, read: stored(h) };
+  }
+
+  /** Marks `version` pushed as `remoteId`; with `lock`, gives that writer lock back in the same step. */
+  async markPushed(checkKey: string, version: number, remoteId: string, lock?: { key: string; owner: string }): Promise<void> {
+    if (lock) await this.redis.eval(MARK_PUSHED, 2, this.k(checkKey), lock.key, version, remoteId, lock.owner);
+    else await this.redis.eval(MARK_PUSHED, 1, this.k(checkKey), version, remoteId);
   }
 
   private k(checkKey: string): string {
     return key("check", checkKey);
   }
+}
+
+/** A check's hash as read (HGETALL), or undefined when it holds no check. */
+function stored(h: Record<string, string>): StoredCheck | undefined {
+  if (!h.report || !h.target) return undefined;
+  return {
+    target: CheckTarget.parse(JSON.parse(h.target)),
+    report: JSON.parse(h.report) as StatusReport,
+    about: h.about ? CheckAbout.parse(JSON.parse(h.about)) : undefined,
+    version: Number(h.version ?? 0),
+    pushedVersion: Number(h.pushedVersion ?? 0),
+    remoteId: h.remoteId || undefined,
+  };
 }

@@ -68,7 +68,7 @@ export class CommitViews {
     const h = await this.redis.hgetall(this.k(commitKey, view));
     if (!h.target) return undefined;
     const memberKeys = await this.redis.smembers(this.k(commitKey, "members"));
-    const members = (await Promise.all(memberKeys.map((m) => this.checks.get(m)))).filter((c): c is StoredCheck => c !== undefined);
+    const members = (await this.checks.getMany(memberKeys)).filter((c): c is StoredCheck => c !== undefined);
     return {
       target: JSON.parse(h.target) as CheckTarget,
       version: Number(h.version ?? 0),

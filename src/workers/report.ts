@@ -4,7 +4,7 @@ import { classifyHttpError } from "../forge/errors.js";
 import type { CommentIds, CommentMode, Reporter } from "../forge/roles.js";
 import { refOf } from "../map/graph.js";
 import { ReportJob } from "../queue/job-data.js";
-import { withCheckLock } from "../report/check-lock.js";
+import { withCheckLock, type HeldLock } from "../report/check-lock.js";
 import type { CheckTarget, StoredCheck } from "../report/check-store.js";
 import { commentMarker, failureComment } from "../report/comment-text.js";
 import type { LoadedView } from "../report/commit-views.js";
@@ -18,38 +18,44 @@ import type { WorkerDeps } from "./deps.js";
  */
 export async function processReport(job: Job, token: string | undefined, deps: WorkerDeps, log: Logger): Promise<string> {
   const { checkKey } = ReportJob.parse(job.data);
-  return withCheckLock(deps.redis, `${job.name}-${checkKey}`, job, token, async () => {
-    try {
-      switch (job.name) {
-        case "rollup":
-        case "comment": {
-          const loaded = await deps.views.load(job.name, checkKey);
-          if (!loaded || loaded.pushedVersion >= loaded.version) return "current";
-          // Who may be shown is decided again at every push: a downstream turned private since leaves the view.
-          const view = { ...loaded, members: await shownMembers(deps, loaded.members) };
-          // Nothing shown and nothing written yet: nothing to say (a view written before is rewritten without them).
-          if (view.members.length === 0 && view.remote === undefined) return "nothing shown";
-          const remote = await (job.name === "rollup" ? pushRollup : pushComment)(reporterAt(deps, view.target), view, deps);
-          await deps.views.markPushed(job.name, checkKey, view.version, remote);
-          return remote ?? "nothing to say";
-        }
-        default: {
-          const stored = await deps.checks.get(checkKey);
-          if (!stored || stored.pushedVersion >= stored.version) return "current";
-          if (stored.about && !(await deps.surface.shows(stored.about))) return "not shown";
-          const remoteId = await reporterAt(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
-          await deps.checks.markPushed(checkKey, stored.version, remoteId);
-          log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
-          return remoteId;
-        }
-      }
-    } catch (error) {
-      const e = classifyHttpError(error, `updating the upstream ${job.name === "comment" ? "comment" : "check"}`);
-      if (e.kind !== "config") throw e;
-      log.error({ err: e, hint: e.hint }, "upstream report cannot be written");
-      throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
-    }
-  }, deps.jobLockMs);
+  const lockName = `${job.name}-${checkKey}`;
+  const view = job.name === "rollup" || job.name === "comment" ? job.name : undefined;
+  if (view) {
+    return withCheckLock(deps.redis, lockName, job, token, () => failingClearly(view, log, async () => {
+      const loaded = await deps.views.load(view, checkKey);
+      if (!loaded || loaded.pushedVersion >= loaded.version) return "current";
+      // Who may be shown is decided again at every push: a downstream turned private since leaves the view.
+      const shown = { ...loaded, members: await shownMembers(deps, loaded.members) };
+      // Nothing shown and nothing written yet: nothing to say (a view written before is rewritten without them).
+      if (shown.members.length === 0 && shown.remote === undefined) return "nothing shown";
+      const remote = await (view === "rollup" ? pushRollup : pushComment)(reporterAt(deps, shown.target), shown, deps);
+      await deps.views.markPushed(view, checkKey, shown.version, remote);
+      return remote ?? "nothing to say";
+    }), deps.jobLockMs);
+  }
+  // A check: its lock and its state are read in one step, and the lock is given back with the write that marks the push.
+  return withCheckLock(deps.redis, lockName, job, token, (lock: HeldLock<StoredCheck | undefined>) => failingClearly("sync", log, async () => {
+    const stored = lock.read;
+    if (!stored || stored.pushedVersion >= stored.version) return "current";
+    if (stored.about && !(await deps.surface.shows(stored.about))) return "not shown";
+    const remoteId = await reporterAt(deps, stored.target).reportStatus(stored.target, stored.report, stored.remoteId);
+    await deps.checks.markPushed(checkKey, stored.version, remoteId, lock);
+    lock.released();
+    log.debug({ check: stored.report.name, status: stored.report.status, remoteId }, "upstream check updated");
+    return remoteId;
+  }), deps.jobLockMs, (lockKey, owner, lockMs) => deps.checks.claim(checkKey, lockKey, owner, lockMs));
+}
+
+/** An error only a person can fix (a refused write, a revoked app) fails the job once, unretried, with its hint. */
+async function failingClearly(what: string, log: Logger, push: () => Promise<string>): Promise<string> {
+  try {
+    return await push();
+  } catch (error) {
+    const e = classifyHttpError(error, `updating the upstream ${what === "comment" ? "comment" : "check"}`);
+    if (e.kind !== "config") throw e;
+    log.error({ err: e, hint: e.hint }, "upstream report cannot be written");
+    throw new UnrecoverableError(e.hint ? `${e.message}. ${e.hint}` : e.message);
+  }
 }
 
 async function shownMembers(deps: WorkerDeps, members: StoredCheck[]): Promise<StoredCheck[]> {

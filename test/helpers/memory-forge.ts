@@ -1,5 +1,7 @@
 import type { Project } from "../../src/map/graph.js";
-import type { CheckConclusion, Runner, Source, TriggerResult, UpstreamContext } from "../../src/forge/roles.js";
+import type {
+  CheckConclusion, CommentIds, CommentMode, Reporter, Runner, RunArtifact, RunStatus, Source, StatusReport, StatusTarget, TriggerResult, UpstreamContext,
+} from "../../src/forge/roles.js";
 
 /** An HTTP error as Octokit and the GitLab client throw it: a status and the API's message. */
 export function httpError(status: number, message = status >= 500 ? "Bad Gateway" : "Not Found"): Error {
@@ -14,12 +16,12 @@ interface HeldRun {
 }
 
 /**
- * A forge held in memory for the trigger path's unit tests (test/unit/workers-*-mutants): the
- * runner's and the source's side, answering as the forge would, with failures planted by the test.
+ * A forge held in memory for the workers' unit tests (test/unit/workers-*-mutants): the runner's,
+ * the source's and the reporter's side, answering as the forge would, with failures planted by the test.
  * It keeps every call, so a test can say what the relay asked of the forge. Not a mock of the
  * worker: the worker code runs as it is, against real Redis, only the forge's HTTP side is here.
  */
-export class MemoryForge implements Runner, Source {
+export class MemoryForge implements Runner, Source, Reporter {
   readonly calls: { op: string; project?: string; runId?: string; since?: Date; context?: UpstreamContext }[] = [];
   readonly runs: HeldRun[] = [];
   /** errors the next calls of an operation throw, first one first */
@@ -34,6 +36,14 @@ export class MemoryForge implements Runner, Source {
   tags: Record<string, string> = {};
   /** called inside triggerPipeline, before it answers (something that happens while the forge is asked) */
   duringTrigger: (() => void) | undefined;
+  /** what `runStatus` answers, by run id (a run it does not hold: a 404) */
+  runStates: Record<string, RunStatus> = {};
+  /** the failing jobs `failedJobs` names, by run id (none: no failing job) */
+  failingJobs: Record<string, string[]> = {};
+  /** every status `reportStatus` wrote, first one first, with the id it was written under */
+  readonly statuses: { target: StatusTarget; report: StatusReport; remoteId: string | undefined; id: string }[] = [];
+  /** every comment `upsertComment` wrote, first one first */
+  readonly comments: { target: StatusTarget; mode: CommentMode; body: string; known: CommentIds }[] = [];
   private next = 100;
 
   fail(op: string, ...errors: unknown[]): void {
@@ -110,15 +120,39 @@ export class MemoryForge implements Runner, Source {
     throw new Error("not used by the trigger path");
   }
 
-  async runStatus(): Promise<never> {
-    throw new Error("not used by the trigger path");
+  async runStatus(_repo: string, runId: string): Promise<RunStatus> {
+    this.calls.push({ op: "runStatus", runId });
+    this.planted("runStatus");
+    const state = this.runStates[runId];
+    if (!state) throw httpError(404);
+    return state;
   }
 
-  async failedJobs(): Promise<never> {
-    throw new Error("not used by the trigger path");
+  async failedJobs(_repo: string, runId: string): Promise<string[]> {
+    this.calls.push({ op: "failedJobs", runId });
+    this.planted("failedJobs");
+    return this.failingJobs[runId] ?? [];
   }
 
-  async runArtifacts(): Promise<never> {
-    throw new Error("not used by the trigger path");
+  async runArtifacts(_repo: string, runId: string): Promise<RunArtifact[]> {
+    this.calls.push({ op: "runArtifacts", runId });
+    this.planted("runArtifacts");
+    return [];
+  }
+
+  /** A new status gets the next id (`status-<n>`); one written again keeps its id. */
+  async reportStatus(target: StatusTarget, report: StatusReport, remoteId: string | undefined): Promise<string> {
+    this.calls.push({ op: "reportStatus" });
+    this.planted("reportStatus");
+    const id = remoteId ?? `status-${this.next++}`;
+    this.statuses.push({ target, report, remoteId, id });
+    return id;
+  }
+
+  async upsertComment(target: StatusTarget, mode: CommentMode, _marker: string, body: string, known: CommentIds): Promise<CommentIds> {
+    this.calls.push({ op: "upsertComment" });
+    this.planted("upsertComment");
+    this.comments.push({ target, mode, body, known });
+    return { commit: known.commit ?? `comment-${this.next++}` };
   }
 }

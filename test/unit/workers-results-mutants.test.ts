@@ -1,0 +1,549 @@
+/**
+ * The results path in-process against a real Redis: `processRun` (a downstream run's state → its
+ * upstream check, the history, a cascade), `cascadeFrom`, `processPoll`, `processTimeout` and
+ * `processReport` (the pushes to the upstream forge), with the forge held in memory
+ * (test/helpers/memory-forge.ts). Written to kill the mutants of
+ * src/workers/{run-result,cascade,timeout,poll,report}.ts that the end-to-end files leave alive
+ * (`npm run test:mutation -- workers-results`, TESTING.md), as workers-trigger-mutants does for the
+ * trigger path. The report worker's "sync" case (one check's push) is driven only through
+ * `processReport` and asserted by what reaches the forge, so a rework of its lock and reads keeps it.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import type { Job } from "bullmq";
+import { pino, type Logger } from "pino";
+import { Systems, type SystemDriver } from "../../src/forge/registry.js";
+import type { RunStatus, TriggerResult } from "../../src/forge/roles.js";
+import type { SystemKind } from "../../src/forge/kinds.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import type { HistoryRecord } from "../../src/history/record.js";
+import { Recorder } from "../../src/history/recorder.js";
+import type { DependencyMap } from "../../src/map/graph.js";
+import { parseMap, parseMapFiles } from "../../src/map/load.js";
+import type { RunEvent, TriggerJob } from "../../src/queue/job-data.js";
+import { checkKey, triggerJobId } from "../../src/queue/job-ids.js";
+import { createQueues, type Queues } from "../../src/queue/queues.js";
+import { CheckStore, targetOf } from "../../src/report/check-store.js";
+import { checkName, queuedReport, runReport } from "../../src/report/check-text.js";
+import { CommitViews } from "../../src/report/commit-views.js";
+import { Gates } from "../../src/report/gates.js";
+import { publishCheck } from "../../src/report/publish.js";
+import { SeenTags } from "../../src/report/seen-tags.js";
+import { TriggerRecords } from "../../src/report/trigger-records.js";
+import { Sinks } from "../../src/sinks/sinks.js";
+import { DeclaredQuota } from "../../src/trust/declared-quota.js";
+import { UpstreamSurface } from "../../src/trust/upstream-surface.js";
+import { ProjectVisibility } from "../../src/trust/visibility.js";
+import { VisibilityStore, type Visibility } from "../../src/trust/visibility-store.js";
+import { cascadeFrom } from "../../src/workers/cascade.js";
+import type { WorkerDeps } from "../../src/workers/deps.js";
+import { processPoll } from "../../src/workers/poll.js";
+import { processReport } from "../../src/workers/report.js";
+import { processRun } from "../../src/workers/run-result.js";
+import { processTimeout } from "../../src/workers/timeout.js";
+import { httpError, MemoryForge } from "../helpers/memory-forge.js";
+import { useTestRedisClient } from "../helpers/redis-client.js";
+
+const redis = useTestRedisClient();
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const ISO = "2030-01-01T00:00:00.000Z";
+const JENKINS = "{ jenkins: { url: https://j.example.org, job: a, user_env: JU, token_env: JT } }";
+const CI = "{ workflow: ci.yml, ref: main }";
+
+/**
+ * `up` (upco/lib) tags; `mid` depends on it, and `tail`, `tail2` and `jk2` (whose pipelines run on
+ * Jenkins) cascade from `mid`, `flat` does not. `gl` lives on another GitLab instance, `jk` runs on
+ * Jenkins, `ext` belongs to another owner (shown only while public), `lone` has no dependants.
+ */
+const MAP_TEXT = `
+version: 2
+foundations: [{ id: f, name: F }]
+projects:
+  - { id: up, foundation: f, github: upco/lib }
+  - { id: mid, foundation: f, github: upco/mid, trigger: ${CI}, depends_on: [{ project: up }] }
+  - { id: tail, foundation: f, github: upco/tail, trigger: ${CI}, depends_on: [{ project: mid, cascade: true }] }
+  - { id: flat, foundation: f, github: upco/flat, trigger: ${CI}, depends_on: [{ project: mid }] }
+  - { id: tail2, foundation: f, github: upco/tail2, trigger: ${CI}, depends_on: [{ project: mid, cascade: true }] }
+  - { id: jk2, foundation: f, github: upco/jk2, trigger: ${JENKINS.replace("job: a", "job: b").replace("JT", "JT2")}, depends_on: [{ project: mid, cascade: true }] }
+  - { id: jk, foundation: f, github: upco/jk, trigger: ${JENKINS}, depends_on: [{ project: up }] }
+  - { id: gl, foundation: f, gitlab: { host: gitlab.example.org, project: grp/gl }, trigger: { ref: main }, depends_on: [{ project: up }] }
+  - { id: ext, foundation: f, github: other/ext, trigger: ${CI}, depends_on: [{ project: up }] }
+  - { id: lone, foundation: f, github: upco/lone, trigger: ${CI}, depends_on: [{ project: up }] }
+`;
+const MAP = parseMap(MAP_TEXT);
+
+/** `priv` is private in the reviewed map; `github:dec/app` declared that it cascades from `rev`, which depends on `priv`. */
+const DECLARED_MAP = parseMapFiles([{ file: "m.yml", text: `
+version: 2
+foundations: [{ id: f, name: F }]
+projects:
+  - { id: priv, foundation: f, github: upco/priv, visibility: private }
+  - { id: rev, foundation: f, github: upco/rev, trigger: ${CI}, depends_on: [{ project: priv }] }
+` }], "m.yml", {}, [{
+  file: "github:dec/app/.github/openci.yml", text: `trigger: ${CI}\ndepends_on: [{ project: rev, cascade: true }]\n`, location: { forge: "github", repo: "dec/app" },
+}]).map;
+
+interface LogLine { level: number; msg: string; [field: string]: unknown }
+const INFO = 30;
+const WARN = 40;
+const ERROR = 50;
+
+let queues: Queues;
+let forge: MemoryForge;
+let logs: LogLine[];
+let log: Logger;
+let map: DependencyMap;
+let visibilities: Record<string, Visibility>;
+let deps: WorkerDeps;
+
+beforeAll(() => {
+  queues = createQueues(redis(), pino({ level: "silent" }));
+});
+afterAll(async () => {
+  await queues.close();
+});
+beforeEach(async () => {
+  await redis().flushdb();
+  forge = new MemoryForge();
+  logs = [];
+  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  map = MAP;
+  visibilities = {};
+  deps = makeDeps();
+});
+
+/** The forge's side of each system: GitHub and GitLab play every role (GitLab's runs are polled), Jenkins runs pipelines; `without` leaves roles out. */
+function systems(without: Partial<Record<"github" | "gitlab" | "jenkins", (keyof SystemDriver)[]>> = {}): Systems {
+  const driver = (kind: "github" | "gitlab" | "jenkins", pollsRuns: boolean): SystemDriver => {
+    const all: SystemDriver = kind === "jenkins"
+      ? { runner: () => forge, pollsRuns, signsCheckHooks: false }
+      : { source: () => forge, runner: () => forge, reporter: () => forge, pollsRuns, signsCheckHooks: kind === "github" };
+    for (const role of without[kind] ?? []) delete (all as unknown as Record<string, unknown>)[role];
+    return all;
+  };
+  return new Systems({ github: driver("github", false), gitlab: driver("gitlab", true), jenkins: driver("jenkins", false) }, () => map);
+}
+
+/** What the relay wires for its workers (src/relay.ts), on this file's Redis; the forge is `forge`, a project's visibility on it `visibilities` (default public). */
+function makeDeps(o: { systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
+  const r = redis();
+  const visibility = new ProjectVisibility({ map: () => map, store: new VisibilityStore(r), lookup: async (p) => visibilities[p.id] ?? "public", maxAgeMs: -1 });
+  const checks = new CheckStore(r);
+  const history = new Recorder({ store: new HistoryStore(r), privacy: { anyPrivate: async () => false }, sinks: new Sinks([], () => map, {}), queue: queues.sinks, sinkRetryMs: 10, log });
+  return {
+    map: () => map, queues, checks, records: new TriggerRecords(r), seen: new SeenTags(r), gates: new Gates(r), visibility,
+    visibilityStore: new VisibilityStore(r), surface: new UpstreamSurface(() => map, visibility), declaredQuota: new DeclaredQuota(r, 5),
+    views: new CommitViews(r, checks), systems: o.systems ?? systems(), artifacts: undefined as never, history, redis: r, log, pollIntervalMs: 60_000,
+    ...(o.limits === "none" ? {} : { limits: o.limits ?? { perEvent: 100, perChain: 100 } }),
+  };
+}
+
+const upstreamRef = (o: Partial<TriggerJob["upstream"]> = {}): TriggerJob["upstream"] => ({
+  projectId: "up", forge: "github", repo: "upco/lib", installationId: 7, tag: "v1.0.0", sha: SHA, ...o,
+});
+
+/** A trigger job's data, as enqueueTriggers writes it. */
+function triggerData(downstreamId: string, o: Partial<TriggerJob> = {}): TriggerJob {
+  const upstream = o.upstream ?? upstreamRef();
+  return {
+    runId: triggerJobId({ upstreamId: upstream.projectId, tag: upstream.tag, sha: SHA, downstreamId }), upstream, downstreamId,
+    checkName: checkName(downstreamId), deliveryId: "d-1", enqueuedAt: ISO, attempt: 0, ...o,
+  };
+}
+
+/** What processTrigger saves once the forge started the run. */
+async function triggered(data: TriggerJob, forgeKind: SystemKind, downstreamRepo: string, result: TriggerResult): Promise<void> {
+  await deps.records.save({ trigger: data, forge: forgeKind, downstreamRepo, result, triggeredAt: new Date().toISOString() });
+}
+
+const runState = (state: RunStatus["state"], conclusion?: RunStatus["conclusion"]): RunStatus => ({
+  state, conclusion, webUrl: "https://gitlab.example.org/grp/gl/-/pipelines/1", startedAt: ISO, updatedAt: ISO,
+});
+
+/** Every history record of a kind, oldest first. */
+async function history(kind: HistoryRecord["kind"]): Promise<HistoryRecord[]> {
+  const store = new HistoryStore(redis());
+  return (await store.records(await store.recent(kind, 100))).map((r) => r.record).reverse();
+}
+const runRecords = async () => (await history("run")) as Extract<HistoryRecord, { kind: "run" }>[];
+
+/** The upstream check of a downstream, as recorded for the report worker. */
+async function checkOf(downstreamId: string, upstream = upstreamRef()) {
+  return (await deps.checks.get(checkKey({ upstream, sha: upstream.sha, name: checkName(downstreamId) })))?.report;
+}
+
+/** The trigger queue's jobs of one name (trigger, timeout, poll), with their data. */
+async function queued<D = TriggerJob>(name: string): Promise<D[]> {
+  return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name).map((j) => j.data as D);
+}
+const cascadedTo = async () => (await queued("trigger")).map((t) => t.downstreamId).sort();
+
+const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
+
+async function rejection(work: Promise<unknown>): Promise<Error> {
+  try {
+    await work;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the work to fail");
+}
+
+describe("cascadeFrom: a downstream's passing run triggers its own dependants whose edge cascades", () => {
+  /** `mid`'s trigger, as a cascade's first step (or later, with `chain`). */
+  const fromMid = (o: Partial<TriggerJob> = {}) => triggerData("mid", o);
+  const CAP_REACHED = "cascade stops: the chain reached OPENCI_MAX_TRIGGERS_PER_CHAIN";
+  const ENQUEUED = "cascade: triggers enqueued";
+
+  it("returns the dependants it queued: every cascading one, none of the others", async () => {
+    const result = await cascadeFrom(fromMid(), deps, log);
+
+    expect(result).toEqual(["tail", "tail2", "jk2"]);
+    expect(await cascadedTo()).toEqual(["jk2", "tail", "tail2"]);
+  });
+
+  it("returns nothing, queues nothing and says nothing was enqueued, where no dependant cascades", async () => {
+    const result = await cascadeFrom(triggerData("lone"), deps, log);
+
+    expect(result).toEqual([]);
+    expect(await cascadedTo()).toEqual([]);
+    expect(logged(ENQUEUED)).toEqual([]);
+  });
+
+  it("returns nothing for a pull request's head", async () => {
+    const result = await cascadeFrom(fromMid({ upstream: upstreamRef({ tag: "pull/3" }) }), deps, log);
+
+    expect(result).toEqual([]);
+    expect(await cascadedTo()).toEqual([]);
+  });
+
+  it("leaves out, and says so, a dependant on a system where nothing runs pipelines for the relay", async () => {
+    deps = makeDeps({ systems: systems({ jenkins: ["runner"] }) });
+
+    const result = await cascadeFrom(fromMid(), deps, log);
+
+    expect(result).toEqual(["tail", "tail2"]);
+    expect(await cascadedTo()).toEqual(["tail", "tail2"]);
+    expect(logged("nothing runs pipelines on this system for the relay: not cascaded")).toEqual([
+      expect.objectContaining({ level: WARN, chain: fromMid().runId, downstream: "jk2", system: "jenkins" }),
+    ]);
+  });
+
+  it("stops, and says so, at a project already in the chain (a job queued before the map changed)", async () => {
+    const path = ["up", "tail", "mid"];
+
+    await cascadeFrom(fromMid({ chain: { id: "chain-1", path } }), deps, log);
+
+    expect(await cascadedTo()).toEqual(["jk2", "tail2"]);
+    expect(logged("cascade stops: the project is already in this chain")).toEqual([
+      expect.objectContaining({ level: INFO, chain: "chain-1", path, downstream: "tail" }),
+    ]);
+  });
+
+  it("stops, and says so, at the hop limit (a chain queued under a higher limit)", async () => {
+    const path = ["up", "a", "b", "c", "d", "mid"];
+    expect(path.length).toBeGreaterThan(map.cascadeHopLimit);
+
+    const result = await cascadeFrom(fromMid({ chain: { id: "chain-1", path } }), deps, log);
+
+    expect(result).toEqual([]);
+    expect(await cascadedTo()).toEqual([]);
+    expect(logged("cascade stops at the hop limit").map((l) => l.downstream)).toEqual(["tail", "tail2", "jk2"]);
+    expect(logged("cascade stops at the hop limit")[0]).toEqual(expect.objectContaining({ level: WARN, chain: "chain-1", path, limit: map.cascadeHopLimit }));
+  });
+
+  it("does not cascade from a private upstream's chain to a self-declared dependant, and says so", async () => {
+    map = DECLARED_MAP;
+    deps = makeDeps();
+    const data = triggerData("rev", { upstream: upstreamRef({ projectId: "priv", repo: "upco/priv" }) });
+    expect(map.edge("rev", "github:dec/app")).toMatchObject({ declared: true, cascade: true });
+
+    const result = await cascadeFrom(data, deps, log);
+
+    expect(result).toEqual([]);
+    expect(await cascadedTo()).toEqual([]);
+    expect(logged("a private project cascades only along edges of the reviewed map: self-declared dependant not triggered")).toEqual([
+      expect.objectContaining({ level: INFO, chain: data.runId, downstream: "github:dec/app" }),
+    ]);
+  });
+
+  it("cascades without a cap when none is set", async () => {
+    deps = makeDeps({ limits: "none" });
+
+    expect(await cascadeFrom(fromMid(), deps, log)).toEqual(["tail", "tail2", "jk2"]);
+  });
+
+  it("queues the first dependants up to OPENCI_MAX_TRIGGERS_PER_CHAIN and says which it left out", async () => {
+    deps = makeDeps({ limits: { perEvent: 100, perChain: 1 } });
+
+    const result = await cascadeFrom(fromMid(), deps, log);
+
+    expect(result).toEqual(["tail"]);
+    expect(await cascadedTo()).toEqual(["tail"]);
+    expect(logged(CAP_REACHED)).toEqual([expect.objectContaining({ level: ERROR, chain: fromMid().runId, cap: 1, left_out: ["tail2", "jk2"] })]);
+  });
+
+  it("queues them all, and says nothing of the cap, when they fill it exactly", async () => {
+    deps = makeDeps({ limits: { perEvent: 100, perChain: 3 } });
+
+    expect(await cascadeFrom(fromMid(), deps, log)).toEqual(["tail", "tail2", "jk2"]);
+    expect(logs.filter((l) => l.level >= ERROR)).toEqual([]);
+  });
+
+  it("counts the chain's triggers for a week, across steps and worker processes, under its stored key", async () => {
+    deps = makeDeps({ limits: { perEvent: 100, perChain: 5 } });
+    const counter = "{openci}:chain-triggers:chain-1";
+
+    await cascadeFrom(fromMid({ chain: { id: "chain-1", path: ["up", "mid"] } }), deps, log);
+
+    expect(await redis().get(counter)).toBe("3");
+    const ttl = await redis().ttl(counter);
+    expect(ttl).toBeGreaterThan(7 * 24 * 3600 - 60);
+    expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
+  });
+
+  it("queues nothing once the chain's count (kept by another worker) is at the cap: says so, and not that it enqueued", async () => {
+    deps = makeDeps({ limits: { perEvent: 100, perChain: 4 } });
+    await redis().set("{openci}:chain-triggers:chain-1", "4");
+
+    const result = await cascadeFrom(fromMid({ chain: { id: "chain-1", path: ["up", "mid"] } }), deps, log);
+
+    expect(result).toEqual([]);
+    expect(await cascadedTo()).toEqual([]);
+    expect(logged(CAP_REACHED)).toEqual([expect.objectContaining({ left_out: ["tail", "tail2", "jk2"] })]);
+    expect(logged(ENQUEUED)).toEqual([]);
+  });
+});
+
+describe("processRun: which hooks and runs are taken", () => {
+  it("ignores, and says so, a pipeline hook from the default GitLab instance for a project on another one", async () => {
+    const data = triggerData("gl");
+    await triggered(data, "gitlab", "grp/gl", { kind: "pipeline", runId: "55", webUrl: "https://gitlab.example.org/grp/gl/-/pipelines/55" });
+    const hook: RunEvent = {
+      forge: "gitlab", source: "pipeline_hook", repo: "grp/gl", runId: "55", title: "", state: "completed", conclusion: "success", webUrl: "", deliveryId: "h-1",
+    };
+
+    const result = await processRun(hook, deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(forge.count("runStatus")).toBe(0);
+    expect(await checkOf("gl")).toBeUndefined();
+    expect(logged("pipeline hook from another GitLab instance than the triggered project's: ignored")).toEqual([
+      expect.objectContaining({ level: WARN, downstream: "gl", host: "(default)", expected: "gitlab.example.org" }),
+    ]);
+  });
+
+  it("ignores, and says so, a Jenkins notification from another server than the triggered job's", async () => {
+    const data = triggerData("jk");
+    await triggered(data, "jenkins", "a", { kind: "build", runId: "queue:7", webUrl: "https://j.example.org/job/a/" });
+    const notification: RunEvent = {
+      forge: "jenkins", source: "notification", repo: "a", host: "https://other.example.org", runId: "queue:7", title: "",
+      state: "completed", conclusion: "success", webUrl: "", deliveryId: "n-1",
+    };
+
+    const result = await processRun(notification, deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(forge.count("runStatus")).toBe(0);
+    expect(await checkOf("jk")).toBeUndefined();
+    expect(logged("Jenkins notification from another server than the triggered job's: ignored")).toEqual([
+      expect.objectContaining({ level: WARN, downstream: "jk", host: "https://other.example.org", expected: "https://j.example.org" }),
+    ]);
+  });
+
+  describe("a run found by the relay run id in its title (a trigger that got no run id back)", () => {
+    const titled = (data: TriggerJob, workflow?: RunEvent["workflow"]): RunEvent => ({
+      forge: "github", source: "workflow_run", repo: "upco/lone", runId: "900", title: `CI for ${data.runId}`, state: "completed", conclusion: "success",
+      webUrl: "https://github.com/upco/lone/actions/runs/900", createdAt: new Date().toISOString(), deliveryId: "w-1", ...(workflow ? { workflow } : {}),
+    });
+    const MISFIT = "run names a relay run id but does not fit its trigger: ignored";
+
+    it("is ignored when it names no workflow, and the log says why", async () => {
+      const data = triggerData("lone");
+      await triggered(data, "github", "upco/lone", { kind: "workflow_dispatch", runId: undefined, webUrl: "https://github.com/upco/lone/actions" });
+
+      const result = await processRun(titled(data), deps, log);
+
+      expect(result).toEqual({ correlated: false });
+      expect(await checkOf("lone")).toBeUndefined();
+      expect(logged(MISFIT)).toEqual([expect.objectContaining({ level: WARN, repo: "upco/lone", runId: "900", relayRunId: data.runId, reason: "no workflow named" })]);
+    });
+
+    it("is ignored when the map no longer says which workflow was triggered, and the log says so", async () => {
+      const data = triggerData("lone");
+      await triggered(data, "github", "upco/lone", { kind: "workflow_dispatch", runId: undefined, webUrl: "https://github.com/upco/lone/actions" });
+      map = parseMap(MAP_TEXT.replace(/\n {2}- \{ id: lone, .*\n/, "\n"));
+
+      const result = await processRun(titled(data, { path: ".github/workflows/ci.yml", id: 5, event: "workflow_dispatch" }), deps, log);
+
+      expect(result).toEqual({ correlated: false });
+      expect(logged(MISFIT)).toEqual([
+        expect.objectContaining({ relayRunId: data.runId, reason: "a run of .github/workflows/ci.yml, not of the triggered workflow" }),
+      ]);
+    });
+  });
+});
+
+describe("processPoll: a run no webhook reports", () => {
+  const pipeline = (runId: string): TriggerResult => ({ kind: "pipeline", runId, webUrl: `https://gitlab.example.org/grp/gl/-/pipelines/${runId}` });
+
+  it("reads a run whose check is not recorded, shows it, records it as polled, and looks again later", async () => {
+    const data = triggerData("gl");
+    await triggered(data, "gitlab", "grp/gl", pipeline("55"));
+    forge.runStates["55"] = runState("in_progress");
+
+    const result = await processPoll({ relayRunId: data.runId, round: 1 }, deps, log);
+
+    expect(result).toEqual({ done: false });
+    expect(await checkOf("gl")).toMatchObject({ status: "in_progress", externalId: data.runId });
+    expect((await runRecords()).map((r) => [r.downstream, r.runId, r.state, r.source])).toEqual([["gl", "55", "in_progress", "poll"]]);
+    expect(await queued("poll")).toEqual([{ relayRunId: data.runId, round: 2 }]);
+  });
+
+  it("goes on reading its own run when the shared check was completed by another trigger's run (two tags, one commit)", async () => {
+    const first = triggerData("gl");
+    const second = triggerData("gl", { upstream: upstreamRef({ tag: "v1.0.0-final" }) });
+    await triggered(first, "gitlab", "grp/gl", pipeline("55"));
+    await triggered(second, "gitlab", "grp/gl", pipeline("56"));
+    forge.runStates["55"] = runState("completed", "success");
+    forge.runStates["56"] = runState("in_progress");
+    expect(await processPoll({ relayRunId: first.runId, round: 1 }, deps, log)).toEqual({ done: true });
+    expect(await checkOf("gl", second.upstream)).toMatchObject({ status: "completed", externalId: first.runId });
+
+    const result = await processPoll({ relayRunId: second.runId, round: 1 }, deps, log);
+
+    expect(result).toEqual({ done: false });
+    expect(forge.calls.filter((c) => c.op === "runStatus").map((c) => c.runId)).toEqual(["55", "56"]);
+    expect((await runRecords()).map((r) => [r.run, r.state])).toEqual([[first.runId, "completed"], [second.runId, "in_progress"]]);
+  });
+});
+
+describe("processTimeout", () => {
+  it("records a GitHub downstream's timed-out run even when its trigger record is gone", async () => {
+    const data = triggerData("lone");
+
+    const result = await processTimeout({ trigger: data, timeout: "6h" }, deps, log);
+
+    expect(result).toEqual({ timedOut: true });
+    expect(await checkOf("lone")).toMatchObject({ status: "completed", conclusion: "timed_out" });
+    expect((await runRecords()).map((r) => [r.downstream, r.forge, r.state, r.conclusion, r.source])).toEqual([["lone", "github", "completed", "timed_out", "timeout"]]);
+  });
+});
+
+describe("processReport", () => {
+  /** The job as the report worker hands it over: its name and data (and the BullMQ call the check lock may make). */
+  const job = (name: string, key: string): Job => ({ name, data: { checkKey: key }, moveToDelayed: async () => undefined }) as unknown as Job;
+  const report = (name: string, key: string) => processReport(job(name, key), undefined, deps, log);
+  const commitKey = () => CommitViews.keyFor(targetOf(upstreamRef()));
+  const checkKeyOf = (data: TriggerJob) => checkKey({ upstream: data.upstream, sha: SHA, name: data.checkName });
+  const queuedCheck = async (downstreamId: string) => {
+    const data = triggerData(downstreamId);
+    await publishCheck(deps, data, queuedReport(data.upstream, map.project(downstreamId)!, data.runId));
+    return data;
+  };
+  const finished = async (downstreamId: string, conclusion: "success" | "failure") => {
+    const data = triggerData(downstreamId);
+    const run = { runId: "77", webUrl: "https://github.com/x/actions/runs/77", state: "completed" as const, conclusion, startedAt: ISO, updatedAt: ISO, failedJobs: ["build"] };
+    await publishCheck(deps, data, runReport(data.upstream, map.project(downstreamId)!, data.runId, run));
+    return data;
+  };
+
+  describe("a downstream's own check (sync)", () => {
+    it("writes a check once: again with nothing new, it writes nothing and says it is current", async () => {
+      const data = await queuedCheck("mid");
+
+      const first = await report("sync", checkKeyOf(data));
+      const again = await report("sync", checkKeyOf(data));
+
+      expect(forge.statuses.map((s) => [s.report.name, s.report.status, s.remoteId])).toEqual([["openci: mid", "queued", undefined]]);
+      expect(first).toBe(forge.statuses[0]!.id);
+      expect(again).toBe("current");
+    });
+
+    it("writes nothing, and says it is current, for a check not recorded (expired)", async () => {
+      const result = await report("sync", checkKeyOf(triggerData("mid")));
+
+      expect(result).toBe("current");
+      expect(forge.statuses).toEqual([]);
+    });
+  });
+
+  describe("the commit's roll-up", () => {
+    it("is written once: again with nothing new, it writes nothing and says it is current", async () => {
+      await queuedCheck("mid");
+
+      const first = await report("rollup", commitKey());
+      const again = await report("rollup", commitKey());
+
+      expect(forge.statuses.map((s) => [s.report.name, s.report.title])).toEqual([["openci", "0 of 1 downstreams passed, 1 still running"]]);
+      expect(first).toBe(forge.statuses[0]!.id);
+      expect(again).toBe("current");
+    });
+
+    it("writes nothing, and says it is current, for a commit that has none", async () => {
+      expect(await report("rollup", commitKey())).toBe("current");
+      expect(forge.statuses).toEqual([]);
+    });
+
+    it("is rewritten without a downstream that turned private since it was shown", async () => {
+      const data = await queuedCheck("ext");
+      await report("rollup", commitKey());
+      expect(forge.statuses[0]!.report.summary).toContain("ext");
+      visibilities.ext = "private";
+      await finished("ext", "success");
+
+      await report("rollup", commitKey());
+
+      expect(forge.statuses.map((s) => [s.remoteId, s.report.title])).toEqual([
+        [undefined, "0 of 1 downstreams passed, 1 still running"],
+        [forge.statuses[0]!.id, "No downstream is shown on this commit"],
+      ]);
+      expect(forge.statuses[1]!.report.summary).not.toContain("ext");
+      expect(await deps.checks.get(checkKeyOf(data))).toMatchObject({ report: { status: "completed" } });
+    });
+
+    it("shows a check an older relay recorded, from before checks said what they are about (30 days after an upgrade)", async () => {
+      // The hash as the relay wrote it before e5a4924 ("who may be shown is decided again at every push"): no `about` field.
+      const old = triggerData("tail");
+      const target = targetOf(old.upstream);
+      await redis().hset(`{openci}:check:${checkKeyOf(old)}`, {
+        order: "1", target: JSON.stringify(target), report: JSON.stringify(queuedReport(old.upstream, map.project("tail")!, old.runId)), version: "1",
+      });
+      await deps.views.enroll(target, [checkKeyOf(old)]);
+      await queuedCheck("mid");
+
+      await report("rollup", commitKey());
+
+      expect(forge.statuses.map((s) => s.report.title)).toEqual(["0 of 2 downstreams passed, 2 still running"]);
+      expect(forge.statuses[0]!.report.summary).toContain("tail");
+    });
+
+    it("fails, to be retried, with what it was writing when the forge fails (a 5xx)", async () => {
+      await queuedCheck("mid");
+      forge.fail("reportStatus", httpError(502));
+
+      const error = await rejection(report("rollup", commitKey()));
+
+      expect(error).toMatchObject({ kind: "transient", message: "updating the upstream check: 502 Bad Gateway" });
+    });
+  });
+
+  describe("the commit's failure comment", () => {
+    it("fails, to be retried, with what it was writing when the forge fails (a 5xx)", async () => {
+      await finished("mid", "failure");
+      forge.fail("upsertComment", httpError(502));
+
+      const error = await rejection(report("comment", commitKey()));
+
+      expect(error).toMatchObject({ kind: "transient", message: "updating the upstream comment: 502 Bad Gateway" });
+    });
+
+    it("is written, where the upstream's map entry says (auto by default), when a downstream fails", async () => {
+      await finished("mid", "failure");
+
+      await report("comment", commitKey());
+
+      expect(forge.comments.map((c) => [c.mode, c.body.includes("1 of 1 downstream")])).toEqual([["auto", true]]);
+    });
+  });
+});

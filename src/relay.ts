@@ -29,7 +29,8 @@ import { CommitViews } from "./report/commit-views.js";
 import { Gates } from "./report/gates.js";
 import { TriggerRecords } from "./report/trigger-records.js";
 import { SeenTags } from "./report/seen-tags.js";
-import { githubWebhooks } from "./web/github-webhooks.js";
+import { githubDeliveries, githubWebhooks } from "./web/github-webhooks.js";
+import { githubIntake } from "./web/github-intake.js";
 import { LiveMap, type MapText } from "./map/live-map.js";
 import { adoptStoredMap, followStoredMap } from "./map/map-store.js";
 import { gitlabWebhooks, type GitlabWebhookOptions } from "./web/gitlab-webhooks.js";
@@ -136,6 +137,7 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     // Probot's Server treats port 0 as "use 3000"; pick the free port ourselves.
     const port = config.port === 0 ? await freePort() : config.port;
     server = new Server({ Probot: RelayProbot, port, host: config.host, log, enableStaticFiles: false });
+    const receiveGithub = githubDeliveries(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo, visibility: visibilityStore });
     await server.load((app, { addHandler: add }) => {
       const addHandler = (h: Handler) => add(guard(h, log));
       probot = app;
@@ -153,9 +155,10 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
       addHandler(metricsHandler(queues, redis));
       addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));
       addHandler(dashboard({ access: historyAccess, map, queues, log }));
-      githubWebhooks(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo, visibility: visibilityStore })(app, { addHandler, cwd: process.cwd() });
+      githubWebhooks(receiveGithub)(app, { addHandler, cwd: process.cwd() });
     });
-    gateIntake(await server.start(), redis, log);
+    const webhooks = probot!.webhooks;
+    gateIntake(await server.start(), redis, log, githubIntake({ verify: (payload, signature) => webhooks.verify(payload, signature), receive: receiveGithub, log }));
   }
 
   let workers: Workers | undefined;

@@ -58,46 +58,59 @@ function normalise(delivery: Delivery, appId: number, mapRepo: MapRepoSpec | und
   return events.filter((e): e is Normalised => e !== null);
 }
 
+/** Whether the relay listens to a delivery of `name` (GitHub's X-GitHub-Event) with this payload: its event or event.action is in GITHUB_EVENTS. */
+export function listensTo(name: string, payload: { action?: unknown }): boolean {
+  const events: readonly string[] = GITHUB_EVENTS;
+  return events.includes(name) || (typeof payload.action === "string" && events.includes(`${name}.${payload.action}`));
+}
+
 /**
- * Thin handler: verify (Probot already checked the signature), normalise, enqueue, answer. GitHub
- * gets its 2xx only after the event is in Redis; all forge calls happen in the workers.
+ * Thin handler: normalise, enqueue (the signature was checked before). GitHub gets its 2xx only after
+ * the event is in Redis; all forge calls happen in the workers. Throws when enqueueing fails.
  */
-export function githubWebhooks(
+export function githubDeliveries(
   queues: Pick<Queues, "events">, log: Logger,
   options: { appId: number; mapRepo?: MapRepoSpec | undefined; visibility?: Pick<VisibilityStore, "set"> | undefined },
-): ApplicationFunction {
+): (delivery: Delivery) => Promise<void> {
+  return async (delivery) => {
+    // One log call with the delivery's fields: a child logger per delivery cost more than the call.
+    const about = { deliveryId: delivery.id, event: delivery.name };
+    // What the payload says of repositories' visibility travels with the delivery's jobs (the worker
+    // keeps it before working on them: no extra Redis call here); a change of visibility is kept at once.
+    const seen = options.visibility ? normaliseGithubVisibility(delivery) : [];
+    for (const v of seen.filter((x) => x.source === "event")) {
+      await options.visibility!.set({ forge: "github", repo: v.repo }, v.visibility, v.source);
+      log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
+    }
+    const at = Date.now();
+    const reported = seen.filter((x) => x.source === "payload").map(({ repo, visibility }) => ({ repo, visibility, at }));
+    let events: Normalised[];
+    try {
+      events = normalise(delivery, options.appId, options.mapRepo);
+    } catch (error) {
+      if (!(error instanceof PayloadError)) throw error;
+      log.warn({ ...about, reason: error.message }, "delivery ignored: payload rejected");
+      return;
+    }
+    if (events.length === 0) return;
+    // The first event keeps the delivery's own job id; a second one from the same delivery gets its kind appended.
+    const jobs = events.map((e, i) => ({
+      name: e.name, data: reported.length > 0 ? { ...e.data, visibility: reported } : e.data,
+      opts: { jobId: deliveryJobId("github", i === 0 ? delivery.id : e.name === "declaration" ? `${delivery.id}/declaration/${e.data.repo}` : `${delivery.id}/${e.name}`) },
+    }));
+    // One event (nearly always) is one `add`: addBulk's pipeline costs about twice as much CPU per job.
+    if (jobs.length === 1) await queues.events.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+    else await queues.events.addBulk(jobs);
+    log.info({ ...about, repo: events[0]!.data.repo, kinds: events.map((e) => e.name) }, "event enqueued");
+  };
+}
+
+/**
+ * The same deliveries through Probot's own webhooks (`probot.receive`, its webhook proxy): HTTP
+ * deliveries take the leaner path of github-intake.ts, which never builds Probot's per-event Octokit.
+ */
+export function githubWebhooks(receive: (delivery: Delivery) => Promise<void>): ApplicationFunction {
   return (app) => {
-    app.on([...GITHUB_EVENTS], async (context) => {
-      // One log call with the delivery's fields: a child logger per delivery cost more than the call.
-      const about = { deliveryId: context.id, event: context.name };
-      const delivery: Delivery = { id: context.id, name: context.name, payload: context.payload };
-      // What the payload says of repositories' visibility travels with the delivery's jobs (the worker
-      // keeps it before working on them: no extra Redis call here); a change of visibility is kept at once.
-      const seen = options.visibility ? normaliseGithubVisibility(delivery) : [];
-      for (const v of seen.filter((x) => x.source === "event")) {
-        await options.visibility!.set({ forge: "github", repo: v.repo }, v.visibility, v.source);
-        log.info({ ...about, repo: v.repo, visibility: v.visibility }, "repository visibility changed");
-      }
-      const at = Date.now();
-      const reported = seen.filter((x) => x.source === "payload").map(({ repo, visibility }) => ({ repo, visibility, at }));
-      let events: Normalised[];
-      try {
-        events = normalise(delivery, options.appId, options.mapRepo);
-      } catch (error) {
-        if (!(error instanceof PayloadError)) throw error;
-        log.warn({ ...about, reason: error.message }, "delivery ignored: payload rejected");
-        return;
-      }
-      if (events.length === 0) return;
-      // The first event keeps the delivery's own job id; a second one from the same delivery gets its kind appended.
-      const jobs = events.map((e, i) => ({
-        name: e.name, data: reported.length > 0 ? { ...e.data, visibility: reported } : e.data,
-        opts: { jobId: deliveryJobId("github", i === 0 ? context.id : e.name === "declaration" ? `${context.id}/declaration/${e.data.repo}` : `${context.id}/${e.name}`) },
-      }));
-      // One event (nearly always) is one `add`: addBulk's pipeline costs about twice as much CPU per job.
-      if (jobs.length === 1) await queues.events.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
-      else await queues.events.addBulk(jobs);
-      log.info({ ...about, repo: events[0]!.data.repo, kinds: events.map((e) => e.name) }, "event enqueued");
-    });
+    app.on([...GITHUB_EVENTS], (context) => receive({ id: context.id, name: context.name, payload: context.payload }));
   };
 }

@@ -14,9 +14,10 @@ export const MAX_DELIVERY_BYTES = 25 * 1024 * 1024;
  * In front of every request listener (Probot's included): webhook deliveries are answered 413
  * when they announce more than 25 MB (nothing read), 503 when Redis cannot take them now (no
  * offline queue: the forge records a failed delivery, to be redelivered), and a failure to
- * enqueue is a 503, never a 2xx. Every delivery is counted by forge, event and outcome.
+ * enqueue is a 503, never a 2xx. Every delivery is counted by forge, event and outcome. With
+ * `github`, GitHub's deliveries go to it instead of the server's listeners (Probot's).
  */
-export function gateIntake(server: Server, redis: Redis, log: Logger): void {
+export function gateIntake(server: Server, redis: Redis, log: Logger, github?: (req: IncomingMessage, res: ServerResponse) => Promise<void>): void {
   const listeners = server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners("request");
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -44,6 +45,14 @@ export function gateIntake(server: Server, redis: Redis, log: Logger): void {
       // durably queued, and a redelivery of a delivery that did get queued is deduplicated.
       const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
       res.writeHead = ((status: number, ...rest: unknown[]) => writeHead(status === 500 || status === 202 ? 503 : status, ...rest)) as typeof res.writeHead;
+      // GitHub's deliveries take the lean path when the web role gives one (github-intake.ts), not Probot's listener.
+      if (forge === "github" && github) {
+        github(req, res).catch((err: unknown) => {
+          log.error({ err, forge, event }, "delivery failed before it was queued");
+          if (!res.headersSent) refuse(req, res, 503, "the delivery could not be queued: redeliver it later", { "retry-after": "30" });
+        });
+        return;
+      }
     }
     for (const l of listeners) l.call(server, req, res);
   });

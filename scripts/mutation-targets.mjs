@@ -56,7 +56,7 @@ export const targets = {
   },
   "workers-results": {
     folder: "src/workers",
-    mutate: ["src/workers/run-result.ts", "src/workers/cascade.ts", "src/workers/timeout.ts", "src/workers/poll.ts", "src/workers/report.ts"],
+    mutate: ["src/workers/run-result.ts", "src/workers/cascade.ts", "src/workers/chain-budget.ts", "src/workers/timeout.ts", "src/workers/poll.ts", "src/workers/report.ts"],
     tests: [
       "test/e2e/results.test.ts", "test/e2e/cascade.test.ts", "test/e2e/check-suite-results.test.ts", "test/e2e/failure-comments.test.ts",
       "test/e2e/gitlab-downstream.test.ts", "test/abuse/results.test.ts", "test/abuse/gitlab-run-hooks.test.ts",

@@ -4,13 +4,14 @@ import { runPlaceOf } from "../map/graph.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { WorkerDeps } from "./deps.js";
 import { enqueueTriggers, type Work } from "./enqueue-triggers.js";
-import { key } from "../queue/names.js";
+import { admitToChain } from "./chain-budget.js";
 
 /**
  * A downstream run passed: its own dependants whose edge says `cascade: true` are triggered with
  * the context of the upstream that tagged (its commit shows them too). One chain id through the
  * whole chain, at most the map's hop limit from that upstream, never the same project twice.
- * Trigger ids stay (upstream, tag, commit, downstream), so a project reached twice runs once.
+ * Trigger ids stay (upstream, tag, commit, downstream), so a project reached twice runs once; and
+ * OPENCI_MAX_TRIGGERS_PER_CHAIN counts it once (chain-budget.ts), however often it is reached.
  */
 export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Logger): Promise<string[]> {
   const map = deps.map();
@@ -19,7 +20,7 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
   if (!upstream || isUnderReview(trigger.upstream.tag)) return [];
   const path = trigger.chain?.path ?? [trigger.upstream.projectId, trigger.downstreamId];
   const chainId = trigger.chain?.id ?? trigger.runId;
-  const work: Work[] = [];
+  let work: Work[] = [];
   for (const { project, edge } of map.allDependants(trigger.downstreamId)) {
     if (!edge.cascade) continue;
     if (path.includes(project.id)) {
@@ -37,14 +38,12 @@ export async function cascadeFrom(trigger: TriggerJob, deps: WorkerDeps, log: Lo
   if (work.length === 0) return [];
   const cap = deps.limits?.perChain;
   if (cap !== undefined) {
-    // The chain's triggers so far, across all its branches and workers.
-    const counter = key("chain-triggers", chainId);
-    const total = await deps.redis.incrby(counter, work.length);
-    await deps.redis.expire(counter, 7 * 24 * 3600);
-    const room = Math.max(0, cap - (total - work.length));
-    if (room < work.length) {
-      log.error({ chain: chainId, cap, left_out: work.slice(room).map((w) => w.project.id) }, "cascade stops: the chain reached OPENCI_MAX_TRIGGERS_PER_CHAIN");
-      work.splice(room);
+    // The chain's distinct downstream projects so far, across all its branches and workers.
+    const admitted = await admitToChain(deps.redis, chainId, cap, work.map((w) => w.project.id));
+    const leftOut = work.filter((w) => !admitted.has(w.project.id));
+    if (leftOut.length > 0) {
+      log.error({ chain: chainId, cap, left_out: leftOut.map((w) => w.project.id) }, "cascade stops: the chain reached OPENCI_MAX_TRIGGERS_PER_CHAIN");
+      work = work.filter((w) => admitted.has(w.project.id));
       if (work.length === 0) return [];
     }
   }

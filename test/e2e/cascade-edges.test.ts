@@ -84,7 +84,7 @@ ${["c1", "c2", "c3"].map((c) => `  - { id: ${c}, foundation: lf, github: acme/${
 
     expect(h.github.calls("actions/create-workflow-dispatch").map((c) => c.params.repo).sort()).toEqual(["c1", "c2", "mid"]);
     expect(checkOf(h, "openci: c1")?.status).toBe("in_progress");
-    // c1 passes: its dependant d1 would be the chain's fourth trigger (c3 counted as asked for)
+    // c1 passes: its dependant d1 would be the chain's third project (c1 and c2 fill the cap of 2)
     await sendRun(h, { id: runIdOf(checkOf(h, "openci: c1")!), repo: "acme/c1", conclusion: "success" });
     await completed(h, "openci: c1");
     await h.idle();
@@ -92,6 +92,37 @@ ${["c1", "c2", "c3"].map((c) => `  - { id: ${c}, foundation: lf, github: acme/${
     expect(dispatchesTo(h, "acme/c3")).toEqual([]);
     expect(dispatchesTo(h, "acme/d1")).toEqual([]);
     expect(downstreamChecks(h.github).map((c) => c.name).sort()).toEqual(["openci: c1", "openci: c2", "openci: mid"]);
+  });
+
+  it("OPENCI_MAX_TRIGGERS_PER_CHAIN counts each project once: a passing run delivered twice costs the chain nothing more, and a later hop still fits", async () => {
+    const map = `version: 2
+foundations: [{ id: lf, name: LF }]
+projects:
+  - { id: hello, foundation: lf, github: ${UPSTREAM} }
+  - { id: mid, foundation: lf, github: acme/mid, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: hello }] }
+${["c1", "c2"].map((c) => `  - { id: ${c}, foundation: lf, github: acme/${c}, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: mid, cascade: true }] }\n`).join("")}  - { id: d1, foundation: lf, github: acme/d1, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: c1, cascade: true }] }
+`;
+    const h = await startHarness({
+      map, repos: { [UPSTREAM]: upstreamRepo(), "acme/mid": ci(20), "acme/c1": ci(21), "acme/c2": ci(22), "acme/d1": ci(24) },
+      env: { OPENCI_MAX_TRIGGERS_PER_CHAIN: "3" },
+    });
+
+    await h.send("create.tag");
+    const mid = runIdOf(await runningCheck(h, "openci: mid"));
+    // the same passing run, twice: a redelivered webhook
+    await sendRun(h, { id: mid, repo: "acme/mid", conclusion: "success" }, "mid-passed-1");
+    await h.idle();
+    await sendRun(h, { id: mid, repo: "acme/mid", conclusion: "success" }, "mid-passed-2");
+    await h.idle();
+    expect(h.github.calls("actions/create-workflow-dispatch").map((c) => c.params.repo).sort()).toEqual(["c1", "c2", "mid"]);
+    expect(h.logs.filter((l) => l.includes("OPENCI_MAX_TRIGGERS_PER_CHAIN"))).toEqual([]);
+    // c1 passes: d1 is the chain's third project, within the cap of 3
+    await sendRun(h, { id: runIdOf(await runningCheck(h, "openci: c1")), repo: "acme/c1", conclusion: "success" });
+    await runningCheck(h, "openci: d1");
+    await h.idle();
+
+    expect(h.github.calls("actions/create-workflow-dispatch").map((c) => c.params.repo).sort()).toEqual(["c1", "c2", "d1", "mid"]);
+    expect(h.logs.filter((l) => l.includes("OPENCI_MAX_TRIGGERS_PER_CHAIN"))).toEqual([]);
   });
 
   const mapV2 = (settings: string, projects: string) => `version: 2

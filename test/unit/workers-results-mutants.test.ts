@@ -8,8 +8,9 @@
  * trigger path. The report worker's "sync" case (one check's push) is driven only through
  * `processReport` and asserted by what reaches the forge, so a rework of its lock and reads keeps it.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Job } from "bullmq";
+import type { Redis } from "ioredis";
 import { pino, type Logger } from "pino";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { RunStatus, TriggerResult } from "../../src/forge/roles.js";
@@ -194,6 +195,8 @@ describe("cascadeFrom: a downstream's passing run triggers its own dependants wh
   const fromMid = (o: Partial<TriggerJob> = {}) => triggerData("mid", o);
   const CAP_REACHED = "cascade stops: the chain reached OPENCI_MAX_TRIGGERS_PER_CHAIN";
   const ENQUEUED = "cascade: triggers enqueued";
+  /** Where the chain "chain-1" keeps the downstream projects it triggered. */
+  const CHAIN_KEY = "{openci}:chain-downstreams:chain-1";
 
   it("returns the dependants it queued: every cascading one, none of the others", async () => {
     const result = await cascadeFrom(fromMid(), deps, log);
@@ -290,21 +293,20 @@ describe("cascadeFrom: a downstream's passing run triggers its own dependants wh
     expect(logs.filter((l) => l.level >= ERROR)).toEqual([]);
   });
 
-  it("counts the chain's triggers for a week, across steps and worker processes, under its stored key", async () => {
+  it("counts the chain's triggered projects for a week, across steps and worker processes, under its stored key", async () => {
     deps = makeDeps({ limits: { perEvent: 100, perChain: 5 } });
-    const counter = "{openci}:chain-triggers:chain-1";
 
     await cascadeFrom(fromMid({ chain: { id: "chain-1", path: ["up", "mid"] } }), deps, log);
 
-    expect(await redis().get(counter)).toBe("3");
-    const ttl = await redis().ttl(counter);
+    expect((await redis().smembers(CHAIN_KEY)).sort()).toEqual(["jk2", "tail", "tail2"]);
+    const ttl = await redis().ttl(CHAIN_KEY);
     expect(ttl).toBeGreaterThan(7 * 24 * 3600 - 60);
     expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
   });
 
   it("queues nothing once the chain's count (kept by another worker) is at the cap: says so, and not that it enqueued", async () => {
     deps = makeDeps({ limits: { perEvent: 100, perChain: 4 } });
-    await redis().set("{openci}:chain-triggers:chain-1", "4");
+    await redis().sadd(CHAIN_KEY, "p1", "p2", "p3", "p4");
 
     const result = await cascadeFrom(fromMid({ chain: { id: "chain-1", path: ["up", "mid"] } }), deps, log);
 
@@ -312,6 +314,127 @@ describe("cascadeFrom: a downstream's passing run triggers its own dependants wh
     expect(await cascadedTo()).toEqual([]);
     expect(logged(CAP_REACHED)).toEqual([expect.objectContaining({ left_out: ["tail", "tail2", "jk2"] })]);
     expect(logged(ENQUEUED)).toEqual([]);
+    expect(await redis().scard(CHAIN_KEY)).toBe(4);
+  });
+
+  it("at the cap, still queues a dependant the chain already counted (a step retried after a crash between counting and queueing), and leaves out only the new ones", async () => {
+    deps = makeDeps({ limits: { perEvent: 100, perChain: 4 } });
+    await redis().sadd(CHAIN_KEY, "p1", "p2", "p3", "tail2");
+
+    const result = await cascadeFrom(fromMid({ chain: { id: "chain-1", path: ["up", "mid"] } }), deps, log);
+
+    expect(result).toEqual(["tail2"]);
+    expect(await cascadedTo()).toEqual(["tail2"]);
+    expect(logged(CAP_REACHED)).toEqual([expect.objectContaining({ level: ERROR, chain: "chain-1", cap: 4, left_out: ["tail", "jk2"] })]);
+    expect(await redis().scard(CHAIN_KEY)).toBe(4);
+  });
+
+  /**
+   * The cap counts distinct (chain, downstream project) triggers: a repeated report of one passing
+   * run (a redelivered hook; a GitLab hook and a poll of the same pipeline; a retried job), a second
+   * path to the same project, or two workers at the same step cost the chain nothing more, since the
+   * trigger jobs are deduplicated by their ids anyway. `up` tags, `mid` runs; `a` and `b` cascade
+   * from `mid`; `c` from both `a` and `b` (a diamond), `x` from `a`, `y` from `b`, `d` from `c`.
+   */
+  describe("counting each downstream project once per chain", () => {
+    const DIAMOND = parseMap(`
+version: 2
+foundations: [{ id: f, name: F }]
+projects:
+  - { id: up, foundation: f, github: upco/lib }
+  - { id: mid, foundation: f, github: upco/mid, trigger: ${CI}, depends_on: [{ project: up }] }
+  - { id: a, foundation: f, github: upco/a, trigger: ${CI}, depends_on: [{ project: mid, cascade: true }] }
+  - { id: b, foundation: f, github: upco/b, trigger: ${CI}, depends_on: [{ project: mid, cascade: true }] }
+  - { id: c, foundation: f, github: upco/c, trigger: ${CI}, depends_on: [{ project: a, cascade: true }, { project: b, cascade: true }] }
+  - { id: x, foundation: f, github: upco/x, trigger: ${CI}, depends_on: [{ project: a, cascade: true }] }
+  - { id: y, foundation: f, github: upco/y, trigger: ${CI}, depends_on: [{ project: b, cascade: true }] }
+  - { id: d, foundation: f, github: upco/d, trigger: ${CI}, depends_on: [{ project: c, cascade: true }] }
+`);
+    const chainId = () => fromMid().runId;
+    const chainKey = () => `{openci}:chain-downstreams:${chainId()}`;
+    /** The trigger of a later step of mid's chain, reached along `path`. */
+    const step = (...path: string[]) => triggerData(path[path.length - 1]!, { chain: { id: chainId(), path: ["up", "mid", ...path] } });
+    const passed = (deliveryId: string): RunEvent => ({
+      forge: "github", source: "workflow_run", repo: "upco/mid", runId: "901", title: "", state: "completed", conclusion: "success",
+      webUrl: "https://github.com/upco/mid/actions/runs/901", deliveryId,
+    });
+    let others: Redis[] = [];
+    /** The same deps on a connection of its own: another worker process. */
+    const anotherWorker = () => {
+      const other = redis().duplicate();
+      others.push(other);
+      return { ...deps, redis: other };
+    };
+    beforeEach(() => {
+      map = DIAMOND;
+      others = [];
+    });
+    afterEach(() => {
+      for (const other of others) other.disconnect();
+    });
+
+    it("a passing run reported twice (a redelivered hook) costs nothing more: no false cap, and later steps keep their budget", async () => {
+      deps = makeDeps({ limits: { perEvent: 100, perChain: 4 } });
+      await triggered(fromMid(), "github", "upco/mid", { kind: "workflow_dispatch", runId: "901", webUrl: "https://github.com/upco/mid/actions/runs/901" });
+
+      expect(await processRun(passed("w-1"), deps, log)).toEqual({ correlated: true });
+      expect(await processRun(passed("w-2"), deps, log)).toEqual({ correlated: true });
+      expect(await cascadedTo()).toEqual(["a", "b"]);
+      expect(logged(ENQUEUED).map((l) => l.downstreams)).toEqual([["a", "b"], ["a", "b"]]);
+
+      // a passes: c and x fill the cap of 4 exactly (a, b, c, x)
+      expect(await cascadeFrom(step("a"), deps, log)).toEqual(["c", "x"]);
+      expect(await cascadedTo()).toEqual(["a", "b", "c", "x"]);
+      expect(logged(CAP_REACHED)).toEqual([]);
+      expect(logs.filter((l) => l.level >= ERROR)).toEqual([]);
+      expect((await redis().smembers(chainKey())).sort()).toEqual(["a", "b", "c", "x"]);
+    });
+
+    it("a project reached along two paths of the chain is counted once; the cap still stops a new one", async () => {
+      deps = makeDeps({ limits: { perEvent: 100, perChain: 5 } });
+
+      expect(await cascadeFrom(fromMid(), deps, log)).toEqual(["a", "b"]);
+      expect(await cascadeFrom(step("a"), deps, log)).toEqual(["c", "x"]);
+      // b passes: c again (its job is the same one) and y fill the cap of 5 (a, b, c, x, y)
+      expect(await cascadeFrom(step("b"), deps, log)).toEqual(["c", "y"]);
+      expect(logged(CAP_REACHED)).toEqual([]);
+      expect(await cascadedTo()).toEqual(["a", "b", "c", "x", "y"]);
+
+      // c passes: d would be the sixth
+      expect(await cascadeFrom(step("a", "c"), deps, log)).toEqual([]);
+      expect(logged(CAP_REACHED)).toEqual([expect.objectContaining({ level: ERROR, chain: chainId(), cap: 5, left_out: ["d"] })]);
+      expect(await cascadedTo()).toEqual(["a", "b", "c", "x", "y"]);
+      expect(await redis().scard(chainKey())).toBe(5);
+    });
+
+    it("two workers cascading the same passing run at once both queue its dependants, and neither reports the cap", async () => {
+      deps = makeDeps({ limits: { perEvent: 100, perChain: 2 } });
+
+      const results = await Promise.all([cascadeFrom(fromMid(), deps, log), cascadeFrom(fromMid(), anotherWorker(), log)]);
+
+      expect(results).toEqual([["a", "b"], ["a", "b"]]);
+      expect(await cascadedTo()).toEqual(["a", "b"]);
+      expect(logged(CAP_REACHED)).toEqual([]);
+      expect((await redis().smembers(chainKey())).sort()).toEqual(["a", "b"]);
+    });
+
+    it("two workers cascading two steps of one chain at once never exceed the cap in total, and leave out only what did not fit", async () => {
+      deps = makeDeps({ limits: { perEvent: 100, perChain: 4 } });
+      await cascadeFrom(fromMid(), deps, log);
+
+      // a wants c and x, b wants c and y: room for two of c, x, y
+      const [fromA, fromB] = await Promise.all([cascadeFrom(step("a"), deps, log), cascadeFrom(step("b"), anotherWorker(), log)]);
+
+      const queuedNow = new Set([...fromA, ...fromB]);
+      expect(queuedNow.size).toBe(2);
+      expect(queuedNow.has("c")).toBe(true);
+      expect(await cascadedTo()).toEqual(["a", "b", ...[...queuedNow].sort()]);
+      expect(await redis().scard(chainKey())).toBe(4);
+      const capped = logged(CAP_REACHED);
+      expect(capped).toHaveLength(1);
+      expect(capped[0]).toEqual(expect.objectContaining({ level: ERROR, chain: chainId(), cap: 4 }));
+      expect(capped[0]!.left_out).toEqual([["x", "y"].find((p) => !queuedNow.has(p))]);
+    });
   });
 });
 

@@ -90,6 +90,9 @@ export function normaliseDeclarationSources(delivery: Delivery, path: string): {
       return (p.repositories ?? p.repositories_added ?? []).map((r) => ({ repo: r.full_name, installationId: p.installation.id }));
     }
     case "push": {
+      // A tag push (every release) is never a default branch's: not parsed a second time, with its commit lists, for nothing.
+      const ref = (delivery.payload as { ref?: unknown } | null)?.ref;
+      if (typeof ref === "string" && !ref.startsWith("refs/heads/")) return [];
       const p = parsePayload(DeclarationPush, delivery.payload, "push");
       const branch = p.repository.default_branch;
       if (branch === undefined || p.ref !== `refs/heads/${branch}` || ZERO_SHA.test(p.after)) return [];

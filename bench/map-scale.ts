@@ -55,6 +55,10 @@ function generate(projects: number, edges: number): string {
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1000;
+};
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 function main() {
@@ -66,9 +70,12 @@ function main() {
 
     global.gc?.();
     const heapBefore = process.memoryUsage().heapUsed;
+    // Wall time, and the process's CPU time (every thread: GC helpers too), which a shared machine disturbs less.
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const { map, warnings } = loadMap(file);
     const loadMs = performance.now() - t0;
+    const loadCpuMs = cpuMs(c0);
     global.gc?.();
     const heapAfter = process.memoryUsage().heapUsed;
     const rssAfterLoad = process.memoryUsage().rss;
@@ -88,18 +95,22 @@ function main() {
     }
 
     // 100 downstreams' own declarations merged into the big map (one check when they all fit).
+    // Ten owners, ten repositories each: within the per-owner quota (OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER, 50).
     const declarations = Array.from({ length: 100 }, (_, i) => ({
-      file: `github:decl/r${i}/.github/openci.yml`, location: { forge: "github" as const, repo: `decl/r${i}` },
-      text: `trigger: { event_type: openci }\ndepends_on: [{ project: p${i * 7}, tags: "v*" }, { project: p${i * 13 + 1}, semver: ">=1" }]\n`,
+      file: `github:decl${i % 10}/r${i}/.github/openci.yml`, location: { forge: "github" as const, repo: `decl${i % 10}/r${i}` },
+      text: `trigger: { event_type: openci }\ndepends_on: [{ project: p${(i * 7) % PROJECTS}, tags: "v*" }, { project: p${(i * 13 + 1) % PROJECTS}, semver: ">=1" }]\n`,
     }));
+    const cd = process.cpuUsage();
     const td = performance.now();
     const withDeclarations = parseMapFiles([{ file, text }], file, {}, declarations);
     const declarationsMs = performance.now() - td;
+    const declarationsCpuMs = cpuMs(cd);
     if (withDeclarations.refusedDeclarations.length > 0) throw new Error("a generated declaration was refused");
 
     // The graph check alone, at growing sizes: linear means time per edge stays flat.
     const scaling = [0.25, 0.5, 1].map((share) => {
       const fragment = fromV2(MapV2.parse(parse(generate(Math.round(PROJECTS * share), Math.round(EDGES * share)))), "map.yml");
+      global.gc?.(); // not the previous parse's garbage
       const t = performance.now();
       checkGraph([fragment], 5);
       const elapsed = performance.now() - t;
@@ -110,10 +121,10 @@ function main() {
     console.log("");
     console.log("| measure | figure | target |");
     console.log("|---|---|---|");
-    console.log(`| load + validate (YAML, schema, references, graph checks, index) | ${loadMs.toFixed(0)} ms | < 2000 ms |`);
+    console.log(`| load + validate (YAML, schema, references, graph checks, index) | ${loadMs.toFixed(0)} ms (CPU ${loadCpuMs.toFixed(0)} ms) | < 1000 ms |`);
     console.log(`| heap held by the loaded map (process rss after loading) | ${mb(heapAfter - heapBefore)} (${mb(rssAfterLoad)}) | |`);
     console.log(`| warnings found (placed from the fast parse) | ${warnings.length} | |`);
-    console.log(`| load + validate with 100 downstream declarations merged | ${declarationsMs.toFixed(0)} ms | |`);
+    console.log(`| load + validate with 100 downstream declarations merged | ${declarationsMs.toFixed(0)} ms (CPU ${declarationsCpuMs.toFixed(0)} ms) | |`);
     console.log(`| resolve the dependants of one tag, p50 / p99 | ${pct(times, 50).toFixed(1)} µs / ${pct(times, 99).toFixed(1)} µs (avg ${(matched / times.length).toFixed(1)} matches) | p99 < 100 µs |`);
     for (const s of scaling) console.log(`| graph checks (cycles, cascade hops, warnings) at ${s.edges} edges | ${s.ms.toFixed(1)} ms (${s.perEdgeUs.toFixed(2)} µs per edge) | linear |`);
   } finally {

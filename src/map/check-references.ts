@@ -1,12 +1,13 @@
 import { envNames } from "../sinks/sink-spec.js";
 import { filterProblem } from "./edge-filter.js";
-import type { MapOptions } from "./graph.js";
+import type { Edge, MapOptions, Project } from "./graph.js";
 import { secretNameProblem } from "./secret-names.js";
 import type { Fragment, Placed } from "./normalise.js";
 import type { MapEdgeV2, MapProject, MapProjectV2, MapTrigger } from "./schema.js";
 import { parseDuration } from "./duration.js";
 import { artifactGateProblems } from "./edge-artifacts.js";
 import { nearest } from "./nearest.js";
+import { PairSet } from "./pair-set.js";
 
 /** The shortest `watch.interval` by default (OPENCI_WATCH_MIN_INTERVAL_MS). */
 export const DEFAULT_MIN_WATCH_INTERVAL_MS = 10_000;
@@ -41,17 +42,22 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   const where = (first: Placed<unknown>, file: string) =>
     `${first.path.map((k, i) => (typeof k === "number" ? `[${k}]` : `${i ? "." : ""}${k}`)).join("")}${first.file === file ? "" : ` in ${first.file}`}`;
 
+  // Loops over each fragment's lists, not copies of them: a map of 100,000 edges is read several times.
   const foundations = new Map<string, Placed<unknown>>();
-  for (const f of fragments.flatMap((fr) => fr.foundations)) {
-    const first = foundations.get(f.value.id);
-    if (first) at(f, `duplicate foundation id '${f.value.id}' (first used by ${where(first, f.file)})`, "id");
-    else foundations.set(f.value.id, f);
+  for (const fr of fragments) {
+    for (const f of fr.foundations) {
+      const first = foundations.get(f.value.id);
+      if (first) at(f, `duplicate foundation id '${f.value.id}' (first used by ${where(first, f.file)})`, "id");
+      else foundations.set(f.value.id, f);
+    }
   }
   const projects = new Map<string, Placed<unknown>>();
-  for (const p of fragments.flatMap((fr) => fr.projects)) {
-    const first = projects.get(p.value.id);
-    if (first) at(p, `duplicate id '${p.value.id}' (first used by ${where(first, p.file)})`, "id");
-    else projects.set(p.value.id, p);
+  for (const fr of fragments) {
+    for (const p of fr.projects) {
+      const first = projects.get(p.value.id);
+      if (first) at(p, `duplicate id '${p.value.id}' (first used by ${where(first, p.file)})`, "id");
+      else projects.set(p.value.id, p);
+    }
   }
 
   const gitUpstreams = new Set<string>();
@@ -59,9 +65,9 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
   const gerritUpstreams = new Map<string, boolean>();
   /** Gerrit upstreams whose changes the relay can hear of (ssh: stream-events) and review (HTTP credentials) */
   const gerritChanges = new Map<string, { ssh: boolean; http: boolean }>();
-  for (const p of fragments.flatMap((fr) => fr.projects)) {
+  for (const p of projectsOf(fragments)) {
     const raw = p.raw as MapProject & Partial<Pick<MapProjectV2, "foundation" | "git" | "gerrit" | "watch">>;
-    const places = [raw.github, raw.gitlab, raw.git, raw.gerrit].filter((x) => x !== undefined).length;
+    const places = Number(raw.github !== undefined) + Number(raw.gitlab !== undefined) + Number(raw.git !== undefined) + Number(raw.gerrit !== undefined);
     if (places !== 1) {
       at(p, `project '${raw.id}' needs exactly one of 'github: owner/repo', 'gitlab: group/project' or (format v2) 'git: https://host/path' or 'gerrit: { url, project }'`);
     }
@@ -87,17 +93,17 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     }
   }
 
-  const seen = new Set<string>();
-  for (const e of fragments.flatMap((fr) => fr.edges)) {
+  const seen = new PairSet();
+  for (const e of edgesOf(fragments)) {
     const { upstream, downstream } = e.value;
     if (!projects.has(upstream)) unknown(e, "project", upstream, "project");
     else if (upstream === downstream) at(e, `project '${downstream}' cannot depend on itself`, "project");
-    const pair = `${upstream}\u0000${downstream}`;
-    if (seen.has(pair)) at(e, `'${upstream}' is listed twice: use one entry per upstream`, "project");
-    seen.add(pair);
+    if (!seen.add(upstream, downstream)) at(e, `'${upstream}' is listed twice: use one entry per upstream`, "project");
     const raw = e.raw as MapEdgeV2;
-    const filters = (["tags", "tag_regex", "semver"] as const).filter((k) => raw[k] !== undefined);
-    if (filters.length > 1) at(e, `use one of ${filters.join(", ")}: an edge has a single tag filter`, filters[1]!);
+    if (Number(raw.tags !== undefined) + Number(raw.tag_regex !== undefined) + Number(raw.semver !== undefined) > 1) {
+      const filters = (["tags", "tag_regex", "semver"] as const).filter((k) => raw[k] !== undefined);
+      at(e, `use one of ${filters.join(", ")}: an edge has a single tag filter`, filters[1]!);
+    }
     const bad = filterProblem(e.value.filter);
     if (bad) at(e, bad, e.value.filter.kind === "semver" ? "semver" : "tag_regex");
     if (raw.forks !== undefined && !e.value.on.has("pull_request")) at(e, "'forks' only matters with 'on: [pull_request]'", "forks");
@@ -122,7 +128,9 @@ export function checkReferences(fragments: Fragment[], options: MapOptions = {})
     }
   }
 
-  problems.push(...artifactGateProblems(fragments.flatMap((fr) => fr.projects), fragments.flatMap((fr) => fr.edges)));
+  if (fragments.some((fr) => fr.edges.some((e) => e.value.after_artifacts))) {
+    problems.push(...artifactGateProblems(fragments.flatMap((fr) => fr.projects), fragments.flatMap((fr) => fr.edges)));
+  }
 
   const sinks = new Map<string, Placed<unknown>>();
   for (const s of fragments.flatMap((fr) => fr.subscribers ?? [])) {
@@ -224,3 +232,8 @@ function checkSecretNames(fragments: Fragment[], options: MapOptions): MapProble
   }
   return problems;
 }
+
+/** Every fragment's projects (a map of one file: its own list, not a copy). */
+const projectsOf = (fragments: Fragment[]): Placed<Project>[] => (fragments.length === 1 ? fragments[0]!.projects : fragments.flatMap((fr) => fr.projects));
+/** Every fragment's edges (a map of one file: its own list, not a copy). */
+const edgesOf = (fragments: Fragment[]): Placed<Edge>[] => (fragments.length === 1 ? fragments[0]!.edges : fragments.flatMap((fr) => fr.edges));

@@ -23,18 +23,24 @@ const isPrerelease = (tag: string) => (tagVersion(tag)?.prerelease.length ?? 0) 
  * `prereleases` (default: yes for globs and regexes, no for semver) decides whether 1.2.0-rc.1 counts.
  */
 export function compileFilter(filter: TagFilter, prereleases?: boolean): TagMatcher {
-  // Maps repeat a handful of filters across thousands of edges: compile each once.
-  const key = `${filter.kind}\u0000${filter.kind === "semver" ? filter.range : filter.pattern}\u0000${prereleases}`;
-  let matcher = compiled.get(key);
+  // Maps repeat a handful of filters across thousands of edges: compile each once. Looked up by
+  // kind, text and prereleases in turn (no key string built per edge).
+  const byText = compiled[filter.kind];
+  const text = filter.kind === "semver" ? filter.range : filter.pattern;
+  let matchers = byText.get(text);
+  if (matchers === undefined) byText.set(text, (matchers = [undefined, undefined, undefined]));
+  const slot = prereleases === undefined ? 0 : prereleases ? 1 : 2;
+  let matcher = matchers[slot];
   if (matcher === undefined) {
     matcher = compile(filter, prereleases);
-    compiled.set(key, matcher);
+    matchers[slot] = matcher;
   }
   return matcher;
 }
 
-const compiled = new Map<string, TagMatcher>();
-const problems = new Map<string, string | undefined>();
+/** Compiled matchers by kind and text: for prereleases undefined, true and false. */
+const compiled: Record<TagFilter["kind"], Map<string, (TagMatcher | undefined)[]>> = { glob: new Map(), regex: new Map(), semver: new Map() };
+const problems: Record<TagFilter["kind"], Map<string, string | undefined>> = { glob: new Map(), regex: new Map(), semver: new Map() };
 
 function compile(filter: TagFilter, prereleases: boolean | undefined): TagMatcher {
   switch (filter.kind) {
@@ -58,9 +64,10 @@ function compile(filter: TagFilter, prereleases: boolean | undefined): TagMatche
 
 /** Why a filter cannot be compiled, or undefined when it can. */
 export function filterProblem(filter: TagFilter): string | undefined {
-  const key = `${filter.kind}\u0000${filter.kind === "semver" ? filter.range : filter.pattern}`;
-  if (!problems.has(key)) problems.set(key, problemOf(filter));
-  return problems.get(key);
+  const byText = problems[filter.kind];
+  const text = filter.kind === "semver" ? filter.range : filter.pattern;
+  if (!byText.has(text)) byText.set(text, problemOf(filter));
+  return byText.get(text);
 }
 
 function problemOf(filter: TagFilter): string | undefined {

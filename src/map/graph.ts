@@ -130,7 +130,8 @@ export interface MapOptions {
 export class DependencyMap {
   private readonly byId = new Map<string, Project>();
   private readonly byLocation = new Map<string, Project[]>();
-  private readonly dependants = new Map<string, { dependant: Dependant; matches: TagMatcher }[]>();
+  /** each upstream's dependants in map order, and each one's compiled filter at the same index */
+  private readonly dependants = new Map<string, { list: Dependant[]; matchers: TagMatcher[] }>();
   private readonly upstreams = new Map<string, Edge[]>();
   private readonly foundationById = new Map<string, Foundation>();
   readonly cascadeHopLimit: number;
@@ -147,16 +148,25 @@ export class DependencyMap {
       if (at) at.push(p);
       else this.byLocation.set(key, [p]);
     }
+    // A project's edges come one after another: its entry and its upstreams are looked up once.
+    let downstream: string | undefined;
+    let project: Project | undefined;
+    let ups: Edge[] | undefined;
     for (const edge of parts.edges) {
-      const project = this.byId.get(edge.downstream);
+      if (edge.downstream !== downstream) {
+        downstream = edge.downstream;
+        project = this.byId.get(downstream);
+        ups = this.upstreams.get(downstream);
+      }
       if (!project) continue;
-      const entry = { dependant: { project, edge }, matches: compileFilter(edge.filter, edge.prereleases) };
-      const list = this.dependants.get(edge.upstream);
-      if (list) list.push(entry);
-      else this.dependants.set(edge.upstream, [entry]);
-      const ups = this.upstreams.get(edge.downstream);
+      const matches = compileFilter(edge.filter, edge.prereleases);
+      const at = this.dependants.get(edge.upstream);
+      if (at) {
+        at.list.push({ project, edge });
+        at.matchers.push(matches);
+      } else this.dependants.set(edge.upstream, { list: [{ project, edge }], matchers: [matches] });
       if (ups) ups.push(edge);
-      else this.upstreams.set(edge.downstream, [edge]);
+      else this.upstreams.set(downstream, (ups = [edge]));
     }
   }
 
@@ -197,12 +207,12 @@ export class DependencyMap {
 
   /** The edge by which `downstreamId` depends on `upstreamId`. */
   edge(upstreamId: string, downstreamId: string): Edge | undefined {
-    return this.dependants.get(upstreamId)?.find((d) => d.dependant.project.id === downstreamId)?.dependant.edge;
+    return this.dependants.get(upstreamId)?.list.find((d) => d.project.id === downstreamId)?.edge;
   }
 
   /** Every edge out of `upstreamId`, whatever its filter, in map order. */
   allDependants(upstreamId: string): Dependant[] {
-    return (this.dependants.get(upstreamId) ?? []).map((d) => d.dependant);
+    return this.dependants.get(upstreamId)?.list.slice() ?? [];
   }
 
   /** The edges into `downstreamId`: its upstreams. */
@@ -223,13 +233,17 @@ export class DependencyMap {
   /** Dependants of `upstreamId` whose edge reacts to `event` and whose filter matches `tag`, in map order. */
   dependantsFor(upstreamId: string, tag: string, event: "tag" | "release" = "tag"): Dependant[] {
     const out: Dependant[] = [];
+    const at = this.dependants.get(upstreamId);
+    if (!at) return out;
     // Edges share a few compiled filters: each is asked once per tag.
     const verdicts = new Map<TagMatcher, boolean>();
-    for (const d of this.dependants.get(upstreamId) ?? []) {
-      if (!d.dependant.edge.on.has(event)) continue;
-      let ok = verdicts.get(d.matches);
-      if (ok === undefined) verdicts.set(d.matches, (ok = d.matches(tag)));
-      if (ok) out.push(d.dependant);
+    for (let i = 0; i < at.list.length; i++) {
+      const d = at.list[i]!;
+      if (!d.edge.on.has(event)) continue;
+      const matches = at.matchers[i]!;
+      let ok = verdicts.get(matches);
+      if (ok === undefined) verdicts.set(matches, (ok = matches(tag)));
+      if (ok) out.push(d);
     }
     return out;
   }

@@ -4,8 +4,9 @@ import jsYaml from "js-yaml";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import { checkGraph } from "./check-graph.js";
 import { checkReferences, withSuggestion, type MapProblem } from "./check-references.js";
-import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, ownerKey, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
+import { DEFAULT_CASCADE_HOP_LIMIT, DependencyMap, locationKey, ownerKey, type Edge, type MapOptions, type Project, type ProjectLocation } from "./graph.js";
 import { fromDeclaration, fromV1, fromV2, type Fragment, type Placed } from "./normalise.js";
+import { PairSet } from "./pair-set.js";
 import { Declaration, MapV1, MapV2 } from "./schema.js";
 import { checkSchema, type SchemaProblem } from "./schema-problems.js";
 
@@ -134,7 +135,7 @@ export function parseMapFiles(
   // takes the rest of the map down with it.
   let all = fragments;
   let warnings = graph.warnings.map(placeNear);
-  const index = indexProjects(fragments);
+  const index = declarations.length > 0 ? indexProjects(fragments) : { byLocation: new Map(), byId: new Map() };
   const quota = withinQuota(declarations, index, options);
   const refused: LocatedProblem[] = [...quota.refused];
   declarations = quota.kept;
@@ -169,13 +170,14 @@ export function parseMapFiles(
     warnings = checkGraph(all, cascadeHopLimit).warnings.map(placeNear);
   }
   // An edge a declaration repeats from the reviewed map stays a reviewed edge (its upstream's consent holds).
-  const reviewed = new Set(fragments.flatMap((f) => f.edges.map((e) => pairOf(e.value))));
+  let reviewed: PairSet | undefined;
+  const isReviewed = (e: Edge) => (reviewed ??= pairsOf(fragments.flatMap((f) => f.edges))).has(e.upstream, e.downstream);
   return {
     map: DependencyMap.build({
       foundations: all.flatMap((f) => f.foundations.map((x) => x.value)),
       // a declared project has replaced its map entry: its own trigger and metadata win
       projects: all.flatMap((f) => f.projects.map((x) => x.value)),
-      edges: all.flatMap((f) => f.edges.map((x) => (x.value.declared && reviewed.has(pairOf(x.value)) ? { ...x.value, declared: false } : x.value))),
+      edges: all.flatMap((f) => f.edges.map((x) => (x.value.declared && isReviewed(x.value) ? { ...x.value, declared: false } : x.value))),
       cascadeHopLimit,
       subscribers: all.flatMap((f) => (f.subscribers ?? []).map((x) => x.value)),
     }),
@@ -272,15 +274,19 @@ function withDeclaration(index: ProjectIndex, d: DeclarationText, options: MapOp
  */
 function withoutDeclared(fragments: Fragment[], declared: Fragment[]): Fragment[] {
   const places = new Set(declared.map((d) => locationKey(d.projects[0]!.value.location)));
-  const pairs = new Set(declared.flatMap((d) => d.edges.map((e) => pairOf(e.value))));
+  const pairs = pairsOf(declared.flatMap((d) => d.edges));
   return fragments.map((f) => ({
     ...f,
     projects: f.projects.filter((p) => !places.has(locationKey(p.value.location))),
-    edges: f.edges.filter((e) => !pairs.has(pairOf(e.value))),
+    edges: f.edges.filter((e) => !pairs.has(e.value.upstream, e.value.downstream)),
   }));
 }
 
-const pairOf = (e: { upstream: string; downstream: string }) => `${e.upstream}\u0000${e.downstream}`;
+function pairsOf(edges: Placed<Edge>[]): PairSet {
+  const pairs = new PairSet();
+  for (const e of edges) pairs.add(e.value.upstream, e.value.downstream);
+  return pairs;
+}
 
 const within = (prefix: readonly PropertyKey[], path: readonly PropertyKey[]) => prefix.length <= path.length && prefix.every((k, i) => path[i] === k);
 
@@ -306,20 +312,27 @@ function parseOne(text: string, file: string, options: MapOptions, declaration?:
     return positions;
   };
   const locate = (path: readonly PropertyKey[]) => locateIn(precise().doc, precise().lineCounter, path);
-  // Where each mapping and list starts, kept as raw offsets (cheap: the listener sees every node).
-  const starts = new WeakMap<object, Mark>();
+  // Where each mapping and list starts, kept as raw offsets (cheap: the listener sees every node,
+  // scalars and keys too, so it allocates nothing per node: the open nodes' marks on a flat stack,
+  // each mapping's or list's mark appended to one flat list, a strong Map from the node to it).
+  const starts: Starts = { index: new Map(), marks: [] };
   const near = (path: readonly PropertyKey[]) => nearIn(text, data, starts, path);
-  const opened: Mark[] = [];
+  const opened: number[] = [];
   let data: unknown;
   try {
     data = jsYaml.load(text, {
       schema: jsYaml.CORE_SCHEMA, filename: file,
       listener: (event, state) => {
         const s = state as unknown as { position: number; line: number; lineStart: number; result: unknown };
-        if (event === "open") opened.push([s.position, s.line, s.lineStart]);
-        else {
-          const at = opened.pop();
-          if (at && typeof s.result === "object" && s.result !== null) starts.set(s.result, at);
+        if (event === "open") opened.push(s.position, s.line, s.lineStart);
+        else if (opened.length > 0) {
+          const lineStart = opened.pop()!;
+          const line = opened.pop()!;
+          const position = opened.pop()!;
+          if (typeof s.result === "object" && s.result !== null) {
+            starts.index.set(s.result, starts.marks.length);
+            starts.marks.push(position, line, lineStart);
+          }
         }
       },
     });
@@ -405,12 +418,19 @@ function lineColumn(text: string, [start, line0, lineStart0]: Mark): { line: num
   return { line: line + 1, column: position - lineStart + 1 };
 }
 
+/** Where the fast parse saw each mapping and list start: `marks` holds a Mark's three numbers from `index.get(node)` on. */
+interface Starts {
+  index: Map<object, number>;
+  marks: number[];
+}
+
 /** The start of the deepest mapping or list along `path` that the fast parse saw. */
-function nearIn(text: string, data: unknown, starts: WeakMap<object, Mark>, path: readonly PropertyKey[]): { line: number; column: number } {
+function nearIn(text: string, data: unknown, starts: Starts, path: readonly PropertyKey[]): { line: number; column: number } {
   let best: Mark | undefined;
   let node: unknown = data;
   for (let depth = 0; typeof node === "object" && node !== null; depth++) {
-    best = starts.get(node) ?? best;
+    const at = starts.index.get(node);
+    if (at !== undefined) best = [starts.marks[at]!, starts.marks[at + 1]!, starts.marks[at + 2]!];
     if (depth === path.length) break;
     node = (node as Record<PropertyKey, unknown>)[path[depth]!];
   }

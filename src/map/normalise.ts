@@ -90,24 +90,34 @@ export function fromV2(map: MapV2, file: string, options: MapOptions = {}): Frag
     },
     file, path: ["projects", i], raw: p,
   }));
-  const edges = list.flatMap((p, i) => (p.depends_on ?? []).map((e, j) => ({
-    value: edgeV2(p.id, e), file, path: ["projects", i, "depends_on", j], raw: e,
-  })));
+  const edges: Placed<Edge>[] = [];
+  list.forEach((p, i) => (p.depends_on ?? []).forEach((e, j) => edges.push({ value: edgeV2(p.id, e), file, path: ["projects", i, "depends_on", j], raw: e })));
   const subscribers = (map.subscribers ?? []).map((s, i) => ({ value: s, file, path: ["subscribers", i], raw: undefined }));
   return { file, version: 2, foundations, projects, edges, cascadeHopLimit: map.settings?.cascade_hop_limit, subscribers };
 }
+
+/**
+ * The events of an edge that does not say `on`: one set shared by every such edge (a map has
+ * 100,000 edges). Edges' `on` are read-only (ReadonlySet): nothing may add to it.
+ */
+const TAG_AND_RELEASE: ReadonlySet<EdgeEvent> = new Set<EdgeEvent>(["tag", "release"]);
 
 function edgeV2(downstream: string, e: MapEdgeV2): Edge {
   const filter: TagFilter = e.semver !== undefined
     ? { kind: "semver", range: e.semver }
     : e.tag_regex !== undefined ? { kind: "regex", pattern: e.tag_regex } : { kind: "glob", pattern: e.tags ?? "*" };
-  const on = new Set<EdgeEvent>(e.on ?? ["tag", "release"]);
-  return {
-    upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
-    after_check: e.after_check, timeout: e.timeout, report: e.report,
-    ...(e.after_artifacts === true || Array.isArray(e.after_artifacts) ? { after_artifacts: e.after_artifacts } : {}),
-    pull_requests: on.has("pull_request") ? { forks: e.forks === true } : undefined, cascade: e.cascade === true,
-  };
+  const on = e.on === undefined ? TAG_AND_RELEASE : new Set<EdgeEvent>(e.on);
+  const pull_requests = on.has("pull_request") ? { forks: e.forks === true } : undefined;
+  // the same keys in the same order either way (no spread of an empty object per edge)
+  return e.after_artifacts === true || Array.isArray(e.after_artifacts)
+    ? {
+      upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
+      after_check: e.after_check, timeout: e.timeout, report: e.report, after_artifacts: e.after_artifacts, pull_requests, cascade: e.cascade === true,
+    }
+    : {
+      upstream: e.project, downstream, filter, prereleases: e.prereleases, on,
+      after_check: e.after_check, timeout: e.timeout, report: e.report, pull_requests, cascade: e.cascade === true,
+    };
 }
 
 /**

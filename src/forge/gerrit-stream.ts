@@ -1,6 +1,6 @@
 import { StringDecoder } from "node:string_decoder";
 import type { Logger } from "pino";
-import ssh2 from "ssh2";
+import type { Client } from "ssh2";
 import { z } from "zod";
 import { ForgeError } from "./errors.js";
 
@@ -21,7 +21,29 @@ import { ForgeError } from "./errors.js";
  * Anything else is ignored; a line that is not JSON or not shaped as documented is logged and skipped.
  */
 
-const { Client } = ssh2;
+/**
+ * ssh2's client, imported when a stream is first opened: a relay with no Gerrit stream (or a process
+ * that runs none) never loads the library. A failed import (a dependency missing from node_modules)
+ * rejects with an error naming it, and the next attempt tries again.
+ *
+ * A caller that can wait loads it first (gerrit-streams.ts does): watchGerritStream then connects at
+ * once, and a key ssh2 cannot read throws from watchGerritStream itself. Without it, the first
+ * connection waits for the import, and what it would have thrown is logged as an error instead: the
+ * stream gives up (the same key would be refused again).
+ */
+let sshClient: typeof Client | undefined;
+let loadingSsh: Promise<typeof Client> | undefined;
+export function loadSshClient(): Promise<typeof Client> {
+  if (sshClient) return Promise.resolve(sshClient);
+  loadingSsh ??= import("ssh2").then(
+    (module) => (sshClient = module.default.Client),
+    (error: unknown) => {
+      loadingSsh = undefined;
+      throw new Error(`its client library (ssh2) failed to import: ${(error as Error)?.message ?? String(error)}; reinstall the relay's dependencies (npm ci)`, { cause: error });
+    },
+  );
+  return loadingSsh;
+}
 
 export const GERRIT_SSH_PORT = 29418;
 /** what the client subscribes to (`-s`), so the server sends nothing else */
@@ -218,7 +240,7 @@ export function watchGerritStream(o: GerritStreamOptions): GerritStream {
   let down = false;
   let lastProblem: string | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let current: InstanceType<typeof Client> | undefined;
+  let current: Client | undefined;
   let closed: Promise<void> = Promise.resolve();
   let delivering: Promise<void> = Promise.resolve();
 
@@ -247,7 +269,28 @@ export function watchGerritStream(o: GerritStreamOptions): GerritStream {
   const connect = () => {
     timer = undefined;
     if (stopped) return;
-    const client = new Client();
+    if (!sshClient) {
+      // as a connection that failed: said once, tried again after the backoff
+      const failed = (error: Error) => {
+        if (stopped) return;
+        failures++;
+        problem(new ForgeError(`cannot open an SSH connection: ${error.message}`, "config", { cause: error }));
+        timer = setTimeout(connect, reconnectDelay(failures, o.backoff));
+      };
+      loadSshClient().then(() => {
+        try {
+          connect();
+        } catch (error) {
+          // what watchGerritStream throws when ssh2 is loaded (a key it cannot read): nothing was opened
+          current = undefined;
+          closed = Promise.resolve();
+          stopped = true;
+          problem(new ForgeError(`cannot open an SSH connection: ${(error as Error).message}; the stream is not followed`, "config", { cause: error }));
+        }
+      }, failed);
+      return;
+    }
+    const client = new sshClient();
     current = client;
     let connectedAt: number | undefined;
     let failure: ForgeError | undefined;

@@ -90,12 +90,14 @@ async function send(sink: Sink, cid: string, record: HistoryRecord, job: Job, de
   if (sink.kind === "http") return post(sink, cid, record, job, deps, log);
   if (!deps.transports) throw new Error(`subscriber '${sink.id}' (${sink.kind}): this worker has no broker or chat connections`);
   if (BROKER_KINDS.has(sink.kind)) {
+    await deps.transports.load(sink.kind);
     await deps.transports.broker(sink).publish(sinkMessage(cid, record, deps.eventSource, deps.sinks.map()));
     log.debug({ sink: sink.id, cid, kind: sink.kind }, "event published");
     return { published: sink.kind };
   }
   if (!deps.chat) throw new Error(`subscriber '${sink.id}' (${sink.kind}): this worker cannot read the history for a chat`);
   const reader = deps.readers[sink.private ? "all" : "public"];
+  await deps.transports.load(sink.kind);
   const said = await deliverChat(sink, cid, record, deps.transports.chat(sink), { redis: deps.chat.redis, reader, everything: deps.readers.all, publicUrl: deps.chat.publicUrl }, log);
   return { said };
 }

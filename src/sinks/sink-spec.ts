@@ -3,12 +3,13 @@ import { CDEVENT_TYPES, type CDEventType } from "../history/cdevent.js";
 import { isLoopback } from "../artifacts/purl.js";
 import { isRelayOwnVariable } from "../map/secret-names.js";
 import { CHAT_EVENTS } from "./chat/chat-lines.js";
-import { AmqpOptions, amqpUrlProblem } from "./transports/amqp.js";
+// Only the options of the broker and IRC transports: their client libraries load when a process first sends to such a subscriber (transport-pool.ts).
+import { AmqpOptions, amqpUrlProblem } from "./transports/amqp-options.js";
 import { ChatWebhookOptions } from "./transports/chat-webhook.js";
-import { IrcOptions, ircUrlProblem } from "./transports/irc.js";
+import { IrcOptions, ircUrlProblem } from "./transports/irc-options.js";
 import { MatrixOptions } from "./transports/matrix.js";
-import { MqttOptions, mqttUrlProblem } from "./transports/mqtt.js";
-import { natsCredentialsProblem, NatsOptions, natsUrlProblem } from "./transports/nats.js";
+import { MqttOptions, mqttUrlProblem } from "./transports/mqtt-options.js";
+import { natsCredentialsProblem, NatsOptions, natsUrlProblem } from "./transports/nats-options.js";
 
 const ALL_TYPES = Object.values(CDEVENT_TYPES) as CDEventType[];
 /** "pipelinerun.finished" for dev.cdevents.pipelinerun.finished.0.3.0, "openci-gate.decided" for the custom ones. */

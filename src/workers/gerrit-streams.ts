@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { gerritUrlKey, type DependencyMap, type GerritLocation, type Project } from "../map/graph.js";
-import { watchGerritStream, type GerritEvent, type GerritStream } from "../forge/gerrit-stream.js";
+import { loadSshClient, watchGerritStream, type GerritEvent, type GerritStream } from "../forge/gerrit-stream.js";
 import { classifyHttpError } from "../forge/errors.js";
 import { changeDeliveryId, deliveryJobId, watchTagDeliveryId } from "../queue/job-ids.js";
 import type { ChangeEvent } from "../events/change-event.js";
@@ -166,7 +166,10 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
       if (stopped || running.has(spec.id)) continue;
       // A process without the credentials never takes the lease: it would hold the stream without following it.
       const creds = credentials(spec);
-      if (creds && (await take(spec))) start(spec, creds);
+      if (!creds) continue;
+      // ssh2 is imported with the first stream this process follows (watchGerritStream then connects at once)
+      await loadSshClient();
+      if (await take(spec)) start(spec, creds);
     }
   };
   let reconciling: Promise<void> = Promise.resolve();

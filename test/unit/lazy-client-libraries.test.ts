@@ -1,0 +1,175 @@
+import { describe, expect, it } from "@jest/globals";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { ROOT, TSX } from "../helpers/spawn-relay.js";
+
+/**
+ * The client libraries of the broker and chat transports and of Gerrit's event stream cost about
+ * 30 MB of resident memory together, and are loaded only by a process that uses them: parsing a map
+ * or OPENCI_SINKS with such subscribers, starting the relay's modules, or asking the pool for a
+ * transport loads none of them; the first delivery of a kind loads that kind's, and only it.
+ *
+ * How a library is seen to be loaded: each case runs in a fresh `node --import tsx` process that
+ * registers a module resolve hook (node:module register) before importing anything of the relay's.
+ * Every ESM import the process resolves from then on (the relay's TypeScript, and the packages it
+ * imports: an `import ... from "mqtt"` is resolved there) is written down with the URL it resolved to;
+ * CommonJS modules required inside packages are also read from the CommonJS cache. A library is
+ * loaded when a module of its package folder was. Each group has a control (importing the transport
+ * module itself) showing that the check sees a library that is loaded.
+ */
+
+const LIBRARIES = ["mqtt", "@nats-io/transport-node", "@nats-io/jetstream", "rabbitmq-client", "irc-framework", "ssh2"];
+
+const HOOK = `
+import { appendFileSync } from "node:fs";
+let log;
+let refuse = [];
+export function initialize(data) { ({ log, refuse } = data); }
+export async function resolve(specifier, context, next) {
+  if (refuse.includes(specifier)) {
+    const missing = new Error("Cannot find package '" + specifier + "' imported from " + context.parentURL);
+    missing.code = "ERR_MODULE_NOT_FOUND";
+    throw missing;
+  }
+  const resolved = await next(specifier, context);
+  appendFileSync(log, resolved.url + "\\n");
+  return resolved;
+}`;
+
+/**
+ * Runs `body` (an async function body; `src(path)` imports a module of the relay's, `loaded()` lists
+ * the libraries loaded so far) in its own process, where the packages named in `refuse` are missing.
+ */
+async function inProcess(body: string, refuse: string[] = []): Promise<{ loaded: string[]; result: unknown }> {
+  const dir = mkdtempSync(join(tmpdir(), "openci-lazy-"));
+  const script = `
+import { register, createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+const log = ${JSON.stringify(join(dir, "resolved.txt"))};
+register("data:text/javascript," + encodeURIComponent(${JSON.stringify(HOOK)}), import.meta.url, { data: { log, refuse: ${JSON.stringify(refuse)} } });
+const root = ${JSON.stringify(pathToFileURL(ROOT).href)};
+const src = (path) => import(new URL(path, root).href);
+const LIBRARIES = ${JSON.stringify(LIBRARIES)};
+const loaded = () => {
+  let urls = [];
+  try { urls = readFileSync(log, "utf8").split("\\n"); } catch {}
+  const files = [...urls, ...Object.keys(createRequire(import.meta.url).cache).map((f) => "file://" + f)];
+  return LIBRARIES.filter((lib) => files.some((f) => f.includes("/node_modules/" + lib + "/")));
+};
+const waitFor = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50)); };
+const result = await (async () => { ${body} })();
+process.stdout.write(JSON.stringify({ loaded: loaded(), result: result ?? null }));
+process.exit(0);
+`;
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", TSX, "--input-type=module", "-e", script], {
+      cwd: ROOT, env: { PATH: process.env.PATH ?? "" }, timeout: 90_000, maxBuffer: 16 * 1024 * 1024,
+    });
+    return JSON.parse(stdout.slice(stdout.lastIndexOf('{"loaded"'))) as { loaded: string[]; result: unknown };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const SUBSCRIBERS = [
+  { id: "firehose", url: "mqtts://mqtt.example:8883", topic: "openci/{project}/{event}" },
+  { id: "bus", url: "nats://nats.example:4222", subject: "openci.{project}.{event}" },
+  { id: "rabbit", url: "amqps://rabbit.example/%2F", exchange: "openci" },
+  { id: "channel", url: "ircs://irc.oftc.net:6697/openinfra-events", nick: "openci" },
+];
+
+describe("client libraries are loaded only when used", () => {
+  it("the check sees a library that is loaded: importing a transport module loads its client", async () => {
+    const { loaded } = await inProcess(`await src("src/sinks/transports/mqtt.ts"); await src("src/sinks/transports/irc.ts");`);
+    expect(loaded).toEqual(["mqtt", "irc-framework"]);
+  }, 60_000);
+
+  it("parsing subscribers of every kind (map and OPENCI_SINKS), their problems included, loads none", async () => {
+    const { loaded, result } = await inProcess(`
+      const { SinkSpec, parseEnvSinks } = await src("src/sinks/sink-spec.ts");
+      const parsed = ${JSON.stringify(SUBSCRIBERS)}.map((s) => SinkSpec.safeParse(s).success);
+      const env = parseEnvSinks(${JSON.stringify(JSON.stringify(SUBSCRIBERS))});
+      const bad = SinkSpec.safeParse({ id: "x", url: "mqtt://broker.example/topic" });
+      return { parsed, env: env.sinks.length, problems: env.problems, bad: bad.error?.issues.map((i) => i.message) };
+    `);
+    expect(result).toEqual({
+      parsed: [true, true, true, true], env: 4, problems: [],
+      bad: ["the url has a path (/topic): the topic goes in the topic option, not the url; e.g. mqtt://broker.example:1883 or mqtts://broker.example"],
+    });
+    expect(loaded).toEqual([]);
+  }, 60_000);
+
+  it("the relay's modules load none at start; the pool loads a kind's library with its first delivery, and only that one", async () => {
+    const { loaded, result } = await inProcess(`
+      await src("src/relay.ts");
+      await src("src/workers/gerrit-streams.ts");
+      const { Sinks } = await src("src/sinks/sinks.ts");
+      const { TransportPool } = await src("src/sinks/transport-pool.ts");
+      const { pino } = await import("pino");
+      const sinks = new Sinks(${JSON.stringify(SUBSCRIBERS)}, () => ({ subscribers: () => [] }), {});
+      const pool = new TransportPool({}, pino({ level: "silent" }));
+      pool.broker(sinks.get("firehose"));
+      pool.broker(sinks.get("bus"));
+      pool.chat(sinks.get("channel"));
+      const atStart = loaded();
+      await pool.load("mqtt");
+      await pool.load("webhook");
+      const afterMqtt = loaded();
+      await pool.close();
+      return { atStart, afterMqtt };
+    `);
+    expect(result).toEqual({ atStart: [], afterMqtt: ["mqtt"] });
+    expect(loaded).toEqual(["mqtt"]);
+  }, 90_000);
+
+  it("ssh2 is loaded when a Gerrit stream is first opened, not when its module is imported; loaded first, a stream opens at once", async () => {
+    const { loaded, result } = await inProcess(`
+      const { loadSshClient, watchGerritStream } = await src("src/forge/gerrit-stream.ts");
+      const atImport = loaded();
+      const { pino } = await import("pino");
+      const o = { host: "127.0.0.1", port: 9, user: "relay", privateKey: "not a key", log: pino({ level: "silent" }), onEvent: () => {} };
+      const stream = watchGerritStream(o);
+      await waitFor(() => loaded().includes("ssh2"));
+      await stream.stop();
+      await loadSshClient();
+      let thrown;
+      try { watchGerritStream(o); } catch (e) { thrown = e.message; }
+      return { atImport, thrown };
+    `);
+    expect(result).toEqual({ atImport: [], thrown: "Cannot parse privateKey: Unsupported key format" });
+    expect(loaded).toEqual(["ssh2"]);
+  }, 60_000);
+
+  it("a library that cannot be imported is an error naming it, at each delivery or stream attempt, never a silent no-op", async () => {
+    const { result } = await inProcess(`
+      const { Sinks } = await src("src/sinks/sinks.ts");
+      const { TransportPool } = await src("src/sinks/transport-pool.ts");
+      const { watchGerritStream } = await src("src/forge/gerrit-stream.ts");
+      const { pino } = await import("pino");
+      const { Writable } = await import("node:stream");
+      const sinks = new Sinks(${JSON.stringify(SUBSCRIBERS)}, () => ({ subscribers: () => [] }), {});
+      const pool = new TransportPool({}, pino({ level: "silent" }));
+      const failed = (p) => p.then(() => "resolved", (e) => e.message);
+      const loads = [await failed(pool.load("mqtt")), await failed(pool.load("mqtt"))];
+      const publish = await failed(pool.broker(sinks.get("firehose")).publish({}));
+      const lines = [];
+      const log = pino({ level: "info" }, new Writable({ write: (c, _e, done) => (lines.push(JSON.parse(String(c))), done()) }));
+      const stream = watchGerritStream({ host: "127.0.0.1", port: 9, user: "relay", privateKey: "k", log, onEvent: () => {}, backoff: { initialMs: 50 } });
+      await waitFor(() => lines.length > 0);
+      await stream.stop();
+      return { loads, publish, gerrit: lines.map((l) => [l.level, l.msg]) };
+    `, ["mqtt", "ssh2"]);
+    const mqtt = "the mqtt transport cannot be loaded: its client library (mqtt) failed to import: Cannot find package 'mqtt' imported from "
+      + `${pathToFileURL(join(ROOT, "src/sinks/transports/mqtt.ts")).href}; reinstall the relay's dependencies (npm ci)`;
+    expect(result).toEqual({
+      loads: [mqtt, mqtt],
+      publish: mqtt,
+      gerrit: [[50, "Gerrit stream-events relay@127.0.0.1:9: cannot open an SSH connection: its client library (ssh2) failed to import: Cannot find package 'ssh2' imported from "
+        + `${pathToFileURL(join(ROOT, "src/forge/gerrit-stream.ts")).href}; reinstall the relay's dependencies (npm ci)`]],
+    });
+  }, 60_000);
+});

@@ -10,7 +10,7 @@ import { startRelay } from "./relay.js";
 import { mapOptionsOf } from "./map/map-options.js";
 import { ManifestError } from "./setup/app-manifest.js";
 import { GITHUB_WEBHOOK_PATH, needsSetup, startSetupServer } from "./setup/setup-server.js";
-import { startWebhookProxy, type WebhookProxy } from "./web/webhook-proxy.js";
+import type { WebhookProxy } from "./web/webhook-proxy.js";
 
 /** `npm start`: read .env and the environment, validate config and map, start Redis if needed, run the roles. */
 async function main(): Promise<void> {
@@ -36,6 +36,10 @@ async function main(): Promise<void> {
   try {
     relay = await startRelay({ config, map, localMap: texts, redisUrl, log });
     if (config.webhookProxyUrl && config.role !== "worker" && relay.url) {
+      // smee-client (and its undici) only in a process that follows a channel
+      const { startWebhookProxy } = await import("./web/webhook-proxy.js").catch((error: unknown) => {
+        throw new Error(`the webhook proxy cannot start: its client library (smee-client) failed to import: ${(error as Error)?.message ?? String(error)}; reinstall the relay's dependencies (npm ci)`, { cause: error });
+      });
       proxy = await startWebhookProxy({ source: config.webhookProxyUrl, target: `${loopback(relay.url)}${GITHUB_WEBHOOK_PATH}`, log });
     }
   } catch (error) {

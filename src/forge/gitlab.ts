@@ -1,9 +1,8 @@
-import { Gitlab } from "@gitbeaker/rest";
 import type { Project } from "../map/graph.js";
 import { upsertMarkedComment, type CommentPlace } from "./comment-places.js";
 import { ForgeError, forgeCall, type Hints } from "./errors.js";
 import type { ForgeLimits, PipelineBudget } from "./minute-budget.js";
-import { postJson, relayRequesterFn } from "./gitlab-requester.js";
+import type { Api } from "./gitlab-api.js";
 import { isRelayOwnVariable } from "../map/secret-names.js";
 import { RUN_FROM_GITLAB, commitStateOf, pipelineOutcome, type GitlabPipelineStatus } from "./gitlab-status.js";
 import { gitlabVariables } from "./trigger-inputs.js";
@@ -30,10 +29,30 @@ const RUN_VARIABLE = "OPENCI_RUN";
 const TAGS_PAGE = 100;
 const FINISHED_STATES = new Set(["success", "failed", "canceled", "skipped"]);
 
-type Api = InstanceType<typeof Gitlab<false>>;
 const clients = new Map<string, Api>();
 /** The user each client's token acts as (GET /user, asked once per client): the author of the relay's own notes. */
 const selves = new WeakMap<Api, Promise<number>>();
+
+let gitlabApi: typeof import("./gitlab-api.js") | undefined;
+let loadingApi: Promise<typeof import("./gitlab-api.js")> | undefined;
+/**
+ * @gitbeaker/rest (gitlab-api.ts), imported by the first GitLab call of the process, not at start: a
+ * relay with no GitLab project never loads it. A failed import is a `config` error naming the
+ * library, thrown to that call, and tried again by the next one.
+ */
+export function loadGitlabApi(): Promise<typeof import("./gitlab-api.js")> {
+  if (gitlabApi) return Promise.resolve(gitlabApi);
+  loadingApi ??= import("./gitlab-api.js").then(
+    (module) => (gitlabApi = module),
+    (error: unknown) => {
+      loadingApi = undefined;
+      throw new ForgeError(`GitLab cannot be reached: its client library (@gitbeaker/rest) failed to import: ${(error as Error)?.message ?? String(error)}`, "config", {
+        cause: error, hint: "Reinstall the relay's dependencies (npm ci).",
+      });
+    },
+  );
+  return loadingApi;
+}
 
 /**
  * GitLab through @gitbeaker/rest, both ways: downstream pipelines are created (with the API token,
@@ -58,16 +77,16 @@ export class GitlabForge implements Forge {
       }
       const variables = Object.fromEntries(gitlabVariables(ctx).map((v) => [v.key, v.value]));
       // The token only in the body (gitbeaker's trigger() puts it in the query string), and only to this project's host.
-      const pipeline = await this.call(`triggering a pipeline of ${path} on ${ref}`, () =>
-        postJson(`${this.root()}/api/v4/`, `projects/${encodeURIComponent(path)}/trigger/pipeline`, { token, ref, variables }), {
+      const pipeline = await this.call(`triggering a pipeline of ${path} on ${ref}`, async () =>
+        (await loadGitlabApi()).postJson(`${this.root()}/api/v4/`, `projects/${encodeURIComponent(path)}/trigger/pipeline`, { token, ref, variables }), {
         400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
         401: `${triggerTokenEnv} is not a valid pipeline trigger token of ${path}.`,
         404: `${path} was not found, or ${triggerTokenEnv} is not one of its trigger tokens.`,
       });
       return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
     }
-    const pipeline = await this.call(`creating a pipeline of ${path} on ${ref}`, () =>
-      this.client().Pipelines.create(path, ref, { variables: gitlabVariables(ctx) }), {
+    const pipeline = await this.call(`creating a pipeline of ${path} on ${ref}`, async () =>
+      (await this.client()).Pipelines.create(path, ref, { variables: gitlabVariables(ctx) }), {
       400: `Check that '${ref}' exists in ${path} and that its .gitlab-ci.yml is valid.`,
       401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
       403: `The token may not run pipelines in ${path}: it needs the Developer role there.`,
@@ -81,10 +100,10 @@ export class GitlabForge implements Forge {
     const path = pathOf(project);
     const ref = project.trigger?.ref ?? "main";
     const updatedAfter = since.toISOString();
-    const pipelines = await this.call(`listing the recent pipelines of ${path}`, () =>
-      this.client().Pipelines.all(path, { ref, updatedAfter, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
+    const pipelines = await this.call(`listing the recent pipelines of ${path}`, async () =>
+      (await this.client()).Pipelines.all(path, { ref, updatedAfter, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
     for (const pipeline of pipelines) {
-      const variables = await this.call(`reading the variables of pipeline ${pipeline.id} of ${path}`, () => this.client().Pipelines.allVariables(path, pipeline.id));
+      const variables = await this.call(`reading the variables of pipeline ${pipeline.id} of ${path}`, async () => (await this.client()).Pipelines.allVariables(path, pipeline.id));
       if (variables.some((v) => v.key === RUN_VARIABLE && v.value === ctx.runId)) {
         return { kind: "pipeline", runId: String(pipeline.id), webUrl: String(pipeline.web_url) };
       }
@@ -99,11 +118,11 @@ export class GitlabForge implements Forge {
    */
   async retryRun(project: Project, runId: string): Promise<TriggerResult | undefined> {
     const path = pathOf(project);
-    const current = await this.call(`reading pipeline ${runId} of ${path}`, () => this.client().Pipelines.show(path, Number(runId)), {
+    const current = await this.call(`reading pipeline ${runId} of ${path}`, async () => (await this.client()).Pipelines.show(path, Number(runId)), {
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
     if (current.status !== "failed" && current.status !== "canceled") return undefined;
-    const pipeline = await this.call(`retrying pipeline ${runId} of ${path}`, () => this.client().Pipelines.retry(path, Number(runId)), {
+    const pipeline = await this.call(`retrying pipeline ${runId} of ${path}`, async () => (await this.client()).Pipelines.retry(path, Number(runId)), {
       403: `The token may not retry pipelines in ${path}: it needs the Developer role there.`,
       404: `Pipeline ${runId} of ${path} is gone, or the token cannot see it.`,
     });
@@ -111,7 +130,7 @@ export class GitlabForge implements Forge {
   }
 
   async runStatus(repo: string, runId: string): Promise<RunStatus> {
-    const pipeline = await this.call(`reading pipeline ${runId} of ${repo}`, () => this.client().Pipelines.show(repo, Number(runId)));
+    const pipeline = await this.call(`reading pipeline ${runId} of ${repo}`, async () => (await this.client()).Pipelines.show(repo, Number(runId)));
     const mapped = RUN_FROM_GITLAB[pipeline.status as GitlabPipelineStatus] ?? { state: "in_progress" };
     return {
       state: mapped.state,
@@ -123,8 +142,8 @@ export class GitlabForge implements Forge {
   }
 
   async runArtifacts(repo: string, runId: string): Promise<RunArtifact[]> {
-    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
-      this.client().Jobs.all(repo, { pipelineId: Number(runId) }));
+    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, async () =>
+      (await this.client()).Jobs.all(repo, { pipelineId: Number(runId) }));
     return jobs.flatMap((j) => {
       const file = j.artifacts_file as { filename?: string; size?: number } | null | undefined;
       if (!file?.filename || typeof j.web_url !== "string") return [];
@@ -133,14 +152,14 @@ export class GitlabForge implements Forge {
   }
 
   async failedJobs(repo: string, runId: string): Promise<string[]> {
-    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, () =>
-      this.client().Jobs.all(repo, { pipelineId: Number(runId), scope: "failed" }));
+    const jobs = await this.call(`listing the jobs of pipeline ${runId} of ${repo}`, async () =>
+      (await this.client()).Jobs.all(repo, { pipelineId: Number(runId), scope: "failed" }));
     return jobs.map((j) => String(j.name));
   }
 
   /** A Tag Push Hook names the commit (`checkout_sha`); otherwise the tag is read. */
   async listTags(repo: string): Promise<{ name: string; sha: string }[]> {
-    const tags = await this.call(`listing the tags of ${repo}`, () => this.readClient().Tags.all(repo, { orderBy: "updated", perPage: TAGS_PAGE, maxPages: 1 }));
+    const tags = await this.call(`listing the tags of ${repo}`, async () => (await this.readClient()).Tags.all(repo, { orderBy: "updated", perPage: TAGS_PAGE, maxPages: 1 }));
     return tags.map((t) => ({ name: String(t.name), sha: String((t.commit as { id: string }).id) }));
   }
 
@@ -151,7 +170,7 @@ export class GitlabForge implements Forge {
    * A full page may not be every tag: it deletes nothing.
    */
   async watchTags(repo: string): Promise<TagListing> {
-    const tags = await this.call(`listing the tags of ${repo}`, () => this.readClient().Tags.all(repo, { orderBy: "updated", sort: "desc", perPage: TAGS_PAGE, maxPages: 1 }), {
+    const tags = await this.call(`listing the tags of ${repo}`, async () => (await this.readClient()).Tags.all(repo, { orderBy: "updated", sort: "desc", perPage: TAGS_PAGE, maxPages: 1 }), {
       401: `${repo} is not public: name a token_env with read_api on it in the map`,
       404: `${repo} was not found, or is not public: check the path, or name a token_env that can read it`,
     });
@@ -167,7 +186,7 @@ export class GitlabForge implements Forge {
    * since) is refused rather than believed.
    */
   async resolveTag(repo: string, tag: string, hintSha: string | undefined): Promise<string> {
-    const found = await this.call(`reading tag ${tag} of ${repo}`, () => this.readClient().Tags.show(repo, tag), {
+    const found = await this.call(`reading tag ${tag} of ${repo}`, async () => (await this.readClient()).Tags.show(repo, tag), {
       404: `Tag ${tag} of ${repo} is gone, or the token cannot see ${repo}.`,
     });
     const commit = String((found.commit as { id: string }).id);
@@ -193,14 +212,14 @@ export class GitlabForge implements Forge {
     // GitLab never refuses a finished state: it adds a second status of that name. A retry after a
     // lost answer must not show the result twice, so a finished status GitLab already has, exactly, stands.
     if (FINISHED_STATES.has(state)) {
-      const statuses = await this.call(`listing the ${report.name} statuses of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
-        this.client().Commits.allStatuses(target.repo, target.sha, { name: report.name, ...ref }));
+      const statuses = await this.call(`listing the ${report.name} statuses of ${target.repo}@${target.sha.slice(0, 7)}`, async () =>
+        (await this.client()).Commits.allStatuses(target.repo, target.sha, { name: report.name, ...ref }));
       const shown = [...statuses].sort((a, b) => Number(b.id) - Number(a.id))[0];
       if (shown?.status === state && shown.description === description && (shown.target_url ?? undefined) === url.targetUrl) return `${shown.id}:${state}`;
     }
     try {
-      const status = await this.call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, () =>
-        this.client().Commits.editStatus(target.repo, target.sha, state as "pending", {
+      const status = await this.call(`setting the ${report.name} status of ${target.repo}@${target.sha.slice(0, 7)}`, async () =>
+        (await this.client()).Commits.editStatus(target.repo, target.sha, state as "pending", {
           name: report.name, description, ...ref, ...url,
         }), {
         401: `Set ${this.tokenName()} to a token with the 'api' scope.`,
@@ -221,7 +240,7 @@ export class GitlabForge implements Forge {
   async visibility(repo: string): Promise<"public" | "private"> {
     // A public project answers without a token too ("accessible without authentication if the
     // project is publicly accessible"): a downstream triggered by trigger token alone is still known.
-    const project = await this.call(`reading the visibility of ${repo}`, () => this.readClient().Projects.show(repo), {
+    const project = await this.call(`reading the visibility of ${repo}`, async () => (await this.readClient()).Projects.show(repo), {
       404: `${repo} was not found, or the token cannot see it.`,
     });
     // internal (any signed-in user) is not public either
@@ -229,7 +248,7 @@ export class GitlabForge implements Forge {
   }
 
   async upsertComment(target: StatusTarget, mode: CommentMode, marker: string, body: string, known: CommentIds): Promise<CommentIds> {
-    const api = this.client();
+    const api = await this.client();
     const { repo, sha } = target;
     const self = await this.selfId(api);
     const own = (n: { author?: { id?: number } }) => n.author?.id === self;
@@ -285,20 +304,20 @@ export class GitlabForge implements Forge {
     const onRef = ref && !ref.startsWith("pull/") ? { ref } : {};
     let status: string | undefined;
     if (name === "pipeline") {
-      const pipelines = await this.call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, () =>
-        this.client().Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
+      const pipelines = await this.call(`listing the pipelines of ${repo}@${sha.slice(0, 7)}`, async () =>
+        (await this.client()).Pipelines.all(repo, { sha, ...onRef, orderBy: "id", sort: "desc", perPage: 20, maxPages: 1 }));
       // an `external` pipeline is one GitLab made to hold commit statuses (the relay's): not the tag's CI
       const latest = pipelines.find((p) => p.source !== "external");
       if (!latest) return undefined;
-      const jobs = await this.call(`listing the jobs of pipeline ${latest.id} of ${repo}`, () =>
-        this.client().Jobs.all(repo, { pipelineId: Number(latest.id), perPage: 100, maxPages: 5 }));
+      const jobs = await this.call(`listing the jobs of pipeline ${latest.id} of ${repo}`, async () =>
+        (await this.client()).Jobs.all(repo, { pipelineId: Number(latest.id), perPage: 100, maxPages: 5 }));
       const outcome = jobs.length > 0
         ? pipelineOutcome(jobs.map((j) => ({ name: String(j.name), status: String(j.status), allow_failure: j.allow_failure as boolean | undefined })))
         : RUN_FROM_GITLAB[latest.status as GitlabPipelineStatus]?.conclusion;
       return outcome === undefined ? { completed: false, conclusion: undefined } : { completed: true, conclusion: outcome };
     } else {
-      const statuses = await this.call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, () =>
-        this.client().Commits.allStatuses(repo, sha, { name, ...onRef }));
+      const statuses = await this.call(`listing the statuses of ${repo}@${sha.slice(0, 7)}`, async () =>
+        (await this.client()).Commits.allStatuses(repo, sha, { name, ...onRef }));
       status = [...statuses].sort((a, b) => Number(b.id) - Number(a.id))[0]?.status as string | undefined;
     }
     const mapped = status === undefined ? undefined : RUN_FROM_GITLAB[status as GitlabPipelineStatus];
@@ -306,7 +325,7 @@ export class GitlabForge implements Forge {
   }
 
   async readFiles(repo: string, ref: string, dir: string): Promise<{ sha: string; files: { path: string; text: string }[] }> {
-    const api = this.client();
+    const api = await this.client();
     const hints = { 404: `${repo}, '${ref}' or '${dir}' was not found, or the token cannot read ${repo} (it needs read_repository).` };
     const commit = await this.call(`reading ${ref} of ${repo}`, () => api.Commits.show(repo, ref), hints);
     const sha = String(commit.id);
@@ -323,7 +342,7 @@ export class GitlabForge implements Forge {
 
   async readFile(repo: string, path: string, ref?: string): Promise<string | undefined> {
     try {
-      const text = await this.call(`reading ${path} of ${repo}`, () => this.client().RepositoryFiles.showRaw(repo, path, ref ?? "HEAD"));
+      const text = await this.call(`reading ${path} of ${repo}`, async () => (await this.client()).RepositoryFiles.showRaw(repo, path, ref ?? "HEAD"));
       return typeof text === "string" ? text : await (text as Blob).text();
     } catch (error) {
       if (error instanceof ForgeError && error.status === 404) return undefined;
@@ -374,12 +393,12 @@ export class GitlabForge implements Forge {
   }
 
   /** For reads: with the host's token where one is configured, else anonymous (a public project answers anyone). */
-  private readClient(): Api {
+  private readClient(): Promise<Api> {
     const anonymous = this.o.host ? !this.o.tokenEnv || !this.o.env[this.o.tokenEnv] : this.o.tokenEnv ? !this.o.env[this.o.tokenEnv] : !this.o.token;
     return this.client(!anonymous);
   }
 
-  private client(withToken = true): Api {
+  private async client(withToken = true): Promise<Api> {
     const host = this.root();
     if (withToken && this.o.tokenEnv) refuseRelayOwn(this.o.tokenEnv);
     if (withToken && this.o.host && !this.o.tokenEnv) {
@@ -392,9 +411,11 @@ export class GitlabForge implements Forge {
       throw new ForgeError(`no GitLab token for ${host}`, "config", { hint: `Set ${this.tokenName()} to a token with the 'api' scope.` });
     }
     const cacheKey = `${host}\u0000${token ?? ""}`;
+    const { newClient } = gitlabApi ?? await loadGitlabApi();
+    // looked up after the library is loaded: calls that waited for it together share one client
     let api = clients.get(cacheKey);
     if (!api) {
-      api = token ? new Gitlab({ host, token, requesterFn: relayRequesterFn }) : new Gitlab({ host, requesterFn: relayRequesterFn });
+      api = newClient(host, token);
       clients.set(cacheKey, api);
     }
     return api;

@@ -1,8 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createBullBoard } from "@bull-board/api";
-import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
-import { ExpressAdapter } from "@bull-board/express";
-import express from "express";
 import type { Logger } from "pino";
 import type { DependencyMap } from "../map/graph.js";
 import type { Queues } from "../queue/queues.js";
@@ -30,8 +26,6 @@ export function sameOrigin(req: IncomingMessage): boolean {
 }
 const RERUN_FORM_PATH = "/admin/reruns";
 
-type Render = (path: string, options: object, callback: (error: Error | null, html?: string) => void) => void;
-
 /**
  * Bull Board's page links Google Fonts; the relay serves everything it shows itself, so the page
  * works offline and tells no third party who opens it. Its own CSS falls back to the system's sans-serif.
@@ -40,12 +34,28 @@ export function withoutExternalFonts(page: string): string {
   return page.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, "");
 }
 
-/** Wraps the board's view engine (ejs, registered by the adapter) so its page goes out without external fonts. */
-function offline(board: express.Application): void {
-  const engines = (board as unknown as { engines: Record<string, Render | undefined> }).engines;
-  const render = engines[".ejs"];
-  if (!render) throw new Error("Bull Board's view engine is not registered: @bull-board/express changed how it renders its page");
-  board.engine("ejs", (path, options, callback) => render(path, options, (error, page) => callback(error, page === undefined ? page : withoutExternalFonts(page))));
+type Board = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Bull Board and express (admin-board.ts), imported on the first admitted request for the board:
+ * a process whose board nobody opens never loads them. A failed import is an error naming the
+ * library, thrown to that request (a 500, logged) and tried again by the next one.
+ */
+export function loadQueuesBoard(queues: Queues): () => Promise<Board> {
+  let loading: Promise<Board> | undefined;
+  const load = async (): Promise<Board> => {
+    let module: typeof import("./admin-board.js");
+    try {
+      module = await import("./admin-board.js");
+    } catch (error) {
+      throw new Error(`the admin views cannot show the queues' board: its libraries (@bull-board, express) failed to import: ${(error as Error)?.message ?? String(error)}; reinstall the relay's dependencies (npm ci)`, { cause: error });
+    }
+    return module.queuesBoard(queues);
+  };
+  return () => (loading ??= load().catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  }));
 }
 
 /** A browser asking for a page (Accept names HTML and not JSON); API clients and Bull Board's own calls get JSON. */
@@ -89,17 +99,7 @@ Running <code>npm run demo</code>? It printed the token when it started, on its 
 export function adminViews(o: {
   queues: Queues; map: () => DependencyMap; log: Logger; adminToken: string | undefined; state: { checks: CheckStore; views: CommitViews };
 }) {
-  const board = new ExpressAdapter();
-  board.setBasePath(QUEUES_PATH);
-  createBullBoard({
-    queues: [o.queues.events, o.queues.trigger, o.queues.report, o.queues.sinks].map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
-    serverAdapter: board,
-    options: { uiConfig: { boardTitle: "OpenCI Relay" } },
-  });
-  offline(board.getRouter() as express.Application);
-  const app = express();
-  app.disable("x-powered-by");
-  app.use(QUEUES_PATH, board.getRouter());
+  const board = loadQueuesBoard(o.queues);
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const path = (req.url ?? "").split("?")[0]!;
@@ -119,7 +119,7 @@ export function adminViews(o: {
     }
     if (!admitted(req, res, o.adminToken, "the admin views")) return true;
     if (path !== RERUN_FORM_PATH) {
-      app(req as express.Request, res as express.Response);
+      (await board())(req, res);
       return true;
     }
     if (req.method !== "POST") {

@@ -20,9 +20,17 @@ import { ROOT, TSX } from "../helpers/spawn-relay.js";
  * CommonJS modules required inside packages are also read from the CommonJS cache. A library is
  * loaded when a module of its package folder was. Each group has a control (importing the transport
  * module itself) showing that the check sees a library that is loaded.
+ *
+ * The web role's own: Bull Board and express (about 4 MB of heap) are imported by the first
+ * admitted request for the board, smee-client only where WEBHOOK_PROXY_URL is set, @gitbeaker/rest
+ * by the first GitLab call.
  */
 
-const LIBRARIES = ["mqtt", "@nats-io/transport-node", "@nats-io/jetstream", "rabbitmq-client", "irc-framework", "ssh2"];
+const LIBRARIES = [
+  "mqtt", "@nats-io/transport-node", "@nats-io/jetstream", "rabbitmq-client", "irc-framework", "ssh2",
+  // the web role's: the admin board, the webhook proxy's client, GitLab's client
+  "@bull-board", "express", "smee-client", "@gitbeaker",
+];
 
 const HOOK = `
 import { appendFileSync } from "node:fs";
@@ -170,6 +178,115 @@ describe("client libraries are loaded only when used", () => {
       publish: mqtt,
       gerrit: [[50, "Gerrit stream-events relay@127.0.0.1:9: cannot open an SSH connection: its client library (ssh2) failed to import: Cannot find package 'ssh2' imported from "
         + `${pathToFileURL(join(ROOT, "src/forge/gerrit-stream.ts")).href}; reinstall the relay's dependencies (npm ci)`]],
+    });
+  }, 60_000);
+});
+
+/** Serves `handler` on a free port; `get(path, headers)` asks it and answers [status, content-type]. */
+const SERVE = `
+const { createServer } = await import("node:http");
+const server = createServer((req, res) => void handler(req, res).then((taken) => taken || res.writeHead(404).end(), (e) => res.writeHead(500).end(e.message)));
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const get = async (path, headers = {}) => {
+  const r = await fetch("http://127.0.0.1:" + server.address().port + path, { headers });
+  const text = await r.text();
+  return [r.status, r.status === 500 ? text : r.headers.get("content-type")];
+};
+`;
+const FAKE_QUEUES = `const queue = (name) => ({ name, metaValues: { version: "bullmq:5" }, opts: {}, on() {} });
+const queues = { events: queue("events"), trigger: queue("trigger"), report: queue("report"), sinks: queue("sinks") };`;
+const TOKEN = "0123456789abcdef0123456789abcdef";
+
+describe("the web role's libraries are loaded only when used", () => {
+  it("the check sees them: importing the board's module, the proxy's and GitLab's client loads them", async () => {
+    const { loaded } = await inProcess(`await src("src/web/admin-board.ts"); await src("src/web/webhook-proxy.ts"); await src("src/forge/gitlab-api.ts");`);
+    expect(loaded).toEqual(["@bull-board", "express", "smee-client", "@gitbeaker"]);
+  }, 60_000);
+
+  it("start-up (src/index.ts, the relay's and the admin views' modules) loads none of them", async () => {
+    const { loaded, result } = await inProcess(`
+      const { mkdtempSync } = await import("node:fs");
+      process.chdir(mkdtempSync((await import("node:os")).tmpdir() + "/openci-lazy-start-"));
+      Object.assign(process.env, { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error" });
+      await src("src/index.ts");
+      await src("src/relay.ts");
+      const { adminViews } = await src("src/web/admin.ts");
+      const { GitlabForge } = await src("src/forge/gitlab.ts");
+      ${FAKE_QUEUES}
+      const { pino } = await import("pino");
+      adminViews({ queues, map: () => new Map(), log: pino({ level: "silent" }), adminToken: "${TOKEN}", state: {} });
+      new GitlabForge({ url: "https://gitlab.example", token: undefined, env: {} });
+      return loaded();
+    `);
+    expect(result).toEqual([]);
+    expect(loaded).toEqual([]);
+  }, 60_000);
+
+  it("the admin views load Bull Board and express with the first admitted request for the board, never for a refused one", async () => {
+    const { loaded, result } = await inProcess(`
+      const { adminViews } = await src("src/web/admin.ts");
+      ${FAKE_QUEUES}
+      const { pino } = await import("pino");
+      const handler = adminViews({ queues, map: () => new Map(), log: pino({ level: "silent" }), adminToken: "${TOKEN}", state: {} });
+      ${SERVE}
+      const html = { accept: "text/html" };
+      const refused = [
+        await get("/admin/queues", html),
+        await get("/admin/queues", { ...html, authorization: "Bearer wrong-token-wrong-token-00" }),
+        await get("/admin/queues/api/queues"),
+        await get("/admin/reruns", { authorization: "Bearer ${TOKEN}" }),
+        await get("/", { authorization: "Bearer ${TOKEN}" }),
+      ];
+      const beforeBoard = loaded();
+      const board = await get("/admin/queues", { ...html, authorization: "Bearer ${TOKEN}" });
+      const again = await get("/admin/queues/", { ...html, authorization: "Bearer ${TOKEN}" });
+      server.close();
+      return { refused, beforeBoard, board, again };
+    `);
+    expect(result).toEqual({
+      refused: [[401, "text/html; charset=utf-8"], [401, "text/html; charset=utf-8"], [401, "application/json"], [405, null], [404, null]],
+      beforeBoard: [],
+      board: [200, "text/html; charset=utf-8"],
+      again: [200, "text/html; charset=utf-8"],
+    });
+    expect(loaded).toEqual(["@bull-board", "express"]);
+  }, 60_000);
+
+  it("GitLab's client is loaded by the first GitLab call, not by a call refused for want of a token", async () => {
+    const { loaded, result } = await inProcess(`
+      const { GitlabForge } = await src("src/forge/gitlab.ts");
+      const failed = (p) => p.then(() => "resolved", (e) => [e.kind, e.message]);
+      const noToken = await failed(new GitlabForge({ url: "http://127.0.0.1:9", token: undefined, env: {} }).runStatus("group/app", "7"));
+      const atNoToken = loaded();
+      const call = await failed(new GitlabForge({ url: "http://127.0.0.1:9", token: "t", env: {} }).runStatus("group/app", "7"));
+      return { noToken, atNoToken, call: call[0] };
+    `);
+    expect(result).toEqual({ noToken: ["config", "no GitLab token for http://127.0.0.1:9"], atNoToken: [], call: "transient" });
+    expect(loaded).toEqual(["@gitbeaker"]);
+  }, 60_000);
+
+  it("a web library that cannot be imported is an error naming it, at each use", async () => {
+    const { result } = await inProcess(`
+      const { adminViews } = await src("src/web/admin.ts");
+      const { GitlabForge } = await src("src/forge/gitlab.ts");
+      ${FAKE_QUEUES}
+      const { pino } = await import("pino");
+      const handler = adminViews({ queues, map: () => new Map(), log: pino({ level: "silent" }), adminToken: "${TOKEN}", state: {} });
+      ${SERVE}
+      const board = [await get("/admin/queues/api/queues", { authorization: "Bearer ${TOKEN}" }), await get("/admin/queues/api/queues", { authorization: "Bearer ${TOKEN}" })];
+      server.close();
+      const forge = new GitlabForge({ url: "http://127.0.0.1:9", token: "t", env: {} });
+      const failed = (p) => p.then(() => "resolved", (e) => [e.kind, e.message, e.hint]);
+      const gitlab = [await failed(forge.runStatus("group/app", "7")), await failed(forge.visibility("group/app"))];
+      return { board, gitlab };
+    `, ["@bull-board/api", "@gitbeaker/rest"]);
+    const board = "the admin views cannot show the queues' board: its libraries (@bull-board, express) failed to import: Cannot find package '@bull-board/api' imported from "
+      + `${pathToFileURL(join(ROOT, "src/web/admin-board.ts")).href}; reinstall the relay's dependencies (npm ci)`;
+    const gitlab = ["config", `GitLab cannot be reached: its client library (@gitbeaker/rest) failed to import: Cannot find package '@gitbeaker/rest' imported from `
+      + `${pathToFileURL(join(ROOT, "src/forge/gitlab-api.ts")).href}`, "Reinstall the relay's dependencies (npm ci)."];
+    expect(result).toEqual({
+      board: [[500, board], [500, board]],
+      gitlab: [gitlab, gitlab],
     });
   }, 60_000);
 });

@@ -38,6 +38,8 @@ export class MemoryForge implements Runner, Source, Reporter {
   duringTrigger: (() => void) | undefined;
   /** what `runStatus` answers, by run id (a run it does not hold: a 404) */
   runStates: Record<string, RunStatus> = {};
+  /** the check runs of a check suite, by suite id: what each carries (its name, external id, title) and when it started */
+  suiteChecks: Record<string, { label: string; startedAt: Date }[]> = {};
   /** the failing jobs `failedJobs` names, by run id (none: no failing job) */
   failingJobs: Record<string, string[]> = {};
   /** every status `reportStatus` wrote, first one first, with the id it was written under */
@@ -116,8 +118,9 @@ export class MemoryForge implements Runner, Source, Reporter {
     throw new Error("not used by the trigger path");
   }
 
-  async checkSuiteLabels(): Promise<never> {
-    throw new Error("not used by the trigger path");
+  async checkSuiteLabels(_repo: string, suiteId: string, since?: Date): Promise<string> {
+    this.calls.push({ op: "checkSuiteLabels", runId: suiteId, ...(since ? { since } : {}) });
+    return (this.suiteChecks[suiteId] ?? []).filter((c) => since === undefined || c.startedAt >= since).map((c) => c.label).join("\n");
   }
 
   async runStatus(_repo: string, runId: string): Promise<RunStatus> {

@@ -670,3 +670,255 @@ describe("processReport", () => {
     });
   });
 });
+
+describe("processRun: what it reports, and what it says when it does not", () => {
+  const DEBUG = 20;
+  const MISFIT = "run names a relay run id but does not fit its trigger: ignored";
+  const CI_RUN = { path: ".github/workflows/ci.yml", id: 5, event: "workflow_dispatch" };
+  /** A GitHub Actions run in `upco/lone` (run 900 unless told). */
+  const run = (o: Partial<RunEvent> = {}): RunEvent => ({
+    forge: "github", source: "workflow_run", repo: "upco/lone", runId: "900", title: "", state: "completed", conclusion: "success",
+    webUrl: "https://github.com/upco/lone/actions/runs/900", createdAt: new Date().toISOString(), deliveryId: "w-1", ...o,
+  });
+  const titled = (data: TriggerJob, o: Partial<RunEvent> = {}) => run({ title: `CI for ${data.runId}`, workflow: CI_RUN, ...o });
+  const noRunId = (kind: TriggerResult["kind"] = "workflow_dispatch"): TriggerResult => ({ kind, runId: undefined, webUrl: "https://github.com/upco/lone/actions" });
+  const dispatched = (runId: string): TriggerResult => ({ kind: "workflow_dispatch", runId, webUrl: `https://github.com/upco/lone/actions/runs/${runId}` });
+
+  it("answers not correlated, and says so at debug level, for a run the relay did not start", async () => {
+    const result = await processRun(run({ title: "CI on main" }), deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(logged("run not started by the relay")).toEqual([expect.objectContaining({ level: DEBUG, repo: "upco/lone", runId: "900" })]);
+  });
+
+  it("answers not correlated for a run naming a relay run id whose trigger is not recorded (expired)", async () => {
+    const data = triggerData("lone");
+
+    const result = await processRun(titled(data), deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(logged("run not started by the relay")).toHaveLength(1);
+  });
+
+  it("reports a run it started, says so, and answers correlated", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", dispatched("900"));
+
+    const result = await processRun(run(), deps, log);
+
+    expect(result).toEqual({ correlated: true });
+    expect(await checkOf("lone")).toMatchObject({ status: "completed", conclusion: "success" });
+    expect(logged("downstream run reported upstream")).toEqual([
+      expect.objectContaining({ level: INFO, downstream: "lone", runId: "900", state: "completed", conclusion: "success" }),
+    ]);
+  });
+
+  it("reports nothing, and says so, for a run of a project no longer in the map", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", dispatched("900"));
+    map = parseMap(MAP_TEXT.replace(/\n {2}- \{ id: lone, .*\n/, "\n"));
+
+    const result = await processRun(run(), deps, log);
+
+    expect(result).toEqual({ correlated: true });
+    expect(await checkOf("lone")).toBeUndefined();
+    expect(logged("run of a project no longer in the map: not reported")).toEqual([expect.objectContaining({ level: WARN, downstream: "lone" })]);
+  });
+
+  it("reports a failed run when its failing jobs and artifacts cannot be listed, and says which could not", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", dispatched("900"));
+    forge.fail("failedJobs", httpError(502));
+    forge.fail("runArtifacts", httpError(502));
+
+    const result = await processRun(run({ conclusion: "failure" }), deps, log);
+
+    expect(result).toEqual({ correlated: true });
+    expect(await checkOf("lone")).toMatchObject({ status: "completed", conclusion: "failure" });
+    expect((await runRecords()).map((r) => [r.conclusion, r.failedJobs, r.artifacts])).toEqual([["failure", [], []]]);
+    expect(logged("could not list the failing jobs")).toEqual([expect.objectContaining({ level: WARN, err: expect.objectContaining({ message: "Bad Gateway" }) })]);
+    expect(logged("could not list the run's artifacts")).toEqual([expect.objectContaining({ level: WARN, err: expect.objectContaining({ message: "Bad Gateway" }) })]);
+  });
+
+  it("says a hook came from another instance than the default one, for a project on GITLAB_URL's instance", async () => {
+    map = parseMap(`${MAP_TEXT}  - { id: gld, foundation: f, gitlab: grp/gld, trigger: { ref: main }, depends_on: [{ project: up }] }\n`);
+    const data = triggerData("gld");
+    await triggered(data, "gitlab", "grp/gld", { kind: "pipeline", runId: "55", webUrl: "https://gitlab.com/grp/gld/-/pipelines/55" });
+    const hook: RunEvent = {
+      forge: "gitlab", source: "pipeline_hook", repo: "grp/gld", host: "gitlab.other.org", runId: "55", title: "", state: "completed", conclusion: "success",
+      webUrl: "", deliveryId: "h-1",
+    };
+
+    expect(await processRun(hook, deps, log)).toEqual({ correlated: false });
+    expect(forge.count("runStatus")).toBe(0);
+    expect(logged("pipeline hook from another GitLab instance than the triggered project's: ignored")).toEqual([
+      expect.objectContaining({ level: WARN, downstream: "gld", host: "gitlab.other.org", expected: "(default)" }),
+    ]);
+  });
+
+  it("takes a Jenkins notification from the job's server however its URL is written (case, trailing slashes)", async () => {
+    const data = triggerData("jk");
+    await triggered(data, "jenkins", "a", { kind: "build", runId: "queue:7", webUrl: "https://j.example.org/job/a/" });
+    forge.runStates["queue:7"] = runState("completed", "success");
+    const notification: RunEvent = {
+      forge: "jenkins", source: "notification", repo: "a", host: "https://J.Example.org//", runId: "queue:7", title: "",
+      state: "completed", conclusion: "success", webUrl: "", deliveryId: "n-1",
+    };
+
+    const result = await processRun(notification, deps, log);
+
+    expect(result).toEqual({ correlated: true });
+    expect(forge.calls.filter((c) => c.op === "runStatus").map((c) => c.runId)).toEqual(["queue:7"]);
+    expect(await checkOf("jk")).toMatchObject({ status: "completed", conclusion: "success" });
+  });
+
+  it("ignores, and says why, a check suite whose check run naming the relay run id started before the trigger", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", noRunId());
+    forge.suiteChecks["9"] = [{ label: `openci ${data.runId}`, startedAt: new Date(Date.now() - 10 * 60_000) }];
+
+    const result = await processRun(run({ source: "check_suite", runId: "suite-9" }), deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(await checkOf("lone")).toBeUndefined();
+    expect(logged(MISFIT)).toEqual([expect.objectContaining({
+      level: WARN, repo: "upco/lone", runId: "suite-9", relayRunId: data.runId, reason: "its check run naming the relay run id started before the trigger",
+    })]);
+  });
+
+  it("takes a run the forge dated exactly the allowed clock skew (2 min) before the trigger", async () => {
+    const data = triggerData("lone");
+    await deps.records.save({ trigger: data, forge: "github", downstreamRepo: "upco/lone", result: noRunId(), triggeredAt: "2030-01-01T00:02:00.000Z" });
+
+    const result = await processRun(titled(data, { createdAt: "2030-01-01T00:00:00.000Z" }), deps, log);
+
+    expect(result).toEqual({ correlated: true });
+    expect(await checkOf("lone")).toMatchObject({ status: "completed", conclusion: "success" });
+  });
+
+  it("ignores, and says why, an undated run found by its title", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", noRunId());
+    const { createdAt: _, ...undated } = titled(data);
+
+    expect(await processRun(undated, deps, log)).toEqual({ correlated: false });
+    expect(logged(MISFIT)).toEqual([expect.objectContaining({ relayRunId: data.runId, reason: "created before the trigger (or undated)" })]);
+  });
+
+  it("does not take a run found by its title for a trigger recorded on another system", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "gitlab", "upco/lone", { kind: "pipeline", runId: undefined, webUrl: "https://gitlab.example.org/upco/lone/-/pipelines" });
+
+    expect(await processRun(titled(data), deps, log)).toEqual({ correlated: false });
+    expect(await checkOf("lone")).toBeUndefined();
+  });
+
+  it("does not take a run found by its title for a trigger that got its run id back", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", dispatched("55"));
+
+    expect(await processRun(titled(data), deps, log)).toEqual({ correlated: false });
+    expect(await checkOf("lone")).toBeUndefined();
+    expect(await deps.records.byDownstreamRun("github", "upco/lone", "900")).toBeUndefined();
+  });
+
+  it("binds a trigger to the first run naming it; a second run naming it is ignored, and the log says so", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", noRunId());
+
+    expect(await processRun(titled(data), deps, log)).toEqual({ correlated: true });
+    const second = await processRun(titled(data, { runId: "901", webUrl: "https://github.com/upco/lone/actions/runs/901" }), deps, log);
+
+    expect(second).toEqual({ correlated: false });
+    expect(logged("run names a relay run id already bound to another run: ignored")).toEqual([
+      expect.objectContaining({ level: WARN, repo: "upco/lone", runId: "901", relayRunId: data.runId }),
+    ]);
+  });
+
+  it("ignores, and says why, a run started by another event than the dispatch", async () => {
+    const byRepositoryDispatch = triggerData("lone");
+    await triggered(byRepositoryDispatch, "github", "upco/lone", noRunId("repository_dispatch"));
+    const byWorkflowDispatch = triggerData("lone", { upstream: upstreamRef({ tag: "v2.0.0" }) });
+    await triggered(byWorkflowDispatch, "github", "upco/lone", noRunId());
+
+    expect(await processRun(titled(byRepositoryDispatch, { workflow: { ...CI_RUN, event: "push" } }), deps, log)).toEqual({ correlated: false });
+    expect(await processRun(titled(byWorkflowDispatch, { runId: "901", workflow: { ...CI_RUN, event: "push" } }), deps, log)).toEqual({ correlated: false });
+
+    expect(logged(MISFIT).map((l) => [l.relayRunId, l.reason])).toEqual([
+      [byRepositoryDispatch.runId, "started by push, not repository_dispatch"],
+      [byWorkflowDispatch.runId, "started by push, not workflow_dispatch"],
+    ]);
+  });
+
+  it("ignores, and says why, a run of another workflow than the triggered one", async () => {
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", noRunId());
+
+    const result = await processRun(titled(data, { workflow: { path: ".github/workflows/other.yml", id: 6, event: "workflow_dispatch" } }), deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(await checkOf("lone")).toBeUndefined();
+    expect(logged(MISFIT)).toEqual([expect.objectContaining({ relayRunId: data.runId, reason: "a run of .github/workflows/other.yml, not of ci.yml" })]);
+  });
+
+  it("takes no run for a trigger whose workflow the map no longer names, even one whose workflow path names no file", async () => {
+    // A synthetic path (GitHub always sends a file): with no workflow wanted, only the `wanted !== ""` guard refuses it.
+    const data = triggerData("lone");
+    await triggered(data, "github", "upco/lone", noRunId());
+    map = parseMap(MAP_TEXT.replace(/\n {2}- \{ id: lone, .*\n/, "\n"));
+
+    const result = await processRun(titled(data, { workflow: { path: ".github/workflows/", event: "workflow_dispatch" } }), deps, log);
+
+    expect(result).toEqual({ correlated: false });
+    expect(await deps.records.byDownstreamRun("github", "upco/lone", "900")).toBeUndefined();
+    expect(logged(MISFIT)).toEqual([expect.objectContaining({ relayRunId: data.runId, reason: "a run of .github/workflows/, not of the triggered workflow" })]);
+  });
+});
+
+describe("processTimeout: what it records and says", () => {
+  it("times out a GitLab run with its trigger record: the history names the system, repository, run and link, and the log says so", async () => {
+    const data = triggerData("gl");
+    await triggered(data, "gitlab", "grp/gl", { kind: "pipeline", runId: "55", webUrl: "https://gitlab.example.org/grp/gl/-/pipelines/55" });
+    const running = { runId: "55", webUrl: "https://gitlab.example.org/grp/gl/-/pipelines/55", state: "in_progress" as const, startedAt: ISO, updatedAt: ISO, failedJobs: [] };
+    await publishCheck(deps, data, runReport(data.upstream, map.project("gl")!, data.runId, running));
+    const detailsUrl = (await checkOf("gl"))!.detailsUrl;
+    expect(detailsUrl).toBeDefined();
+
+    const result = await processTimeout({ trigger: data, timeout: "6h" }, deps, log);
+
+    expect(result).toEqual({ timedOut: true });
+    expect((await runRecords()).map((r) => [r.downstream, r.forge, r.repo, r.runId, r.conclusion, r.url])).toEqual([["gl", "gitlab", "grp/gl", "55", "timed_out", detailsUrl]]);
+    expect(logged("downstream did not report in time")).toEqual([expect.objectContaining({ level: WARN, downstream: "gl", timeout: "6h" })]);
+  });
+
+  it("does nothing, says nothing and records nothing for an older attempt's timeout once a re-run owns the check", async () => {
+    const rerun = triggerData("lone", { attempt: 1 });
+    await publishCheck(deps, rerun, queuedReport(rerun.upstream, map.project("lone")!, rerun.runId));
+
+    const result = await processTimeout({ trigger: triggerData("lone"), timeout: "6h" }, deps, log);
+
+    expect(result).toEqual({ timedOut: false });
+    expect(await checkOf("lone")).toMatchObject({ status: "queued" });
+    expect(await runRecords()).toEqual([]);
+    expect(logged("downstream did not report in time")).toEqual([]);
+  });
+});
+
+describe("processReport: a write only a person can fix", () => {
+  const commitKey = () => CommitViews.keyFor(targetOf(upstreamRef()));
+
+  it("fails the job once, unretried, with the forge's refusal, and logs it", async () => {
+    const data = triggerData("mid");
+    await publishCheck(deps, data, queuedReport(data.upstream, map.project("mid")!, data.runId));
+    forge.fail("reportStatus", httpError(403, "Resource not accessible by integration"));
+
+    const error = await rejection(processReport({ name: "rollup", data: { checkKey: commitKey() }, moveToDelayed: async () => undefined } as unknown as Job, undefined, deps, log));
+
+    // A 403 from the reporter carries no hint here (reporters attach theirs); the job fails with the classified message.
+    expect(error.name).toBe("UnrecoverableError");
+    expect(error.message).toBe("updating the upstream check: 403 Resource not accessible by integration");
+    expect(logged("upstream report cannot be written")).toEqual([expect.objectContaining({
+      level: ERROR, err: expect.objectContaining({ type: "ForgeError", kind: "config", message: expect.stringMatching(/^updating the upstream check: 403 Resource not accessible by integration/) }),
+    })]);
+  });
+});

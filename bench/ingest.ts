@@ -15,6 +15,9 @@ const RATE_CONNECTIONS = 10;
  * relay's web role (no worker process: the events pile up in Redis) beside a bare Probot app with
  * a no-op `push` handler, each its own process, driven in turn by the same autocannon client.
  */
+/** Where the relay is also measured beside a bare Probot app that enqueues (issue 22's levels). */
+const ENQUEUING_LEVELS = [1, 16, 64];
+
 export async function ingest(o: BenchOptions): Promise<Section> {
   const levels = o.quick ? [1, 16] : [1, 4, 16, 64];
   const seconds = o.quick ? 2 : 10;
@@ -66,12 +69,13 @@ export async function ingest(o: BenchOptions): Promise<Section> {
         { measure: `deliveries acknowledged per second, ${c} in flight`, relay: perS(m.relay.rate), baseline: perS(m.bare.rate), ratio: times(m.relay.rate, m.bare.rate), target: "≥ 0.80×", met: m.relay.rate >= 0.8 * m.bare.rate },
         { measure: `ack p50 / p99, ${c} in flight`, relay: p50p99(m.relay), baseline: p50p99(m.bare), ratio: times(pct(m.relay.latencies, 99), pct(m.bare.latencies, 99)) + " (p99)" },
       );
-      if (c !== levels.at(-1)) continue;
+      if (!ENQUEUING_LEVELS.includes(c)) continue;
       // What a durable acknowledgement costs at least: the same bare app, its handler adding one BullMQ job.
       const enqueuing = await run(bareQueue, c, seconds);
       rows.push({
         measure: `… ${c} in flight, beside a second baseline: bare Probot whose handler adds one BullMQ job (same Redis)`,
         relay: perS(m.relay.rate), baseline: `${perS(enqueuing.rate)}; ack p50 / p99 ${p50p99(enqueuing)}`, ratio: times(m.relay.rate, enqueuing.rate),
+        target: "≥ 0.90×", met: m.relay.rate >= 0.9 * enqueuing.rate,
       });
     }
     const fixed = await measure(RATE_CONNECTIONS, seconds, RATE);

@@ -35,6 +35,13 @@ const options: BenchOptions = {
 const script = process.env.npm_lifecycle_event ?? "";
 const command = script.startsWith("bench") ? `npm run ${script}` : `tsx bench/main.ts ${asked.join(" ")}`.trim();
 
+// A crash (an error event nobody listens to) must not leave the stacks' redis-servers and relays behind.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.once(event, (error: unknown) => {
+    console.error(`\n${event}: stopping every process the bench started`, error);
+    void stopAllStacks().finally(() => process.exit(1));
+  });
+}
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping every process the bench started`);

@@ -13,36 +13,25 @@ import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { Reporter, TriggerResult } from "../../src/forge/roles.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import type { HistoryRecord } from "../../src/history/record.js";
-import { Recorder } from "../../src/history/recorder.js";
 import type { DependencyMap } from "../../src/map/graph.js";
 import { parseMap, parseMapFiles } from "../../src/map/load.js";
 import { tagToTrigger, triggers } from "../../src/metrics.js";
 import type { TagEvent } from "../../src/events/tag-event.js";
 import type { PollJob, TimeoutJob, TriggerJob } from "../../src/queue/job-data.js";
-import { checkKey, triggerJobId } from "../../src/queue/job-ids.js";
+import { checkKey } from "../../src/queue/job-ids.js";
 import { createQueues, type Queues } from "../../src/queue/queues.js";
-import { CheckStore } from "../../src/report/check-store.js";
 import { checkName } from "../../src/report/check-text.js";
-import { CommitViews } from "../../src/report/commit-views.js";
-import { Gates } from "../../src/report/gates.js";
-import { SeenTags } from "../../src/report/seen-tags.js";
-import { TriggerRecords } from "../../src/report/trigger-records.js";
-import { Sinks } from "../../src/sinks/sinks.js";
-import { DeclaredQuota } from "../../src/trust/declared-quota.js";
-import { UpstreamSurface } from "../../src/trust/upstream-surface.js";
-import { ProjectVisibility } from "../../src/trust/visibility.js";
-import { VisibilityStore, type Visibility } from "../../src/trust/visibility-store.js";
+import type { Visibility } from "../../src/trust/visibility-store.js";
 import type { WorkerDeps } from "../../src/workers/deps.js";
 import { enqueueTriggers, type TriggerOrigin } from "../../src/workers/enqueue-triggers.js";
 import { fanOut } from "../../src/workers/fan-out.js";
 import { processTrigger } from "../../src/workers/trigger.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
+import { ISO, SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
 
-const SHA = "0123456789abcdef0123456789abcdef01234567";
-const ISO = "2030-01-01T00:00:00.000Z";
 
 /**
  * `up` (upco/lib) and its dependants, one per kind of edge the trigger worker's consent tells apart.
@@ -122,30 +111,9 @@ function systems(without: Partial<Record<"github" | "gitlab", (keyof SystemDrive
 
 /** What the relay wires for its workers (src/relay.ts), on this file's Redis; the forge is `forge`. */
 function makeDeps(o: { forgeVisibility?: Record<string, Visibility>; systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
-  const r = redis();
-  const visibility = new ProjectVisibility({ map: () => map, store: new VisibilityStore(r), lookup: async (p) => o.forgeVisibility?.[p.id] ?? "public", maxAgeMs: -1 });
-  const checks = new CheckStore(r);
-  const history = new Recorder({ store: new HistoryStore(r), privacy: { anyPrivate: async () => false }, sinks: new Sinks([], () => map, {}), queue: queues.sinks, sinkRetryMs: 10, log });
-  return {
-    map: () => map, queues, checks, records: new TriggerRecords(r), seen: new SeenTags(r), gates: new Gates(r), visibility,
-    visibilityStore: new VisibilityStore(r), surface: new UpstreamSurface(() => map, visibility), declaredQuota: new DeclaredQuota(r, 5),
-    views: new CommitViews(r, checks), systems: o.systems ?? systems(), artifacts: undefined as never, history, redis: r, log, pollIntervalMs: 60_000,
-    ...(o.limits === "none" ? {} : { limits: o.limits ?? { perEvent: 100, perChain: 100 } }),
-  };
+  return workerDeps({ redis: redis(), queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => o.forgeVisibility?.[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
 }
 
-const upstreamRef = (o: Partial<TriggerJob["upstream"]> = {}): TriggerJob["upstream"] => ({
-  projectId: "up", forge: "github", repo: "upco/lib", installationId: 7, tag: "v1.0.0", sha: SHA, ...o,
-});
-
-/** A trigger job's data, as enqueueTriggers writes it. */
-function triggerData(downstreamId: string, o: Partial<TriggerJob> = {}): TriggerJob {
-  const upstream = o.upstream ?? upstreamRef();
-  return {
-    runId: triggerJobId({ upstreamId: upstream.projectId, tag: upstream.tag, sha: SHA, downstreamId }), upstream, downstreamId,
-    checkName: checkName(downstreamId), deliveryId: "d-1", enqueuedAt: ISO, attempt: 0, ...o,
-  };
-}
 
 /** The job as the trigger worker hands it over: its data and how many of its attempts were made. */
 function job(data: TriggerJob, attemptsMade = 0, attempts = 10): Job {

@@ -1,0 +1,68 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Systems } from "../../src/forge/registry.js";
+import { HistoryStore } from "../../src/history/history-store.js";
+import { Recorder } from "../../src/history/recorder.js";
+import type { DependencyMap } from "../../src/map/graph.js";
+import type { TriggerJob } from "../../src/queue/job-data.js";
+import { triggerJobId } from "../../src/queue/job-ids.js";
+import type { Queues } from "../../src/queue/queues.js";
+import { CheckStore } from "../../src/report/check-store.js";
+import { checkName } from "../../src/report/check-text.js";
+import { CommitViews } from "../../src/report/commit-views.js";
+import { Gates } from "../../src/report/gates.js";
+import { SeenTags } from "../../src/report/seen-tags.js";
+import { TriggerRecords } from "../../src/report/trigger-records.js";
+import { Sinks } from "../../src/sinks/sinks.js";
+import { DeclaredQuota } from "../../src/trust/declared-quota.js";
+import { UpstreamSurface } from "../../src/trust/upstream-surface.js";
+import { ProjectVisibility } from "../../src/trust/visibility.js";
+import { VisibilityStore, type Visibility } from "../../src/trust/visibility-store.js";
+import type { WorkerDeps } from "../../src/workers/deps.js";
+
+/**
+ * The workers' dependencies as src/relay.ts wires them, in-process on a test's own Redis, for the
+ * tests that drive worker functions directly (the *-mutants files): the forge's side is `systems`
+ * (a MemoryForge), a project's visibility on it `visibilityOf` (asked at every look-up).
+ */
+
+/** The upstream commit of these tests' triggers, and the time their jobs were queued. */
+export const SHA = "0123456789abcdef0123456789abcdef01234567";
+export const ISO = "2030-01-01T00:00:00.000Z";
+
+export interface WorkerDepsOptions {
+  redis: Redis;
+  queues: Queues;
+  map: () => DependencyMap;
+  log: Logger;
+  systems: Systems;
+  visibilityOf: (projectId: string) => Visibility;
+  /** the fan-out and chain caps (default 100 each); "none": no caps at all, as the interface allows */
+  limits?: WorkerDeps["limits"] | "none";
+}
+
+export function workerDeps(o: WorkerDepsOptions): WorkerDeps {
+  const r = o.redis;
+  const visibility = new ProjectVisibility({ map: o.map, store: new VisibilityStore(r), lookup: async (p) => o.visibilityOf(p.id), maxAgeMs: -1 });
+  const checks = new CheckStore(r);
+  const history = new Recorder({ store: new HistoryStore(r), privacy: { anyPrivate: async () => false }, sinks: new Sinks([], o.map, {}), queue: o.queues.sinks, sinkRetryMs: 10, log: o.log });
+  return {
+    map: o.map, queues: o.queues, checks, records: new TriggerRecords(r), seen: new SeenTags(r), gates: new Gates(r), visibility,
+    visibilityStore: new VisibilityStore(r), surface: new UpstreamSurface(o.map, visibility), declaredQuota: new DeclaredQuota(r, 5),
+    views: new CommitViews(r, checks), systems: o.systems, artifacts: undefined as never, history, redis: r, log: o.log, pollIntervalMs: 60_000,
+    ...(o.limits === "none" ? {} : { limits: o.limits ?? { perEvent: 100, perChain: 100 } }),
+  };
+}
+
+export const upstreamRef = (o: Partial<TriggerJob["upstream"]> = {}): TriggerJob["upstream"] => ({
+  projectId: "up", forge: "github", repo: "upco/lib", installationId: 7, tag: "v1.0.0", sha: SHA, ...o,
+});
+
+/** A trigger job's data, as enqueueTriggers writes it. */
+export function triggerData(downstreamId: string, o: Partial<TriggerJob> = {}): TriggerJob {
+  const upstream = o.upstream ?? upstreamRef();
+  return {
+    runId: triggerJobId({ upstreamId: upstream.projectId, tag: upstream.tag, sha: SHA, downstreamId }), upstream, downstreamId,
+    checkName: checkName(downstreamId), deliveryId: "d-1", enqueuedAt: ISO, attempt: 0, ...o,
+  };
+}

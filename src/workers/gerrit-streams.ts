@@ -159,6 +159,7 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
     }
   };
 
+  let sshUnloadable = false;
   const reconcile = async () => {
     const wanted = new Map(wantedStreams(deps.map()).map((s) => [s.id, s]));
     for (const id of running.keys()) if (!wanted.has(id)) await end(id);
@@ -167,8 +168,16 @@ export function startGerritStreams(deps: WorkerDeps, env: NodeJS.ProcessEnv, log
       // A process without the credentials never takes the lease: it would hold the stream without following it.
       const creds = credentials(spec);
       if (!creds) continue;
-      // ssh2 is imported with the first stream this process follows (watchGerritStream then connects at once)
-      await loadSshClient();
+      // ssh2 is imported with the first stream this process follows (watchGerritStream then connects at once);
+      // a failed import is said once, with its own words (it names ssh2 and npm ci), and tried again next round.
+      try {
+        await loadSshClient();
+        sshUnloadable = false;
+      } catch (error) {
+        if (!sshUnloadable) log.error({ err: (error as Error).message }, "gerrit stream-events: cannot follow any stream: the SSH client cannot be loaded; the poller still reads the tags");
+        sshUnloadable = true;
+        return;
+      }
       if (await take(spec)) start(spec, creds);
     }
   };

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Delivery } from "../events/github.js";
-import { readBody } from "./http.js";
+import { readBody, reply } from "./http.js";
 import { MAX_DELIVERY_BYTES } from "./intake-gate.js";
 import { listensTo } from "./github-webhooks.js";
 
@@ -28,12 +28,13 @@ export function githubIntake(o: GithubIntakeOptions): (req: IncomingMessage, res
   return async (req, res) => {
     if (!JSON_TYPE.test(String(req.headers["content-type"] ?? ""))) {
       req.resume();
-      return answer(res, 415, { error: `Unsupported "Content-Type" header value. Must be "application/json"` }, { accept: "application/json" });
+      res.setHeader("accept", "application/json");
+      return void reply(res, 415, { error: `Unsupported "Content-Type" header value. Must be "application/json"` });
     }
     const missing = REQUIRED.filter((h) => req.headers[h] === undefined);
     if (missing.length > 0) {
       req.resume();
-      return answer(res, 400, { error: `Required headers missing: ${missing.join(", ")}` });
+      return void reply(res, 400, { error: `Required headers missing: ${missing.join(", ")}` });
     }
     const name = String(req.headers["x-github-event"]);
     const id = String(req.headers["x-github-delivery"]);
@@ -45,17 +46,17 @@ export function githubIntake(o: GithubIntakeOptions): (req: IncomingMessage, res
       throw err;
     }
     if (res.headersSent) return;
-    if (body === undefined) return answer(res, 413, { error: `deliveries are at most ${MAX_DELIVERY_BYTES} bytes` });
+    if (body === undefined) return void reply(res, 413, { error: `deliveries are at most ${MAX_DELIVERY_BYTES} bytes` });
     if (!(await o.verify(body, String(req.headers["x-hub-signature-256"])).catch(() => false))) {
       o.log.warn({ deliveryId: id, event: name }, "delivery refused with 400: its signature does not match the payload and the webhook secret (WEBHOOK_SECRET)");
-      return answer(res, 400, { error: "Error: [@octokit/webhooks] signature does not match event payload and secret" });
+      return void reply(res, 400, { error: "Error: [@octokit/webhooks] signature does not match event payload and secret" });
     }
     let payload: { action?: unknown };
     try {
       payload = JSON.parse(body) as { action?: unknown };
     } catch {
       o.log.warn({ deliveryId: id, event: name }, "delivery refused with 400: its body is not JSON");
-      return answer(res, 400, { error: "SyntaxError: Invalid JSON" });
+      return void reply(res, 400, { error: "SyntaxError: Invalid JSON" });
     }
     if (!listensTo(name, payload)) o.log.debug({ deliveryId: id, event: name }, "delivery of an event the relay does not listen to: answered 200");
     else {
@@ -63,13 +64,10 @@ export function githubIntake(o: GithubIntakeOptions): (req: IncomingMessage, res
         await o.receive({ id, name, payload });
       } catch (err) {
         o.log.error({ err, deliveryId: id, event: name }, "delivery refused with 503: it could not be queued, the forge keeps it as failed");
-        return answer(res, 503, { error: "the delivery could not be queued: redeliver it later" }, { "retry-after": "30" });
+        res.setHeader("retry-after", "30");
+        return void reply(res, 503, { error: "the delivery could not be queued: redeliver it later" });
       }
     }
     res.writeHead(200, { "content-type": "text/plain", accept: "application/json" }).end("ok\n");
   };
-}
-
-function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { "content-type": "application/json", accept: "application/json", ...headers }).end(JSON.stringify(body));
 }

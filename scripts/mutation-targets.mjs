@@ -82,5 +82,22 @@ export const targets = {
     mutate: ["src/workers/start.ts", "src/workers/reconcile.ts", "src/workers/deps.ts"],
     tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts", "test/faults/write-budget.test.ts", "test/e2e/gitlab-upstream.test.ts"],
   },
+  // Files written after the five parts above were defined (issues 14–20): artifact gates, watched
+  // upstreams, Gerrit's event streams.
+  "workers-artifact-gates": {
+    folder: "src/workers",
+    mutate: ["src/workers/artifact-gate.ts", "src/workers/gate-poll.ts"],
+    tests: ["test/e2e/artifact-gates.test.ts"],
+  },
+  "workers-watch": {
+    folder: "src/workers",
+    mutate: ["src/workers/watch.ts", "src/workers/watch-batch.ts", "src/workers/watch-listing.ts"],
+    tests: ["test/unit/watch-state.test.ts", "test/unit/watch-config.test.ts", "test/e2e/watch-forges.test.ts", "test/e2e/watch-git.test.ts"],
+  },
+  "workers-gerrit": {
+    folder: "src/workers",
+    mutate: ["src/workers/gerrit-streams.ts", "src/workers/change.ts"],
+    tests: ["test/unit/gerrit-stream.test.ts", "test/e2e/gerrit-upstream.test.ts", "test/e2e/gerrit-changes.test.ts"],
+  },
 };
 

@@ -54,6 +54,9 @@ export default {
   concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
   // e2e mutants that stall a waitFor fail after its own 10 s deadline; Stryker's timeout comes on top.
   timeoutMS: 15000,
+  // The initial run of a src/workers part runs every end-to-end file of its list (5-8 min on a loaded
+  // machine); Stryker's default of 5 min failed workers-trigger's dry run at load 11.
+  dryRunTimeoutMinutes: 30,
   timeoutFactor: 1.5,
   incrementalFile: `mutation/${name}.incremental.json`,
   // checkpoint (scripts/mutation-checkpoint.mjs): the results so far go to the incremental file every few

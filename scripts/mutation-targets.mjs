@@ -70,7 +70,9 @@ export const targets = {
   "workers-gates-reruns": {
     folder: "src/workers",
     mutate: ["src/workers/gate.ts", "src/workers/rerun.ts", "src/workers/pull-requests.ts"],
-    tests: ["test/e2e/gates.test.ts", "test/e2e/reruns.test.ts", "test/e2e/pull-requests.test.ts", "test/e2e/cli-rerun.test.ts", "test/abuse/acting-routes.test.ts"],
+    tests: ["test/e2e/gates.test.ts", "test/e2e/reruns.test.ts", "test/e2e/pull-requests.test.ts", "test/e2e/cli-rerun.test.ts", "test/abuse/acting-routes.test.ts",
+      // every mutant but one equivalent, in-process (TESTING.md)
+      "test/unit/workers-gates-reruns-mutants.test.ts"],
   },
   "workers-map": {
     folder: "src/workers",
@@ -87,7 +89,8 @@ export const targets = {
   "workers-artifact-gates": {
     folder: "src/workers",
     mutate: ["src/workers/artifact-gate.ts", "src/workers/gate-poll.ts"],
-    tests: ["test/e2e/artifact-gates.test.ts"],
+    // zuul-gate: the only in-process end-to-end file that drives gate-poll.ts
+    tests: ["test/e2e/artifact-gates.test.ts", "test/e2e/zuul-gate.test.ts", "test/unit/workers-artifact-gates-mutants.test.ts"],
   },
   "workers-watch": {
     folder: "src/workers",

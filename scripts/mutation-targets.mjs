@@ -82,7 +82,9 @@ export const targets = {
   "workers-start": {
     folder: "src/workers",
     mutate: ["src/workers/start.ts", "src/workers/reconcile.ts", "src/workers/deps.ts"],
-    tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts", "test/faults/write-budget.test.ts", "test/e2e/gitlab-upstream.test.ts"],
+    tests: ["test/faults/rate-limits.test.ts", "test/faults/reconcile.test.ts", "test/e2e/tag-to-dispatch.test.ts", "test/faults/write-budget.test.ts", "test/e2e/gitlab-upstream.test.ts",
+      // every mutant but four equivalent, in-process (TESTING.md)
+      "test/unit/workers-start-mutants.test.ts"],
   },
   // Files written after the five parts above were defined (issues 14–20): artifact gates, watched
   // upstreams, Gerrit's event streams.

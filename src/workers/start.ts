@@ -43,8 +43,17 @@ const CONCURRENCY = { events: 4, trigger: 16, report: 16, sinks: 8 } as const;
 
 /** Starts one BullMQ worker per queue; `connection` must allow blocking commands (maxRetriesPerRequest: null). */
 export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: DeliveryDeps }): Workers {
+  // The jobs running in this process, so that close() can wait for them itself: BullMQ's pause(false)
+  // would, but when a job ends after close()'s grace period it reconnects the closed worker's connection.
+  const running = new Set<Promise<unknown>>();
+  const tracked = (processor: Processor): Processor => (job, token) => {
+    const work = processor(job, token);
+    running.add(work);
+    void work.catch(() => undefined).finally(() => running.delete(work));
+    return work;
+  };
   const make = (name: keyof typeof QUEUES, processor: Processor) => {
-    const worker = new Worker(QUEUES[name], holdingRateLimited(name, processor, deps.log), {
+    const worker = new Worker(QUEUES[name], tracked(holdingRateLimited(name, processor, deps.log)), {
       connection,
       prefix: KEY_PREFIX,
       concurrency: CONCURRENCY[name],
@@ -111,11 +120,12 @@ export function startWorkers(connection: Redis, deps: WorkerDeps & { delivery: D
   return {
     close: async (force = false, graceMs = 10_000) => {
       if (!force) {
-        // pause(false) resolves once the active jobs are done; BullMQ's close(false) would wait for
-        // them without limit, and a later close(true) only joins that wait.
+        // No new jobs, then the running ones get up to graceMs. BullMQ's close(false) would wait for
+        // them without limit, and a later close(true) only joins that wait; its pause(false) reopens
+        // the worker's connection when a job ends after the grace period (test/unit/workers-start-mutants).
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          Promise.all(workers.map((w) => w.pause(false))).catch(() => undefined),
+          Promise.all(workers.map((w) => w.pause(true))).then(() => Promise.allSettled([...running])).catch(() => undefined),
           new Promise((r) => (timer = setTimeout(r, graceMs))),
         ]);
         clearTimeout(timer);

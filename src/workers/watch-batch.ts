@@ -20,7 +20,13 @@ export async function processWatchBatch(job: WatchBatchJob, deps: WorkerDeps, lo
   const state = new WatchState(deps.redis);
   const befores = await Promise.all(upstreams.map((u) => state.state(u.id)));
   const asks = new Map<string, string | undefined>();
-  upstreams.forEach((u, i) => asks.set(placeOf(u.location).repo, befores[i]!.baselineAt ? befores[i]!.etag : undefined));
+  upstreams.forEach((u, i) => {
+    const repo = placeOf(u.location).repo;
+    const etag = befores[i]!.baselineAt ? befores[i]!.etag : undefined;
+    // Entries sharing a repository read it once: with an ETag only when each of them last saw that
+    // answer (an entry without a baseline, or one read at another time, must get the listing).
+    asks.set(repo, asks.has(repo) && asks.get(repo) !== etag ? undefined : etag);
+  });
 
   let answers: Awaited<ReturnType<typeof reader.watchTagsOfMany>>;
   try {

@@ -7,6 +7,7 @@ import type { Row, Section } from "./lib/report.js";
 import { NO_RATE_LIMIT, Stack, type WebProcess } from "./lib/stack.js";
 import { mb, ms, pct, sleep, times } from "./lib/stats.js";
 import { DOWNSTREAM_INSTALLATION, downstreamRepos, tagNames, topology } from "./lib/topology.js";
+import { RELAY_RUNS } from "./lib/built.js";
 
 const PER_SECOND = 20;
 
@@ -77,7 +78,7 @@ export async function e2e(o: BenchOptions): Promise<Section> {
       baseline: "bare Probot + one BullMQ job + Probot's Octokit",
       method: [
         `${n} tags at ${PER_SECOND} a second, evenly spaced and not waiting for answers (as GitHub sends), each a signed \`push\` delivery of a`,
-        "new tag with one dependant. The relay runs as one web and one worker process (`src/index.ts`) with no rate limit",
+        `new tag with one dependant. The relay runs as one web and one worker process (${RELAY_RUNS}) with no rate limit`,
         "(`OPENCI_WRITE_INTERVAL_MS=0`, no GitHub write or points budget); its worker also writes the upstream check runs as it goes. Latency is",
         "from sending the delivery to the fake GitHub receiving the `workflow_dispatch` whose `inputs.openci_tag` is that tag (its request log,",
         "millisecond clock). The baseline does the least a relay must: Probot verifies the delivery and adds one BullMQ job; a BullMQ worker",

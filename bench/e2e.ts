@@ -7,6 +7,8 @@ import type { Row, Section } from "./lib/report.js";
 import { NO_RATE_LIMIT, Stack, type WebProcess } from "./lib/stack.js";
 import { mb, ms, pct, sleep, times } from "./lib/stats.js";
 import { DOWNSTREAM_INSTALLATION, downstreamRepos, tagNames, topology } from "./lib/topology.js";
+import { RELAY_RUNS } from "./lib/built.js";
+import { countCommands } from "./lib/redis-commands.js";
 
 const PER_SECOND = 20;
 
@@ -20,7 +22,9 @@ export async function e2e(o: BenchOptions): Promise<Section> {
   const seconds = o.quick ? 3 : 30;
   const n = PER_SECOND * seconds;
   const [downstream] = downstreamRepos(1) as [string];
-  const { map, repos } = topology([downstream], tagNames(n + 1));
+  // the tags of the timed run, its warm-up, and the commands' count after it
+  const counted = o.quick ? 5 : 40;
+  const { map, repos } = topology([downstream], tagNames(n + 1 + counted));
   const stack = await Stack.start("e2e", { map, repos, env: NO_RATE_LIMIT, cpuProfDir: o.cpuProfDir });
   try {
     const relay = { web: await stack.startWeb(), workers: await stack.startWorkers(1) };
@@ -60,6 +64,9 @@ export async function e2e(o: BenchOptions): Promise<Section> {
     const idle = { relay: rss([relay.web, ...relay.workers]), bare: rss([bare.web, ...bare.workers]) };
     const b = await play(bare, "b", 1, n);
     const r = await play(relay, "v", 1, n);
+    // Apart, after the timed runs (MONITOR slows Redis): the commands a tag costs each side.
+    const bc = await countCommands(stack, () => play(bare, "b", n + 1, counted));
+    const rc = await countCommands(stack, () => play(relay, "v", n + 1, counted));
 
     const p99 = pct(r.latencies, 99);
     const rows: Row[] = [
@@ -68,6 +75,8 @@ export async function e2e(o: BenchOptions): Promise<Section> {
       { measure: "tags never dispatched within 60 s / deliveries not acknowledged", relay: `${r.missing} / ${r.failed}`, baseline: `${b.missing} / ${b.failed}` },
       { measure: "ack p50 / p99 under this load", relay: `${ms(pct(r.acks, 50))} / ${ms(pct(r.acks, 99))}`, baseline: `${ms(pct(b.acks, 50))} / ${ms(pct(b.acks, 99))}` },
       { measure: "CPU time per tag: web + worker processes, + Redis", relay: `${ms(r.cpu.relay)} + ${ms(r.cpu.redis)}`, baseline: `${ms(b.cpu.relay)} + ${ms(b.cpu.redis)}`, ratio: times(r.cpu.relay + r.cpu.redis, b.cpu.relay + b.cpu.redis) },
+      { measure: `Redis commands sent per tag (MONITOR, ${counted} more tags; inside scripts apart)`, relay: `${(rc.sent / counted).toFixed(1)} (+ ${(rc.inScripts / counted).toFixed(1)} in scripts)`, baseline: `${(bc.sent / counted).toFixed(1)} (+ ${(bc.inScripts / counted).toFixed(1)} in scripts)`, ratio: times(rc.sent, bc.sent) },
+      { measure: "… the relay's, by name (over those tags)", relay: rc.top },
       { measure: "resident memory (VmRSS), web + worker, idle (after start and one tag)", relay: `${mb(idle.relay.sum)} (${idle.relay.each})`, baseline: `${mb(idle.bare.sum)} (${idle.bare.each})`, ratio: times(idle.relay.sum, idle.bare.sum) },
       { measure: "resident memory, web + worker, peak under this load", relay: `${mb(r.peak.sum)} (${r.peak.each})`, baseline: `${mb(b.peak.sum)} (${b.peak.each})`, ratio: times(r.peak.sum, b.peak.sum) },
     ];
@@ -77,7 +86,7 @@ export async function e2e(o: BenchOptions): Promise<Section> {
       baseline: "bare Probot + one BullMQ job + Probot's Octokit",
       method: [
         `${n} tags at ${PER_SECOND} a second, evenly spaced and not waiting for answers (as GitHub sends), each a signed \`push\` delivery of a`,
-        "new tag with one dependant. The relay runs as one web and one worker process (`src/index.ts`) with no rate limit",
+        `new tag with one dependant. The relay runs as one web and one worker process (${RELAY_RUNS}) with no rate limit`,
         "(`OPENCI_WRITE_INTERVAL_MS=0`, no GitHub write or points budget); its worker also writes the upstream check runs as it goes. Latency is",
         "from sending the delivery to the fake GitHub receiving the `workflow_dispatch` whose `inputs.openci_tag` is that tag (its request log,",
         "millisecond clock). The baseline does the least a relay must: Probot verifies the delivery and adds one BullMQ job; a BullMQ worker",

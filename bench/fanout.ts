@@ -13,6 +13,7 @@ import { NO_RATE_LIMIT, Stack } from "./lib/stack.js";
 import { median, ms, sleep, times } from "./lib/stats.js";
 import { downstreamRepos, tagNames, topology, UPSTREAM_INSTALLATION } from "./lib/topology.js";
 import { UPSTREAM } from "../test/helpers/upstream.js";
+import { RELAY_RUNS } from "./lib/built.js";
 
 const DEPENDANTS = 1000;
 
@@ -134,7 +135,7 @@ export async function fanout(o: BenchOptions): Promise<Section> {
       baseline: `raw BullMQ addBulk of the same ${DEPENDANTS} jobs`,
       method: [
         `A generated map: 1 upstream, ${DEPENDANTS} GitHub dependants (\`trigger: { workflow: ci.yml }\`, tags \`v*\`). One web and one worker process`,
-        "(`src/index.ts`, no write pacing); the trigger, report and sinks queues are paused (`Queue.pause()`), so only the fan-out runs, as",
+        `(${RELAY_RUNS}, no write pacing); the trigger, report and sinks queues are paused (\`Queue.pause()\`), so only the fan-out runs, as`,
         `nothing consumes the raw addBulk's jobs either. Per tag: the bench POSTs the delivery, takes the time of its acknowledgement, polls the`,
         `trigger queue's job counts until ${DEPENDANTS} more are there, and reads the Redis time of the last one added (the id of the queue's last`,
         "event); the worker's own times (when it started the fan-out job, when it built the trigger jobs) split the total. The baseline reads",

@@ -6,6 +6,7 @@ import type { Row, Section } from "./lib/report.js";
 import { Stack, type WebProcess } from "./lib/stack.js";
 import { mb, ms, pct, perS, sleep, times } from "./lib/stats.js";
 import { downstreamRepos, topology } from "./lib/topology.js";
+import { RELAY_RUNS } from "./lib/built.js";
 
 const RATE = 500;
 const RATE_CONNECTIONS = 10;
@@ -101,7 +102,7 @@ export async function ingest(o: BenchOptions): Promise<Section> {
       baseline: "bare Probot, no-op handler",
       method: [
         `Real \`push\` deliveries of new tags (@octokit/webhooks-examples' push.tag, each with its own delivery id and tag, HMAC-signed), POSTed by`,
-        `autocannon ${seconds} s per step at rising concurrency, first to the baseline, then to the relay. The relay runs \`src/index.ts\` with`,
+        `autocannon ${seconds} s per step at rising concurrency, first to the baseline, then to the relay. The relay runs ${RELAY_RUNS} with`,
         "`OPENCI_ROLE=web` and **no worker process**: every acknowledgement means the event was verified, normalised and added to the",
         `events queue in Redis, where it stays. The baseline is \`new Server({ Probot: Probot.defaults(…) })\` loading \`app.on("push", async () => {})\``,
         "(bench/bare-probot.ts), its own process too. The fixed-rate step uses autocannon's `overallRate`: each connection sends its share of",

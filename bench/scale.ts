@@ -7,6 +7,7 @@ import type { Row, Section } from "./lib/report.js";
 import { NO_RATE_LIMIT, Stack } from "./lib/stack.js";
 import { mb, perS } from "./lib/stats.js";
 import { downstreamRepos, tagNames, topology } from "./lib/topology.js";
+import { RELAY_RUNS } from "./lib/built.js";
 
 const LATENCY_MS = 200;
 
@@ -87,7 +88,7 @@ export async function scale(o: BenchOptions): Promise<Section> {
     method: [
       `Each configuration on a fresh Redis and fake GitHub, behind bench/forge-conditions.ts adding ${LATENCY_MS} ms to every request (token, look-ups,`,
       `dispatches, check runs). A map of 1 upstream and ${dependants} dependants; one warm-up tag, then ${tags} tags sent back to back: ${total} dispatches.`,
-      "One web process and n worker processes (`src/index.ts`, no rate limit, trigger concurrency 16 per process). Throughput is",
+      `One web process and n worker processes (${RELAY_RUNS}, no rate limit, trigger concurrency 16 per process). Throughput is`,
       "measured between the 10th and 90th percentile of the dispatches' arrival at the fake; efficiency = throughput ÷ (n × one process's).",
       "**All processes share the machine's 2 cores**, the bench's too (it hosts the fake GitHub, which checks every request against GitHub's",
       "OpenAPI description): once they are busy, more worker processes cannot add throughput. The cores-busy row says how close that was.",

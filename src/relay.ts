@@ -1,66 +1,27 @@
 import type { Logger } from "pino";
-import { Probot, Server } from "probot";
+import { Probot } from "probot";
 import type { Config } from "./config/env.js";
-import { GithubApps } from "./forge/github-apps.js";
 import { RelayOctokit } from "./forge/github-octokit.js";
-import { ForgeLimits, PipelineBudget } from "./forge/minute-budget.js";
-import { forgeDriver, Systems } from "./forge/registry.js";
-import { WritePacer } from "./forge/write-pacer.js";
-import { GithubForge } from "./forge/github.js";
-import { GitlabForge } from "./forge/gitlab.js";
-import { GitHostSource } from "./forge/git-host.js";
-import { gerritDriver } from "./forge/gerrit-driver.js";
-import { jenkinsDriver } from "./forge/jenkins-driver.js";
-import { jenkinsNotifications } from "./web/jenkins-notifications.js";
-import { startGerritStreams, type GerritStreams } from "./workers/gerrit-streams.js";
-import { GithubWatchSource } from "./forge/github-watch.js";
-import { ArtifactRegistries } from "./artifacts/artifacts.js";
-import { OciArtifacts } from "./artifacts/oci-artifacts.js";
-import { PypiArtifacts } from "./artifacts/pypi.js";
-import { GoProxyArtifacts } from "./artifacts/golang.js";
-import { MavenArtifacts } from "./artifacts/maven.js";
-import { NpmArtifacts } from "./artifacts/npm.js";
-import { GithubReleaseArtifacts } from "./artifacts/github-release.js";
 import type { DependencyMap } from "./map/graph.js";
 import { createQueues } from "./queue/queues.js";
 import { createRedis, mastersOf, waitForRedis } from "./redis/connection.js";
 import { CheckStore } from "./report/check-store.js";
 import { CommitViews } from "./report/commit-views.js";
-import { Gates } from "./report/gates.js";
-import { TriggerRecords } from "./report/trigger-records.js";
-import { SeenTags } from "./report/seen-tags.js";
-import { githubDeliveries, githubWebhooks } from "./web/github-webhooks.js";
-import { githubIntake } from "./web/github-intake.js";
 import { LiveMap, type MapText } from "./map/live-map.js";
 import { adoptStoredMap, followStoredMap } from "./map/map-store.js";
-import { gitlabWebhooks, type GitlabWebhookOptions } from "./web/gitlab-webhooks.js";
-import { rerunsApi } from "./web/reruns-api.js";
 import { healthHandler } from "./web/health.js";
-import { guard, type Handler } from "./web/http.js";
-import { freePort } from "./util/free-port.js";
-import { startWorkers, type Workers } from "./workers/start.js";
-import { startWatcher, watchTickMs, type Watcher } from "./workers/watch.js";
 import { HistoryStore } from "./history/history-store.js";
-import { Recorder } from "./history/recorder.js";
 import { HistoryReader } from "./history/history-reader.js";
 import { Sinks } from "./sinks/sinks.js";
 import { SinkStats } from "./sinks/sink-stats.js";
-import { TransportPool } from "./sinks/transport-pool.js";
-import { historyApi } from "./web/history-api.js";
-import { EventStreams } from "./web/event-stream.js";
-import { sinksApi } from "./web/sinks-api.js";
-import { watchApi } from "./web/watch-api.js";
-import { dashboard } from "./web/dashboard/routes.js";
-import { adminViews } from "./web/admin.js";
 import { metricsHandler } from "./web/metrics-route.js";
-import { gateIntake } from "./web/intake-gate.js";
 import { serveProbes } from "./web/probes.js";
 import { VisibilityStore } from "./trust/visibility-store.js";
 import { ProjectVisibility } from "./trust/visibility.js";
 import { UpstreamSurface } from "./trust/upstream-surface.js";
-import { DeclaredQuota } from "./trust/declared-quota.js";
 import { placeOf, repoOf } from "./map/graph.js";
 import { mapOptionsOf } from "./map/map-options.js";
+import type { RoleContext } from "./roles/context.js";
 
 export interface RelayOptions {
   config: Config;
@@ -114,12 +75,12 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
 
   // Every project's visibility: workers ask the forge when it is not known (web processes never do).
   const visibilityStore = new VisibilityStore(redis);
-  let systems: Systems | undefined;
+  const systems: RoleContext["systems"] = {};
   const visibility = new ProjectVisibility({
     map, store: visibilityStore, log,
     lookup: config.role === "web" ? undefined : (p) => {
-      if (!systems) return Promise.reject(new Error("the worker's systems are not ready yet"));
-      return systems.source(placeOf(p.location)).visibility(repoOf(p));
+      if (!systems.current) return Promise.reject(new Error("the worker's systems are not ready yet"));
+      return systems.current.source(placeOf(p.location)).visibility(repoOf(p));
     },
   });
   const surface = new UpstreamSurface(map, visibility);
@@ -135,91 +96,13 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
     if (s.kind === "http" && !s.secret) log.warn({ sink: s.id, set: s.secretFrom }, "subscriber has no secret: its deliveries fail until the variable is set");
     else if (s.unset.length > 0) log.warn({ sink: s.id, set: s.unset }, "subscriber names variables that are not set: its deliveries fail until they are");
   }
-  let stream: EventStreams | undefined;
-  let server: Server | undefined;
-  let probot: Probot | undefined;
-  if (config.role !== "worker") {
-    // Probot's Server treats port 0 as "use 3000"; pick the free port ourselves.
-    const port = config.port === 0 ? await freePort() : config.port;
-    server = new Server({ Probot: RelayProbot, port, host: config.host, log, enableStaticFiles: false });
-    const receiveGithub = githubDeliveries(queues, log, { appId: Number(config.appId), mapRepo: config.mapRepo, visibility: visibilityStore });
-    await server.load((app, { addHandler: add }) => {
-      const addHandler = (h: Handler) => add(guard(h, log));
-      probot = app;
-      addHandler(healthHandler(redis));
-      addHandler(gitlabWebhooks(queues, log, { ...gitlabWebhookOptions(config, map), visibility: visibilityStore }));
-      addHandler(jenkinsNotifications(queues, map, config.env, log));
-      addHandler(rerunsApi(queues, map, log, config.adminToken, { checks, views }));
-      stream = new EventStreams(historyAccess.readers, () => createRedis(redisUrl, "worker"), eventSource, log, historyAccess.tokens, {
-        perAddress: config.streamsPerAddress, idleMs: config.streamIdleMs, trustProxy: config.trustProxy,
-      });
-      addHandler(stream.handler());
-      addHandler(historyApi(historyAccess, map, { perAddress: config.exportsPerAddress, trustProxy: config.trustProxy, partRecords: config.exportPartRecords }));
-      addHandler(sinksApi(queues.sinks, sinks, stats, log, config.adminToken));
-      addHandler(watchApi(redis, map, config.adminToken, config.watchIntervalMs));
-      addHandler(metricsHandler(queues, redis));
-      addHandler(adminViews({ queues, map, log, adminToken: config.adminToken, state: { checks, views } }));
-      addHandler(dashboard({ access: historyAccess, map, queues, log }));
-      githubWebhooks(receiveGithub)(app, { addHandler, cwd: process.cwd() });
-    });
-    const webhooks = probot!.webhooks;
-    gateIntake(await server.start(), queueRedis, log, githubIntake({ verify: (payload, signature) => webhooks.verify(payload, signature), receive: receiveGithub, log }));
-  }
-
-  let workers: Workers | undefined;
-  let watcher: Watcher | undefined;
-  let gerritStreams: GerritStreams | undefined;
-  let workerRedis: ReturnType<typeof createRedis> | undefined;
-  const pacer = new WritePacer(config.writeIntervalMs);
-  if (config.role !== "web") {
-    workerRedis = createRedis(redisUrl, "worker");
-    workerRedis.on("error", (err) => log.warn({ err: err.message }, "redis worker connection error"));
-    const limits = new ForgeLimits(workerRedis);
-    const apps = new GithubApps(probot ?? new RelayProbot(), redis, pacer, {
-      limits, writesPerMinute: config.githubWritesPerMinute, pointsPerMinute: config.githubPointsPerMinute,
-    }, config.watchGithubInstallation);
-    const github = { apps, appId: Number(config.appId), webUrl: githubWebUrl(config), apiUrl: config.githubApiUrl };
-    const gitlab = { url: config.gitlabUrl, token: config.gitlabToken, env: config.env, budget: new PipelineBudget(redis, config.gitlabPipelinesPerMinute), limits };
-    // Each system by the roles it plays; the flow asks for a role at a place (docs/architecture.md).
-    systems = new Systems({
-      // GitHub reports runs by webhook (workflow_run, check_suite) and signs every delivery itself.
-      // Its watched upstreams (`watch:`, no app there) are read together: one GraphQL query (one point) per OPENCI_WATCH_GITHUB_BATCH.
-      github: {
-        ...forgeDriver((at) => new GithubForge({ ...github, installationId: at.installationId }), { pollsRuns: false, signsCheckHooks: true }),
-        batchSource: () => new GithubWatchSource({ apps, redis, batchSize: config.watchGithubBatch }),
-      },
-      // A GitLab downstream's hooks may not reach the relay (another host, no hook): its runs are polled too.
-      gitlab: forgeDriver((at) => new GitlabForge({ ...gitlab, host: at.host, tokenEnv: at.tokenEnv }), { pollsRuns: true, signsCheckHooks: false }),
-      // Any git host: only a source of tags, read anonymously; no webhook comes from it, so its upstreams are watched.
-      git: { source: () => new GitHostSource(), pollsRuns: false, signsCheckHooks: false, watched: true },
-      // Gerrit: a source of tags through its REST API, watched (polled), and streamed where the map gives SSH.
-      gerrit: gerritDriver(map, config.env),
-      // Jenkins: only a runner; builds' results by the Notification plugin where set up, and polled.
-      jenkins: jenkinsDriver(map, config.env),
-    }, map);
-    // Where releases' artifacts are published, one registry per package URL type (docs/architecture.md, "Artifacts").
-    const artifacts = new ArtifactRegistries({
-      oci: new OciArtifacts(), pypi: new PypiArtifacts(), golang: new GoProxyArtifacts(), maven: new MavenArtifacts(), npm: new NpmArtifacts(),
-      github: new GithubReleaseArtifacts((repo) => apps.readClientForRepo(repo)),
-    });
-    const workerDeps = {
-      artifacts,
-      // A trigger's outcome is saved on the worker connection, which waits out a Redis outage
-      // instead of failing: a pipeline the forge started is recorded, never started twice.
-      map, live, mapRepo: config.mapRepo, queues, checks, records: new TriggerRecords(workerRedis), views,
-      gates: new Gates(redis), systems, redis, log, visibility, visibilityStore, surface, declaredQuota: new DeclaredQuota(redis, config.maxDeclaredTriggersPerOwnerPerDay), pollIntervalMs: config.pollIntervalMs, watchIntervalMs: config.watchIntervalMs, seen: new SeenTags(redis), githubApps: apps,
-      history: new Recorder({ store: history, sinks, queue: queues.sinks, sinkRetryMs: config.sinkRetryMs, log, privacy: visibility }),
-      // Broker and chat subscribers keep a connection each between deliveries (closed with the workers).
-      delivery: { history, sinks, stats, eventSource, readers: historyAccess.readers, transports: new TransportPool(config.env, log), chat: { redis, publicUrl: config.publicUrl } },
-      jobLockMs: config.jobLockMs,
-      limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
-    };
-    workers = startWorkers(workerRedis, workerDeps);
-    // Upstreams no webhook comes from (a git host, a `watch:` entry) are polled, each at its interval.
-    watcher = startWatcher(workerDeps, watchTickMs(config.minWatchIntervalMs));
-    // Gerrit servers the map gives SSH for: their stream-events announce tags at once (one process per server).
-    gerritStreams = startGerritStreams(workerDeps, config.env, log);
-  }
+  const ctx: RoleContext = {
+    config, redisUrl, log, redis, queueRedis, queues, map, live, RelayProbot, visibilityStore, visibility, surface, checks, views,
+    history, historyAccess, sinks, stats, eventSource, systems,
+  };
+  // Each role's modules are loaded only by a process that runs it (src/roles/context.ts).
+  const web = config.role !== "worker" ? await (await import("./roles/web-role.js")).startWebRole(ctx) : undefined;
+  const worker = config.role !== "web" ? (await import("./roles/worker-role.js")).startWorkerRole(ctx, web?.probot) : undefined;
 
   if (config.reconcileMs > 0 && config.role !== "web") {
     await queues.events.upsertJobScheduler("reconcile", { every: config.reconcileMs }, { name: "reconcile", data: {} });
@@ -232,29 +115,27 @@ export async function startRelay({ config, map: initialMap, localMap = [], redis
   // A worker-only process answers health checks and metrics scrapes (no webhooks, no dashboard):
   // what an orchestrator's readiness probe and Prometheus need of every replica.
   const probes = config.role === "worker" ? await serveProbes(config, [healthHandler(redis), metricsHandler(queues, redis)], log) : undefined;
-  const url = server ? `http://${server.host}:${server.port}` : probes?.url;
+  const url = web ? `http://${web.server.host}:${web.server.port}` : probes?.url;
   log.info({ role: config.role, projects: map().size, url }, "relay started");
   return {
     url,
     /** Stops accepting, lets active jobs finish (not waiting on a Redis that is gone), closes connections. */
     stop: async () => {
       stopFollowing?.();
-      await watcher?.stop();
-      await gerritStreams?.stop();
-      stream?.close();
-      await server?.stop();
+      await worker?.stopPolling();
+      await web?.stop();
       await probes?.close();
       const redisUp = redis.status === "ready";
       // Active jobs get the grace period to finish; past it they are handed back (stalled-job
       // recovery gives them to another worker) and the workers' timers stop, so nothing of this
       // process keeps running, or holds a job's lock, after stop() returns.
-      await within(workers?.close(!redisUp, STOP_GRACE_MS), (redisUp ? STOP_GRACE_MS : 0) + 1_000);
-      pacer.close();
+      await within(worker?.closeWorkers(!redisUp, STOP_GRACE_MS), (redisUp ? STOP_GRACE_MS : 0) + 1_000);
+      worker?.stopPacing();
       await within(queues.close(), redisUp ? STOP_GRACE_MS : 500);
-      await within(Promise.all([redis.quit(), queueRedis.quit(), workerRedis?.quit(), subscriber?.quit()]), 500);
+      await within(Promise.all([redis.quit(), queueRedis.quit(), worker?.quit(), subscriber?.quit()]), 500);
       redis.disconnect();
       queueRedis.disconnect();
-      workerRedis?.disconnect();
+      worker?.disconnect();
       subscriber?.disconnect();
     },
   };
@@ -291,23 +172,4 @@ async function warnUnlessNoEviction(redis: ReturnType<typeof createRedis>, log: 
   } catch (err) {
     log.info({ err: (err as Error).message }, "could not read Redis's maxmemory-policy (CONFIG is disabled?): make sure it is 'noeviction'");
   }
-}
-
-function githubWebUrl(config: Config): string {
-  return config.gheHost ? `${config.gheProtocol}://${config.gheHost}` : "https://github.com";
-}
-
-/** GITLAB_WEBHOOK_SECRET for every project, and each map project's own secret (`webhook_secret_env`). */
-function gitlabWebhookOptions(config: Config, map: () => DependencyMap): GitlabWebhookOptions {
-  return {
-    secret: config.gitlabWebhookSecret,
-    defaultHost: new URL(config.gitlabUrl).host,
-    mapRepo: config.mapRepo,
-    hasProjectSecrets: () => map().projects().some((p) => p.location.forge === "gitlab" && p.location.webhookSecretEnv !== undefined),
-    projectSecret: (path, host) => {
-      const location = map().projectsAt({ forge: "gitlab", project: path, host })[0]?.location;
-      const name = location?.forge === "gitlab" ? location.webhookSecretEnv : undefined;
-      return name ? config.env[name] || undefined : undefined;
-    },
-  };
 }

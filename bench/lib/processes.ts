@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, TSX } from "../../test/helpers/spawn-relay.js";
+import { runArgs } from "./built.js";
 import { sleep } from "./stats.js";
 
 const KEEP_OUTPUT = 64 * 1024;
@@ -25,13 +25,13 @@ export interface SpawnOptions {
 }
 
 /**
- * Runs a TypeScript entry point (the relay's src/index.ts, or a bench process) as its own Node
- * process through tsx, as test/helpers/spawn-relay.ts does, but with no kill timer: a bench run
- * lasts minutes and stops its processes itself.
+ * Runs an entry point (the relay's src/index.ts, or a bench process) as its own Node process: its
+ * built form by default, the source through tsx with BENCH_SOURCE=1 (bench/lib/built.ts). Unlike
+ * test/helpers/spawn-relay.ts no kill timer: a bench run lasts minutes and stops its processes itself.
  */
 export function spawnNode(name: string, script: string, env: Record<string, string>, o: SpawnOptions): NodeProcess {
   const profile = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir(o.cpuProfDir, name)] : [];
-  const child = spawn(process.execPath, [...profile, "--import", TSX, join(ROOT, script)], {
+  const child = spawn(process.execPath, [...profile, ...runArgs(script)], {
     cwd: o.cwd,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

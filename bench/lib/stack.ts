@@ -10,6 +10,7 @@ import { FakeGithub, type FakeRepo } from "../../test/fakes/github/fake-github.j
 import { appPrivateKey } from "../../test/helpers/keys.js";
 import { ForgeConditionsProxy, type ForgeConditions } from "../forge-conditions.js";
 import { WEBHOOK_SECRET } from "./deliveries.js";
+import { buildOnce } from "./built.js";
 import { spawnNode, waitUntil, type NodeProcess } from "./processes.js";
 
 export const APP_ID = 4242;
@@ -67,6 +68,7 @@ export class Stack {
   private readonly queues = new Map<keyof typeof QUEUES, Queue>();
 
   static async start(name: string, o: StackOptions): Promise<Stack> {
+    await buildOnce();
     const dir = mkdtempSync(join(tmpdir(), `openci-bench-${name}-`));
     writeFileSync(join(dir, "openci-map.yml"), o.map);
     const parts: { redis?: EmbeddedRedis; github?: FakeGithub; proxy?: ForgeConditionsProxy } = {};

@@ -3,7 +3,7 @@ import { formatPurl, type ArtifactPurl, type ArtifactType } from "./purl.js";
 /**
  * The `Artifacts` role: a registry that holds a release's artifacts and says whether one is
  * published, by its documented API. One implementation per registry (oci.ts, pypi.ts, golang.ts,
- * maven.ts, npm.ts, github-release.ts), each registered once, by package URL type, in src/relay.ts;
+ * maven.ts, npm.ts, github-release.ts), each registered once, by package URL type, in src/roles/worker-role.ts;
  * the artifact gate (src/workers/artifact-gate.ts) asks `ArtifactRegistries` and never a registry by name.
  */
 

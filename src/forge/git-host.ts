@@ -5,7 +5,7 @@ import { listGitTags, type ListGitTagsOptions } from "../watch/git-refs.js";
 /**
  * Any git host as the relay uses it: only a source of tags, read anonymously over git's smart
  * HTTP protocol (src/watch/git-refs.ts). The repository is its URL. Nothing is ever written there
- * and no pipeline runs there, so this is the only role a git host plays (src/relay.ts).
+ * and no pipeline runs there, so this is the only role a git host plays (src/roles/worker-role.ts).
  */
 export class GitHostSource implements Source {
   constructor(private readonly opts: Pick<ListGitTagsOptions, "timeoutMs" | "maxBytes" | "userAgent"> = {}) {}

@@ -21,7 +21,7 @@ import { VisibilityStore, type Visibility } from "../../src/trust/visibility-sto
 import type { WorkerDeps } from "../../src/workers/deps.js";
 
 /**
- * The workers' dependencies as src/relay.ts wires them, in-process on a test's own Redis, for the
+ * The workers' dependencies as src/roles/worker-role.ts wires them, in-process on a test's own Redis, for the
  * tests that drive worker functions directly (the *-mutants files): the forge's side is `systems`
  * (a MemoryForge), a project's visibility on it `visibilityOf` (asked at every look-up).
  */

@@ -68,6 +68,12 @@ const loaded = () => {
   const files = [...urls, ...Object.keys(createRequire(import.meta.url).cache).map((f) => "file://" + f)];
   return LIBRARIES.filter((lib) => files.some((f) => f.includes("/node_modules/" + lib + "/")));
 };
+// the relay's own modules this process loaded, by path under src/ (e.g. "workers/trigger.ts")
+const relayModules = () => {
+  let urls = [];
+  try { urls = readFileSync(log, "utf8").split("\\n"); } catch {}
+  return [...new Set(urls.filter((u) => u.startsWith(root + "src/")).map((u) => u.slice(root.length + 4)))].sort();
+};
 const waitFor = async (check) => { for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50)); };
 const result = await (async () => { ${body} })();
 process.stdout.write(JSON.stringify({ loaded: loaded(), result: result ?? null }));
@@ -114,6 +120,8 @@ describe("client libraries are loaded only when used", () => {
   it("the relay's modules load none at start; the pool loads a kind's library with its first delivery, and only that one", async () => {
     const { loaded, result } = await inProcess(`
       await src("src/relay.ts");
+      await src("src/roles/web-role.ts");
+      await src("src/roles/worker-role.ts");
       await src("src/workers/gerrit-streams.ts");
       const { Sinks } = await src("src/sinks/sinks.ts");
       const { TransportPool } = await src("src/sinks/transport-pool.ts");
@@ -210,6 +218,8 @@ describe("the web role's libraries are loaded only when used", () => {
       Object.assign(process.env, { PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "error" });
       await src("src/index.ts");
       await src("src/relay.ts");
+      await src("src/roles/web-role.ts");
+      await src("src/roles/worker-role.ts");
       const { adminViews } = await src("src/web/admin.ts");
       const { GitlabForge } = await src("src/forge/gitlab.ts");
       ${FAKE_QUEUES}
@@ -289,4 +299,62 @@ describe("the web role's libraries are loaded only when used", () => {
       gitlab: [gitlab, gitlab],
     });
   }, 60_000);
+});
+
+/**
+ * Each role's modules (src/roles/web-role.ts, src/roles/worker-role.ts) are imported only by a
+ * process that runs the role: a web process loads no worker, forge client, artifact registry or
+ * transport pool; a worker process no webhook handler, API or dashboard page (issue 22: idle memory).
+ * The relay is started for real, on a private Redis, in a process of its own.
+ */
+describe("each role loads only its own modules", () => {
+  const started = (role: string) => `
+    const { startTestRedis } = await src("test/helpers/redis.ts");
+    const { appPrivateKey } = await src("test/helpers/keys.ts");
+    const { parseEnv } = await src("src/config/env.ts");
+    const { parseMap } = await src("src/map/load.ts");
+    const { startRelay } = await src("src/relay.ts");
+    const { pino } = await import("pino");
+    const redis = await startTestRedis();
+    try {
+      const config = parseEnv({ APP_ID: "1", PRIVATE_KEY: appPrivateKey(), WEBHOOK_SECRET: "s", REDIS_URL: redis.url, OPENCI_ROLE: "${role}", PORT: "0", HOST: "127.0.0.1", OPENCI_RECONCILE_MS: "0" });
+      const relay = await startRelay({ config, map: parseMap("version: 1\\nprojects: []\\n", "<map>"), redisUrl: redis.url, log: pino({ level: "silent" }) });
+      const answered = (await fetch(relay.url + "/healthz")).status;
+      await relay.stop();
+      return { answered, modules: relayModules() };
+    } finally {
+      await redis.cleanup();
+    }`;
+  const of = (modules: string[], folder: string) => modules.filter((m) => m.startsWith(folder));
+
+  it("a web process: the web handlers and the dashboard, no worker, forge client or registry", async () => {
+    const { result } = await inProcess(started("web"));
+    const { answered, modules } = result as { answered: number; modules: string[] };
+
+    expect(answered).toBe(200);
+    expect(modules).toContain("roles/web-role.ts");
+    expect(modules).toContain("web/dashboard/routes.ts");
+    expect(modules).not.toContain("roles/worker-role.ts");
+    // edge-from: which edges a trigger runs by, 17 lines the trust checks share with the workers
+    expect(of(modules, "workers/")).toEqual(["workers/edge-from.ts"]);
+    // purl: the map's artifacts are package URLs, read by the map's checks; no registry
+    expect(of(modules, "artifacts/")).toEqual(["artifacts/purl.ts"]);
+    expect(modules).not.toContain("forge/github.ts");
+    expect(modules).not.toContain("forge/gitlab.ts");
+    expect(modules).not.toContain("sinks/transport-pool.ts");
+  }, 90_000);
+
+  it("a worker process: the workers and the systems, no webhook handler, API or dashboard", async () => {
+    const { result } = await inProcess(started("worker"));
+    const { answered, modules } = result as { answered: number; modules: string[] };
+
+    expect(answered).toBe(200);
+    expect(modules).toContain("roles/worker-role.ts");
+    expect(modules).toContain("workers/trigger.ts");
+    expect(modules).toContain("artifacts/artifacts.ts");
+    expect(modules).not.toContain("roles/web-role.ts");
+    expect(of(modules, "web/dashboard/")).toEqual([]);
+    expect(modules).not.toContain("web/github-webhooks.ts");
+    expect(modules).not.toContain("web/history-api.ts");
+  }, 90_000);
 });

@@ -116,7 +116,7 @@ function systems(without: Partial<Record<"github" | "gitlab" | "jenkins", (keyof
   return new Systems({ github: driver("github", false), gitlab: driver("gitlab", true), jenkins: driver("jenkins", false) }, () => map);
 }
 
-/** What the relay wires for its workers (src/relay.ts), on this file's Redis; the forge is `forge`, a project's visibility on it `visibilities` (default public). */
+/** What the relay wires for its workers (src/roles/worker-role.ts), on this file's Redis; the forge is `forge`, a project's visibility on it `visibilities` (default public). */
 function makeDeps(o: { systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
   return workerDeps({ redis: redis(), queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => visibilities[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
 }

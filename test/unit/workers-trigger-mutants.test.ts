@@ -109,7 +109,7 @@ function systems(without: Partial<Record<"github" | "gitlab", (keyof SystemDrive
   return new Systems({ github: driver("github", false), gitlab: driver("gitlab", true) }, () => map);
 }
 
-/** What the relay wires for its workers (src/relay.ts), on this file's Redis; the forge is `forge`. */
+/** What the relay wires for its workers (src/roles/worker-role.ts), on this file's Redis; the forge is `forge`. */
 function makeDeps(o: { forgeVisibility?: Record<string, Visibility>; systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
   return workerDeps({ redis: redis(), queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => o.forgeVisibility?.[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
 }

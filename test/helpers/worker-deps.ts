@@ -1,12 +1,13 @@
+import { afterAll, beforeAll } from "@jest/globals";
 import type { Redis } from "ioredis";
-import type { Logger } from "pino";
+import { pino, type Level, type Logger } from "pino";
 import type { Systems } from "../../src/forge/registry.js";
 import { HistoryStore } from "../../src/history/history-store.js";
 import { Recorder } from "../../src/history/recorder.js";
 import type { DependencyMap } from "../../src/map/graph.js";
 import type { TriggerJob } from "../../src/queue/job-data.js";
 import { triggerJobId } from "../../src/queue/job-ids.js";
-import type { Queues } from "../../src/queue/queues.js";
+import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { CheckStore } from "../../src/report/check-store.js";
 import { checkName } from "../../src/report/check-text.js";
 import { CommitViews } from "../../src/report/commit-views.js";
@@ -29,6 +30,36 @@ import type { WorkerDeps } from "../../src/workers/deps.js";
 /** The upstream commit of these tests' triggers, and the time their jobs were queued. */
 export const SHA = "0123456789abcdef0123456789abcdef01234567";
 export const ISO = "2030-01-01T00:00:00.000Z";
+
+/** One line a test's logger wrote (pino's JSON, parsed): its level, its message and its fields. */
+export interface LogLine { level: number; msg: string; [field: string]: unknown }
+
+/** pino's levels, as a LogLine carries them. */
+export const DEBUG = 20;
+export const INFO = 30;
+export const WARN = 40;
+export const ERROR = 50;
+
+/** A logger that keeps every line it writes at `level` and above (debug unless told), in `lines`: a fresh one each call. */
+export function capturedLog(level: Level = "debug"): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  return { log: pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) }), lines };
+}
+
+/**
+ * The relay's queues on a test file's Redis (`redis` from useTestRedisClient, called after it), opened before the
+ * file's tests and closed after them, logging nothing: `queues()` inside the tests.
+ */
+export function useWorkerQueues(redis: () => Redis): () => Queues {
+  let queues: Queues | undefined;
+  beforeAll(() => {
+    queues = createQueues(redis(), pino({ level: "silent" }));
+  });
+  afterAll(async () => {
+    await queues?.close();
+  });
+  return () => queues!;
+}
 
 export interface WorkerDepsOptions {
   redis: Redis;

@@ -13,8 +13,8 @@
  * `ForgeError`s. The backoffs and deadlines are decided on the clock, so `Date` alone is frozen
  * (jest's fake timers with every timer left real): Redis, BullMQ and ioredis run on real time.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from "@jest/globals";
-import { pino, type Logger } from "pino";
+import { afterEach, beforeEach, describe, expect, it, jest } from "@jest/globals";
+import type { Logger } from "pino";
 import { ArtifactRegistries, type ArtifactPublication, type Artifacts } from "../../src/artifacts/artifacts.js";
 import { artifactForTag, formatPurl, parseArtifact, PurlError, type ArtifactPurl } from "../../src/artifacts/purl.js";
 import { ForgeError } from "../../src/forge/errors.js";
@@ -27,7 +27,6 @@ import { parseMap } from "../../src/map/load.js";
 import { artifactChecks } from "../../src/metrics.js";
 import type { ArtifactGateJob, GatePollJob, TriggerJob } from "../../src/queue/job-data.js";
 import { checkKey, gatePollJobId } from "../../src/queue/job-ids.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { artifactsMissingReport } from "../../src/report/artifact-text.js";
 import { checkName, queuedReport } from "../../src/report/check-text.js";
 import { publishCheck } from "../../src/report/publish.js";
@@ -36,9 +35,10 @@ import type { WorkerDeps } from "../../src/workers/deps.js";
 import { processGatePoll, scheduleGatePoll } from "../../src/workers/gate-poll.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, ERROR, INFO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 const CI = "{ workflow: ci.yml, ref: main }";
 const PYPI = "pkg:pypi/hello-lib@{version}";
@@ -73,11 +73,6 @@ const DIGESTS = {
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const INFO = 30;
-const WARN = 40;
-const ERROR = 50;
 
 /**
  * Registries held in memory, one per package type, as the `Artifacts` role answers: published with
@@ -116,7 +111,6 @@ class MemoryChecks implements Checks {
 
 const BUILD = `upco/lib@${SHA}/build@v1.0.0`;
 
-let queues: Queues;
 let registry: MemoryRegistry;
 let zuul: MemoryChecks;
 let logs: LogLine[];
@@ -126,12 +120,6 @@ let deps: WorkerDeps;
 /** The frozen clock of every test. */
 const now = Date.parse("2031-05-06T07:08:09.000Z");
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   // Only Date: every timer, tick and microtask stays real, for Redis and BullMQ.
@@ -142,13 +130,12 @@ beforeEach(async () => {
   jest.setSystemTime(now);
   registry = new MemoryRegistry();
   zuul = new MemoryChecks();
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   map = MAP;
   const forge = new MemoryForge();
   const github: SystemDriver = { source: () => forge, runner: () => forge, reporter: () => forge as unknown as Reporter, checks: () => zuul, pollsRuns: false, signsCheckHooks: true };
   deps = {
-    ...workerDeps({ redis: redis(), queues, map: () => map, log, systems: new Systems({ github }, () => map), visibilityOf: () => "public" }),
+    ...workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: new Systems({ github }, () => map), visibilityOf: () => "public" }),
     artifacts: new ArtifactRegistries({ pypi: registry, npm: registry }),
   };
 });
@@ -173,7 +160,7 @@ async function checkOf(downstreamId: string) {
 
 /** The trigger queue's jobs of one name (trigger, artifacts, gate-poll), with their ids, data and options. */
 async function queued<D>(name: string): Promise<{ id: string; data: D; opts: { delay?: number | undefined } }[]> {
-  return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name) as unknown as { id: string; data: D; opts: { delay?: number } }[];
+  return (await queues().trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name) as unknown as { id: string; data: D; opts: { delay?: number } }[];
 }
 
 /** A check's text as a person reads it: without the word joiners neutralise.ts puts after each `@` (no mention). */

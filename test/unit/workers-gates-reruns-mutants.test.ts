@@ -11,9 +11,9 @@
  * what these functions hand on is read where they leave it (the trigger queue, the gates, the
  * upstream checks, the history, the log lines an operator reads).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { beforeEach, describe, expect, it } from "@jest/globals";
 import type { Queue } from "bullmq";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import type { CheckEvent } from "../../src/events/check-event.js";
 import type { RerunEvent } from "../../src/events/rerun-event.js";
 import type { PullHeadEvent } from "../../src/events/pull-head-event.js";
@@ -26,7 +26,7 @@ import type { DependencyMap } from "../../src/map/graph.js";
 import { parseMap, parseMapFiles } from "../../src/map/load.js";
 import type { TriggerJob } from "../../src/queue/job-data.js";
 import { checkKey, rerunJobId } from "../../src/queue/job-ids.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
+import type { Queues } from "../../src/queue/queues.js";
 import { checkName } from "../../src/report/check-text.js";
 import { publishCheck } from "../../src/report/publish.js";
 import type { WorkerDeps } from "../../src/workers/deps.js";
@@ -34,9 +34,10 @@ import { openGate, openGateFromHook } from "../../src/workers/gate.js";
 import { processPullHead } from "../../src/workers/pull-requests.js";
 import { processRerun } from "../../src/workers/rerun.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { ISO, SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 const CI = "{ workflow: ci.yml, ref: main }";
 const OTHER_SHA = "fedcba9876543210fedcba9876543210fedcba98";
@@ -119,29 +120,16 @@ class UpstreamForge {
   }
 }
 
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const DEBUG = 20;
-const INFO = 30;
-const WARN = 40;
-
-let queues: Queues;
 let forge: UpstreamForge;
 let logs: LogLine[];
 let log: Logger;
 let map: DependencyMap;
 let deps: WorkerDeps;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   forge = new UpstreamForge();
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   map = MAP;
   deps = makeDeps();
 });
@@ -167,7 +155,7 @@ function systems(withoutRunner: SystemKind[] = []): Systems {
 
 /** What the relay wires for its workers (src/relay.ts), on this file's Redis. */
 function makeDeps(o: { systems?: Systems; queues?: Queues } = {}): WorkerDeps {
-  return workerDeps({ redis: redis(), queues: o.queues ?? queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: () => "public" });
+  return workerDeps({ redis: redis(), queues: o.queues ?? queues(), map: () => map, log, systems: o.systems ?? systems(), visibilityOf: () => "public" });
 }
 
 /** Every history record of a kind, oldest first. */
@@ -183,7 +171,7 @@ async function checkOf(downstreamId: string, upstream = upstreamRef()): Promise<
 
 /** The trigger queue's jobs of one name (trigger, artifacts, …): their id and data. */
 async function queued(name = "trigger"): Promise<{ id: string | undefined; data: TriggerJob }[]> {
-  return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"]))
+  return (await queues().trigger.getJobs(["waiting", "delayed", "prioritized"]))
     .filter((j) => j.name === name).map((j) => ({ id: j.id, data: j.data as TriggerJob }));
 }
 
@@ -288,7 +276,7 @@ describe("openGate: an upstream check ended, the triggers waiting for it start o
     // The trigger queue refuses the first write (Redis failing over, say): a fault planted in the queue, not in the gate.
     const outage = new Error("READONLY You can't write against a read only replica.");
     let refusals = 1;
-    const failingQueue = new Proxy(queues.trigger, {
+    const failingQueue = new Proxy(queues().trigger, {
       get(target, prop, receiver) {
         if (prop === "addBulk") {
           return async (...args: Parameters<Queue["addBulk"]>) => {
@@ -300,7 +288,7 @@ describe("openGate: an upstream check ended, the triggers waiting for it start o
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    deps = makeDeps({ queues: { ...queues, trigger: failingQueue } });
+    deps = makeDeps({ queues: { ...queues(), trigger: failingQueue } });
     const waiting = await waitFor("gated", "gated2");
 
     const error = await rejection(openGate(deps, build("success"), log));
@@ -435,7 +423,7 @@ describe("processRerun: downstreams run again, as new runs", () => {
 
   it("re-runs a trigger still in the queue (no record yet) from its job, with no run to retry", async () => {
     const t = triggerData("down");
-    await queues.trigger.add("trigger", t, { jobId: t.runId });
+    await queues().trigger.add("trigger", t, { jobId: t.runId });
 
     const result = await processRerun(one(t.runId), deps, log);
 

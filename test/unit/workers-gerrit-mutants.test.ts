@@ -13,8 +13,8 @@
  * (jest's fake timers), so a test moves those rounds on by hand while SSH, HTTP and Redis run on the
  * real clock.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from "@jest/globals";
-import { pino, type Logger } from "pino";
+import { afterEach, beforeEach, describe, expect, it, jest } from "@jest/globals";
+import type { Logger } from "pino";
 import { gerritDriver } from "../../src/forge/gerrit-driver.js";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { ChangeEvent } from "../../src/events/change-event.js";
@@ -24,7 +24,6 @@ import type { DependencyMap } from "../../src/map/graph.js";
 import { parseMap, parseMapFiles } from "../../src/map/load.js";
 import type { TagEvent, TriggerJob } from "../../src/queue/job-data.js";
 import { changeDeliveryId, checkKey, deliveryJobId, rerunJobId, triggerJobId, watchTagDeliveryId } from "../../src/queue/job-ids.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { checkName } from "../../src/report/check-text.js";
 import type { Visibility } from "../../src/trust/visibility-store.js";
 import { WatchState } from "../../src/watch/watch-state.js";
@@ -38,31 +37,19 @@ import { sshKeyPair } from "../helpers/keys.js";
 import { MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, ERROR, INFO, type LogLine, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const INFO = 30;
-const WARN = 40;
-const ERROR = 50;
-
-let queues: Queues;
 let logs: LogLine[];
 let log: Logger;
 let map: DependencyMap;
 let forge: MemoryForge;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   forge = new MemoryForge();
 });
 
@@ -75,12 +62,12 @@ function systems(env: NodeJS.ProcessEnv): Systems {
 }
 
 function makeDeps(env: NodeJS.ProcessEnv, visibilityOf: (id: string) => Visibility = () => "public"): WorkerDeps {
-  return workerDeps({ redis: redis(), queues, map: () => map, log, systems: systems(env), visibilityOf });
+  return workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: systems(env), visibilityOf });
 }
 
 /** The events queue's jobs (nothing consumes them here), oldest first. */
 async function eventJobs(): Promise<{ id: string | undefined; name: string; data: unknown }[]> {
-  const jobs = await queues.events.getJobs(["waiting", "delayed", "prioritized"]);
+  const jobs = await queues().events.getJobs(["waiting", "delayed", "prioritized"]);
   return jobs.sort((a, b) => a.timestamp - b.timestamp).map((j) => ({ id: j.id, name: j.name, data: j.data as unknown }));
 }
 
@@ -697,7 +684,7 @@ projects:
   const checkOf = async (downstream: string) => deps.checks.get(checkKey({ upstream: place, sha: REV, name: checkName(downstream) }));
   const runIdOf = (downstream: string, upstream = "nova") => triggerJobId({ upstreamId: upstream, tag: REF, sha: REV, downstreamId: downstream });
   async function triggerJobs(): Promise<TriggerJob[]> {
-    return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === "trigger").map((j) => j.data as TriggerJob)
+    return (await queues().trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === "trigger").map((j) => j.data as TriggerJob)
       .sort((a, b) => a.downstreamId.localeCompare(b.downstreamId) || a.attempt - b.attempt);
   }
   async function history(kind: HistoryRecord["kind"]): Promise<HistoryRecord[]> {

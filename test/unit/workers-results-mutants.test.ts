@@ -8,10 +8,10 @@
  * trigger path. The report worker's "sync" case (one check's push) is driven only through
  * `processReport` and asserted by what reaches the forge, so a rework of its lock and reads keeps it.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { RunStatus, TriggerResult } from "../../src/forge/roles.js";
 import type { SystemKind } from "../../src/forge/kinds.js";
@@ -21,7 +21,6 @@ import type { DependencyMap } from "../../src/map/graph.js";
 import { parseMap, parseMapFiles } from "../../src/map/load.js";
 import type { RunEvent, TriggerJob } from "../../src/queue/job-data.js";
 import { checkKey } from "../../src/queue/job-ids.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { targetOf } from "../../src/report/check-store.js";
 import { CommitViews } from "../../src/report/commit-views.js";
 import { checkName, queuedReport, runReport } from "../../src/report/check-text.js";
@@ -35,9 +34,10 @@ import { processRun } from "../../src/workers/run-result.js";
 import { processTimeout } from "../../src/workers/timeout.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { ISO, SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, ERROR, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 const JENKINS = "{ jenkins: { url: https://j.example.org, job: a, user_env: JU, token_env: JT } }";
 const CI = "{ workflow: ci.yml, ref: main }";
@@ -75,12 +75,6 @@ projects:
   file: "github:dec/app/.github/openci.yml", text: `trigger: ${CI}\ndepends_on: [{ project: rev, cascade: true }]\n`, location: { forge: "github", repo: "dec/app" },
 }]).map;
 
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const INFO = 30;
-const WARN = 40;
-const ERROR = 50;
-
-let queues: Queues;
 let forge: MemoryForge;
 let logs: LogLine[];
 let log: Logger;
@@ -88,17 +82,10 @@ let map: DependencyMap;
 let visibilities: Record<string, Visibility>;
 let deps: WorkerDeps;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   forge = new MemoryForge();
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   map = MAP;
   visibilities = {};
   deps = makeDeps();
@@ -118,7 +105,7 @@ function systems(without: Partial<Record<"github" | "gitlab" | "jenkins", (keyof
 
 /** What the relay wires for its workers (src/roles/worker-role.ts), on this file's Redis; the forge is `forge`, a project's visibility on it `visibilities` (default public). */
 function makeDeps(o: { systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
-  return workerDeps({ redis: redis(), queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => visibilities[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
+  return workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => visibilities[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
 }
 
 
@@ -145,7 +132,7 @@ async function checkOf(downstreamId: string, upstream = upstreamRef()) {
 
 /** The trigger queue's jobs of one name (trigger, timeout, poll), with their data. */
 async function queued<D = TriggerJob>(name: string): Promise<D[]> {
-  return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name).map((j) => j.data as D);
+  return (await queues().trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name).map((j) => j.data as D);
 }
 const cascadedTo = async () => (await queued("trigger")).map((t) => t.downstreamId).sort();
 
@@ -642,7 +629,6 @@ describe("processReport", () => {
 });
 
 describe("processRun: what it reports, and what it says when it does not", () => {
-  const DEBUG = 20;
   const MISFIT = "run names a relay run id but does not fit its trigger: ignored";
   const CI_RUN = { path: ".github/workflows/ci.yml", id: 5, event: "workflow_dispatch" };
   /** A GitHub Actions run in `upco/lone` (run 900 unless told). */

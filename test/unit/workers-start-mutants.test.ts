@@ -14,10 +14,10 @@
  * worker is only the carrier of a job that holds itself back. `Math.random` is pinned where a
  * test pins the jitter added to a hold.
  */
-import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it, jest } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, it, jest } from "@jest/globals";
 import type { Job } from "bullmq";
 import { Redis } from "ioredis";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ForgeError } from "../../src/forge/errors.js";
 import type { GithubApps } from "../../src/forge/github-apps.js";
 import { Systems } from "../../src/forge/registry.js";
@@ -29,7 +29,6 @@ import { jobsHeld } from "../../src/metrics.js";
 import { HoldJob } from "../../src/queue/hold.js";
 import { checkKey, deliveryJobId } from "../../src/queue/job-ids.js";
 import { KEY_PREFIX } from "../../src/queue/names.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { targetOf } from "../../src/report/check-store.js";
 import { checkName } from "../../src/report/check-text.js";
 import type { DeliveryDeps } from "../../src/sinks/deliver.js";
@@ -39,9 +38,10 @@ import { startWorkers, type Workers } from "../../src/workers/start.js";
 import { MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { ISO, SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, ERROR, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 const OTHER_SHA = "89abcdef0123456789abcdef0123456789abcdef";
 
@@ -66,12 +66,6 @@ projects:
     trigger: { workflow: ci.yml, ref: main }
     depends_on: [{ project: up }, { project: gl }, { project: gd }, { project: watched }, { project: gitsrc }]
 `);
-
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const DEBUG = 20;
-const INFO = 30;
-const WARN = 40;
-const ERROR = 50;
 
 /**
  * The forge held in memory, plus what the reconciler and the declaration reader ask of it: each
@@ -106,23 +100,15 @@ class Forge extends MemoryForge {
   }
 }
 
-let queues: Queues;
 let forge: Forge;
 let logs: LogLine[];
 let log: Logger;
 let map: DependencyMap;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   forge = new Forge();
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   map = MAP;
 });
 
@@ -139,7 +125,7 @@ function systems(o: { noGitlabSource?: boolean } = {}): Systems {
 
 function makeDeps(o: { noGitlabSource?: boolean; githubApps?: GithubApps; jobLockMs?: number } = {}): WorkerDeps {
   return {
-    ...workerDeps({ redis: redis(), queues, map: () => map, log, systems: systems(o), visibilityOf: () => "public" }),
+    ...workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: systems(o), visibilityOf: () => "public" }),
     ...(o.githubApps ? { githubApps: o.githubApps } : {}),
     ...(o.jobLockMs ? { jobLockMs: o.jobLockMs } : {}),
   };
@@ -167,7 +153,7 @@ function githubApp(deliveries: { id: number; guid: string; status_code: number; 
 }
 
 const tagJobs = async () =>
-  (await queues.events.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === "tag").sort((a, b) => Number(a.timestamp) - Number(b.timestamp) || a.id!.localeCompare(b.id!));
+  (await queues().events.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === "tag").sort((a, b) => Number(a.timestamp) - Number(b.timestamp) || a.id!.localeCompare(b.id!));
 
 describe("processReconcile: which upstreams it lists", () => {
   it("lists each upstream something depends on, on a system that is a source, and not watched: its result counts them", async () => {
@@ -386,12 +372,12 @@ type QueueKey = "events" | "trigger" | "report" | "sinks";
 /** A job once its processor has answered: completed, or an attempt failed (then it waits for a retry or failed for good). */
 async function settled(queue: QueueKey, id: string): Promise<Job> {
   return waitFor(`${queue} job ${id} to be processed`, async () => {
-    const job = await queues[queue].getJob(id);
+    const job = await queues()[queue].getJob(id);
     return job && (job.finishedOn !== undefined || job.attemptsMade > 0 || job.failedReason) ? job : undefined;
   }, 8_000);
 }
 
-const state = (queue: QueueKey, id: string) => queues[queue].getJob(id).then((j) => j?.getState());
+const state = (queue: QueueKey, id: string) => queues()[queue].getJob(id).then((j) => j?.getState());
 
 /** When a delayed job is due (ms since the epoch), from BullMQ's delayed set. */
 async function dueAt(queue: QueueKey, id: string): Promise<number> {
@@ -441,12 +427,12 @@ describe("startWorkers: each job reaches the processor of its queue and name", (
       ["gate-poll", { forge: "github", repo: "upco/lib", sha: SHA, name: "build", ref: "v1.0.0", round: 0, deadline }, { done: true }],
       ["trigger", triggerData("down"), expect.objectContaining({ kind: "workflow_dispatch", runId: expect.any(String) })],
     ];
-    for (const [name, data] of events) await queues.events.add(name as never, data as never, { jobId: `e-${name}` });
-    for (const [name, data] of onTrigger) await queues.trigger.add(name as never, data as never, { jobId: `t-${name}` });
-    await queues.report.add("sync", { checkKey: syncKey }, { jobId: "r-sync" });
+    for (const [name, data] of events) await queues().events.add(name as never, data as never, { jobId: `e-${name}` });
+    for (const [name, data] of onTrigger) await queues().trigger.add(name as never, data as never, { jobId: `t-${name}` });
+    await queues().report.add("sync", { checkKey: syncKey }, { jobId: "r-sync" });
     const hidden = await aRecord();
     d.privateNow.add(hidden);
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: hidden }, { jobId: "s-deliver" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: hidden }, { jobId: "s-deliver" });
 
     for (const [name, , expected] of events) {
       const job = await settled("events", `e-${name}`);
@@ -477,8 +463,8 @@ describe("startWorkers: how the workers run their jobs", () => {
     releases.push(first.open, second.open);
     d.loads.push(first.wait, second.wait);
 
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "one" });
-    await queues.sinks.add("deliver" as never, { sinkId: "s2", cid: await aRecord() }, { jobId: "two" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "one" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s2", cid: await aRecord() }, { jobId: "two" });
 
     await waitFor("both deliveries active at once", () => d.loading() === 2, 5_000);
     first.open();
@@ -497,7 +483,7 @@ describe("startWorkers: how the workers run their jobs", () => {
     releases.push(waiting.open);
     d.loads.push(waiting.wait);
 
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "locked" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "locked" });
     await waitFor("the delivery active", () => d.loading() === 1, 5_000);
 
     const ttl = await redis().pttl(`${KEY_PREFIX}:sinks:locked:lock`);
@@ -512,7 +498,7 @@ describe("startWorkers: how the workers run their jobs", () => {
     forge.fail("triggerPipeline", new ForgeError("Bad Gateway", "transient", { status: 502 }));
     const before = Date.now();
 
-    await queues.trigger.add("trigger", triggerData("down"), { jobId: "retried" });
+    await queues().trigger.add("trigger", triggerData("down"), { jobId: "retried" });
     const job = await settled("trigger", "retried");
 
     expect(job.attemptsMade).toBe(1);
@@ -546,10 +532,10 @@ describe("startWorkers: a job held back spends no attempt and holds no worker", 
     const heldBefore = await heldCount("trigger");
     const before = Date.now();
 
-    await queues.trigger.add("trigger", triggerData("down"), { jobId: "limited" });
+    await queues().trigger.add("trigger", triggerData("down"), { jobId: "limited" });
     await waitFor("the job held", async () => (await state("trigger", "limited")) === "delayed" && logged("rate limited: the job waits in the queue").length > 0);
 
-    const job = (await queues.trigger.getJob("limited"))!;
+    const job = (await queues().trigger.getJob("limited"))!;
     expect(job.attemptsMade).toBe(0);
     const due = await dueAt("trigger", "limited");
     expect(due).toBeGreaterThanOrEqual(before + 30_125);
@@ -567,7 +553,7 @@ describe("startWorkers: a job held back spends no attempt and holds no worker", 
     forge.fail("triggerPipeline", new ForgeError("secondary rate limit", "rate_limited", { status: 403 }));
     const before = Date.now();
 
-    await queues.trigger.add("trigger", triggerData("down"), { jobId: "limited" });
+    await queues().trigger.add("trigger", triggerData("down"), { jobId: "limited" });
     await waitFor("the job held", async () => (await state("trigger", "limited")) === "delayed" && logged("rate limited: the job waits in the queue").length > 0);
 
     const due = await dueAt("trigger", "limited");
@@ -586,10 +572,10 @@ describe("startWorkers: a job held back spends no attempt and holds no worker", 
     });
     const heldBefore = await heldCount("sinks");
 
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "held", attempts: 3 });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "held", attempts: 3 });
     await waitFor("the job held", async () => (await state("sinks", "held")) === "delayed" && logged("held: the job waits in the queue").length > 0);
 
-    const job = (await queues.sinks.getJob("held"))!;
+    const job = (await queues().sinks.getJob("held"))!;
     expect(job.attemptsMade).toBe(0);
     // Due 45 s plus the pinned jitter (99 ms) after the job threw, give or take the few ms of its way up to the worker.
     const due = await dueAt("sinks", "held");
@@ -606,7 +592,7 @@ describe("startWorkers: a job held back spends no attempt and holds no worker", 
     const d = start();
     d.loads.push(async () => { throw new Error("connection refused"); });
 
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "broken", attempts: 1 });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "broken", attempts: 1 });
     const job = await settled("sinks", "broken");
 
     expect([job.attemptsMade, job.failedReason, await state("sinks", "broken")]).toEqual([1, "connection refused", "failed"]);
@@ -629,7 +615,7 @@ describe("startWorkers: close", () => {
     const waiting = gate();
     releases.push(waiting.open);
     d.loads.push(waiting.wait);
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "busy" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "busy" });
     await waitFor("the delivery active", () => d.loading() === 1, 5_000);
 
     const closing = workers!.close();
@@ -650,7 +636,7 @@ describe("startWorkers: close", () => {
     // worker's blocking connection (its pause, still waiting, reconnects once the job ends), which
     // would outlive the test. See TESTING.md (workers-start).
     d.loads.push(() => new Promise<void>(() => undefined));
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "stuck" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "stuck" });
     await waitFor("the delivery active", () => d.loading() === 1, 5_000);
 
     expect(await within(workers!.close(false, 200), 5_000)).toBe(true);
@@ -666,7 +652,7 @@ describe("startWorkers: close", () => {
     const never = gate();
     releases.push(never.open);
     d.loads.push(never.wait);
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "stuck" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "stuck" });
     await waitFor("the delivery active", () => d.loading() === 1, 5_000);
 
     expect(await within(workers!.close(true, 60_000), 2_000)).toBe(true);
@@ -688,7 +674,7 @@ describe("a job that ends after close's grace period", () => {
     const d = start();
     const late = gate();
     d.loads.push(late.wait);
-    await queues.sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "late" });
+    await queues().sinks.add("deliver" as never, { sinkId: "s1", cid: await aRecord() }, { jobId: "late" });
     await waitFor("the delivery active", () => d.loading() === 1, 5_000);
     const clients = async () => (await redis().client("LIST") as string).split("\n").filter((l) => l.trim() !== "").length;
 

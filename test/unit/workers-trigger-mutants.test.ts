@@ -5,9 +5,9 @@
  * of src/workers/{trigger,enqueue-triggers,fan-out}.ts that the end-to-end files leave alive
  * (`npm run test:mutation -- workers-trigger`, TESTING.md) in milliseconds where those take seconds.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { beforeEach, describe, expect, it } from "@jest/globals";
 import { UnrecoverableError, type Job } from "bullmq";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ForgeError } from "../../src/forge/errors.js";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { Reporter, TriggerResult } from "../../src/forge/roles.js";
@@ -19,7 +19,6 @@ import { tagToTrigger, triggers } from "../../src/metrics.js";
 import type { TagEvent } from "../../src/events/tag-event.js";
 import type { PollJob, TimeoutJob, TriggerJob } from "../../src/queue/job-data.js";
 import { checkKey } from "../../src/queue/job-ids.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { checkName } from "../../src/report/check-text.js";
 import type { Visibility } from "../../src/trust/visibility-store.js";
 import type { WorkerDeps } from "../../src/workers/deps.js";
@@ -28,9 +27,10 @@ import { fanOut } from "../../src/workers/fan-out.js";
 import { processTrigger } from "../../src/workers/trigger.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { ISO, SHA, triggerData, upstreamRef, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, ERROR, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 
 /**
@@ -70,29 +70,17 @@ projects:
   - { id: reviewed, foundation: f, github: upco/reviewed, trigger: { workflow: ci.yml, ref: main }, depends_on: [{ project: priv }] }
 ` }], "m.yml", {}, [{ file: "github:dec/app/.github/openci.yml", text: "trigger: { workflow: ci.yml, ref: main }\ndepends_on: [{ project: priv }]\n", location: { forge: "github", repo: "dec/app" } }]).map;
 
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const WARN = 40;
-const ERROR = 50;
-
-let queues: Queues;
 let forge: MemoryForge;
 let logs: LogLine[];
 let log: Logger;
 let map: DependencyMap;
 let deps: WorkerDeps;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   forge = new MemoryForge();
   forge.tags = { "v1.0.0": SHA, "bad;tag": SHA };
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   map = MAP;
   deps = makeDeps();
 });
@@ -111,7 +99,7 @@ function systems(without: Partial<Record<"github" | "gitlab", (keyof SystemDrive
 
 /** What the relay wires for its workers (src/roles/worker-role.ts), on this file's Redis; the forge is `forge`. */
 function makeDeps(o: { forgeVisibility?: Record<string, Visibility>; systems?: Systems; limits?: WorkerDeps["limits"] | "none" } = {}): WorkerDeps {
-  return workerDeps({ redis: redis(), queues, map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => o.forgeVisibility?.[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
+  return workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: o.systems ?? systems(), visibilityOf: (id) => o.forgeVisibility?.[id] ?? "public", ...(o.limits ? { limits: o.limits } : {}) });
 }
 
 
@@ -145,7 +133,7 @@ async function latenciesObserved(): Promise<number> {
 
 /** The trigger queue's jobs of one name (trigger, timeout, poll), with their data and options. */
 async function queued<D = TriggerJob>(name: string): Promise<{ data: D; opts: { delay?: number | undefined } }[]> {
-  return (await queues.trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name) as unknown as { data: D; opts: { delay?: number } }[];
+  return (await queues().trigger.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === name) as unknown as { data: D; opts: { delay?: number } }[];
 }
 
 const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));

@@ -11,9 +11,9 @@
  * workers-watch`, TESTING.md), which the end-to-end files (watch-git, watch-forges) reach only through
  * a relay polling every 300 ms, seconds a test.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { beforeEach, describe, expect, it } from "@jest/globals";
 import type { Redis } from "ioredis";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ForgeError } from "../../src/forge/errors.js";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
 import type { BatchSource, Source, TagListing } from "../../src/forge/roles.js";
@@ -22,7 +22,6 @@ import { parseMap } from "../../src/map/load.js";
 import { watchNewTags, watchPolls } from "../../src/metrics.js";
 import { deliveryJobId, watchBatchJobId, watchJobId, watchTagDeliveryId } from "../../src/queue/job-ids.js";
 import { key } from "../../src/queue/names.js";
-import { createQueues, type Queues } from "../../src/queue/queues.js";
 import { createRedis, waitForRedis } from "../../src/redis/connection.js";
 import { WatchState } from "../../src/watch/watch-state.js";
 import type { WorkerDeps } from "../../src/workers/deps.js";
@@ -32,9 +31,10 @@ import { WATCH_RETRY_MS } from "../../src/workers/watch-listing.js";
 import { httpError } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
 import { waitFor } from "../helpers/wait-for.js";
-import { workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, INFO, type LogLine, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
+const queues = useWorkerQueues(redis);
 
 const NOVA = "https://git.example.org/nova";
 const GLANCE = "https://git.example.org/glance";
@@ -171,12 +171,6 @@ class HeldBatch implements BatchSource {
   }
 }
 
-interface LogLine { level: number; msg: string; [field: string]: unknown }
-const DEBUG = 20;
-const INFO = 30;
-const WARN = 40;
-
-let queues: Queues;
 let map: DependencyMap;
 let git: HeldTags;
 let github: HeldTags;
@@ -186,12 +180,6 @@ let logs: LogLine[];
 let log: Logger;
 let deps: WorkerDeps;
 
-beforeAll(() => {
-  queues = createQueues(redis(), pino({ level: "silent" }));
-});
-afterAll(async () => {
-  await queues.close();
-});
 beforeEach(async () => {
   await redis().flushdb();
   map = MAP;
@@ -199,8 +187,7 @@ beforeEach(async () => {
   github = new HeldTags();
   gitlab = new HeldTags();
   batch = new HeldBatch(50, github);
-  logs = [];
-  log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  ({ log, lines: logs } = capturedLog());
   deps = makeDeps();
 });
 
@@ -215,7 +202,7 @@ function systems(o: { batch?: boolean } = {}): Systems {
 }
 
 function makeDeps(o: { batch?: boolean; watchIntervalMs?: number } = {}): WorkerDeps {
-  const d = workerDeps({ redis: redis(), queues, map: () => map, log, systems: systems(o), visibilityOf: () => "public" });
+  const d = workerDeps({ redis: redis(), queues: queues(), map: () => map, log, systems: systems(o), visibilityOf: () => "public" });
   return o.watchIntervalMs === undefined ? d : { ...d, watchIntervalMs: o.watchIntervalMs };
 }
 
@@ -235,7 +222,7 @@ async function scheduled(): Promise<Map<string, number>> {
 
 /** The jobs the events queue holds: what the tick and the looks queued. */
 async function eventJobs() {
-  const jobs = await queues.events.getJobs(["waiting", "delayed", "prioritized", "active"]);
+  const jobs = await queues().events.getJobs(["waiting", "delayed", "prioritized", "active"]);
   return jobs.map((j) => ({ name: j.name, id: j.id, data: j.data as Record<string, unknown>, opts: j.opts }));
 }
 

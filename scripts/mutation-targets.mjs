@@ -77,7 +77,9 @@ export const targets = {
   "workers-map": {
     folder: "src/workers",
     mutate: ["src/workers/map-refresh.ts", "src/workers/declaration.ts"],
-    tests: ["test/e2e/map-repo.test.ts", "test/e2e/declarations.test.ts", "test/abuse/declarations.test.ts"],
+    tests: ["test/e2e/map-repo.test.ts", "test/e2e/declarations.test.ts", "test/abuse/declarations.test.ts",
+      // every mutant, in-process (TESTING.md)
+      "test/unit/workers-map-mutants.test.ts"],
   },
   "workers-start": {
     folder: "src/workers",

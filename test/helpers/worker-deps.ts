@@ -97,3 +97,13 @@ export function triggerData(downstreamId: string, o: Partial<TriggerJob> = {}): 
     checkName: checkName(downstreamId), deliveryId: "d-1", enqueuedAt: ISO, attempt: 0, ...o,
   };
 }
+
+/** The error `work` rejects with; fails the test when it resolves instead. */
+export async function rejection(work: Promise<unknown>): Promise<Error> {
+  try {
+    await work;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the work to fail");
+}

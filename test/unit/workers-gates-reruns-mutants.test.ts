@@ -34,7 +34,7 @@ import { openGate, openGateFromHook } from "../../src/workers/gate.js";
 import { processPullHead } from "../../src/workers/pull-requests.js";
 import { processRerun } from "../../src/workers/rerun.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { capturedLog, DEBUG, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps, rejection } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
 const queues = useWorkerQueues(redis);
@@ -176,15 +176,6 @@ async function queued(name = "trigger"): Promise<{ id: string | undefined; data:
 }
 
 const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the work to fail");
-}
 
 describe("openGate: an upstream check ended, the triggers waiting for it start or are skipped", () => {
   const UPCO = { forge: "github", repo: "upco/lib" } as const;

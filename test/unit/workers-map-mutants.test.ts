@@ -26,7 +26,7 @@ import { processDeclaration } from "../../src/workers/declaration.js";
 import { processMapRefresh } from "../../src/workers/map-refresh.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { capturedLog, ERROR, INFO, useWorkerQueues, WARN, workerDeps, type LogLine } from "../helpers/worker-deps.js";
+import { capturedLog, ERROR, INFO, useWorkerQueues, WARN, workerDeps, type LogLine, rejection } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
 const queues = useWorkerQueues(redis);
@@ -138,15 +138,6 @@ function makeDeps(o: { live?: LiveMap | undefined; mapRepo?: MapRepoSpec | undef
 const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
 /** A log line without pino's own fields (time, pid, hostname). */
 const fields = (line: LogLine) => Object.fromEntries(Object.entries(line).filter(([k]) => !["time", "pid", "hostname"].includes(k)));
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the work to fail");
-}
 
 describe("processMapRefresh", () => {
   const refresh = (deps: WorkerDeps, reason: MapRefreshJob["reason"] = "push") => processMapRefresh({ reason }, deps, log);

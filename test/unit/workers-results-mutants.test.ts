@@ -34,7 +34,7 @@ import { processRun } from "../../src/workers/run-result.js";
 import { processTimeout } from "../../src/workers/timeout.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { capturedLog, DEBUG, ERROR, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, DEBUG, ERROR, INFO, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps, rejection } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
 const queues = useWorkerQueues(redis);
@@ -137,15 +137,6 @@ async function queued<D = TriggerJob>(name: string): Promise<D[]> {
 const cascadedTo = async () => (await queued("trigger")).map((t) => t.downstreamId).sort();
 
 const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the work to fail");
-}
 
 describe("cascadeFrom: a downstream's passing run triggers its own dependants whose edge cascades", () => {
   /** `mid`'s trigger, as a cascade's first step (or later, with `chain`). */

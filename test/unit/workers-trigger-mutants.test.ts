@@ -27,7 +27,7 @@ import { fanOut } from "../../src/workers/fan-out.js";
 import { processTrigger } from "../../src/workers/trigger.js";
 import { httpError, MemoryForge } from "../helpers/memory-forge.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
-import { capturedLog, ERROR, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps } from "../helpers/worker-deps.js";
+import { capturedLog, ERROR, ISO, type LogLine, SHA, triggerData, upstreamRef, useWorkerQueues, WARN, workerDeps, rejection } from "../helpers/worker-deps.js";
 
 const redis = useTestRedisClient();
 const queues = useWorkerQueues(redis);
@@ -137,15 +137,6 @@ async function queued<D = TriggerJob>(name: string): Promise<{ data: D; opts: { 
 }
 
 const logged = (msg: string | RegExp) => logs.filter((l) => (typeof msg === "string" ? l.msg === msg : msg.test(l.msg)));
-
-async function rejection(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected the work to fail");
-}
 
 describe("processTrigger: the map as it is now decides, whatever queued the job", () => {
   it.each([

@@ -50,7 +50,10 @@ export async function e2e(o: BenchOptions): Promise<Section> {
         else failed++;
       });
       await dispatches.waitFor([...sent.keys()], 60_000);
-      await sleep(1000); // the check-run updates after each dispatch
+      // The upstream check-run writes after each dispatch (OPENCI_REPORT_SETTLE_MS after it) count
+      // in the CPU per tag: waited for until the report queue has none left (the baseline writes none).
+      await stack.drained("report");
+      await sleep(200);
       const cpu = { relay: pids.map(cpuMs).reduce((a, b, i) => a + b - cpuBefore[i]!, 0) / count, redis: (cpuMs(stack.redis.process.pid) - redisBefore) / count };
       const peaks = [...rssPeaks.stop().values()];
       const peak = { sum: peaks.reduce((a, b) => a + b, 0), each: peaks.map(mb).join(" + ") };
@@ -87,7 +90,8 @@ export async function e2e(o: BenchOptions): Promise<Section> {
       method: [
         `${n} tags at ${PER_SECOND} a second, evenly spaced and not waiting for answers (as GitHub sends), each a signed \`push\` delivery of a`,
         `new tag with one dependant. The relay runs as one web and one worker process (${RELAY_RUNS}) with no rate limit`,
-        "(`OPENCI_WRITE_INTERVAL_MS=0`, no GitHub write or points budget); its worker also writes the upstream check runs as it goes. Latency is",
+        "(`OPENCI_WRITE_INTERVAL_MS=0`, no GitHub write or points budget); its worker also writes the upstream check runs, each once its state",
+        "has settled (`OPENCI_REPORT_SETTLE_MS`, 1 s by default), and the CPU per tag counts until the last is written. Latency is",
         "from sending the delivery to the fake GitHub receiving the `workflow_dispatch` whose `inputs.openci_tag` is that tag (its request log,",
         "millisecond clock). The baseline does the least a relay must: Probot verifies the delivery and adds one BullMQ job; a BullMQ worker",
         "(concurrency 16, another process) POSTs the dispatch through Probot's installation Octokit; same Redis, same fake GitHub, run just before.",

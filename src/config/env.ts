@@ -100,6 +100,9 @@ const EnvSchema = z.object({
     .default(140),
   OPENCI_WRITE_INTERVAL_MS: millis(0, "must be 0 or more")
     .default(1000),
+  OPENCI_REPORT_SETTLE_MS: millis(0, "must be 0 (write each state at once) or more")
+    .max(600_000, "must be at most 600000 (10 minutes): an upstream check waits this long before each write")
+    .default(1000),
   OPENCI_MAP_SECRETS: optionalText.pipe(z.string().superRefine(mapSecretsProblem).optional()),
   OPENCI_MAX_DECLARED_PROJECTS_PER_OWNER: count(0, "must be 0 (no declarations) or more", "must be a number of projects").default(50),
   OPENCI_MAX_DECLARED_EDGES_PER_PROJECT: count(1, "must be at least 1", "must be a number of upstreams").default(50),
@@ -146,6 +149,8 @@ export interface Config {
   pollIntervalMs: number;
   /** Minimum gap between two writes of one GitHub installation (GitHub asks for about 1 s). */
   writeIntervalMs: number;
+  /** How long a new upstream check state (and its commit's roll-up and comment) waits before it is written: states within it are written once, the latest (0: each at once). */
+  reportSettleMs: number;
   /** Pipeline creations per GitLab project and minute, shared by all workers (0: no limit). */
   gitlabPipelinesPerMinute: number;
   /** Content-creating GitHub requests per installation and minute, shared by all workers (0: no limit). */
@@ -258,6 +263,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, readFile: (path: string) => str
     mapRefreshMs: e.OPENCI_MAP_REFRESH_MS,
     role: e.OPENCI_ROLE,
     writeIntervalMs: e.OPENCI_WRITE_INTERVAL_MS,
+    reportSettleMs: e.OPENCI_REPORT_SETTLE_MS,
     gitlabUrl: e.GITLAB_URL.replace(/\/+$/, ""),
     gitlabToken: e.GITLAB_TOKEN,
     gitlabWebhookSecret: e.GITLAB_WEBHOOK_SECRET,

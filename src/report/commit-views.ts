@@ -46,9 +46,11 @@ export class CommitViews {
    * recomputes from the members' latest states when it runs, so one waiting job per view is enough:
    * later touches while it waits join it, and one touch while it runs leaves exactly one more to run
    * after it (BullMQ deduplication, keepLastIfActive). A fan-out to 1,000 dependants thus pushes
-   * its roll-up a few times, not 1,000 times over 1,000 members.
+   * its roll-up a few times, not 1,000 times over 1,000 members. With a settle time
+   * (OPENCI_REPORT_SETTLE_MS) the push waits that long first, so a commit whose checks change in
+   * quick succession (queued, then dispatched) has its views written once.
    */
-  async touch(queues: Queues, target: CheckTarget): Promise<void> {
+  async touch(queues: Queues, target: CheckTarget, settleMs?: number): Promise<void> {
     const commitKey = CommitViews.keyFor(target);
     const versions = await Promise.all(VIEWS.map(async (view) => {
       const results = await this.redis.multi()
@@ -60,7 +62,7 @@ export class CommitViews {
     }));
     await queues.report.addBulk(VIEWS.map((view, i) => ({
       name: view, data: { checkKey: commitKey },
-      opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!), deduplication: { id: `${view}-${commitKey}`, keepLastIfActive: true } },
+      opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!), deduplication: { id: `${view}-${commitKey}`, keepLastIfActive: true }, ...(settleMs ? { delay: settleMs } : {}) },
     })));
   }
 

@@ -6,6 +6,7 @@ import type { Queues } from "../queue/queues.js";
 import type { UpstreamSurface } from "../trust/upstream-surface.js";
 import { targetOf, type CheckStore, type CheckTarget } from "./check-store.js";
 import { CommitViews } from "./commit-views.js";
+import { settling } from "./settle.js";
 
 export interface PublishDeps {
   checks: CheckStore;
@@ -15,6 +16,12 @@ export interface PublishDeps {
   surface: Pick<UpstreamSurface, "showsMany">;
   /** which upstream places show results (their system plays `reporter` and they are not only watched); absent: every one does */
   systems?: Pick<Systems, "showsResults">;
+  /**
+   * OPENCI_REPORT_SETTLE_MS: how long a new state waits before it is written to the forge, so that
+   * states following each other quickly (queued, then dispatched) are written once, as the latest.
+   * 0 or absent: each state is queued for writing at once, as it comes.
+   */
+  reportSettleMs?: number | undefined;
 }
 
 /** One downstream's check on its upstream commit: which trigger, and what to show. */
@@ -55,9 +62,12 @@ export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): 
     commits.set(commit, entry);
   }
   for (const { target, keys } of commits.values()) await deps.views.enroll(target, keys);
-  const pushes = items.flatMap((i, n) => versions[n] === 0 || !shown[n] ? [] : [{ name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!) } }]);
+  const settle = settling(deps.reportSettleMs);
+  const pushes = items.flatMap((i, n) => versions[n] === 0 || !shown[n] ? [] : [{
+    name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!), ...settle(`sync-${i.checkKey}`) },
+  }]);
   if (pushes.length > 0) await deps.queues.report.addBulk(pushes);
-  for (const { target, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target);
+  for (const { target, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target, deps.reportSettleMs);
   return versions;
 }
 
@@ -70,3 +80,4 @@ export async function publishCheck(deps: PublishDeps, trigger: CheckUpdate["trig
   const [version] = await publishChecks(deps, [{ trigger, report }]);
   return version !== 0;
 }
+

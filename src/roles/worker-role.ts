@@ -90,6 +90,7 @@ export function startWorkerRole(ctx: RoleContext, probot: Probot | undefined): W
     // Broker and chat subscribers keep a connection each between deliveries (closed with the workers).
     delivery: { history, sinks, stats, eventSource, readers: historyAccess.readers, transports: new TransportPool(config.env, log), chat: { redis, publicUrl: config.publicUrl } },
     jobLockMs: config.jobLockMs,
+    reportSettleMs: config.reportSettleMs,
     limits: { perEvent: config.maxTriggersPerEvent, perChain: config.maxTriggersPerChain },
   };
   const workers = startWorkers(workerRedis, workerDeps);

@@ -48,6 +48,8 @@ export interface WorkerDeps {
   history: Recorder;
   redis: Redis;
   log: Logger;
+  /** OPENCI_REPORT_SETTLE_MS: how long a new upstream check state waits before it is written (report/settle.ts); absent or 0: at once */
+  reportSettleMs?: number | undefined;
   /** OPENCI_JOB_LOCK_MS: how long a job (and the upstream check it writes) stays locked between renewals */
   jobLockMs?: number | undefined;
   /** how often downstream runs without a webhook to the relay are polled */

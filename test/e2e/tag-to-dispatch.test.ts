@@ -78,6 +78,27 @@ describe("a tag on GitHub triggers its dependants", () => {
   });
 });
 
+describe("the upstream's checks settle before they are written (OPENCI_REPORT_SETTLE_MS)", () => {
+  it("a dependant dispatched within the settle time has its check written once, already dispatched, and the roll-up once", async () => {
+    // long enough that both dispatches fall within it however busy the machine
+    h = await startHarness({ map: MAP, repos: repos(), env: { OPENCI_REPORT_SETTLE_MS: "4000" } });
+
+    await h.send("push.tag");
+    await waitFor("both dispatches", () =>
+      h!.github.calls("actions/create-workflow-dispatch").length + h!.github.calls("repos/create-dispatch-event").length === 2);
+    const writesAtDispatch = h.github.calls("checks/create").length + h.github.calls("checks/update").length;
+    await waitFor("two in-progress check runs", () => downstreamChecks(h!.github).filter((c) => c.status === "in_progress").length === 2, 15_000);
+    await h.idle();
+
+    expect(writesAtDispatch).toBe(0);
+    const creates = h.github.calls("checks/create");
+    expect(creates.map((c) => [c.body.name, c.body.status]).sort()).toEqual([
+      ["openci", "in_progress"], ["openci: acme/app", "in_progress"], ["openci: other/svc", "in_progress"],
+    ]);
+    expect(h.github.calls("checks/update")).toEqual([]);
+  });
+});
+
 describe("deduplication", () => {
   it("a redelivery and a later release of the same tag trigger nothing more", async () => {
     h = await startHarness({ map: MAP, repos: repos() });

@@ -65,6 +65,8 @@ export async function startHarness(o: HarnessOptions) {
     LOG_LEVEL: "debug",
     REDIS_URL: redis.url,
     OPENCI_WRITE_INTERVAL_MS: "0",
+    // each upstream check state written as it comes, so tests see every one; the settle time has its own tests
+    OPENCI_REPORT_SETTLE_MS: "0",
     OPENCI_POLL_INTERVAL_MS: "150",
     // the reconciler lists every upstream's tags: only the tests about it turn it on
     OPENCI_RECONCILE_MS: "0",

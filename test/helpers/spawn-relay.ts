@@ -61,13 +61,13 @@ export async function runRelay(env: Record<string, string>, cwd: string) {
 
 /**
  * The environment of a relay process against the fake GitHub and a test's Redis: no pacing, no
- * reconciler, no write or points budget (the tests about those set them), logs at info.
+ * settle time, no reconciler, no write or points budget (the tests about those set them), logs at info.
  */
 export function relayProcessEnv(o: { appId: number; privateKey: string; secret: string; githubHost: string; redisUrl: string }): Record<string, string> {
   return {
     APP_ID: String(o.appId), PRIVATE_KEY: o.privateKey, WEBHOOK_SECRET: o.secret, GHE_HOST: o.githubHost, GHE_PROTOCOL: "http", REDIS_URL: o.redisUrl,
     HOST: "127.0.0.1", LOG_LEVEL: "info",
-    OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_RECONCILE_MS: "0", OPENCI_GITHUB_WRITES_PER_MINUTE: "0", OPENCI_GITHUB_POINTS_PER_MINUTE: "0",
+    OPENCI_WRITE_INTERVAL_MS: "0", OPENCI_REPORT_SETTLE_MS: "0", OPENCI_RECONCILE_MS: "0", OPENCI_GITHUB_WRITES_PER_MINUTE: "0", OPENCI_GITHUB_POINTS_PER_MINUTE: "0",
   };
 }
 

@@ -299,6 +299,49 @@ describe("publishChecks: what a fan-out records and queues", () => {
   });
 });
 
+describe("publishChecks with a settle time (OPENCI_REPORT_SETTLE_MS): states in quick succession, one push", () => {
+  const SETTLE = 60_000;
+  const delayed = async () => (await queues.report.getJobs(["delayed"])).map((j) => `${j.name} ${j.id} delay=${j.opts.delay}`).sort();
+
+  it("queued, then dispatched within it: one delayed push per check and per view, which will write the latest state", async () => {
+    const settled = { ...deps, reportSettleMs: SETTLE };
+    const t = trigger("ours");
+    const commit = CommitViews.keyFor(targetOf(upstream()));
+
+    expect(await publishCheck(settled, t, report("queued"))).toBe(true);
+    expect(await publishCheck(settled, t, report("in_progress"))).toBe(true);
+
+    expect(await pushes()).toEqual([
+      `comment report-comment-${commit}-1 → ${commit}`, `rollup report-rollup-${commit}-1 → ${commit}`, `sync report-${keyOf(t)}-1 → ${keyOf(t)}`,
+    ].sort());
+    expect(await delayed()).toEqual([
+      `comment report-comment-${commit}-1 delay=${SETTLE}`, `rollup report-rollup-${commit}-1 delay=${SETTLE}`, `sync report-${keyOf(t)}-1 delay=${SETTLE}`,
+    ].sort());
+    // what the waiting push will write when it runs: the latest state, two versions past nothing
+    expect(await deps.checks.get(keyOf(t))).toMatchObject({ report: { status: "in_progress" }, version: 2, pushedVersion: 0 });
+    expect((await deps.views.load("rollup", commit))?.version).toBe(2);
+  });
+
+  it("joins a check's states, never two checks: a fan-out still queues one push per check", async () => {
+    const settled = { ...deps, reportSettleMs: SETTLE };
+    const both = [trigger("ours"), trigger("theirs")];
+
+    await publishChecks(settled, both.map((t) => ({ trigger: t, report: report("queued") })));
+    await publishChecks(settled, both.map((t) => ({ trigger: t, report: report("in_progress") })));
+
+    expect((await delayed()).filter((p) => p.startsWith("sync"))).toEqual(both.map((t) => `sync report-${keyOf(t)}-1 delay=${SETTLE}`).sort());
+  });
+
+  it("without one (0), each state is its own push, at once", async () => {
+    const t = trigger("ours");
+    await publishCheck({ ...deps, reportSettleMs: 0 }, t, report("queued"));
+    await publishCheck({ ...deps, reportSettleMs: 0 }, t, report("in_progress"));
+
+    expect(await delayed()).toEqual([]);
+    expect((await pushes()).filter((p) => p.startsWith("sync"))).toEqual([`sync report-${keyOf(t)}-1 → ${keyOf(t)}`, `sync report-${keyOf(t)}-2 → ${keyOf(t)}`]);
+  });
+});
+
 describe("CommitViews: the roll-up and the failure comment of a commit", () => {
   const target: CheckTarget = { forge: "github", repo: "upco/lib", sha: SHA, installationId: 7, ref: "v1.0.0" };
 

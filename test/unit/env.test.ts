@@ -20,7 +20,7 @@ describe("parseEnv", () => {
 
     expect(c).toMatchObject({
       appId: "123", githubApiUrl: "https://api.github.com", port: 3000, host: undefined, logLevel: "info",
-      redisUrl: undefined, mapPath: "openci-map.yml", role: "all", writeIntervalMs: 1000,
+      redisUrl: undefined, mapPath: "openci-map.yml", role: "all", writeIntervalMs: 1000, reportSettleMs: 1000,
       gitlabUrl: "https://gitlab.com", gitlabToken: undefined, pollIntervalMs: 60_000,
       gitlabPipelinesPerMinute: 25, adminToken: undefined, readToken: undefined,
     });
@@ -50,6 +50,9 @@ describe("parseEnv", () => {
     ["OPENCI_ADMIN_TOKEN", { OPENCI_ADMIN_TOKEN: "short" }, "OPENCI_ADMIN_TOKEN must be at least 16 characters"],
     ["OPENCI_READ_TOKEN", { OPENCI_READ_TOKEN: "short" }, "OPENCI_READ_TOKEN must be at least 16 characters"],
     ["OPENCI_GITLAB_PIPELINES_PER_MINUTE", { OPENCI_GITLAB_PIPELINES_PER_MINUTE: "-1" }, "OPENCI_GITLAB_PIPELINES_PER_MINUTE must be 0 (no limit) or more"],
+    ["OPENCI_REPORT_SETTLE_MS", { OPENCI_REPORT_SETTLE_MS: "-1" }, "OPENCI_REPORT_SETTLE_MS must be 0 (write each state at once) or more"],
+    ["OPENCI_REPORT_SETTLE_MS", { OPENCI_REPORT_SETTLE_MS: "3600000" }, "OPENCI_REPORT_SETTLE_MS must be at most 600000 (10 minutes)"],
+    ["OPENCI_REPORT_SETTLE_MS", { OPENCI_REPORT_SETTLE_MS: "1s" }, "OPENCI_REPORT_SETTLE_MS must be a number of milliseconds"],
   ])("names %s when its value is bad", (_name, patch, expected) => {
     expect(error({ ...valid, ...patch })).toContain(expected);
   });

@@ -17,6 +17,8 @@ const NOT_INSTALLED = "none";
  */
 const MEMO_MS = 60_000;
 const MEMO_MAX = 10_000;
+/** Clients kept at most (installations × lanes); all are dropped when it is reached, and made again as needed. */
+const CLIENTS_MAX = 2_000;
 /** GitHub's secondary limits count points: a GET, HEAD or OPTIONS costs 1, any other request 5. */
 const WRITE_POINTS = 5;
 
@@ -33,6 +35,12 @@ export interface GithubBudgets {
 export class GithubApps {
   /** installations found, by repository (lower case), kept MEMO_MS in this process; "not installed" is not kept here */
   private readonly memo = new Map<string, { id: number; until: number }>();
+  /**
+   * Clients by installation and lane, made once per process: an Octokit with its plugins and hooks
+   * cost 0.2–0.3 ms to build, several times a tag. Its token comes from Probot's cache on each
+   * request, renewed there before it expires, so a kept client never holds a stale one.
+   */
+  private readonly clients = new Map<string, Promise<GithubClient>>();
 
   constructor(
     private readonly probot: Probot,
@@ -147,6 +155,18 @@ export class GithubApps {
    * installation, in every worker, for as long as GitHub said.
    */
   async client(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
+    const k = `${installationId}:${lane}`;
+    const kept = this.clients.get(k);
+    if (kept) return kept;
+    if (this.clients.size >= CLIENTS_MAX) this.clients.clear();
+    const made = this.makeClient(installationId, lane);
+    this.clients.set(k, made);
+    // A client that could not be made is not kept: the next call tries again.
+    made.catch(() => this.clients.delete(k));
+    return made;
+  }
+
+  private async makeClient(installationId: number, lane: keyof typeof PRIORITY): Promise<GithubClient> {
     const octokit = (await this.probot.auth(installationId)) as GithubClient;
     const place = `github:${installationId}`;
     octokit.hook.wrap("request", async (request, options) => {

@@ -117,8 +117,11 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
       pending.push((async () => {
         await sleep(o.pace * 3);
         const sha = commitOf(repoOf(o.map.project(RERUN.upstream)!), "v1.31.0");
-        // 409 until the relay has taken the failure in: ask again, as a person would.
-        for (let tries = 0; tries < 60 && !signal.aborted; tries++) {
+        // 409 until the relay has taken the failure in: ask again, as a person would, for at least 30 s
+        // (a busy machine's relay may take that long to process the failed run's delivery).
+        const patienceMs = Math.max(60 * o.pace, 30_000);
+        const until = Date.now() + patienceMs;
+        while (Date.now() < until && !signal.aborted) {
           const res = await fetch(`${o.relayUrl}/api/v1/reruns`, {
             method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${o.adminToken}` },
             body: JSON.stringify({ upstream: RERUN.upstream, sha, downstream: RERUN.downstream }),
@@ -127,6 +130,7 @@ export async function playDemo(o: ScriptOptions, signal: AbortSignal): Promise<v
           if (res.status !== 409) throw new Error(`the demo's re-run was refused: ${res.status} ${await res.text()}`);
           await sleep(o.pace);
         }
+        if (!signal.aborted) o.log(`  ↻ the relay did not take ${RERUN.downstream}'s failure in within ${patienceMs / 1000} s: not re-run`);
       })());
     }
   };

@@ -61,6 +61,8 @@ export type SinkJob = z.input<typeof SinkJob>;
 
 export const ReportJob = z.object({
   checkKey: z.string(),
+  /** the version recorded when the push was queued (absent in jobs queued before it was kept) */
+  version: z.number().int().optional(),
 });
 export type ReportJob = z.infer<typeof ReportJob>;
 

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
-import { checkKey, reportJobId } from "../queue/job-ids.js";
+import { checkKey } from "../queue/job-ids.js";
+import { pushJob } from "./settle.js";
 import { key } from "../queue/names.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore, CheckTarget, StoredCheck } from "./check-store.js";
@@ -60,10 +61,7 @@ export class CommitViews {
         .exec();
       return Number(results?.[1]?.[1] ?? 0); // the HINCRBY's reply
     }));
-    await queues.report.addBulk(VIEWS.map((view, i) => ({
-      name: view, data: { checkKey: commitKey },
-      opts: { jobId: reportJobId(`${view}-${commitKey}`, versions[i]!), deduplication: { id: `${view}-${commitKey}`, keepLastIfActive: true }, ...(settleMs ? { delay: settleMs } : {}) },
-    })));
+    await queues.report.addBulk(VIEWS.map((view, i) => pushJob(view, commitKey, versions[i]!, settleMs)));
   }
 
   async load(view: ViewKind, commitKey: string): Promise<LoadedView | undefined> {
@@ -78,6 +76,11 @@ export class CommitViews {
       remote: h.remote || undefined,
       members,
     };
+  }
+
+  /** The latest version of a commit's view (0: none recorded). */
+  async version(view: ViewKind, commitKey: string): Promise<number> {
+    return Number((await this.redis.hget(this.k(commitKey, view), "version")) ?? 0);
   }
 
   async markPushed(view: ViewKind, commitKey: string, version: number, remote: string | undefined): Promise<void> {

@@ -1,12 +1,12 @@
 import type { Systems } from "../forge/registry.js";
 import type { StatusReport } from "../forge/roles.js";
-import { checkKey as checkKeyOf, reportJobId } from "../queue/job-ids.js";
+import { checkKey as checkKeyOf } from "../queue/job-ids.js";
 import type { TriggerJob } from "../queue/job-data.js";
 import type { Queues } from "../queue/queues.js";
 import type { UpstreamSurface } from "../trust/upstream-surface.js";
 import { targetOf, type CheckStore, type CheckTarget } from "./check-store.js";
 import { CommitViews } from "./commit-views.js";
-import { settling } from "./settle.js";
+import { pushJob } from "./settle.js";
 
 export interface PublishDeps {
   checks: CheckStore;
@@ -62,10 +62,7 @@ export async function publishChecks(deps: PublishDeps, updates: CheckUpdate[]): 
     commits.set(commit, entry);
   }
   for (const { target, keys } of commits.values()) await deps.views.enroll(target, keys);
-  const settle = settling(deps.reportSettleMs);
-  const pushes = items.flatMap((i, n) => versions[n] === 0 || !shown[n] ? [] : [{
-    name: "sync", data: { checkKey: i.checkKey }, opts: { jobId: reportJobId(i.checkKey, versions[n]!), ...settle(`sync-${i.checkKey}`) },
-  }]);
+  const pushes = items.flatMap((i, n) => versions[n] === 0 || !shown[n] ? [] : [pushJob("sync", i.checkKey, versions[n]!, deps.reportSettleMs)]);
   if (pushes.length > 0) await deps.queues.report.addBulk(pushes);
   for (const { target, changed } of commits.values()) if (changed) await deps.views.touch(deps.queues, target, deps.reportSettleMs);
   return versions;

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Logger } from "pino";
-import { classifyHttpError } from "../forge/errors.js";
+import { ForgeError, classifyHttpError } from "../forge/errors.js";
 import type { CommentIds, CommentMode, Reporter } from "../forge/roles.js";
 import { refOf } from "../map/graph.js";
 import { ReportJob } from "../queue/job-data.js";
@@ -9,6 +9,7 @@ import type { CheckTarget, StoredCheck } from "../report/check-store.js";
 import { commentMarker, failureComment } from "../report/comment-text.js";
 import type { LoadedView } from "../report/commit-views.js";
 import { rollupReport } from "../report/rollup.js";
+import { pushJob, pushesJoin, type PushName } from "../report/settle.js";
 import type { WorkerDeps } from "./deps.js";
 
 /**
@@ -17,7 +18,32 @@ import type { WorkerDeps } from "./deps.js";
  * recorded state, and only when something changed since the last push.
  */
 export async function processReport(job: Job, token: string | undefined, deps: WorkerDeps, log: Logger): Promise<string> {
-  const { checkKey } = ReportJob.parse(job.data);
+  const { checkKey, version } = ReportJob.parse(job.data);
+  try {
+    return await push(job, token, checkKey, deps, log);
+  } catch (error) {
+    if (!(error instanceof UnrecoverableError) && !(error instanceof ForgeError && error.kind === "rate_limited")) await carryOver(job, checkKey, version, deps, log);
+    throw error;
+  }
+}
+
+/**
+ * A push that joined later states (settle.ts) and fails for the last time hands the latest state
+ * to a push of its own, with its own attempts: every state had a full set of attempts before pushes
+ * joined, and one recorded while this push waited out its retries would otherwise have had only
+ * what was left of them. Queued while this one is still active, it runs once this one has failed.
+ */
+async function carryOver(job: Job, checkKey: string, version: number | undefined, deps: WorkerDeps, log: Logger): Promise<void> {
+  if (version === undefined || (job.attemptsMade ?? 0) + 1 < (job.opts?.attempts ?? 1) || !pushesJoin(job.name, deps.reportSettleMs)) return;
+  const name = job.name as PushName;
+  const latest = name === "sync" ? (await deps.checks.get(checkKey))?.version ?? 0 : await deps.views.version(name, checkKey);
+  if (latest <= version) return;
+  const next = pushJob(name, checkKey, latest, deps.reportSettleMs);
+  await deps.queues.report.add(next.name, next.data, next.opts);
+  log.warn({ push: name, checkKey, version: latest }, "upstream push failed for good: its latest state is queued to be written on its own");
+}
+
+async function push(job: Job, token: string | undefined, checkKey: string, deps: WorkerDeps, log: Logger): Promise<string> {
   const lockName = `${job.name}-${checkKey}`;
   const view = job.name === "rollup" || job.name === "comment" ? job.name : undefined;
   if (view) {

@@ -80,7 +80,9 @@ describe("a tag on GitHub triggers its dependants", () => {
 
 describe("the upstream's checks settle before they are written (OPENCI_REPORT_SETTLE_MS)", () => {
   it("a dependant dispatched within the settle time has its check written once, already dispatched, and the roll-up once", async () => {
-    // long enough that both dispatches fall within it however busy the machine
+    // Long enough for both dispatches to fall within it on a loaded machine (they take well under a
+    // second). That the pushes join is asserted in-process (report-store-publish-mutants); here,
+    // what GitHub sees: each check created once, already dispatched, and never updated.
     h = await startHarness({ map: MAP, repos: repos(), env: { OPENCI_REPORT_SETTLE_MS: "4000" } });
 
     await h.send("push.tag");

@@ -332,6 +332,32 @@ describe("publishChecks with a settle time (OPENCI_REPORT_SETTLE_MS): states in 
     expect((await delayed()).filter((p) => p.startsWith("sync"))).toEqual(both.map((t) => `sync report-${keyOf(t)}-1 delay=${SETTLE}`).sort());
   });
 
+  it("states recorded while the check's push runs leave exactly one more push, after it, for the latest", async () => {
+    const settled = { ...deps, reportSettleMs: 30 };
+    const t = trigger("ours");
+    await publishCheck(settled, t, report("queued"));
+    await new Promise((r) => setTimeout(r, 100)); // past the settle time
+
+    const connection = redis().duplicate({ maxRetriesPerRequest: null });
+    const worker = new Worker("report", null, { connection, prefix: KEY_PREFIX, autorun: false });
+    try {
+      const taken = await Promise.all(["t1", "t2", "t3"].map(async (token) => ({ job: (await worker.getNextJob(token)) as Job, token })));
+      const sync = taken.find((x) => x.job.name === "sync")!;
+      await publishCheck(settled, t, report("in_progress"));
+      await publishCheck(settled, t, report("completed"));
+      const whileRunning = (await queues.report.getJobs(["waiting", "delayed"])).filter((j) => j.name === "sync");
+      await sync.job.moveToCompleted("written", sync.token, false);
+      const after = (await queues.report.getJobs(["waiting", "delayed"])).filter((j) => j.name === "sync").map((j) => `${j.id} v${j.data.version}`);
+
+      expect(sync.job.id).toBe(`report-${keyOf(t)}-1`);
+      expect(whileRunning).toEqual([]);
+      expect(after).toEqual([`report-${keyOf(t)}-3 v3`]);
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+  });
+
   it("without one (0), each state is its own push, at once", async () => {
     const t = trigger("ours");
     await publishCheck({ ...deps, reportSettleMs: 0 }, t, report("queued"));

@@ -9,7 +9,7 @@
  * `processReport` and asserted by what reaches the forge, so a rework of its lock and reads keeps it.
  */
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import type { Job } from "bullmq";
+import { Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Systems, type SystemDriver } from "../../src/forge/registry.js";
@@ -21,6 +21,7 @@ import type { DependencyMap } from "../../src/map/graph.js";
 import { parseMap, parseMapFiles } from "../../src/map/load.js";
 import type { RunEvent, TriggerJob } from "../../src/queue/job-data.js";
 import { checkKey } from "../../src/queue/job-ids.js";
+import { KEY_PREFIX } from "../../src/queue/names.js";
 import { targetOf } from "../../src/report/check-store.js";
 import { CommitViews } from "../../src/report/commit-views.js";
 import { checkName, queuedReport, runReport } from "../../src/report/check-text.js";
@@ -518,6 +519,53 @@ describe("processReport", () => {
     await publishCheck(deps, data, runReport(data.upstream, map.project(downstreamId)!, data.runId, run));
     return data;
   };
+
+  describe("a push that fails for the last time, with a settle time (pushes join later states)", () => {
+    const SETTLE = 40;
+    /** Takes the sync push of `key` from the report queue as a worker would (its delay past), leaving the views' pushes done. */
+    const takeSync = async (worker: Worker, key: string): Promise<{ job: Job; token: string }> => {
+      await new Promise((r) => setTimeout(r, SETTLE * 3));
+      for (let n = 0; n < 5; n++) {
+        const token = `t${n}`;
+        const next = (await worker.getNextJob(token)) as Job | undefined;
+        if (!next) break;
+        if (next.name === "sync" && next.data.checkKey === key) return { job: next, token };
+        await next.moveToCompleted("not this test's", token, false);
+      }
+      throw new Error(`no sync push of ${key} to take`);
+    };
+    const pendingSyncs = async () => (await queues().report.getJobs(["waiting", "delayed", "prioritized"])).filter((j) => j.name === "sync").map((j) => `${j.id} v${j.data.version}`);
+
+    it.each([
+      ["the last attempt, a later state joined it: that state gets a push of its own", 9, true, ["report-KEY-2 v2"], 1],
+      ["an attempt with retries left: nothing more (its own retry will write the latest)", 3, true, ["report-KEY-1 v1"], 0],
+      ["the last attempt, nothing joined it: nothing more", 9, false, [], 0],
+    ] as const)("%s", async (_what, attemptsMade, joined, expected, carried) => {
+      const settled = { ...deps, reportSettleMs: SETTLE };
+      const data = triggerData("mid");
+      const key = checkKeyOf(data);
+      await publishCheck(settled, data, queuedReport(data.upstream, map.project("mid")!, data.runId));
+      const connection = redis().duplicate({ maxRetriesPerRequest: null });
+      // the relay's retry delay ("forge" backoff, workers/start.ts) stood in for by a minute
+      const worker = new Worker("report", null, { connection, prefix: KEY_PREFIX, autorun: false, settings: { backoffStrategy: () => 60_000 } });
+      try {
+        const { job, token } = await takeSync(worker, key);
+        if (joined) await publishCheck(settled, data, { ...queuedReport(data.upstream, map.project("mid")!, data.runId), status: "in_progress", title: "dispatched" });
+        forge.fail("reportStatus", httpError(502));
+        job.attemptsMade = attemptsMade;
+
+        const error = await rejection(processReport(job, token, settled, log));
+        await job.moveToFailed(error, token, false);
+
+        expect(error.message).toMatch(/502/);
+        expect(await pendingSyncs()).toEqual(expected.map((e) => e.replace("KEY", key)));
+        expect(logged("upstream push failed for good: its latest state is queued to be written on its own")).toHaveLength(carried);
+      } finally {
+        await worker.close();
+        connection.disconnect();
+      }
+    });
+  });
 
   describe("a downstream's own check (sync)", () => {
     it("writes a check once: again with nothing new, it writes nothing and says it is current", async () => {

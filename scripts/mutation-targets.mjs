@@ -31,6 +31,7 @@ export const targets = {
     mutate: [
       "src/report/check-store.ts", "src/report/check-lock.ts", "src/report/commit-views.ts", "src/report/publish.ts",
       "src/report/seen-tags.ts", "src/report/trigger-records.ts", "src/report/gates.ts", "src/report/rerun-targets.ts",
+      "src/report/settle.ts",
     ],
     // In-process against a real Redis; e2e/results, gates and reruns were dropped: they killed none of these tests' survivors (TESTING.md).
     tests: ["test/unit/check-store.test.ts", "test/unit/report-store-publish-mutants.test.ts", "test/unit/report-store-records-mutants.test.ts"],

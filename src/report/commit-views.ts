@@ -1,13 +1,11 @@
 import type { Redis } from "ioredis";
 import { checkKey } from "../queue/job-ids.js";
-import { pushJob } from "./settle.js";
+import { pushJob, VIEWS, type ViewKind } from "./settle.js";
 import { key } from "../queue/names.js";
 import type { Queues } from "../queue/queues.js";
 import type { CheckStore, CheckTarget, StoredCheck } from "./check-store.js";
 
-/** Views of a whole upstream commit, derived from its downstream checks: the roll-up check and the failure comment. */
-export const VIEWS = ["rollup", "comment"] as const;
-export type ViewKind = (typeof VIEWS)[number];
+export { VIEWS, type ViewKind } from "./settle.js";
 const TTL_S = 60 * 60 * 24 * 30;
 
 export interface LoadedView {

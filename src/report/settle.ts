@@ -1,5 +1,8 @@
 import { reportJobId } from "../queue/job-ids.js";
-import type { ViewKind } from "./commit-views.js";
+
+/** Views of a whole upstream commit, derived from its downstream checks: the roll-up check and the failure comment. */
+export const VIEWS = ["rollup", "comment"] as const;
+export type ViewKind = (typeof VIEWS)[number];
 
 /** What the report queue pushes: one downstream's check ("sync", keyed by the check) or one view of a commit (keyed by the commit). */
 export type PushName = "sync" | ViewKind;

@@ -158,15 +158,9 @@ export async function fanout(o: BenchOptions): Promise<Section> {
 
 /** Unpauses the report queue and waits for it to empty (at most 120 s): wall time and the worker's CPU time. */
 async function drainReports(stack: Stack, report: Queue, workerPid: number | undefined): Promise<{ ms: number; cpuMs: number }> {
-  const pending = async () => Object.values(await report.getJobCounts("waiting", "active", "delayed", "prioritized")).reduce((a, b) => a + b, 0);
   const [t0, cpu0] = [performance.now(), cpuMs(workerPid)];
   await report.resume();
-  let left = await pending();
-  while (left > 0 && performance.now() - t0 < 120_000) {
-    await sleep(20);
-    left = await pending();
-  }
-  if (left > 0) throw new Error(`the report queue still had ${left} jobs after 120 s`);
+  await stack.drained("report", 120_000, 20);
   await report.pause();
   return { ms: performance.now() - t0, cpuMs: cpuMs(workerPid) - cpu0 };
 }

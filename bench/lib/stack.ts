@@ -104,14 +104,14 @@ export class Stack {
     return Object.values(await this.queue(name).getJobCounts()).reduce((a, b) => a + b, 0);
   }
 
-  /** Waits until a queue of the relay's holds no job still to run (waiting, delayed, prioritised or active). */
-  async drained(name: keyof typeof QUEUES, timeoutMs = 60_000): Promise<void> {
+  /** Waits until a queue of the relay's holds no job still to run (waiting, delayed, prioritised or active), looking every `pollMs`. */
+  async drained(name: keyof typeof QUEUES, timeoutMs = 60_000, pollMs = 100): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const counts = await this.queue(name).getJobCounts("waiting", "delayed", "prioritized", "active");
       if (Object.values(counts).every((n) => n === 0)) return;
       if (Date.now() > deadline) throw new Error(`the ${name} queue still holds ${JSON.stringify(counts)} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 

@@ -13,6 +13,7 @@ import { createLogger } from "../../src/log.js";
 import { FakeGithub } from "../fakes/github/fake-github.js";
 import { appPrivateKey } from "../helpers/keys.js";
 import { useTestRedisClient } from "../helpers/redis-client.js";
+import { rejection } from "../helpers/worker-deps.js";
 
 const APP_ID = 4242;
 const redis = useTestRedisClient();
@@ -59,7 +60,7 @@ describe("GithubApps.client: one client per installation and lane, kept", () => 
 
     await create();
     await create();
-    const third = await create().then(() => "written", (error: Error) => error.message);
+    const third = (await rejection(create())).message;
 
     expect(github.calls("checks/create")).toHaveLength(2);
     // two writes a minute: the third waits in the queue (a budget error), it is not sent
@@ -77,7 +78,7 @@ describe("GithubApps.client: one client per installation and lane, kept", () => 
     } as unknown as Probot;
     const a = new GithubApps(flaky, redis(), new WritePacer(0));
 
-    const first = await a.client(7, "report").then(() => "made", (error: Error) => error.message);
+    const first = (await rejection(a.client(7, "report"))).message;
     const second = await a.client(7, "report");
 
     expect(first).toBe("the app's key could not be read");
